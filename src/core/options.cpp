@@ -1,0 +1,170 @@
+#include "core/options.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "core/error.hpp"
+
+namespace ptb::core {
+
+namespace {
+
+using json = nlohmann::json;
+
+[[noreturn]] void bad_value(std::string_view option, const std::string& why) {
+  throw Error(sqlstate::kInvalidParameterValue,
+              "invalid value for option \"" + std::string(option) + "\": " + why);
+}
+
+TenancyMode parse_tenancy(std::string_view option, std::string_view text) {
+  if (text == "column") return TenancyMode::Column;
+  if (text == "schema") return TenancyMode::Schema;
+  bad_value(option, "\"" + std::string(text) + "\" is not one of column, schema");
+}
+
+std::string parse_column_name(std::string_view option, std::string_view text,
+                              bool allow_empty) {
+  if (text.empty()) {
+    if (allow_empty) return {};
+    bad_value(option, "a column name is required");
+  }
+  try {
+    return parse_identifier(text);
+  } catch (const Error& e) {
+    bad_value(option, e.what());
+  }
+}
+
+std::vector<std::string> parse_schema_list(std::string_view option,
+                                           const std::vector<std::string>& items) {
+  std::vector<std::string> out;
+  try {
+    for (const auto& item : items) out.push_back(parse_identifier(item));
+  } catch (const Error& e) {
+    bad_value(option, e.what());
+  }
+  if (out.empty()) bad_value(option, "at least one schema is required");
+  return out;
+}
+
+std::vector<QualifiedName> parse_table_list(std::string_view option,
+                                            const std::vector<std::string>& items) {
+  std::vector<QualifiedName> out;
+  try {
+    for (const auto& item : items) out.push_back(parse_qualified_name(item));
+  } catch (const Error& e) {
+    bad_value(option, e.what());
+  }
+  return out;
+}
+
+// A list option is a JSON array of strings or one comma-separated string.
+std::vector<std::string> list_items(std::string_view option, const json& value) {
+  if (value.is_string()) return split_name_list(value.get<std::string>());
+  if (!value.is_array())
+    bad_value(option, "expected an array of names or a comma-separated string");
+  std::vector<std::string> items;
+  for (const auto& item : value) {
+    if (!item.is_string()) bad_value(option, "every item must be a string");
+    items.push_back(item.get<std::string>());
+  }
+  return items;
+}
+
+const std::string& string_value(std::string_view option, const json& value) {
+  if (!value.is_string()) bad_value(option, "expected a string");
+  return value.get_ref<const std::string&>();
+}
+
+bool bool_value(std::string_view option, const json& value) {
+  if (!value.is_boolean()) bad_value(option, "expected true or false");
+  return value.get<bool>();
+}
+
+std::string join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& item : items) out += (out.empty() ? "" : ", ") + item;
+  return out;
+}
+
+}  // namespace
+
+std::string_view to_string(TenancyMode mode) {
+  return mode == TenancyMode::Column ? "column" : "schema";
+}
+
+const std::vector<std::string>& valid_option_names() {
+  static const std::vector<std::string> names = {
+      "audit_tables",       "exclude_tables",     "include_audit_logs",
+      "include_deleted",    "owning_fks",         "schemas",
+      "soft_delete_column", "tables",             "tenancy",
+      "tenant_column"};
+  return names;
+}
+
+SnapshotOptions options_from_settings(const SettingStrings& s) {
+  SnapshotOptions o;
+  auto setting = [](const char* name) { return std::string("pg_tenant_backup.") + name; };
+  o.tenancy = parse_tenancy(setting("tenancy"), s.tenancy);
+  o.tenant_column = parse_column_name(setting("tenant_column"), s.tenant_column, false);
+  o.schemas = parse_schema_list(setting("schemas"), split_name_list(s.schemas));
+  o.exclude_tables = parse_table_list(setting("exclude_tables"), split_name_list(s.exclude_tables));
+  o.audit_tables = parse_table_list(setting("audit_tables"), split_name_list(s.audit_tables));
+  o.soft_delete_column =
+      parse_column_name(setting("soft_delete_column"), s.soft_delete_column, true);
+  return o;
+}
+
+SnapshotOptions apply_options_json(std::string_view json_text, SnapshotOptions o) {
+  json doc;
+  try {
+    doc = json::parse(json_text);
+  } catch (const json::exception&) {
+    throw Error(sqlstate::kInvalidParameterValue, "opts is not valid JSON");
+  }
+  if (!doc.is_object())
+    throw Error(sqlstate::kInvalidParameterValue, "opts must be a JSON object",
+                {}, "Pass options as '{\"name\": value}'::jsonb.");
+  for (const auto& [key, value] : doc.items()) {
+    if (key == "tenancy") {
+      o.tenancy = parse_tenancy(key, string_value(key, value));
+    } else if (key == "tenant_column") {
+      o.tenant_column = parse_column_name(key, string_value(key, value), false);
+    } else if (key == "schemas") {
+      o.schemas = parse_schema_list(key, list_items(key, value));
+    } else if (key == "exclude_tables") {
+      o.exclude_tables = parse_table_list(key, list_items(key, value));
+    } else if (key == "audit_tables") {
+      o.audit_tables = parse_table_list(key, list_items(key, value));
+    } else if (key == "soft_delete_column") {
+      o.soft_delete_column = value.is_null()
+                                 ? std::string()
+                                 : parse_column_name(key, string_value(key, value), true);
+    } else if (key == "include_deleted") {
+      o.include_deleted = bool_value(key, value);
+    } else if (key == "include_audit_logs") {
+      o.include_audit_logs = bool_value(key, value);
+    } else if (key == "tables") {
+      o.tables = parse_table_list(key, list_items(key, value));
+    } else if (key == "owning_fks") {
+      if (!value.is_object())
+        bad_value(key, "expected an object {\"table\": \"constraint name\"}");
+      o.owning_fks.clear();
+      for (const auto& [table, constraint] : value.items()) {
+        if (!constraint.is_string() || constraint.get<std::string>().empty())
+          bad_value(key, "the constraint for \"" + table + "\" must be a non-empty string");
+        try {
+          o.owning_fks[parse_qualified_name(table)] = constraint.get<std::string>();
+        } catch (const Error& e) {
+          bad_value(key, e.what());
+        }
+      }
+    } else {
+      throw Error(sqlstate::kInvalidParameterValue,
+                  "unknown option \"" + key + "\"",
+                  "Valid options are: " + join(valid_option_names()) + ".");
+    }
+  }
+  return o;
+}
+
+}  // namespace ptb::core

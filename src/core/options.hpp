@@ -1,0 +1,55 @@
+// The settings that shape a tenant snapshot. Defaults come from the
+// pg_tenant_backup.* GUCs (read by src/pg), and every one can be overridden
+// per call in the jsonb opts argument.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/names.hpp"
+
+namespace ptb::core {
+
+enum class TenancyMode { Column, Schema };
+
+std::string_view to_string(TenancyMode mode);
+
+struct SnapshotOptions {
+  TenancyMode tenancy = TenancyMode::Column;
+  std::string tenant_column = "tenant_id";
+  std::vector<std::string> schemas = {"public"};
+  std::vector<QualifiedName> exclude_tables = {{"", "audit_logs"}, {"", "backup_logs"}};
+  std::vector<QualifiedName> audit_tables = {{"", "audit_logs"}};
+  std::string soft_delete_column = "deleted_at";  // empty: no soft delete
+  bool include_deleted = false;
+  bool include_audit_logs = false;
+  std::optional<std::vector<QualifiedName>> tables;  // only these, when set
+  // Owning foreign key per child table, overriding the default rule.
+  std::map<QualifiedName, std::string> owning_fks;
+};
+
+// The settings as the server stores them: GUC strings.
+struct SettingStrings {
+  std::string tenancy;
+  std::string tenant_column;
+  std::string schemas;
+  std::string exclude_tables;
+  std::string audit_tables;
+  std::string soft_delete_column;
+};
+
+// Builds the defaults from GUC strings; throws Error(22023) naming the
+// setting when one is malformed.
+SnapshotOptions options_from_settings(const SettingStrings& settings);
+
+// Applies a jsonb opts document (as JSON text) on top of base. Unknown keys
+// and wrongly typed values throw Error(22023) listing the valid options.
+SnapshotOptions apply_options_json(std::string_view json_text, SnapshotOptions base);
+
+// Names of every option apply_options_json accepts, sorted.
+const std::vector<std::string>& valid_option_names();
+
+}  // namespace ptb::core

@@ -1,0 +1,380 @@
+#include "core/tenancy.hpp"
+
+#include <algorithm>
+#include <map>
+#include <tuple>
+
+#include "core/error.hpp"
+#include "core/graph.hpp"
+
+namespace ptb::core {
+
+std::string_view to_string(TableRole role) {
+  switch (role) {
+    case TableRole::Tenant: return "tenant";
+    case TableRole::Child: return "child";
+    case TableRole::Master: return "master";
+  }
+  return "unknown";
+}
+
+namespace {
+
+std::string join(const std::vector<std::string>& items, std::string_view sep) {
+  std::string out;
+  for (const auto& item : items) {
+    if (!out.empty()) out += sep;
+    out += item;
+  }
+  return out;
+}
+
+bool listed(const std::vector<QualifiedName>& names, const Table& t) {
+  return std::any_of(names.begin(), names.end(),
+                     [&](const QualifiedName& n) { return n.matches(t.schema, t.name); });
+}
+
+}  // namespace
+
+std::string TenancyPlan::qualified(size_t table) const {
+  const Table& t = catalog_.tables[table];
+  return quote_qualified(t.schema, t.name);
+}
+
+std::string TenancyPlan::from_clause(size_t table, std::string_view alias) const {
+  // ONLY keeps rows of inheritance children from being read twice; a
+  // partitioned parent is read whole because its partitions are not listed.
+  std::string only = catalog_.tables[table].partitioned ? "" : "ONLY ";
+  return only + qualified(table) + " " + std::string(alias);
+}
+
+TenancyPlan TenancyPlan::build(Catalog catalog, SnapshotOptions options,
+                               bool one_tenant_by_column) {
+  TenancyPlan plan;
+  plan.catalog_ = std::move(catalog);
+  plan.options_ = std::move(options);
+  plan.by_column_ = one_tenant_by_column && plan.options_.tenancy == TenancyMode::Column;
+  const Catalog& cat = plan.catalog_;
+  const SnapshotOptions& opt = plan.options_;
+  const size_t n = cat.tables.size();
+  auto& member = plan.membership_;
+  member.assign(n, {});
+
+  auto name_of = [&](size_t i) { return std::tie(cat.tables[i].schema, cat.tables[i].name); };
+
+  // 1. Tenant tables.
+  if (plan.by_column_) {
+    for (size_t i = 0; i < n; ++i) {
+      const Table& t = cat.tables[i];
+      if (t.in_scanned_schema && t.find_column(opt.tenant_column) != nullptr) {
+        member[i].role = TableRole::Tenant;
+        member[i].tenant_key_column = opt.tenant_column;
+      }
+    }
+    if (std::none_of(member.begin(), member.end(), [](const Membership& m) { return m.role; })) {
+      throw Error(sqlstate::kUndefinedTable,
+                  "no table in the scanned schemas (" + join(opt.schemas, ", ") +
+                      ") has the tenant column \"" + opt.tenant_column + "\"",
+                  {},
+                  "Set pg_tenant_backup.tenant_column and pg_tenant_backup.schemas, "
+                  "or pass tenant_column and schemas in opts.");
+    }
+    // The tenant table: the table most tenant columns reference.
+    std::map<std::pair<size_t, std::string>, int> references;
+    for (const auto& fk : cat.foreign_keys) {
+      if (member[fk.from].role && fk.from_columns.size() == 1 &&
+          fk.from_columns[0] == opt.tenant_column && fk.to != fk.from)
+        ++references[{fk.to, fk.to_columns[0]}];
+    }
+    const std::pair<size_t, std::string>* best = nullptr;
+    int best_count = 0;
+    for (const auto& [key, count] : references) {
+      if (best == nullptr || count > best_count ||
+          (count == best_count && name_of(key.first) < name_of(best->first))) {
+        best = &key;
+        best_count = count;
+      }
+    }
+    if (best != nullptr) {
+      TenantTable tt;
+      tt.table = best->first;
+      tt.key_column = best->second;
+      const Table& t = cat.tables[tt.table];
+      if (t.find_column("name") != nullptr) {
+        tt.name_column = "name";
+      } else {
+        for (const auto& c : t.columns)
+          if (c.is_text) {
+            tt.name_column = c.name;
+            break;
+          }
+      }
+      if (!member[tt.table].role) {
+        member[tt.table].role = TableRole::Tenant;
+        member[tt.table].tenant_key_column = tt.key_column;
+      }
+      plan.tenant_table_ = tt;
+    }
+  } else {
+    for (size_t i = 0; i < n; ++i)
+      if (cat.tables[i].in_scanned_schema) member[i].role = TableRole::Tenant;
+  }
+
+  // 2. Child tables, breadth first: a table joins at the first layer where
+  // one of its foreign keys reaches a table already in the tenant. Among
+  // several, the owning key is the one to the shallowest table, then a
+  // NOT NULL key, then the smallest constraint name.
+  std::vector<size_t> depth(n, 0);
+  if (plan.by_column_) {
+    for (size_t layer = 1;; ++layer) {
+      std::vector<std::pair<size_t, size_t>> joined;  // table, fk
+      for (size_t i = 0; i < n; ++i) {
+        if (member[i].role || !cat.tables[i].in_scanned_schema) continue;
+        std::optional<size_t> chosen;
+        for (size_t f = 0; f < cat.foreign_keys.size(); ++f) {
+          const ForeignKey& fk = cat.foreign_keys[f];
+          if (fk.from != i || fk.to == i || !member[fk.to].role) continue;
+          if (!chosen) {
+            chosen = f;
+            continue;
+          }
+          const ForeignKey& cur = cat.foreign_keys[*chosen];
+          auto rank = [&](const ForeignKey& k) {
+            return std::make_tuple(depth[k.to], !cat.is_mandatory(k), k.name, name_of(k.to));
+          };
+          if (rank(fk) < rank(cur)) chosen = f;
+        }
+        if (chosen) joined.emplace_back(i, *chosen);
+      }
+      if (joined.empty()) break;
+      for (auto [i, f] : joined) {
+        member[i].role = TableRole::Child;
+        member[i].owning_fk = f;
+        depth[i] = layer;
+      }
+    }
+
+    // Overrides of the owning key.
+    for (const auto& [table_name, constraint] : opt.owning_fks) {
+      std::optional<size_t> table;
+      for (size_t i = 0; i < n; ++i)
+        if (table_name.matches(cat.tables[i].schema, cat.tables[i].name) &&
+            (!table || member[i].role == TableRole::Child))
+          table = i;
+      if (!table || member[*table].role != TableRole::Child)
+        throw Error(sqlstate::kInvalidParameterValue,
+                    "owning_fks names \"" + table_name.to_string() +
+                        "\", which is not a child table of the tenant",
+                    {}, "Only tables reached through foreign keys can have an owning key.");
+      std::optional<size_t> fk_index;
+      for (size_t f = 0; f < cat.foreign_keys.size(); ++f)
+        if (cat.foreign_keys[f].from == *table && cat.foreign_keys[f].name == constraint)
+          fk_index = f;
+      if (!fk_index)
+        throw Error(sqlstate::kUndefinedObject,
+                    "table \"" + table_name.to_string() + "\" has no foreign key \"" +
+                        constraint + "\"");
+      const ForeignKey& fk = cat.foreign_keys[*fk_index];
+      if (!member[fk.to].role || member[fk.to].role == TableRole::Master || fk.to == *table)
+        throw Error(sqlstate::kInvalidParameterValue,
+                    "foreign key \"" + constraint + "\" of \"" + table_name.to_string() +
+                        "\" does not point at a tenant or child table");
+      member[*table].owning_fk = *fk_index;
+    }
+    // An override can close a loop of owners; every chain must end at a
+    // tenant table.
+    for (size_t i = 0; i < n; ++i) {
+      size_t steps = 0;
+      for (size_t cur = i; member[cur].role == TableRole::Child;
+           cur = cat.foreign_keys[*member[cur].owning_fk].to) {
+        if (++steps > n)
+          throw Error(sqlstate::kInvalidParameterValue,
+                      "owning_fks makes a loop of owners through \"" + cat.tables[i].name + "\"",
+                      {}, "Every chain of owning keys must end at a table with the tenant column.");
+      }
+    }
+  }
+
+  // 3. Master data: tables the snapshot's rows reference, transitively
+  // (vehicles -> models -> oems). A master table's rows are those some
+  // placed row references; a key that would make a master table's selection
+  // depend on itself (a cycle among master tables) is left out.
+  std::vector<size_t> discovery(n, 0);  // layer in which a master was found
+  {
+    std::vector<size_t> frontier;
+    for (size_t i = 0; i < n; ++i)
+      if (member[i].role) frontier.push_back(i);
+    for (size_t layer = 1; !frontier.empty(); ++layer) {
+      std::vector<size_t> next;
+      for (const auto& fk : cat.foreign_keys) {
+        if (member[fk.to].role) continue;
+        if (std::find(frontier.begin(), frontier.end(), fk.from) == frontier.end()) continue;
+        member[fk.to].role = TableRole::Master;
+        discovery[fk.to] = layer;
+        next.push_back(fk.to);
+      }
+      frontier = std::move(next);
+    }
+  }
+  {
+    std::vector<size_t> candidates;
+    for (size_t f = 0; f < cat.foreign_keys.size(); ++f) {
+      const ForeignKey& fk = cat.foreign_keys[f];
+      if (fk.from != fk.to && member[fk.to].role == TableRole::Master && member[fk.from].role)
+        candidates.push_back(f);
+    }
+    std::sort(candidates.begin(), candidates.end(), [&](size_t a, size_t b) {
+      const ForeignKey& x = cat.foreign_keys[a];
+      const ForeignKey& y = cat.foreign_keys[b];
+      return std::make_tuple(discovery[x.from], name_of(x.from), x.name) <
+             std::make_tuple(discovery[y.from], name_of(y.from), y.name);
+    });
+    // Does the selection of `from` (transitively) depend on `target`?
+    auto depends_on = [&](size_t from, size_t target) {
+      std::vector<size_t> stack{from};
+      std::vector<bool> seen(n, false);
+      while (!stack.empty()) {
+        size_t cur = stack.back();
+        stack.pop_back();
+        if (cur == target) return true;
+        if (seen[cur]) continue;
+        seen[cur] = true;
+        for (size_t f : member[cur].referencing_fks) stack.push_back(cat.foreign_keys[f].from);
+      }
+      return false;
+    };
+    for (size_t f : candidates) {
+      const ForeignKey& fk = cat.foreign_keys[f];
+      if (member[fk.from].role == TableRole::Master && depends_on(fk.from, fk.to)) continue;
+      member[fk.to].referencing_fks.push_back(f);
+    }
+  }
+
+  // 4. Which tables the snapshot lists, in dependency order.
+  std::vector<size_t> selected;
+  for (size_t i = 0; i < n; ++i) {
+    if (!member[i].role) continue;
+    const Table& t = cat.tables[i];
+    bool audit = listed(opt.audit_tables, t);
+    if (audit) {
+      if (!opt.include_audit_logs) continue;
+    } else if (listed(opt.exclude_tables, t)) {
+      continue;
+    }
+    if (opt.tables && !listed(*opt.tables, t)) continue;
+    selected.push_back(i);
+  }
+  if (opt.tables) {
+    for (const auto& wanted : *opt.tables) {
+      bool found = std::any_of(selected.begin(), selected.end(), [&](size_t i) {
+        return wanted.matches(cat.tables[i].schema, cat.tables[i].name);
+      });
+      if (!found)
+        throw Error(sqlstate::kUndefinedTable,
+                    "table \"" + wanted.to_string() + "\" is not part of the snapshot",
+                    {}, "Run backup_stats to list the tables a snapshot contains.");
+    }
+  }
+  std::vector<size_t> position(n, 0);
+  for (size_t k = 0; k < selected.size(); ++k) position[selected[k]] = k;
+  std::vector<Edge> edges;
+  for (const auto& fk : cat.foreign_keys) {
+    bool from_in = std::find(selected.begin(), selected.end(), fk.from) != selected.end();
+    bool to_in = std::find(selected.begin(), selected.end(), fk.to) != selected.end();
+    if (from_in && to_in) edges.push_back({position[fk.from], position[fk.to]});
+  }
+  auto order = dependency_order(selected.size(), edges, [&](size_t a, size_t b) {
+    return name_of(selected[a]) < name_of(selected[b]);
+  });
+  for (size_t k : order) {
+    size_t i = selected[k];
+    PlannedTable p;
+    p.table = i;
+    p.role = *member[i].role;
+    for (size_t cur = i; member[cur].role == TableRole::Child;
+         cur = cat.foreign_keys[*member[cur].owning_fk].to)
+      p.owning_chain.push_back(*member[cur].owning_fk);
+    plan.tables_.push_back(std::move(p));
+  }
+  return plan;
+}
+
+std::string TenancyPlan::render_membership(size_t table, std::string_view alias,
+                                           int& next_alias) const {
+  const Membership& m = membership_[table];
+  const Table& t = catalog_.tables[table];
+  const std::string a(alias);
+  std::vector<std::string> terms;
+
+  if (m.role == TableRole::Master) {
+    std::vector<std::string> any;
+    for (size_t f : m.referencing_fks) {
+      const ForeignKey& fk = catalog_.foreign_keys[f];
+      std::string sub = "a" + std::to_string(next_alias++);
+      std::vector<std::string> on;
+      for (size_t c = 0; c < fk.from_columns.size(); ++c)
+        on.push_back(sub + "." + quote_ident(fk.from_columns[c]) + " = " + a + "." +
+                     quote_ident(fk.to_columns[c]));
+      on.push_back(render_membership(fk.from, sub, next_alias));
+      any.push_back("EXISTS (SELECT 1 FROM " + from_clause(fk.from, sub) + " WHERE " +
+                    join(on, " AND ") + ")");
+    }
+    return any.size() == 1 ? any[0] : "(" + join(any, " OR ") + ")";
+  }
+
+  // Tenant and child rows: soft-deleted rows are out unless asked for, and
+  // so are the children of a soft-deleted row.
+  if (!options_.include_deleted && !options_.soft_delete_column.empty() &&
+      t.find_column(options_.soft_delete_column) != nullptr)
+    terms.push_back(a + "." + quote_ident(options_.soft_delete_column) + " IS NULL");
+
+  if (m.role == TableRole::Tenant && by_column_) {
+    const Column* key = t.find_column(m.tenant_key_column);
+    terms.push_back(a + "." + quote_ident(m.tenant_key_column) + " = CAST($1 AS " +
+                    key->type + ")");
+  } else if (m.role == TableRole::Child) {
+    const ForeignKey& fk = catalog_.foreign_keys[*m.owning_fk];
+    std::string sub = "a" + std::to_string(next_alias++);
+    std::vector<std::string> on;
+    for (size_t c = 0; c < fk.from_columns.size(); ++c)
+      on.push_back(sub + "." + quote_ident(fk.to_columns[c]) + " = " + a + "." +
+                   quote_ident(fk.from_columns[c]));
+    on.push_back(render_membership(fk.to, sub, next_alias));
+    terms.push_back("EXISTS (SELECT 1 FROM " + from_clause(fk.to, sub) + " WHERE " +
+                    join(on, " AND ") + ")");
+  }
+  return terms.empty() ? "true" : join(terms, " AND ");
+}
+
+std::string TenancyPlan::membership_sql(size_t table, std::string_view alias) const {
+  int next_alias = 1;
+  return render_membership(table, alias, next_alias);
+}
+
+std::string TenancyPlan::count_sql(const PlannedTable& planned) const {
+  return "SELECT count(*) FROM " + from_clause(planned.table, "t0") + " WHERE " +
+         membership_sql(planned.table, "t0");
+}
+
+std::string TenancyPlan::tenant_lookup_sql() const {
+  if (tenant_table_) {
+    const TenantTable& tt = *tenant_table_;
+    std::string name = tt.name_column.empty()
+                           ? "NULL::text"
+                           : "CAST(t0." + quote_ident(tt.name_column) + " AS text)";
+    const Column* key = catalog_.tables[tt.table].find_column(tt.key_column);
+    return "SELECT " + name + " FROM " + from_clause(tt.table, "t0") + " WHERE t0." +
+           quote_ident(tt.key_column) + " = CAST($1 AS " + key->type + ") LIMIT 1";
+  }
+  std::vector<std::string> probes;
+  for (size_t i = 0; i < catalog_.tables.size(); ++i) {
+    const Membership& m = membership_[i];
+    if (m.role != TableRole::Tenant) continue;
+    const Column* key = catalog_.tables[i].find_column(m.tenant_key_column);
+    probes.push_back("SELECT NULL::text FROM " + from_clause(i, "t0") + " WHERE t0." +
+                     quote_ident(m.tenant_key_column) + " = CAST($1 AS " + key->type + ")");
+  }
+  return "SELECT * FROM (" + join(probes, " UNION ALL ") + ") AS probe LIMIT 1";
+}
+
+}  // namespace ptb::core

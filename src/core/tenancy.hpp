@@ -1,0 +1,86 @@
+// Tenancy discovery: which tables hold a tenant's rows (tenant and child
+// tables), which shared tables they reference (master data), how each
+// table's rows are selected, and in which order tables depend on each other.
+// See docs/tenancy.md for the rules implemented here.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/catalog.hpp"
+#include "core/options.hpp"
+
+namespace ptb::core {
+
+enum class TableRole { Tenant, Child, Master };
+
+std::string_view to_string(TableRole role);
+
+struct PlannedTable {
+  size_t table = 0;  // index into Catalog::tables
+  TableRole role = TableRole::Tenant;
+  // Child tables: the owning foreign keys (indices into
+  // Catalog::foreign_keys), from this table up to a tenant table.
+  std::vector<size_t> owning_chain;
+};
+
+// The table the tenant column references (tenants, stores, ...): its row
+// gives the tenant's name.
+struct TenantTable {
+  size_t table = 0;
+  std::string key_column;   // the referenced column (the tenant id)
+  std::string name_column;  // "name", else the first text column; may be empty
+};
+
+class TenancyPlan {
+ public:
+  // Column tenancy for one tenant: membership predicates compare the tenant
+  // column with the parameter $1 (a text value cast to the column's type).
+  // Otherwise (schema tenancy, or no tenant: the whole database) every table
+  // in the scanned schemas belongs to the snapshot.
+  static TenancyPlan build(Catalog catalog, SnapshotOptions options,
+                           bool one_tenant_by_column);
+
+  const Catalog& catalog() const { return catalog_; }
+  const SnapshotOptions& options() const { return options_; }
+  // The snapshot's tables after the tables / exclude_tables / audit options,
+  // referenced tables before the tables that reference them.
+  const std::vector<PlannedTable>& tables() const { return tables_; }
+  const std::optional<TenantTable>& tenant_table() const { return tenant_table_; }
+  bool uses_tenant_parameter() const { return by_column_; }
+
+  // SQL text, safe to execute: every identifier is quoted.
+  // "ONLY "s"."t" t0" (no ONLY for a partitioned parent).
+  std::string from_clause(size_t table, std::string_view alias) const;
+  // A boolean expression true for the rows of `table` (aliased as `alias`)
+  // that belong to the snapshot. May use $1.
+  std::string membership_sql(size_t table, std::string_view alias) const;
+  std::string count_sql(const PlannedTable& planned) const;
+  // One row with the tenant's name when the tenant exists; no row otherwise.
+  // Without a tenant table, one row (NULL name) when any tenant table has a
+  // row for the tenant.
+  std::string tenant_lookup_sql() const;
+
+ private:
+  struct Membership {
+    std::optional<TableRole> role;
+    std::optional<size_t> owning_fk;              // child: the FK to its owner
+    std::vector<size_t> referencing_fks;          // master: FKs that select its rows
+    std::string tenant_key_column;                // tenant role, column mode
+  };
+
+  std::string render_membership(size_t table, std::string_view alias, int& next_alias) const;
+  std::string qualified(size_t table) const;
+
+  Catalog catalog_;
+  SnapshotOptions options_;
+  bool by_column_ = false;
+  std::vector<Membership> membership_;
+  std::optional<TenantTable> tenant_table_;
+  std::vector<PlannedTable> tables_;
+};
+
+}  // namespace ptb::core

@@ -1,0 +1,92 @@
+#include <gtest/gtest.h>
+
+#include "core/error.hpp"
+#include "core/options.hpp"
+
+using namespace ptb::core;
+
+namespace {
+SettingStrings defaults() {
+  return {"column", "tenant_id", "public", "audit_logs,backup_logs", "audit_logs", "deleted_at"};
+}
+}  // namespace
+
+TEST(OptionsFromSettings, ParsesTheDefaults) {
+  auto o = options_from_settings(defaults());
+  EXPECT_EQ(o.tenancy, TenancyMode::Column);
+  EXPECT_EQ(o.tenant_column, "tenant_id");
+  EXPECT_EQ(o.schemas, std::vector<std::string>{"public"});
+  ASSERT_EQ(o.exclude_tables.size(), 2u);
+  EXPECT_EQ(o.exclude_tables[1], (QualifiedName{"", "backup_logs"}));
+  EXPECT_EQ(o.soft_delete_column, "deleted_at");
+}
+
+TEST(OptionsFromSettings, NamesTheBadSetting) {
+  auto s = defaults();
+  s.tenancy = "rows";
+  try {
+    options_from_settings(s);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.sqlstate(), "22023");
+    EXPECT_NE(std::string(e.what()).find("pg_tenant_backup.tenancy"), std::string::npos);
+  }
+  s = defaults();
+  s.schemas = "";
+  EXPECT_THROW(options_from_settings(s), Error);
+  s = defaults();
+  s.soft_delete_column = "";
+  EXPECT_EQ(options_from_settings(s).soft_delete_column, "");
+}
+
+TEST(ApplyOptionsJson, OverridesEachSetting) {
+  auto o = apply_options_json(
+      R"({"tenancy":"schema","tenant_column":"Org_Id","schemas":["app","\"Sales\""],
+          "exclude_tables":"a, b.c","audit_tables":[],"soft_delete_column":null,
+          "include_deleted":true,"include_audit_logs":true,"tables":["orders"],
+          "owning_fks":{"rentals":"rentals_customer_fk"}})",
+      options_from_settings(defaults()));
+  EXPECT_EQ(o.tenancy, TenancyMode::Schema);
+  EXPECT_EQ(o.tenant_column, "org_id");
+  EXPECT_EQ(o.schemas, (std::vector<std::string>{"app", "Sales"}));
+  EXPECT_EQ(o.exclude_tables, (std::vector<QualifiedName>{{"", "a"}, {"b", "c"}}));
+  EXPECT_TRUE(o.audit_tables.empty());
+  EXPECT_EQ(o.soft_delete_column, "");
+  EXPECT_TRUE(o.include_deleted);
+  EXPECT_TRUE(o.include_audit_logs);
+  ASSERT_TRUE(o.tables.has_value());
+  EXPECT_EQ(o.owning_fks.at(QualifiedName{"", "rentals"}), "rentals_customer_fk");
+}
+
+TEST(ApplyOptionsJson, EmptyObjectKeepsBase) {
+  auto base = options_from_settings(defaults());
+  auto o = apply_options_json("{}", base);
+  EXPECT_EQ(o.tenant_column, base.tenant_column);
+  EXPECT_FALSE(o.tables.has_value());
+}
+
+TEST(ApplyOptionsJson, UnknownOptionListsValidOnes) {
+  try {
+    apply_options_json(R"({"include_delted":true})", {});
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.sqlstate(), "22023");
+    EXPECT_NE(std::string(e.what()).find("include_delted"), std::string::npos);
+    EXPECT_NE(e.detail().find("include_deleted"), std::string::npos);
+    EXPECT_NE(e.detail().find("tenant_column"), std::string::npos);
+  }
+}
+
+TEST(ApplyOptionsJson, RejectsWrongShapes) {
+  for (const char* bad : {"[]", "1", R"({"include_deleted":"yes"})", R"({"schemas":[1]})",
+                          R"({"schemas":[]})", R"({"tenancy":"row"})", R"({"tenant_column":""})",
+                          R"({"owning_fks":["x"]})", R"({"owning_fks":{"t":""}})",
+                          R"({"tables":"a..b"})", "{not json"}) {
+    try {
+      apply_options_json(bad, {});
+      ADD_FAILURE() << "accepted: " << bad;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.sqlstate(), "22023") << bad;
+    }
+  }
+}
