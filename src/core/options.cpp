@@ -114,6 +114,19 @@ SnapshotOptions options_from_settings(const SettingStrings& s) {
   return o;
 }
 
+void validate_setting(std::string_view name, std::string_view value) {
+  SettingStrings s{"column", "tenant_id", "public", "", "", ""};
+  std::string text(value);
+  if (name == "tenancy") s.tenancy = text;
+  else if (name == "tenant_column") s.tenant_column = text;
+  else if (name == "schemas") s.schemas = text;
+  else if (name == "exclude_tables") s.exclude_tables = text;
+  else if (name == "audit_tables") s.audit_tables = text;
+  else if (name == "soft_delete_column") s.soft_delete_column = text;
+  else throw Error(sqlstate::kInternalError, "no setting named " + std::string(name));
+  options_from_settings(s);
+}
+
 SnapshotOptions apply_options_json(std::string_view json_text, SnapshotOptions o) {
   json doc;
   try {

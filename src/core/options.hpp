@@ -45,6 +45,10 @@ struct SettingStrings {
 // setting when one is malformed.
 SnapshotOptions options_from_settings(const SettingStrings& settings);
 
+// Checks one setting's text (name without the prefix) as the server is
+// about to store it; throws Error(22023) saying what is wrong.
+void validate_setting(std::string_view name, std::string_view value);
+
 // Applies a jsonb opts document (as JSON text) on top of base. Unknown keys
 // and wrongly typed values throw Error(22023) listing the valid options.
 SnapshotOptions apply_options_json(std::string_view json_text, SnapshotOptions base);

@@ -120,38 +120,48 @@ TenancyPlan TenancyPlan::build(Catalog catalog, SnapshotOptions options,
       if (cat.tables[i].in_scanned_schema) member[i].role = TableRole::Tenant;
   }
 
-  // 2. Child tables, breadth first: a table joins at the first layer where
-  // one of its foreign keys reaches a table already in the tenant. Among
-  // several, the owning key is the one to the shallowest table, then a
-  // NOT NULL key, then the smallest constraint name.
-  std::vector<size_t> depth(n, 0);
+  // 2. Child tables: tables of the scanned schemas that reach a tenant
+  // table through foreign keys. Each gets one owning chain: the one with the
+  // fewest nullable keys (a NOT NULL chain reaches every row), then the
+  // fewest hops, then the smallest constraint name at each step. Costs only
+  // go down while iterating and every chain is shorter than its table's, so
+  // this settles and never makes a loop.
   if (plan.by_column_) {
-    for (size_t layer = 1;; ++layer) {
-      std::vector<std::pair<size_t, size_t>> joined;  // table, fk
-      for (size_t i = 0; i < n; ++i) {
-        if (member[i].role || !cat.tables[i].in_scanned_schema) continue;
-        std::optional<size_t> chosen;
-        for (size_t f = 0; f < cat.foreign_keys.size(); ++f) {
-          const ForeignKey& fk = cat.foreign_keys[f];
-          if (fk.from != i || fk.to == i || !member[fk.to].role) continue;
-          if (!chosen) {
-            chosen = f;
-            continue;
-          }
-          const ForeignKey& cur = cat.foreign_keys[*chosen];
-          auto rank = [&](const ForeignKey& k) {
-            return std::make_tuple(depth[k.to], !cat.is_mandatory(k), k.name, name_of(k.to));
-          };
-          if (rank(fk) < rank(cur)) chosen = f;
+    struct Best {
+      size_t nullable_keys;
+      size_t hops;
+      size_t fk;
+    };
+    std::vector<std::optional<Best>> best(n);
+    auto cost_through = [&](size_t f) -> std::optional<std::pair<size_t, size_t>> {
+      const ForeignKey& fk = cat.foreign_keys[f];
+      size_t extra = cat.is_mandatory(fk) ? 0 : 1;
+      if (member[fk.to].role == TableRole::Tenant) return std::make_pair(extra, size_t{1});
+      if (!best[fk.to]) return std::nullopt;
+      return std::make_pair(best[fk.to]->nullable_keys + extra, best[fk.to]->hops + 1);
+    };
+    for (bool changed = true; changed;) {
+      changed = false;
+      for (size_t f = 0; f < cat.foreign_keys.size(); ++f) {
+        const ForeignKey& fk = cat.foreign_keys[f];
+        if (fk.from == fk.to || member[fk.from].role || !cat.tables[fk.from].in_scanned_schema)
+          continue;
+        auto cost = cost_through(f);
+        if (!cost) continue;
+        auto& cur = best[fk.from];
+        auto key = std::make_tuple(cost->first, cost->second, fk.name, name_of(fk.to));
+        if (!cur || key < std::make_tuple(cur->nullable_keys, cur->hops,
+                                          cat.foreign_keys[cur->fk].name,
+                                          name_of(cat.foreign_keys[cur->fk].to))) {
+          cur = Best{cost->first, cost->second, f};
+          changed = true;
         }
-        if (chosen) joined.emplace_back(i, *chosen);
       }
-      if (joined.empty()) break;
-      for (auto [i, f] : joined) {
-        member[i].role = TableRole::Child;
-        member[i].owning_fk = f;
-        depth[i] = layer;
-      }
+    }
+    for (size_t i = 0; i < n; ++i) {
+      if (!best[i]) continue;
+      member[i].role = TableRole::Child;
+      member[i].owning_fk = best[i]->fk;
     }
 
     // Overrides of the owning key.

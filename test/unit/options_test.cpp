@@ -90,3 +90,12 @@ TEST(ApplyOptionsJson, RejectsWrongShapes) {
     }
   }
 }
+
+TEST(ValidateSetting, AcceptsGoodAndRejectsBadValues) {
+  EXPECT_NO_THROW(validate_setting("schemas", "public, \"Sales\""));
+  EXPECT_NO_THROW(validate_setting("soft_delete_column", ""));
+  EXPECT_THROW(validate_setting("schemas", "a,,b"), Error);
+  EXPECT_THROW(validate_setting("tenancy", "tenant"), Error);
+  EXPECT_THROW(validate_setting("exclude_tables", "a.b.c"), Error);
+  EXPECT_THROW(validate_setting("tenant_column", ""), Error);
+}

@@ -84,6 +84,7 @@ Catalog shop() {
       .table("unrelated", {"id"})
       .table("audit_logs", {"id", "tenant_id"})
       .not_null("orders", "customer_id")
+      .not_null("order_lines", "order_id")
       .fk("customers_tenant_fk", "customers", {"tenant_id"}, "tenants")
       .fk("customers_referred_fk", "customers", {"referred_by"}, "customers")
       .fk("products_tenant_fk", "products", {"tenant_id"}, "tenants")
@@ -136,16 +137,9 @@ TEST(Tenancy, OrdersReferencedTablesFirst) {
 }
 
 TEST(Tenancy, ChildMembershipFollowsTheOwningChain) {
-  // By default order_lines is owned through products (one hop, the
-  // shallowest); the override makes it follow orders -> customers.
-  auto by_default = TenancyPlan::build(shop(), defaults(), true);
-  const auto& shallow = planned(by_default, "order_lines");
-  ASSERT_EQ(shallow.owning_chain.size(), 1u);
-  EXPECT_EQ(by_default.catalog().foreign_keys[shallow.owning_chain[0]].name, "lines_product_fk");
-
-  auto opts = defaults();
-  opts.owning_fks[{"", "order_lines"}] = "lines_order_fk";
-  auto plan = TenancyPlan::build(shop(), opts, true);
+  // order_lines reaches the tenant through products (one nullable key) and
+  // through orders -> customers (two NOT NULL keys): the NOT NULL chain owns.
+  auto plan = TenancyPlan::build(shop(), defaults(), true);
   const auto& lines = planned(plan, "order_lines");
   ASSERT_EQ(lines.owning_chain.size(), 2u);
   EXPECT_EQ(plan.catalog().foreign_keys[lines.owning_chain[0]].name, "lines_order_fk");
@@ -157,9 +151,18 @@ TEST(Tenancy, ChildMembershipFollowsTheOwningChain) {
             "a2.\"deleted_at\" IS NULL AND a2.\"tenant_id\" = CAST($1 AS integer)))");
 }
 
-TEST(Tenancy, OwningChainPrefersShallowThenMandatoryThenName) {
-  // rentals reach the tenant through customers (depth 1) and inventory
-  // (depth 1); only the customer key is NOT NULL, so it owns.
+TEST(Tenancy, OwningChainOverrideTakesTheOtherKey) {
+  auto opts = defaults();
+  opts.owning_fks[{"", "order_lines"}] = "lines_product_fk";
+  auto plan = TenancyPlan::build(shop(), opts, true);
+  const auto& lines = planned(plan, "order_lines");
+  ASSERT_EQ(lines.owning_chain.size(), 1u);
+  EXPECT_EQ(plan.catalog().foreign_keys[lines.owning_chain[0]].name, "lines_product_fk");
+}
+
+TEST(Tenancy, OwningChainPrefersNotNullThenShortThenName) {
+  // rentals reach the tenant through customers and inventory, one hop
+  // each; only the customer key is NOT NULL, so it owns.
   auto cat = CatalogBuilder()
                  .table("stores", {"id", "name"})
                  .table("customers", {"id", "tenant_id"})
@@ -182,12 +185,20 @@ TEST(Tenancy, OwningChainPrefersShallowThenMandatoryThenName) {
   EXPECT_EQ(plan2.catalog().foreign_keys[planned(plan2, "rentals").owning_chain.at(0)].name,
             "a_inventory_fk");
 
-  // An override picks the other key.
-  auto opts = defaults();
-  opts.owning_fks[{"", "rentals"}] = "a_inventory_fk";
-  auto plan3 = TenancyPlan::build(cat, opts, true);
-  EXPECT_EQ(plan3.catalog().foreign_keys[planned(plan3, "rentals").owning_chain.at(0)].name,
-            "a_inventory_fk");
+  // Equally nullable: the shorter chain wins over a smaller name.
+  auto cat3 = CatalogBuilder()
+                  .table("stores", {"id"})
+                  .table("staff", {"id", "tenant_id"})
+                  .table("shifts", {"id", "staff_id"})
+                  .table("swaps", {"id", "a_shift_id", "staff_id"})
+                  .not_null("shifts", "staff_id")
+                  .fk("a_fk", "swaps", {"a_shift_id"}, "shifts")
+                  .fk("z_fk", "swaps", {"staff_id"}, "staff")
+                  .fk("shifts_staff", "shifts", {"staff_id"}, "staff")
+                  .fk("staff_store", "staff", {"tenant_id"}, "stores")
+                  .build();
+  auto plan3 = TenancyPlan::build(cat3, defaults(), true);
+  EXPECT_EQ(plan3.catalog().foreign_keys[planned(plan3, "swaps").owning_chain.at(0)].name, "z_fk");
 }
 
 TEST(Tenancy, OverrideErrors) {

@@ -1,0 +1,36 @@
+# PGXS build of the pg_tenant_backup module (make, make install,
+# make installcheck). src/core's unit tests are built by CMakeLists.txt.
+EXTENSION = pg_tenant_backup
+MODULE_big = pg_tenant_backup
+DATA = $(wildcard sql/pg_tenant_backup--*.sql)
+
+CORE_SRCS = $(wildcard src/core/*.cpp)
+PG_SRCS = $(wildcard src/pg/*.cpp)
+OBJS = $(CORE_SRCS:.cpp=.o) $(PG_SRCS:.cpp=.o)
+
+REGRESS = $(patsubst sql/%.sql,%,$(filter-out sql/pg_tenant_backup--%,$(wildcard sql/*.sql)))
+REGRESS_OPTS = --inputdir=. --load-extension=pg_tenant_backup
+
+PG_CONFIG ?= pg_config
+
+# Bitcode for the JIT would need clang; this module has no hot expressions.
+override with_llvm = no
+
+SHLIB_LINK += -lstdc++
+
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+PTB_CXXFLAGS = -std=c++20 -fPIC -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-register -Isrc
+
+# src/core gets no server include path: a server header there cannot build.
+src/core/%.o: src/core/%.cpp $(wildcard src/core/*.hpp)
+	@scripts/check-core-purity.sh src/core
+	$(CXX) $(PTB_CXXFLAGS) -O2 -g -c -o $@ $<
+
+src/pg/%.o: src/pg/%.cpp $(wildcard src/pg/*.hpp src/core/*.hpp)
+	$(CXX) $(CXXFLAGS) $(PTB_CXXFLAGS) $(CPPFLAGS) -c -o $@ $<
+
+ifeq ($(shell test $(VERSION_NUM) -lt 140000 -o $(VERSION_NUM) -ge 180000 && echo no),no)
+$(warning pg_tenant_backup is developed on PostgreSQL 15 and aims at 14 to 17; $(VERSION) is unsupported)
+endif

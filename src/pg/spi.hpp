@@ -1,0 +1,28 @@
+// Read-only SPI queries for catalog reads and counts. Not for row data:
+// exports stream rows through a DestReceiver instead.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace ptb::pg {
+
+using TextValue = std::optional<std::string>;  // nullopt is SQL NULL
+using TextRow = std::vector<TextValue>;
+
+class Spi {
+ public:
+  // SPI_connect / SPI_finish. On an error path the transaction abort
+  // releases the connection, so finish() is only called on success.
+  static void connect();
+  static void finish();
+
+  // Runs a read-only statement whose parameters are all text ($1 ...).
+  // read_only means no new snapshot is taken: every query of one call sees
+  // the snapshot of the calling statement.
+  static std::vector<TextRow> query(const std::string& sql,
+                                    const std::vector<TextValue>& params = {});
+};
+
+}  // namespace ptb::pg

@@ -1,0 +1,56 @@
+// backup_stats(tenant text, opts jsonb) RETURNS TABLE(table_name, role, row_count):
+// what a tenant's snapshot would contain, counted in one snapshot.
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "pg/boundary.hpp"
+#include "pg/settings.hpp"
+#include "pg/spi.hpp"
+#include "pg/srf.hpp"
+#include "pg/tenancy.hpp"
+
+namespace {
+
+struct TableCount {
+  std::string table_name;
+  std::string role;
+  int64_t row_count;
+};
+
+std::vector<TableCount> count_snapshot_rows(const std::optional<std::string>& tenant,
+                                            Jsonb* opts) {
+  using namespace ptb;
+  using namespace ptb::pg;
+  core::SnapshotOptions options = snapshot_options(opts);
+  Spi::connect();
+  TenantSnapshotPlan snapshot = plan_tenant_snapshot(tenant, std::move(options));
+  const auto params = tenant_parameters(snapshot);
+  std::vector<TableCount> counts;
+  for (const auto& planned : snapshot.plan.tables()) {
+    auto rows = Spi::query(snapshot.plan.count_sql(planned), params);
+    counts.push_back({display_name(snapshot.plan.catalog().tables[planned.table]),
+                      std::string(core::to_string(planned.role)), std::stoll(*rows.at(0).at(0))});
+  }
+  Spi::finish();
+  return counts;
+}
+
+}  // namespace
+
+extern "C" {
+PG_FUNCTION_INFO_V1(backup_stats);
+Datum backup_stats(PG_FUNCTION_ARGS) {
+  return ptb::pg::entry([&]() -> Datum {
+    std::optional<std::string> tenant;
+    if (!PG_ARGISNULL(0)) tenant = ptb::pg::text_arg(fcinfo, 0);
+    Jsonb* opts = PG_ARGISNULL(1) ? nullptr : PG_GETARG_JSONB_P(1);
+    auto counts = count_snapshot_rows(tenant, opts);
+    ptb::pg::MaterializedResult result(fcinfo);
+    for (const auto& c : counts)
+      result.add_row({ptb::pg::SqlValue::text(c.table_name), ptb::pg::SqlValue::text(c.role),
+                      ptb::pg::SqlValue::int8(c.row_count)});
+    return (Datum)0;
+  });
+}
+}

@@ -1,0 +1,155 @@
+#include "pg/tenancy.hpp"
+
+#include <map>
+
+#include <nlohmann/json.hpp>
+
+#include "core/error.hpp"
+#include "pg/boundary.hpp"
+#include "pg/spi.hpp"
+
+namespace ptb::pg {
+
+namespace {
+
+// Every ordinary and partitioned table outside the system schemas, except
+// partitions (their rows are read through the parent) and this extension's
+// own tables. $1 is a JSON array of the scanned schemas.
+constexpr const char* kTablesSql = R"SQL(
+SELECT c.oid::text, n.nspname, c.relname, c.relkind = 'p',
+       n.nspname IN (SELECT jsonb_array_elements_text($1::jsonb))
+  FROM pg_catalog.pg_class c
+  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+ WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
+   AND n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\_%'
+   AND NOT EXISTS (
+         SELECT 1 FROM pg_catalog.pg_depend d
+           JOIN pg_catalog.pg_extension e ON e.oid = d.refobjid
+          WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = c.oid
+            AND d.refclassid = 'pg_catalog.pg_extension'::regclass
+            AND d.deptype = 'e' AND e.extname = 'pg_tenant_backup')
+ ORDER BY n.nspname, c.relname)SQL";
+
+constexpr const char* kColumnsSql = R"SQL(
+SELECT a.attrelid::text, a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod),
+       a.attnotnull, a.attgenerated <> '', t.typcategory = 'S'
+  FROM pg_catalog.pg_attribute a
+  JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
+ WHERE a.attrelid IN (SELECT jsonb_array_elements_text($1::jsonb)::oid)
+   AND a.attnum > 0 AND NOT a.attisdropped
+ ORDER BY a.attrelid, a.attnum)SQL";
+
+constexpr const char* kPrimaryKeysSql = R"SQL(
+SELECT con.conrelid::text, a.attname
+  FROM pg_catalog.pg_constraint con
+  CROSS JOIN LATERAL unnest(con.conkey) WITH ORDINALITY AS k(attnum, ord)
+  JOIN pg_catalog.pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum
+ WHERE con.contype = 'p'
+   AND con.conrelid IN (SELECT jsonb_array_elements_text($1::jsonb)::oid)
+ ORDER BY con.conrelid, k.ord)SQL";
+
+// Foreign keys between the listed tables, one row per column pair.
+// Constraints inherited by partitions (conparentid <> 0) are skipped.
+constexpr const char* kForeignKeysSql = R"SQL(
+SELECT con.oid::text, con.conname, con.conrelid::text, con.confrelid::text,
+       fa.attname, ta.attname
+  FROM pg_catalog.pg_constraint con
+  CROSS JOIN LATERAL unnest(con.conkey, con.confkey) WITH ORDINALITY AS k(fromnum, tonum, ord)
+  JOIN pg_catalog.pg_attribute fa ON fa.attrelid = con.conrelid AND fa.attnum = k.fromnum
+  JOIN pg_catalog.pg_attribute ta ON ta.attrelid = con.confrelid AND ta.attnum = k.tonum
+ WHERE con.contype = 'f' AND con.conparentid = 0
+   AND con.conrelid IN (SELECT jsonb_array_elements_text($1::jsonb)::oid)
+   AND con.confrelid IN (SELECT jsonb_array_elements_text($1::jsonb)::oid)
+ ORDER BY con.conrelid, con.conname, con.oid, k.ord)SQL";
+
+core::Catalog load_catalog(const std::vector<std::string>& schemas) {
+  core::Catalog catalog;
+  std::map<std::string, size_t> by_oid;
+  nlohmann::json oids = nlohmann::json::array();
+  for (const auto& row : Spi::query(kTablesSql, {nlohmann::json(schemas).dump()})) {
+    core::Table t;
+    t.schema = *row[1];
+    t.name = *row[2];
+    t.partitioned = *row[3] == "t";
+    t.in_scanned_schema = *row[4] == "t";
+    by_oid[*row[0]] = catalog.tables.size();
+    oids.push_back(*row[0]);
+    catalog.tables.push_back(std::move(t));
+  }
+  const std::string oid_list = oids.dump();
+  for (const auto& row : Spi::query(kColumnsSql, {oid_list})) {
+    core::Column c;
+    c.name = *row[1];
+    c.type = *row[2];
+    c.not_null = *row[3] == "t";
+    c.generated = *row[4] == "t";
+    c.is_text = *row[5] == "t";
+    catalog.tables[by_oid.at(*row[0])].columns.push_back(std::move(c));
+  }
+  for (const auto& row : Spi::query(kPrimaryKeysSql, {oid_list}))
+    catalog.tables[by_oid.at(*row[0])].primary_key.push_back(*row[1]);
+  std::string current_fk;
+  for (const auto& row : Spi::query(kForeignKeysSql, {oid_list})) {
+    if (*row[0] != current_fk) {
+      current_fk = *row[0];
+      core::ForeignKey fk;
+      fk.name = *row[1];
+      fk.from = by_oid.at(*row[2]);
+      fk.to = by_oid.at(*row[3]);
+      catalog.foreign_keys.push_back(std::move(fk));
+    }
+    catalog.foreign_keys.back().from_columns.push_back(*row[4]);
+    catalog.foreign_keys.back().to_columns.push_back(*row[5]);
+  }
+  return catalog;
+}
+
+}  // namespace
+
+std::string display_name(const core::Table& table) {
+  const char* text = nullptr;
+  guarded([&] { text = quote_qualified_identifier(table.schema.c_str(), table.name.c_str()); });
+  return text;
+}
+
+std::vector<std::optional<std::string>> tenant_parameters(const TenantSnapshotPlan& snapshot) {
+  if (!snapshot.plan.uses_tenant_parameter()) return {};
+  return {snapshot.tenant};
+}
+
+TenantSnapshotPlan plan_tenant_snapshot(const std::optional<std::string>& tenant,
+                                        core::SnapshotOptions options) {
+  const bool schema_tenancy = options.tenancy == core::TenancyMode::Schema;
+  if (schema_tenancy && tenant) {
+    auto found = Spi::query("SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1", {tenant});
+    if (found.empty())
+      throw core::Error(core::sqlstate::kInvalidSchemaName,
+                        "tenant schema \"" + *tenant + "\" does not exist", {},
+                        "In schema tenancy the tenant is the name of its schema.");
+    options.schemas = {*tenant};
+  }
+  core::Catalog catalog = load_catalog(options.schemas);
+  TenantSnapshotPlan snapshot{
+      core::TenancyPlan::build(std::move(catalog), std::move(options), tenant.has_value()),
+      tenant, std::nullopt};
+  if (snapshot.plan.uses_tenant_parameter()) {
+    auto rows = Spi::query(snapshot.plan.tenant_lookup_sql(), {tenant});
+    if (rows.empty()) {
+      std::string where;
+      if (const auto& tt = snapshot.plan.tenant_table()) {
+        where = "No row of " + display_name(snapshot.plan.catalog().tables[tt->table]) +
+                " has " + tt->key_column + " = " + *tenant + ".";
+      } else {
+        where = "No tenant table has a row with " + snapshot.plan.options().tenant_column +
+                " = " + *tenant + ".";
+      }
+      throw core::Error(core::sqlstate::kUndefinedObject,
+                        "tenant \"" + *tenant + "\" does not exist", where,
+                        "Check the tenant id, or the tenant_column and schemas settings.");
+    }
+    snapshot.tenant_name = rows[0][0];
+  }
+  return snapshot;
+}
+
+}  // namespace ptb::pg

@@ -1,0 +1,30 @@
+// Reads the catalog and plans a tenant's snapshot (which tables, which
+// rows). Needs an open SPI connection.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "core/tenancy.hpp"
+
+namespace ptb::pg {
+
+struct TenantSnapshotPlan {
+  core::TenancyPlan plan;
+  std::optional<std::string> tenant;       // NULL: the whole database
+  std::optional<std::string> tenant_name;  // from the tenant table, when known
+};
+
+// Plans the snapshot of `tenant` (a tenant id in column tenancy, a schema
+// name in schema tenancy; nullopt for every scanned schema). Throws
+// core::Error 42704 / 3F000 for an unknown tenant or schema.
+TenantSnapshotPlan plan_tenant_snapshot(const std::optional<std::string>& tenant,
+                                        core::SnapshotOptions options);
+
+// The parameters for the plan's membership queries.
+std::vector<std::optional<std::string>> tenant_parameters(const TenantSnapshotPlan& snapshot);
+
+// schema.table quoted only where needed (quote_identifier rules).
+std::string display_name(const core::Table& table);
+
+}  // namespace ptb::pg
