@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Runs every test layer of pg_tenant_backup on this machine:
+#   1. unit       ctest: GoogleTest tests of src/core (plain and ASan/UBSan builds)
+#   2. regress    pg_regress (make installcheck) on a throwaway cluster
+#   3. pgtap      pg_prove over test/pgtap/*.sql on the same cluster
+#   4. system     test/system/*.sh, each on clusters of its own
+# Ends with "N passed, M failed". Works as root and as a user with sudo.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+source test/lib/cluster.sh
+
+bash scripts/install-deps.sh || exit 1
+
+work=$(mktemp -d /tmp/ptb-test.XXXXXX)
+chmod 755 "$work"
+cluster="$work/cluster"
+cleanup() { cluster_stop "$cluster"; rm -rf "$work"; }
+trap cleanup EXIT
+
+passed=0
+failed=0
+summary=()
+record() {  # layer passed failed
+  passed=$((passed + $2))
+  failed=$((failed + $3))
+  summary+=("$(printf '%-8s %4d passed, %d failed' "$1" "$2" "$3")")
+}
+sudo=()
+[ "$(id -u)" = 0 ] || sudo=(sudo)
+
+echo "== build"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Debug >/dev/null && cmake --build build -j2 >/dev/null || exit 1
+cmake -S . -B build-sanitize -DCMAKE_BUILD_TYPE=Debug -DPTB_SANITIZE=ON >/dev/null &&
+  cmake --build build-sanitize -j2 >/dev/null || exit 1
+make -s -j2 >/dev/null || exit 1
+"${sudo[@]}" make -s install >/dev/null || exit 1
+
+echo "== unit (ctest)"
+for dir in build build-sanitize; do
+  out=$(cd "$dir" && ctest --output-on-failure 2>&1)
+  echo "$out" | tail -n 3
+  total=$(echo "$out" | sed -nE 's/.* tests passed, ([0-9]+) tests failed out of ([0-9]+).*/\2/p')
+  bad=$(echo "$out" | sed -nE 's/.* tests passed, ([0-9]+) tests failed out of ([0-9]+).*/\1/p')
+  [ -n "$total" ] || { total=1; bad=1; echo "$out"; }
+  [ "$bad" = 0 ] || echo "$out" | grep -E "Failed|Failure" | head -40
+  record "unit:$dir" $((total - bad)) "$bad"
+done
+
+echo "== regress (pg_regress)"
+cluster_start "$cluster" || exit 1
+[ "$(id -u)" = 0 ] && chown -R postgres: "$root/results" 2>/dev/null
+out=$(make -s installcheck 2>&1)
+echo "$out" | grep -E "^(ok|not ok|test |#|     [a-z])| tests? (passed|failed)" | tail -n 30
+total=$(ls sql/*.sql | grep -vc 'pg_tenant_backup--')
+bad=$(echo "$out" | grep -cE "^not ok| \.\.\. FAILED|FAILED \(test process")
+if echo "$out" | grep -q "All [0-9]* tests passed"; then bad=0;
+elif [ "$bad" = 0 ]; then bad=$total; echo "$out" | tail -n 20; fi
+[ "$bad" = 0 ] || { [ -f regression.diffs ] && head -n 80 regression.diffs; }
+record regress $((total - bad)) "$bad"
+
+echo "== pgtap (pg_prove)"
+psql -qX -v ON_ERROR_STOP=1 -c "CREATE DATABASE ptb_pgtap" &&
+  psql -qX -v ON_ERROR_STOP=1 -d ptb_pgtap \
+    -c "SET client_min_messages = warning" \
+    -c "CREATE EXTENSION pgtap" -c "CREATE EXTENSION pg_tenant_backup" \
+    -f test/fixtures/shop.sql -f test/pgtap/helpers.sql >/dev/null || exit 1
+out=$(pg_prove -d ptb_pgtap $(ls test/pgtap/*.sql | grep -v helpers.sql) 2>&1)
+echo "$out" | tail -n 12
+total=$(echo "$out" | sed -nE 's/^Files=[0-9]+, Tests=([0-9]+),.*/\1/p')
+bad=$(echo "$out" | grep -oE "Failed [0-9]+/[0-9]+ subtests" | awk -F'[ /]' '{s+=$2} END {print s+0}')
+[ -n "$total" ] || { total=1; bad=1; }
+if ! echo "$out" | grep -q "^Result: PASS" && [ "$bad" = 0 ]; then bad=1; fi
+record pgtap $((total - bad)) "$bad"
+
+echo "== crash check"
+if cluster_crashed "$cluster"; then
+  grep -E "terminated by signal|PANIC" "$(cluster_log "$cluster")"
+  record crash 0 1
+else
+  echo "server log: no backend terminated by signal"
+  record crash 1 0
+fi
+cluster_stop "$cluster"
+
+echo "== system"
+for t in test/system/*.sh; do
+  [ -e "$t" ] || continue
+  name=$(basename "$t" .sh)
+  if out=$(bash "$t" 2>&1); then
+    echo "ok   $name"
+    record "sys:$name" 1 0
+  else
+    echo "FAIL $name"
+    echo "$out" | tail -n 40
+    record "sys:$name" 0 1
+  fi
+done
+
+echo
+echo "== summary"
+printf '%s\n' "${summary[@]}"
+echo "${passed} passed, ${failed} failed"
+[ "$failed" = 0 ]
