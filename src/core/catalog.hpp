@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "core/value_encoding.hpp"
+
 namespace ptb::core {
 
 struct Column {
@@ -15,6 +17,7 @@ struct Column {
   bool not_null = false;
   bool generated = false;  // GENERATED ALWAYS AS (...) STORED
   bool is_text = false;    // string type category (text, varchar, ...)
+  ValueEncoding encoding = ValueEncoding::Text;
 };
 
 struct Table {

@@ -101,6 +101,29 @@ const std::vector<std::string>& valid_option_names() {
   return names;
 }
 
+std::string options_to_json(const SnapshotOptions& o) {
+  auto names = [](const std::vector<QualifiedName>& list) {
+    json out = json::array();
+    for (const auto& n : list) out.push_back(n.to_string());
+    return out;
+  };
+  json doc = {
+      {"tenancy", std::string(to_string(o.tenancy))},
+      {"tenant_column", o.tenant_column},
+      {"schemas", o.schemas},
+      {"exclude_tables", names(o.exclude_tables)},
+      {"audit_tables", names(o.audit_tables)},
+      {"soft_delete_column", o.soft_delete_column},
+      {"include_deleted", o.include_deleted},
+      {"include_audit_logs", o.include_audit_logs},
+  };
+  doc["tables"] = o.tables ? names(*o.tables) : json(nullptr);
+  json owning = json::object();
+  for (const auto& [table, constraint] : o.owning_fks) owning[table.to_string()] = constraint;
+  doc["owning_fks"] = owning;
+  return doc.dump();
+}
+
 SnapshotOptions options_from_settings(const SettingStrings& s) {
   SnapshotOptions o;
   auto setting = [](const char* name) { return std::string("pg_tenant_backup.") + name; };

@@ -53,6 +53,9 @@ void validate_setting(std::string_view name, std::string_view value);
 // and wrongly typed values throw Error(22023) listing the valid options.
 SnapshotOptions apply_options_json(std::string_view json_text, SnapshotOptions base);
 
+// The options as a JSON object (recorded in a snapshot's metadata).
+std::string options_to_json(const SnapshotOptions& options);
+
 // Names of every option apply_options_json accepts, sorted.
 const std::vector<std::string>& valid_option_names();
 

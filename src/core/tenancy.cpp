@@ -361,6 +361,37 @@ std::string TenancyPlan::membership_sql(size_t table, std::string_view alias) co
   return render_membership(table, alias, next_alias);
 }
 
+std::string TenancyPlan::reference_sql(size_t table, std::string_view alias) const {
+  const std::string a(alias);
+  auto in_data = [&](size_t t) {
+    return std::any_of(tables_.begin(), tables_.end(), [&](const PlannedTable& p) {
+      return p.table == t && p.role != TableRole::Master;
+    });
+  };
+  if (!in_data(table)) return {};
+  int next_alias = 1;
+  std::vector<std::string> any;
+  for (size_t f = 0; f < catalog_.foreign_keys.size(); ++f) {
+    const ForeignKey& fk = catalog_.foreign_keys[f];
+    if (fk.to != table || !in_data(fk.from)) continue;
+    if (membership_[fk.from].owning_fk == f) continue;  // owned rows are in the snapshot
+    if (tenant_table_ && fk.to == tenant_table_->table && fk.from_columns.size() == 1 &&
+        fk.from_columns[0] == options_.tenant_column)
+      continue;  // the tenant column points at the tenant's own row
+    std::string sub = "a" + std::to_string(next_alias++);
+    std::vector<std::string> on;
+    for (size_t c = 0; c < fk.from_columns.size(); ++c)
+      on.push_back(sub + "." + quote_ident(fk.from_columns[c]) + " = " + a + "." +
+                   quote_ident(fk.to_columns[c]));
+    on.push_back(render_membership(fk.from, sub, next_alias));
+    any.push_back("EXISTS (SELECT 1 FROM " + from_clause(fk.from, sub) + " WHERE " +
+                  join(on, " AND ") + ")");
+  }
+  if (any.empty()) return {};
+  return "(" + join(any, " OR ") + ") AND NOT COALESCE(" +
+         render_membership(table, a, next_alias) + ", false)";
+}
+
 std::string TenancyPlan::count_sql(const PlannedTable& planned) const {
   return "SELECT count(*) FROM " + from_clause(planned.table, "t0") + " WHERE " +
          membership_sql(planned.table, "t0");

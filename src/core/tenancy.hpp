@@ -59,6 +59,11 @@ class TenancyPlan {
   // that belong to the snapshot. May use $1.
   std::string membership_sql(size_t table, std::string_view alias) const;
   std::string count_sql(const PlannedTable& planned) const;
+  // For a tenant or child table: a boolean expression true for its rows
+  // that the snapshot's rows reference through keys that do not own them
+  // (a rental of this tenant pointing at another store's stock) and that
+  // are not in the snapshot themselves. Empty when no such key exists.
+  std::string reference_sql(size_t table, std::string_view alias) const;
   // One row with the tenant's name when the tenant exists; no row otherwise.
   // Without a tenant table, one row (NULL name) when any tenant table has a
   // row for the tenant.

@@ -1,5 +1,7 @@
 #include "pg/spi.hpp"
 
+#include <cstring>
+
 #include "pg/boundary.hpp"
 
 namespace ptb::pg {
@@ -14,30 +16,62 @@ void Spi::finish() {
   guarded([] { SPI_finish(); });
 }
 
-std::vector<TextRow> Spi::query(const std::string& sql, const std::vector<TextValue>& params) {
-  const int nparams = static_cast<int>(params.size());
-  const char* sql_text = sql.c_str();
-  // Parameters in palloc'd arrays: only server calls inside the guard.
-  Oid* types = nullptr;
-  Datum* values = nullptr;
-  char* nulls = nullptr;
-  guarded([&] {
-    types = static_cast<Oid*>(palloc0(sizeof(Oid) * (nparams + 1)));
-    values = static_cast<Datum*>(palloc0(sizeof(Datum) * (nparams + 1)));
-    nulls = static_cast<char*>(palloc0(nparams + 1));
-  });
-  for (int i = 0; i < nparams; ++i) {
-    types[i] = TEXTOID;
-    nulls[i] = params[i] ? ' ' : 'n';
+namespace {
+
+// Text parameters as a ParamListInfo (palloc'd; call inside a guard).
+ParamListInfo text_params(const std::vector<TextValue>& params) {
+  const int n = static_cast<int>(params.size());
+  ParamListInfo list = makeParamList(n);
+  for (int i = 0; i < n; ++i) {
+    ParamExternData& p = list->params[i];
+    p.ptype = TEXTOID;
+    p.pflags = PARAM_FLAG_CONST;
+    p.isnull = !params[i];
+    p.value = params[i] ? PointerGetDatum(cstring_to_text_with_len(params[i]->data(),
+                                                                   params[i]->size()))
+                        : (Datum)0;
   }
+  return list;
+}
+
+void run(const std::string& sql, const std::vector<TextValue>& params, bool read_only,
+         DestReceiver* dest, int expected) {
+  guarded([&] {
+    SPIExecuteOptions options;
+    memset(&options, 0, sizeof options);
+    options.params = text_params(params);
+    options.read_only = read_only;
+    options.dest = dest;
+    int rc = SPI_execute_extended(sql.c_str(), &options);
+    if (rc < 0 || (expected != 0 && rc != expected))
+      elog(ERROR, "pg_tenant_backup: unexpected SPI result %d", rc);
+  });
+}
+
+}  // namespace
+
+void Spi::stream(const std::string& sql, const std::vector<TextValue>& params,
+                 DestReceiver* dest) {
+  // With a DestReceiver of its own, SPI reports a SELECT as SPI_OK_UTILITY.
+  run(sql, params, true, dest, SPI_OK_UTILITY);
+}
+
+TextValue Spi::execute(const std::string& sql, const std::vector<TextValue>& params) {
+  run(sql, params, false, nullptr, 0);
+  char* first = nullptr;
+  guarded([&] {
+    if (SPI_tuptable != nullptr && SPI_processed > 0)
+      first = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+  });
+  return first ? TextValue(first) : std::nullopt;
+}
+
+std::vector<TextRow> Spi::query(const std::string& sql, const std::vector<TextValue>& params) {
   char*** cells = nullptr;
   uint64 nrows = 0;
   int ncols = 0;
+  run(sql, params, true, nullptr, SPI_OK_SELECT);
   guarded([&] {
-    for (int i = 0; i < nparams; ++i)
-      if (params[i]) values[i] = PointerGetDatum(cstring_to_text(params[i]->c_str()));
-    int rc = SPI_execute_with_args(sql_text, nparams, types, values, nulls, true, 0);
-    if (rc != SPI_OK_SELECT) elog(ERROR, "SPI_execute_with_args returned %d", rc);
     nrows = SPI_processed;
     ncols = SPI_tuptable->tupdesc->natts;
     cells = static_cast<char***>(palloc(sizeof(char**) * (nrows + 1)));

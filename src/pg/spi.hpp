@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "pg/server.hpp"
+
 namespace ptb::pg {
 
 using TextValue = std::optional<std::string>;  // nullopt is SQL NULL
@@ -23,6 +25,16 @@ class Spi {
   // the snapshot of the calling statement.
   static std::vector<TextRow> query(const std::string& sql,
                                     const std::vector<TextValue>& params = {});
+
+  // Runs a statement that writes (INSERT, UPDATE, ...) with text
+  // parameters; returns the first column of the first row it returns
+  // (RETURNING), if any.
+  static TextValue execute(const std::string& sql, const std::vector<TextValue>& params = {});
+
+  // Runs a read-only query whose rows go to `dest` (a streaming
+  // DestReceiver) instead of a materialized SPI_tuptable.
+  static void stream(const std::string& sql, const std::vector<TextValue>& params,
+                     DestReceiver* dest);
 };
 
 }  // namespace ptb::pg

@@ -32,7 +32,7 @@ SELECT c.oid::text, n.nspname, c.relname, c.relkind = 'p',
 
 constexpr const char* kColumnsSql = R"SQL(
 SELECT a.attrelid::text, a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod),
-       a.attnotnull, a.attgenerated <> '', t.typcategory = 'S'
+       a.attnotnull, a.attgenerated <> '', t.typcategory = 'S', a.atttypid::text
   FROM pg_catalog.pg_attribute a
   JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
  WHERE a.attrelid IN (SELECT jsonb_array_elements_text($1::jsonb)::oid)
@@ -62,6 +62,28 @@ SELECT con.oid::text, con.conname, con.conrelid::text, con.confrelid::text,
    AND con.confrelid IN (SELECT jsonb_array_elements_text($1::jsonb)::oid)
  ORDER BY con.conrelid, con.conname, con.oid, k.ord)SQL";
 
+}  // namespace
+
+core::ValueEncoding value_encoding_of(Oid type) {
+  Oid base = InvalidOid;
+  guarded([&] { base = getBaseType(type); });
+  switch (base) {
+    case INT2OID:
+    case INT4OID:
+    case INT8OID: return core::ValueEncoding::Integer;
+    case FLOAT4OID:
+    case FLOAT8OID: return core::ValueEncoding::Float;
+    case NUMERICOID: return core::ValueEncoding::Numeric;
+    case BOOLOID: return core::ValueEncoding::Boolean;
+    case JSONBOID: return core::ValueEncoding::Jsonb;
+    case JSONOID: return core::ValueEncoding::Json;
+    case BYTEAOID: return core::ValueEncoding::Bytea;
+    default: return core::ValueEncoding::Text;
+  }
+}
+
+namespace {
+
 core::Catalog load_catalog(const std::vector<std::string>& schemas) {
   core::Catalog catalog;
   std::map<std::string, size_t> by_oid;
@@ -84,6 +106,7 @@ core::Catalog load_catalog(const std::vector<std::string>& schemas) {
     c.not_null = *row[3] == "t";
     c.generated = *row[4] == "t";
     c.is_text = *row[5] == "t";
+    c.encoding = value_encoding_of(static_cast<Oid>(std::stoul(*row[6])));
     catalog.tables[by_oid.at(*row[0])].columns.push_back(std::move(c));
   }
   for (const auto& row : Spi::query(kPrimaryKeysSql, {oid_list}))

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "core/tenancy.hpp"
+#include "pg/server.hpp"
 
 namespace ptb::pg {
 
@@ -23,6 +24,9 @@ TenantSnapshotPlan plan_tenant_snapshot(const std::optional<std::string>& tenant
 
 // The parameters for the plan's membership queries.
 std::vector<std::optional<std::string>> tenant_parameters(const TenantSnapshotPlan& snapshot);
+
+// The snapshot encoding of a column of this type (by its base type).
+core::ValueEncoding value_encoding_of(Oid type);
 
 // schema.table quoted only where needed (quote_identifier rules).
 std::string display_name(const core::Table& table);

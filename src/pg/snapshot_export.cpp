@@ -1,0 +1,450 @@
+#include "pg/snapshot_export.hpp"
+
+#include "core/error.hpp"
+#include "core/value_encoding.hpp"
+#include "pg/boundary.hpp"
+#include "pg/spi.hpp"
+
+extern "C" {
+#include "tcop/dest.h"
+#include "utils/fmgroids.h"
+}
+
+namespace ptb::pg {
+
+namespace {
+
+using core::ValueEncoding;
+
+// The output settings a snapshot is written with: fixed so that a value's
+// text does not depend on the session that exported it.
+constexpr std::pair<const char*, const char*> kOutputSettings[] = {
+    {"DateStyle", "ISO, YMD"},      {"IntervalStyle", "postgres"}, {"TimeZone", "UTC"},
+    {"extra_float_digits", "1"},    {"bytea_output", "hex"},
+};
+
+// --- Streaming rows: a DestReceiver that encodes each row as a JSON array.
+
+struct ColumnOutput {
+  ValueEncoding encoding;
+  Oid base_type;    // for domains, the type underneath
+  FmgrInfo output;  // the type's output function, looked up once
+};
+
+struct JsonRowReceiver {
+  DestReceiver base;  // first: the executor sees a DestReceiver
+  core::JsonWriter* writer;
+  const std::vector<core::ValueEncoding>* encodings;
+  ColumnOutput* columns;
+  int ncolumns;
+  MemoryContext row_context;
+  int64_t rows;
+};
+
+void write_value(core::JsonWriter& w, const ColumnOutput& col, Datum value) {
+  switch (col.encoding) {
+    case ValueEncoding::Integer:
+      if (col.base_type == INT8OID)
+        w.integer(DatumGetInt64(value));
+      else if (col.base_type == INT4OID)
+        w.integer(DatumGetInt32(value));
+      else
+        w.integer(DatumGetInt16(value));
+      return;
+    case ValueEncoding::Boolean:
+      w.boolean(DatumGetBool(value));
+      return;
+    case ValueEncoding::Bytea: {
+      bytea* bytes = DatumGetByteaPP(value);
+      w.base64(reinterpret_cast<const uint8_t*>(VARDATA_ANY(bytes)), VARSIZE_ANY_EXHDR(bytes));
+      return;
+    }
+    default:
+      break;
+  }
+  char* text = OutputFunctionCall(const_cast<FmgrInfo*>(&col.output), value);
+  switch (col.encoding) {
+    case ValueEncoding::Float: core::write_float(w, text); break;
+    case ValueEncoding::Jsonb: w.raw(text); break;
+    default: w.string(text); break;  // numeric, json, text
+  }
+}
+
+// Called by the executor for each row: a server callback, so entry().
+bool receive_row(TupleTableSlot* slot, DestReceiver* self) {
+  auto* r = reinterpret_cast<JsonRowReceiver*>(self);
+  return entry([&] {
+    MemoryContext caller = MemoryContextSwitchTo(r->row_context);
+    slot_getallattrs(slot);
+    r->writer->begin_array();
+    for (int i = 0; i < r->ncolumns; ++i) {
+      if (slot->tts_isnull[i])
+        r->writer->null();
+      else
+        write_value(*r->writer, r->columns[i], slot->tts_values[i]);
+    }
+    r->writer->end_array();
+    MemoryContextSwitchTo(caller);
+    MemoryContextReset(r->row_context);
+    ++r->rows;
+    return true;
+  });
+}
+
+void receiver_startup(DestReceiver* self, int, TupleDesc desc) {
+  auto* r = reinterpret_cast<JsonRowReceiver*>(self);
+  r->ncolumns = desc->natts;
+  r->columns = static_cast<ColumnOutput*>(palloc0(sizeof(ColumnOutput) * (desc->natts + 1)));
+  for (int i = 0; i < desc->natts; ++i) {
+    ColumnOutput& c = r->columns[i];
+    Oid type = TupleDescAttr(desc, i)->atttypid;
+    c.base_type = getBaseType(type);
+    c.encoding = (*r->encodings)[i];
+    Oid func;
+    bool varlena;
+    getTypeOutputInfo(type, &func, &varlena);
+    fmgr_info(func, &c.output);
+  }
+}
+
+void receiver_shutdown(DestReceiver*) {}
+void receiver_destroy(DestReceiver*) {}
+
+// Streams `sql`'s rows into the writer as the current array's elements.
+int64_t stream_rows(const std::string& sql, const std::vector<TextValue>& params,
+                    const std::vector<core::ValueEncoding>& encodings,
+                    core::JsonWriter& writer) {
+  JsonRowReceiver* receiver = nullptr;
+  guarded([&] {
+    receiver = static_cast<JsonRowReceiver*>(palloc0(sizeof(JsonRowReceiver)));
+    receiver->base.receiveSlot = receive_row;
+    receiver->base.rStartup = receiver_startup;
+    receiver->base.rShutdown = receiver_shutdown;
+    receiver->base.rDestroy = receiver_destroy;
+    receiver->base.mydest = DestNone;
+    receiver->row_context =
+        AllocSetContextCreate(CurrentMemoryContext, "pg_tenant_backup row", ALLOCSET_DEFAULT_SIZES);
+  });
+  receiver->writer = &writer;
+  receiver->encodings = &encodings;
+  Spi::stream(sql, params, &receiver->base);
+  int64_t rows = receiver->rows;
+  guarded([&] {
+    MemoryContextDelete(receiver->row_context);
+    if (receiver->columns) pfree(receiver->columns);
+    pfree(receiver);
+  });
+  return rows;
+}
+
+// --- The document's sections.
+
+std::string select_sql(const core::TenancyPlan& plan, size_t table,
+                       const std::vector<const core::Column*>& columns,
+                       const std::string& where) {
+  std::string list;
+  for (const auto* c : columns) {
+    if (!list.empty()) list += ", ";
+    list += "t0." + core::quote_ident(c->name);
+  }
+  if (list.empty()) list = "NULL";  // never reached: tables have a column
+  return "SELECT " + list + " FROM " + plan.from_clause(table, "t0") + " WHERE " + where;
+}
+
+// The columns a snapshot carries for a table: all but generated ones.
+std::vector<const core::Column*> data_columns(const core::Table& t) {
+  std::vector<const core::Column*> out;
+  for (const auto& c : t.columns)
+    if (!c.generated) out.push_back(&c);
+  return out;
+}
+
+void write_table_name(core::JsonWriter& w, const core::Table& t) {
+  w.key("schema");
+  w.string(t.schema);
+  w.key("name");
+  w.string(t.name);
+}
+
+void write_name_list(core::JsonWriter& w, const std::vector<std::string>& names) {
+  w.begin_array();
+  for (const auto& n : names) w.string(n);
+  w.end_array();
+}
+
+int64_t write_rows_section(core::JsonWriter& w, const core::TenancyPlan& plan, size_t table,
+                           const std::string& role, const std::string& where,
+                           const std::vector<TextValue>& params) {
+  const core::Table& t = plan.catalog().tables[table];
+  auto columns = data_columns(t);
+  std::vector<core::ValueEncoding> encodings;
+  std::vector<std::string> names;
+  for (const auto* c : columns) {
+    encodings.push_back(c->encoding);
+    names.push_back(c->name);
+  }
+  w.begin_object();
+  write_table_name(w, t);
+  w.key("role");
+  w.string(role);
+  w.key("columns");
+  write_name_list(w, names);
+  w.key("rows");
+  w.begin_array();
+  int64_t rows = stream_rows(select_sql(plan, table, columns, where), params, encodings, w);
+  w.end_array();
+  w.end_object();
+  return rows;
+}
+
+void write_metadata(core::JsonWriter& w, const TenantSnapshotPlan& snapshot) {
+  auto info = Spi::query(
+      "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), "
+      "current_database(), current_setting('server_version'), current_setting('server_version_num'), "
+      "(SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'pg_tenant_backup'), "
+      "current_user");
+  const auto& row = info.at(0);
+  const auto& options = snapshot.plan.options();
+  w.key("metadata");
+  w.begin_object();
+  w.key("exported_at");
+  w.string(*row[0]);
+  w.key("tenant");
+  w.begin_object();
+  w.key("id");
+  snapshot.tenant ? w.string(*snapshot.tenant) : w.null();
+  w.key("name");
+  snapshot.tenant_name ? w.string(*snapshot.tenant_name) : w.null();
+  w.end_object();
+  w.key("tenancy");
+  w.string(core::to_string(options.tenancy));
+  w.key("database");
+  w.string(*row[1]);
+  w.key("server_version");
+  w.string(*row[2]);
+  w.key("server_version_num");
+  w.integer(std::stoll(*row[3]));
+  w.key("extension_version");
+  row[4] ? w.string(*row[4]) : w.null();
+  w.key("options");
+  w.raw(core::options_to_json(options));
+  w.key("exported_by");
+  w.string(*row[5]);
+  w.end_object();
+}
+
+// Enum and domain types the snapshot's columns use, directly, as array
+// elements or through other domains.
+constexpr const char* kUsedTypesSql = R"SQL(
+WITH RECURSIVE used(oid) AS (
+    SELECT a.atttypid FROM pg_catalog.pg_attribute a
+     WHERE a.attrelid IN (SELECT (quote_ident(s->>0) || '.' || quote_ident(s->>1))::regclass
+                            FROM jsonb_array_elements($1::jsonb) s)
+       AND a.attnum > 0 AND NOT a.attisdropped
+  UNION
+    SELECT CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.typelem END
+      FROM pg_catalog.pg_type t JOIN used u ON u.oid = t.oid
+     WHERE t.typtype = 'd' OR (t.typelem <> 0 AND t.typlen = -1)
+)
+SELECT t.typtype, pg_catalog.format_type(t.oid, NULL),
+       CASE t.typtype
+         WHEN 'e' THEN (SELECT jsonb_agg(e.enumlabel ORDER BY e.enumsortorder)
+                          FROM pg_catalog.pg_enum e WHERE e.enumtypid = t.oid)
+         ELSE jsonb_build_object(
+                'base_type', pg_catalog.format_type(t.typbasetype, t.typtypmod),
+                'not_null', t.typnotnull,
+                'default', t.typdefault,
+                'checks', COALESCE((SELECT jsonb_agg(pg_catalog.pg_get_constraintdef(c.oid) ORDER BY c.conname)
+                                      FROM pg_catalog.pg_constraint c WHERE c.contypid = t.oid), '[]'))
+       END
+  FROM pg_catalog.pg_type t
+ WHERE t.oid IN (SELECT oid FROM used) AND t.typtype IN ('e', 'd')
+ ORDER BY 2)SQL";
+
+void write_schema(core::JsonWriter& w, const core::TenancyPlan& plan) {
+  const auto& cat = plan.catalog();
+  w.key("schema");
+  w.begin_object();
+  w.key("tables");
+  w.begin_array();
+  std::string table_list = "[";
+  for (const auto& p : plan.tables()) {
+    const core::Table& t = cat.tables[p.table];
+    table_list += (table_list.size() > 1 ? "," : "") + std::string("[");
+    std::string item;
+    core::append_json_string(item, t.schema);
+    item += ",";
+    core::append_json_string(item, t.name);
+    table_list += item + "]";
+    w.begin_object();
+    write_table_name(w, t);
+    w.key("role");
+    w.string(core::to_string(p.role));
+    w.key("columns");
+    w.begin_array();
+    for (const auto& c : t.columns) {
+      w.begin_object();
+      w.key("name");
+      w.string(c.name);
+      w.key("type");
+      w.string(c.type);
+      w.key("not_null");
+      w.boolean(c.not_null);
+      w.key("encoding");
+      w.string(core::to_string(c.encoding));
+      if (c.generated) {
+        w.key("generated");
+        w.boolean(true);
+      }
+      w.end_object();
+    }
+    w.end_array();
+    w.key("primary_key");
+    write_name_list(w, t.primary_key);
+    if (p.role == core::TableRole::Child) {
+      w.key("owning_chain");
+      w.begin_array();
+      for (size_t f : p.owning_chain) {
+        const core::ForeignKey& fk = cat.foreign_keys[f];
+        w.begin_object();
+        w.key("constraint");
+        w.string(fk.name);
+        w.key("columns");
+        write_name_list(w, fk.from_columns);
+        w.key("references");
+        w.begin_object();
+        write_table_name(w, cat.tables[fk.to]);
+        w.key("columns");
+        write_name_list(w, fk.to_columns);
+        w.end_object();
+        w.end_object();
+      }
+      w.end_array();
+    }
+    w.end_object();
+  }
+  w.end_array();
+  table_list += "]";
+
+  std::vector<TextRow> types;
+  if (!plan.tables().empty()) types = Spi::query(kUsedTypesSql, {table_list});
+  w.key("enums");
+  w.begin_array();
+  for (const auto& row : types) {
+    if (*row[0] != "e") continue;
+    w.begin_object();
+    w.key("name");
+    w.string(*row[1]);
+    w.key("labels");
+    w.raw(*row[2]);
+    w.end_object();
+  }
+  w.end_array();
+  w.key("domains");
+  w.begin_array();
+  for (const auto& row : types) {
+    if (*row[0] != "d") continue;
+    w.begin_object();
+    w.key("name");
+    w.string(*row[1]);
+    w.key("definition");
+    w.raw(*row[2]);
+    w.end_object();
+  }
+  w.end_array();
+  w.end_object();
+}
+
+void write_counts(core::JsonWriter& w, const std::vector<TableRowCount>& counts) {
+  w.begin_array();
+  for (const auto& c : counts) {
+    w.begin_object();
+    w.key("table");
+    w.string(c.table_name);
+    w.key("role");
+    w.string(c.role);
+    w.key("rows");
+    w.integer(c.rows);
+    w.end_object();
+  }
+  w.end_array();
+}
+
+}  // namespace
+
+int fix_output_settings() {
+  int level = 0;
+  guarded([&] {
+    level = NewGUCNestLevel();
+    for (const auto& [name, value] : kOutputSettings)
+      (void)set_config_option(name, value, PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0,
+                              false);
+  });
+  return level;
+}
+
+void restore_output_settings(int nest_level) {
+  guarded([&] { AtEOXact_GUC(true, nest_level); });
+}
+
+ExportStatistics write_snapshot(const TenantSnapshotPlan& snapshot, core::JsonWriter& w) {
+  const core::TenancyPlan& plan = snapshot.plan;
+  const auto params = tenant_parameters(snapshot);
+  ExportStatistics stats;
+
+  w.begin_object();
+  w.key("format");
+  w.string(kFormatName);
+  w.key("format_version");
+  w.integer(kFormatVersion);
+  write_metadata(w, snapshot);
+  write_schema(w, plan);
+
+  w.key("master_data");
+  w.begin_array();
+  for (const auto& p : plan.tables()) {
+    if (p.role != core::TableRole::Master) continue;
+    int64_t rows = write_rows_section(w, plan, p.table, "master",
+                                      plan.membership_sql(p.table, "t0"), params);
+    stats.master_tables.push_back({display_name(plan.catalog().tables[p.table]), "master", rows});
+  }
+  // Rows of another tenant (or not in this snapshot) that this tenant's rows
+  // point at through keys that do not own them: for reference only.
+  for (const auto& p : plan.tables()) {
+    if (p.role == core::TableRole::Master) continue;
+    std::string where = plan.reference_sql(p.table, "t0");
+    if (where.empty()) continue;
+    int64_t rows = write_rows_section(w, plan, p.table, "reference", where, params);
+    stats.master_tables.push_back({display_name(plan.catalog().tables[p.table]), "reference", rows});
+  }
+  w.end_array();
+
+  w.key("data");
+  w.begin_array();
+  for (const auto& p : plan.tables()) {
+    if (p.role == core::TableRole::Master) continue;
+    std::string role(core::to_string(p.role));
+    int64_t rows = write_rows_section(w, plan, p.table, role, plan.membership_sql(p.table, "t0"),
+                                      params);
+    stats.data_tables.push_back({display_name(plan.catalog().tables[p.table]), role, rows});
+    stats.total_rows += rows;
+  }
+  w.end_array();
+
+  w.key("statistics");
+  w.begin_object();
+  w.key("tables");
+  write_counts(w, stats.data_tables);
+  w.key("master_tables");
+  write_counts(w, stats.master_tables);
+  w.key("table_count");
+  w.integer(static_cast<int64_t>(stats.data_tables.size()));
+  w.key("total_rows");
+  w.integer(stats.total_rows);
+  w.end_object();
+  w.end_object();
+  w.flush();
+  return stats;
+}
+
+}  // namespace ptb::pg
