@@ -64,7 +64,7 @@ psql -qX -v ON_ERROR_STOP=1 -c "CREATE DATABASE ptb_pgtap" &&
   psql -qX -v ON_ERROR_STOP=1 -d ptb_pgtap \
     -c "SET client_min_messages = warning" \
     -c "CREATE EXTENSION pgtap" -c "CREATE EXTENSION pg_tenant_backup" \
-    -f test/fixtures/shop.sql -f test/pgtap/helpers.sql >/dev/null || exit 1
+    -f test/fixtures/shop.sql -f test/fixtures/all_types.sql -f test/pgtap/helpers.sql >/dev/null || exit 1
 out=$(pg_prove -d ptb_pgtap $(ls test/pgtap/*.sql | grep -v helpers.sql) 2>&1)
 echo "$out" | tail -n 12
 total=$(echo "$out" | sed -nE 's/^Files=[0-9]+, Tests=([0-9]+),.*/\1/p')

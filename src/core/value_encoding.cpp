@@ -30,6 +30,13 @@ std::optional<ValueEncoding> encoding_from_string(std::string_view name) {
   return std::nullopt;
 }
 
+void write_wrapped_jsonb(JsonWriter& writer, std::string_view json_text) {
+  writer.begin_object();
+  writer.key(kJsonbEscapeKey);
+  writer.raw(json_text);
+  writer.end_object();
+}
+
 void write_float(JsonWriter& writer, std::string_view text) {
   // JSON has no NaN or infinities, and a JSON -0 would come back as 0
   // through jsonb's numeric: these keep their text as a string.

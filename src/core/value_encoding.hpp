@@ -16,7 +16,8 @@ enum class ValueEncoding {
             // Infinity, -Infinity and -0 as strings
   Numeric,  // numeric: string (exact, and NaN / Infinity fit)
   Boolean,  // true / false
-  Jsonb,    // the value itself, embedded
+  Jsonb,    // the value itself, embedded; a JSON null, or an object whose
+            // only key is "$jsonb", is wrapped as {"$jsonb": value}
   Json,     // string holding the exact text (whitespace, key order, duplicates)
   Bytea,    // string, base64
   Text,     // string: the type's canonical text output (text, dates, arrays, ...)
@@ -24,6 +25,12 @@ enum class ValueEncoding {
 
 std::string_view to_string(ValueEncoding encoding);
 std::optional<ValueEncoding> encoding_from_string(std::string_view name);
+
+inline constexpr const char* kJsonbEscapeKey = "$jsonb";
+
+// Writes {"$jsonb": json_text}: the escape for jsonb values that would
+// otherwise read back as something else.
+void write_wrapped_jsonb(JsonWriter& writer, std::string_view json_text);
 
 // Writes a float4/float8 output text (from float8out with
 // extra_float_digits >= 1, so shortest exact) as its snapshot value.

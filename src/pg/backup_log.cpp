@@ -30,7 +30,14 @@ LogTable find_log_table() {
 
 }  // namespace
 
-std::string log_clock() { return *Spi::query("SELECT clock_timestamp()::text").at(0).at(0); }
+std::string log_clock() {
+  // ISO 8601 in UTC: reads back the same whatever DateStyle and TimeZone are.
+  return *Spi::query(
+              "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', "
+              "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')")
+              .at(0)
+              .at(0);
+}
 
 int64_t insert_log(const LogEntry& e) {
   LogTable table = find_log_table();

@@ -25,7 +25,7 @@ struct LogEntry {
 // created_by records the calling role. Needs an open SPI connection.
 int64_t insert_log(const LogEntry& entry);
 
-// clock_timestamp() as text, for started_at.
+// clock_timestamp() as ISO 8601 UTC text, for started_at.
 std::string log_clock();
 
 }  // namespace ptb::pg

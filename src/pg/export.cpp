@@ -46,13 +46,12 @@ Datum export_snapshot(const std::optional<std::string>& tenant, Jsonb* opts) {
   core::SnapshotOptions options = pg::snapshot_options(opts);
   pg::Spi::connect();
   const std::string started = pg::log_clock();
+  int level = pg::fix_output_settings();
   pg::TenantSnapshotPlan snapshot = pg::plan_tenant_snapshot(tenant, std::move(options));
 
   BoundedStringSink sink(MaxAllocSize - 1);
   core::JsonWriter writer(sink);
-  int level = pg::fix_output_settings();
   pg::ExportStatistics stats = pg::write_snapshot(snapshot, writer);
-  pg::restore_output_settings(level);
 
   pg::LogEntry log;
   log.operation = "export";
@@ -64,6 +63,7 @@ Datum export_snapshot(const std::optional<std::string>& tenant, Jsonb* opts) {
   log.table_counts = counts_json(stats);
   log.options = core::options_to_json(snapshot.plan.options());
   pg::insert_log(log);
+  pg::restore_output_settings(level);
   pg::Spi::finish();
 
   Datum result = 0;

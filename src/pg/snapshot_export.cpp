@@ -1,5 +1,7 @@
 #include "pg/snapshot_export.hpp"
 
+#include <cstring>
+
 #include "core/error.hpp"
 #include "core/value_encoding.hpp"
 #include "pg/boundary.hpp"
@@ -18,9 +20,12 @@ using core::ValueEncoding;
 
 // The output settings a snapshot is written with: fixed so that a value's
 // text does not depend on the session that exported it.
+// search_path is pinned too: type names (format_type) come out
+// schema-qualified the same way for everyone, and no object of a user's
+// schema can stand in for a built-in one in the generated SQL.
 constexpr std::pair<const char*, const char*> kOutputSettings[] = {
-    {"DateStyle", "ISO, YMD"},      {"IntervalStyle", "postgres"}, {"TimeZone", "UTC"},
-    {"extra_float_digits", "1"},    {"bytea_output", "hex"},
+    {"DateStyle", "ISO, YMD"},   {"IntervalStyle", "postgres"}, {"TimeZone", "UTC"},
+    {"extra_float_digits", "1"}, {"bytea_output", "hex"},       {"search_path", "pg_catalog"},
 };
 
 // --- Streaming rows: a DestReceiver that encodes each row as a JSON array.
@@ -37,9 +42,27 @@ struct JsonRowReceiver {
   const std::vector<core::ValueEncoding>* encodings;
   ColumnOutput* columns;
   int ncolumns;
-  MemoryContext row_context;
+  // The receiver's own memory: startup runs in the executor's per-query
+  // context, which is gone before the receiver is.
+  MemoryContext receiver_context;
+  MemoryContext row_context;  // reset after every row
   int64_t rows;
 };
+
+// A jsonb JSON null would read back as SQL NULL, and an object whose only
+// key is "$jsonb" would read back as the escape: both are wrapped.
+bool jsonb_needs_wrapping(Jsonb* value) {
+  if (JB_ROOT_IS_SCALAR(value)) {
+    JsonbValue scalar;
+    return JsonbExtractScalar(&value->root, &scalar) && scalar.type == jbvNull;
+  }
+  if (!JB_ROOT_IS_OBJECT(value) || JB_ROOT_COUNT(value) != 1) return false;
+  JsonbValue key;
+  key.type = jbvString;
+  key.val.string.val = const_cast<char*>(core::kJsonbEscapeKey);
+  key.val.string.len = static_cast<int>(strlen(core::kJsonbEscapeKey));
+  return findJsonbValueFromContainer(&value->root, JB_FOBJECT, &key) != nullptr;
+}
 
 void write_value(core::JsonWriter& w, const ColumnOutput& col, Datum value) {
   switch (col.encoding) {
@@ -65,7 +88,12 @@ void write_value(core::JsonWriter& w, const ColumnOutput& col, Datum value) {
   char* text = OutputFunctionCall(const_cast<FmgrInfo*>(&col.output), value);
   switch (col.encoding) {
     case ValueEncoding::Float: core::write_float(w, text); break;
-    case ValueEncoding::Jsonb: w.raw(text); break;
+    case ValueEncoding::Jsonb:
+      if (jsonb_needs_wrapping(DatumGetJsonbP(value)))
+        core::write_wrapped_jsonb(w, text);
+      else
+        w.raw(text);
+      break;
     default: w.string(text); break;  // numeric, json, text
   }
 }
@@ -94,7 +122,8 @@ bool receive_row(TupleTableSlot* slot, DestReceiver* self) {
 void receiver_startup(DestReceiver* self, int, TupleDesc desc) {
   auto* r = reinterpret_cast<JsonRowReceiver*>(self);
   r->ncolumns = desc->natts;
-  r->columns = static_cast<ColumnOutput*>(palloc0(sizeof(ColumnOutput) * (desc->natts + 1)));
+  r->columns = static_cast<ColumnOutput*>(
+      MemoryContextAllocZero(r->receiver_context, sizeof(ColumnOutput) * (desc->natts + 1)));
   for (int i = 0; i < desc->natts; ++i) {
     ColumnOutput& c = r->columns[i];
     Oid type = TupleDescAttr(desc, i)->atttypid;
@@ -103,7 +132,7 @@ void receiver_startup(DestReceiver* self, int, TupleDesc desc) {
     Oid func;
     bool varlena;
     getTypeOutputInfo(type, &func, &varlena);
-    fmgr_info(func, &c.output);
+    fmgr_info_cxt(func, &c.output, r->receiver_context);
   }
 }
 
@@ -116,24 +145,24 @@ int64_t stream_rows(const std::string& sql, const std::vector<TextValue>& params
                     core::JsonWriter& writer) {
   JsonRowReceiver* receiver = nullptr;
   guarded([&] {
-    receiver = static_cast<JsonRowReceiver*>(palloc0(sizeof(JsonRowReceiver)));
+    MemoryContext context = AllocSetContextCreate(CurrentMemoryContext, "pg_tenant_backup receiver",
+                                                  ALLOCSET_SMALL_SIZES);
+    receiver =
+        static_cast<JsonRowReceiver*>(MemoryContextAllocZero(context, sizeof(JsonRowReceiver)));
+    receiver->receiver_context = context;
     receiver->base.receiveSlot = receive_row;
     receiver->base.rStartup = receiver_startup;
     receiver->base.rShutdown = receiver_shutdown;
     receiver->base.rDestroy = receiver_destroy;
     receiver->base.mydest = DestNone;
     receiver->row_context =
-        AllocSetContextCreate(CurrentMemoryContext, "pg_tenant_backup row", ALLOCSET_DEFAULT_SIZES);
+        AllocSetContextCreate(context, "pg_tenant_backup row", ALLOCSET_DEFAULT_SIZES);
   });
   receiver->writer = &writer;
   receiver->encodings = &encodings;
   Spi::stream(sql, params, &receiver->base);
   int64_t rows = receiver->rows;
-  guarded([&] {
-    MemoryContextDelete(receiver->row_context);
-    if (receiver->columns) pfree(receiver->columns);
-    pfree(receiver);
-  });
+  guarded([&] { MemoryContextDelete(receiver->receiver_context); });
   return rows;
 }
 

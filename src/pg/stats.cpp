@@ -6,6 +6,7 @@
 
 #include "pg/boundary.hpp"
 #include "pg/settings.hpp"
+#include "pg/snapshot_export.hpp"
 #include "pg/spi.hpp"
 #include "pg/srf.hpp"
 #include "pg/tenancy.hpp"
@@ -24,6 +25,7 @@ std::vector<TableCount> count_snapshot_rows(const std::optional<std::string>& te
   using namespace ptb::pg;
   core::SnapshotOptions options = snapshot_options(opts);
   Spi::connect();
+  int level = fix_output_settings();
   TenantSnapshotPlan snapshot = plan_tenant_snapshot(tenant, std::move(options));
   const auto params = tenant_parameters(snapshot);
   std::vector<TableCount> counts;
@@ -32,6 +34,7 @@ std::vector<TableCount> count_snapshot_rows(const std::optional<std::string>& te
     counts.push_back({display_name(snapshot.plan.catalog().tables[planned.table]),
                       std::string(core::to_string(planned.role)), std::stoll(*rows.at(0).at(0))});
   }
+  restore_output_settings(level);
   Spi::finish();
   return counts;
 }

@@ -40,3 +40,65 @@ DO $$ BEGIN
   END IF;
 END $$;
 GRANT EXECUTE ON FUNCTION backup_stats(text, jsonb) TO ptb_tap_boundary;
+
+-- The text of a snapshot cell read back through its type's input function
+-- (NULL for SQL NULL): what an import will store.
+CREATE OR REPLACE FUNCTION tap.decoded_text(cell jsonb, encoding text, type_name text)
+RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+  literal text;
+  result text;
+BEGIN
+  IF jsonb_typeof(cell) = 'null' THEN
+    RETURN NULL;
+  END IF;
+  CASE encoding
+    WHEN 'jsonb' THEN
+      IF jsonb_typeof(cell) = 'object' AND cell ? '$jsonb'
+         AND (SELECT count(*) FROM jsonb_object_keys(cell)) = 1 THEN
+        cell := cell -> '$jsonb';
+      END IF;
+      literal := cell::text;
+    WHEN 'bytea' THEN
+      RETURN decode(cell #>> '{}', 'base64')::text;
+    ELSE
+      literal := cell #>> '{}';
+  END CASE;
+  EXECUTE format('SELECT %L::%s::text', literal, type_name) INTO result;
+  RETURN result;
+END $$;
+
+-- Every cell of one table's data section whose decoded text differs from
+-- the table's value (rows matched on the first column, "id").
+CREATE OR REPLACE FUNCTION tap.export_mismatches(doc jsonb, schema_name text, table_name text)
+RETURNS TABLE(row_id text, column_name text, exported text, original text)
+LANGUAGE plpgsql AS $$
+DECLARE
+  section jsonb;
+  definitions jsonb;
+  r jsonb;
+  i int;
+  col text;
+  enc text;
+  typ text;
+BEGIN
+  SELECT x INTO section FROM jsonb_array_elements(doc -> 'data') x
+   WHERE x ->> 'schema' = schema_name AND x ->> 'name' = table_name;
+  SELECT x -> 'columns' INTO definitions FROM jsonb_array_elements(doc -> 'schema' -> 'tables') x
+   WHERE x ->> 'schema' = schema_name AND x ->> 'name' = table_name;
+  FOR r IN SELECT jsonb_array_elements(section -> 'rows') LOOP
+    FOR i IN 0 .. jsonb_array_length(section -> 'columns') - 1 LOOP
+      col := section -> 'columns' ->> i;
+      SELECT c ->> 'encoding', c ->> 'type' INTO enc, typ
+        FROM jsonb_array_elements(definitions) c WHERE c ->> 'name' = col;
+      exported := tap.decoded_text(r -> i, enc, typ);
+      EXECUTE format('SELECT %I::text FROM %I.%I WHERE id = $1', col, schema_name, table_name)
+         INTO original USING (r ->> 0)::int;
+      IF exported IS DISTINCT FROM original THEN
+        row_id := r ->> 0;
+        column_name := col;
+        RETURN NEXT;
+      END IF;
+    END LOOP;
+  END LOOP;
+END $$;
