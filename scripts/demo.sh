@@ -26,5 +26,12 @@ echo "== what the snapshot of tenant 1 (Acme GmbH) contains"
 run -c "SELECT * FROM backup_stats('1')"
 echo "== tenant 2 (Globex Inc), without its soft-deleted users"
 run -c "SELECT table_name, role, row_count FROM backup_stats('2') ORDER BY role, table_name"
+echo "== tenant 1's snapshot document: sections and statistics"
+run -c "SELECT key AS section, CASE jsonb_typeof(value) WHEN 'array' THEN jsonb_array_length(value)::text ELSE left(value::text, 60) END AS content
+          FROM jsonb_each((SELECT backup_export('1')))"
+run -c "SELECT x ->> 'name' AS table_name, x ->> 'role' AS role, jsonb_array_length(x -> 'rows') AS rows, left((x -> 'rows' -> 0)::text, 70) AS first_row
+          FROM jsonb_array_elements((SELECT backup_export('1')) -> 'data') x"
+echo "== every export is logged"
+run -c "SELECT id, operation, tenant, status, table_count, row_count, created_by, duration FROM backup_logs ORDER BY id"
 echo "== the whole database (tenant NULL)"
 run -c "SELECT * FROM backup_stats(NULL)"

@@ -106,3 +106,14 @@ TEST(ValueEncoding, NamesRoundTrip) {
     EXPECT_EQ(encoding_from_string(to_string(e)), e);
   EXPECT_FALSE(encoding_from_string("blob").has_value());
 }
+
+TEST(ValueEncoding, WrappedJsonbUsesTheEscapeKey) {
+  StringSink sink;
+  JsonWriter w(sink);
+  w.begin_array();
+  write_wrapped_jsonb(w, "null");
+  write_wrapped_jsonb(w, R"({"$jsonb": 1})");
+  w.end_array();
+  w.flush();
+  EXPECT_EQ(sink.data(), R"([{"$jsonb":null},{"$jsonb":{"$jsonb": 1}}])");
+}
