@@ -67,3 +67,11 @@ SELECT x ->> 'schema', x ->> 'name', x ->> 'role', x -> 'rows'
 -- Errors are those of backup_stats (see test/pgtap).
 SELECT backup_export('999');
 SELECT backup_export('1', '{"compression": "zstd"}');
+
+-- A table whose columns are all generated or dropped still has rows: empty arrays.
+CREATE TABLE no_stored_columns (a int GENERATED ALWAYS AS (1) STORED, b int);
+INSERT INTO no_stored_columns (b) VALUES (1), (2);
+ALTER TABLE no_stored_columns DROP COLUMN b;
+SELECT x -> 'columns' AS columns, x -> 'rows' AS rows
+  FROM jsonb_array_elements(backup_export(NULL) -> 'data') x WHERE x ->> 'name' = 'no_stored_columns';
+DROP TABLE no_stored_columns;

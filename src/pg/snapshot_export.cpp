@@ -121,6 +121,9 @@ bool receive_row(TupleTableSlot* slot, DestReceiver* self) {
 
 void receiver_startup(DestReceiver* self, int, TupleDesc desc) {
   auto* r = reinterpret_cast<JsonRowReceiver*>(self);
+  if (static_cast<size_t>(desc->natts) != r->encodings->size())
+    elog(ERROR, "pg_tenant_backup: query returned %d columns, expected %zu", desc->natts,
+         r->encodings->size());
   r->ncolumns = desc->natts;
   r->columns = static_cast<ColumnOutput*>(
       MemoryContextAllocZero(r->receiver_context, sizeof(ColumnOutput) * (desc->natts + 1)));
@@ -176,7 +179,8 @@ std::string select_sql(const core::TenancyPlan& plan, size_t table,
     if (!list.empty()) list += ", ";
     list += "t0." + core::quote_ident(c->name);
   }
-  if (list.empty()) list = "NULL";  // never reached: tables have a column
+  // A table with no stored column (all dropped or generated) still has
+  // rows: they are empty arrays, selected with an empty target list.
   return "SELECT " + list + " FROM " + plan.from_clause(table, "t0") + " WHERE " + where;
 }
 
@@ -271,9 +275,17 @@ WITH RECURSIVE used(oid) AS (
                             FROM jsonb_array_elements($1::jsonb) s)
        AND a.attnum > 0 AND NOT a.attisdropped
   UNION
-    SELECT CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.typelem END
-      FROM pg_catalog.pg_type t JOIN used u ON u.oid = t.oid
-     WHERE t.typtype = 'd' OR (t.typelem <> 0 AND t.typlen = -1)
+    SELECT x.oid
+      FROM used u
+      JOIN pg_catalog.pg_type t ON t.oid = u.oid
+      CROSS JOIN LATERAL (
+        SELECT t.typbasetype WHERE t.typtype = 'd'
+        UNION ALL SELECT t.typelem WHERE t.typelem <> 0 AND t.typlen = -1
+        UNION ALL SELECT r.rngsubtype FROM pg_catalog.pg_range r WHERE r.rngtypid = t.oid
+        UNION ALL SELECT r.rngtypid FROM pg_catalog.pg_range r WHERE r.rngmultitypid = t.oid
+        UNION ALL SELECT a.atttypid FROM pg_catalog.pg_attribute a
+                   WHERE t.typtype = 'c' AND a.attrelid = t.typrelid AND a.attnum > 0
+                     AND NOT a.attisdropped) AS x(oid)
 )
 SELECT t.typtype, pg_catalog.format_type(t.oid, NULL),
        CASE t.typtype
