@@ -1,5 +1,7 @@
 #include "core/options.hpp"
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
@@ -124,6 +126,20 @@ std::string options_to_json(const SnapshotOptions& o) {
   return doc.dump();
 }
 
+StoredSnapshotOptions apply_stored_snapshot_options(std::string_view json_text,
+                                                    StoredSnapshotOptions o) {
+  json doc = json::parse(json_text, nullptr, false);
+  if (!doc.is_object()) return o;  // apply_options_json reports it
+  if (auto it = doc.find("compression"); it != doc.end()) {
+    const std::string& c = string_value("compression", *it);
+    if (c != "none" && c != "zstd") bad_value("compression", "\"" + c + "\" is not one of none, zstd");
+    o.compression = c;
+  }
+  if (auto it = doc.find("verify_after_backup"); it != doc.end())
+    o.verify_after_backup = bool_value("verify_after_backup", *it);
+  return o;
+}
+
 SnapshotOptions options_from_settings(const SettingStrings& s) {
   SnapshotOptions o;
   auto setting = [](const char* name) { return std::string("pg_tenant_backup.") + name; };
@@ -150,7 +166,8 @@ void validate_setting(std::string_view name, std::string_view value) {
   options_from_settings(s);
 }
 
-SnapshotOptions apply_options_json(std::string_view json_text, SnapshotOptions o) {
+SnapshotOptions apply_options_json(std::string_view json_text, SnapshotOptions o,
+                                   const std::vector<std::string>& extra_keys) {
   json doc;
   try {
     doc = json::parse(json_text);
@@ -180,7 +197,10 @@ SnapshotOptions apply_options_json(std::string_view json_text, SnapshotOptions o
     } else if (key == "include_audit_logs") {
       o.include_audit_logs = bool_value(key, value);
     } else if (key == "tables") {
-      o.tables = parse_table_list(key, list_items(key, value));
+      if (value.is_null())
+        o.tables.reset();  // all tables, as options_to_json records it
+      else
+        o.tables = parse_table_list(key, list_items(key, value));
     } else if (key == "owning_fks") {
       if (!value.is_object())
         bad_value(key, "expected an object {\"table\": \"constraint name\"}");
@@ -194,10 +214,13 @@ SnapshotOptions apply_options_json(std::string_view json_text, SnapshotOptions o
           bad_value(key, e.what());
         }
       }
-    } else {
+    } else if (std::find(extra_keys.begin(), extra_keys.end(), key) == extra_keys.end()) {
+      std::vector<std::string> valid = valid_option_names();
+      valid.insert(valid.end(), extra_keys.begin(), extra_keys.end());
+      std::sort(valid.begin(), valid.end());
       throw Error(sqlstate::kInvalidParameterValue,
                   "unknown option \"" + key + "\"",
-                  "Valid options are: " + join(valid_option_names()) + ".");
+                  "Valid options are: " + join(valid) + ".");
     }
   }
   return o;

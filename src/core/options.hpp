@@ -51,10 +51,24 @@ void validate_setting(std::string_view name, std::string_view value);
 
 // Applies a jsonb opts document (as JSON text) on top of base. Unknown keys
 // and wrongly typed values throw Error(22023) listing the valid options.
-SnapshotOptions apply_options_json(std::string_view json_text, SnapshotOptions base);
+// `extra_keys` are options of the calling function (backup_create's
+// compression, ...): they are accepted here and read by the caller.
+SnapshotOptions apply_options_json(std::string_view json_text, SnapshotOptions base,
+                                   const std::vector<std::string>& extra_keys = {});
 
 // The options as a JSON object (recorded in a snapshot's metadata).
 std::string options_to_json(const SnapshotOptions& options);
+
+// Options of stored snapshots (backup_create), on top of the snapshot's.
+struct StoredSnapshotOptions {
+  std::string compression = "zstd";  // none | zstd
+  bool verify_after_backup = true;
+};
+inline const std::vector<std::string> kStoredSnapshotOptionKeys = {"compression",
+                                                                    "verify_after_backup"};
+// Reads those keys from opts (other keys are left to apply_options_json).
+StoredSnapshotOptions apply_stored_snapshot_options(std::string_view json_text,
+                                                    StoredSnapshotOptions base);
 
 // Names of every option apply_options_json accepts, sorted.
 const std::vector<std::string>& valid_option_names();

@@ -1,6 +1,9 @@
 #include "pg/backup_log.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include "core/error.hpp"
+#include "pg/autonomous.hpp"
 #include "pg/boundary.hpp"
 #include "pg/spi.hpp"
 
@@ -8,10 +11,38 @@ namespace ptb::pg {
 
 namespace {
 
-struct LogTable {
-  std::string qualified_name;
-  Oid owner;
-};
+TextValue number(const std::optional<int64_t>& v) {
+  return v ? TextValue(std::to_string(*v)) : std::nullopt;
+}
+
+std::string calling_role() {
+  std::string role;
+  guarded([&] { role = GetUserNameFromId(GetUserId(), false); });
+  return role;
+}
+
+std::string insert_sql(const LogTable& table) {
+  return "INSERT INTO " + table.qualified_name +
+         " (operation, trigger, tenant, name, notes, status, started_at, finished_at, file_name,"
+         "  size_bytes, compression, checksum, table_count, row_count, table_counts, options,"
+         "  error, source_id, archive_status, created_by, pid)"
+         " VALUES ($1, $2, $3, $4, $5, $6, COALESCE($7::timestamptz, clock_timestamp()),"
+         "  CASE WHEN $8::bool THEN clock_timestamp() END, $9, $10::bigint, $11, $12, $13::int,"
+         "  $14::bigint, $15::jsonb, $16::jsonb, $17::jsonb, $18::bigint, $19, $20, $21::int)"
+         " RETURNING id";
+}
+
+std::vector<TextValue> insert_params(const LogEntry& e) {
+  int pid = MyProcPid;
+  return {e.operation,   e.trigger,           e.tenant,       e.name,
+          e.notes,       e.status,            e.started_at,   e.finished ? "true" : "false",
+          e.file_name,   number(e.size_bytes), e.compression, e.checksum,
+          number(e.table_count), number(e.row_count), e.table_counts, e.options,
+          e.error,       number(e.source_id), e.archive_status, calling_role(),
+          std::to_string(pid)};
+}
+
+}  // namespace
 
 LogTable find_log_table() {
   auto rows = Spi::query(
@@ -28,8 +59,6 @@ LogTable find_log_table() {
   return {*rows[0][0], static_cast<Oid>(std::stoul(*rows[0][1]))};
 }
 
-}  // namespace
-
 std::string log_clock() {
   // ISO 8601 in UTC: reads back the same whatever DateStyle and TimeZone are.
   return *Spi::query(
@@ -41,40 +70,67 @@ std::string log_clock() {
 
 int64_t insert_log(const LogEntry& e) {
   LogTable table = find_log_table();
-  std::string created_by;
-  Oid caller = InvalidOid;
-  int security_context = 0;
-  guarded([&] {
-    GetUserIdAndSecContext(&caller, &security_context);
-    created_by = GetUserNameFromId(caller, false);
-  });
-  auto number = [](const std::optional<int64_t>& v) -> TextValue {
-    return v ? TextValue(std::to_string(*v)) : std::nullopt;
-  };
-  const std::string sql =
-      "INSERT INTO " + table.qualified_name +
-      " (operation, trigger, tenant, status, started_at, finished_at, table_count, row_count,"
-      "  table_counts, options, created_by)"
-      " VALUES ($1, $2, $3, $4, $5::timestamptz, clock_timestamp(), $6::int, $7::bigint,"
-      "         $8::jsonb, $9::jsonb, $10) RETURNING id";
-  const std::vector<TextValue> params = {
-      e.operation, e.trigger, e.tenant, e.status, e.started_at, number(e.table_count),
-      number(e.row_count), e.table_counts, e.options, created_by};
-  // Write as the log's owner; restricted, so no user code runs with those
-  // rights. An ERROR in between is cleaned up by the transaction abort.
-  guarded([&] {
-    SetUserIdAndSecContext(table.owner, security_context | SECURITY_LOCAL_USERID_CHANGE |
-                                            SECURITY_RESTRICTED_OPERATION);
-  });
-  TextValue id;
-  try {
-    id = Spi::execute(sql, params);
-  } catch (...) {
-    guarded([&] { SetUserIdAndSecContext(caller, security_context); });
-    throw;
-  }
-  guarded([&] { SetUserIdAndSecContext(caller, security_context); });
+  auto params = insert_params(e);
+  auto id = as_owner(table.owner, [&] { return Spi::execute(insert_sql(table), params); });
   return std::stoll(id.value());
+}
+
+int64_t insert_log_autonomously(const LogEntry& e) {
+  LogTable table = find_log_table();
+  auto id = run_autonomously(insert_sql(table), insert_params(e), table.owner);
+  return std::stoll(id.value());
+}
+
+void finish_log_autonomously(int64_t id, const LogEntry& e) {
+  LogTable table = find_log_table();
+  const std::string sql =
+      "WITH done AS (UPDATE " + table.qualified_name +
+      " SET status = $2, finished_at = clock_timestamp(),"
+      "     file_name = COALESCE($3, file_name), size_bytes = COALESCE($4::bigint, size_bytes),"
+      "     compression = COALESCE($5, compression), checksum = COALESCE($6, checksum),"
+      "     table_count = COALESCE($7::int, table_count), row_count = COALESCE($8::bigint, row_count),"
+      "     table_counts = COALESCE($9::jsonb, table_counts), error = COALESCE($10::jsonb, error),"
+      "     archive_status = COALESCE($11, archive_status)"
+      " WHERE id = $1::bigint RETURNING id, operation, trigger, tenant, status)"
+      " SELECT pg_catalog.pg_notify('pg_tenant_backup', row_to_json(done)::text) FROM done";
+  run_autonomously(sql,
+                   {std::to_string(id), e.status, e.file_name, number(e.size_bytes), e.compression,
+                    e.checksum, number(e.table_count), number(e.row_count), e.table_counts,
+                    e.error, e.archive_status},
+                   table.owner);
+}
+
+void mark_interrupted_rows() {
+  LogTable table = find_log_table();
+  const std::string sql =
+      "UPDATE " + table.qualified_name +
+      " l SET status = 'failed', finished_at = clock_timestamp(),"
+      "   error = jsonb_build_object('message', 'interrupted: the backend or the server stopped"
+      " before the operation finished', 'sqlstate', '57P01')"
+      " WHERE l.status = 'running' AND NOT EXISTS ("
+      "   SELECT 1 FROM pg_catalog.pg_stat_activity a"
+      "    WHERE a.pid = l.pid AND a.backend_start <= l.started_at)";
+  as_owner(table.owner, [&] { return Spi::execute(sql); });
+}
+
+std::string current_error_json() noexcept {
+  try {
+    nlohmann::json error;
+    try {
+      throw;
+    } catch (const ServerError& e) {
+      error = {{"message", e.what()},
+               {"sqlstate", e.sqlstate()},
+               {"detail", e.data()->detail ? e.data()->detail : ""}};
+    } catch (const core::Error& e) {
+      error = {{"message", e.what()}, {"sqlstate", e.sqlstate()}, {"detail", e.detail()}};
+    } catch (const std::exception& e) {
+      error = {{"message", e.what()}, {"sqlstate", "XX000"}, {"detail", ""}};
+    }
+    return error.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  } catch (...) {
+    return R"({"message": "unknown error", "sqlstate": "XX000"})";
+  }
 }
 
 }  // namespace ptb::pg

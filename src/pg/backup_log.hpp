@@ -1,9 +1,18 @@
 // Rows of the backup_logs catalog table.
+//
+// Two ways to write: in the caller's transaction (exports, verifications)
+// or autonomously, in a transaction of its own that commits at once
+// (backups, deletions, pruning: their files exist or are gone whatever the
+// caller's transaction does, so their rows must say so, and a failure must
+// stay recorded after the caller rolls back).
 #pragma once
 
 #include <cstdint>
 #include <optional>
 #include <string>
+
+#include "pg/boundary.hpp"
+#include "pg/server.hpp"
 
 namespace ptb::pg {
 
@@ -11,19 +20,69 @@ struct LogEntry {
   std::string operation;  // backup | restore | import | export | verify | delete | prune
   std::string trigger = "manual";
   std::optional<std::string> tenant;
-  std::string status;        // running | completed | failed | ...
-  std::string started_at;    // timestamptz text
+  std::optional<std::string> name;
+  std::optional<std::string> notes;
+  std::string status;                      // running | completed | failed | ...
+  std::optional<std::string> started_at;   // ISO text; default now
+  bool finished = false;                   // sets finished_at = now
+  std::optional<std::string> file_name;
+  std::optional<int64_t> size_bytes;
+  std::optional<std::string> compression;
+  std::optional<std::string> checksum;
   std::optional<int64_t> table_count;
   std::optional<int64_t> row_count;
   std::optional<std::string> table_counts;  // JSON
   std::optional<std::string> options;       // JSON
+  std::optional<std::string> error;         // JSON {message, sqlstate, detail}
+  std::optional<int64_t> source_id;
+  std::optional<std::string> archive_status;
 };
 
-// Inserts a finished entry (finished_at = now) in the caller's transaction
-// and returns its id. The row is written with the rights of the table's
-// owner, so a role allowed to export need not be allowed to write the log;
-// created_by records the calling role. Needs an open SPI connection.
+// The table and its owner (log rows are written with the owner's rights).
+struct LogTable {
+  std::string qualified_name;
+  Oid owner;
+};
+LogTable find_log_table();
+
+// Runs `call` with the rights of `owner` (the log's owner), in a
+// restricted security context so no user code runs with them; the caller's
+// identity comes back even when `call` throws.
+template <typename Call>
+auto as_owner(Oid owner, Call&& call) {
+  Oid caller = InvalidOid;
+  int context = 0;
+  guarded([&] {
+    GetUserIdAndSecContext(&caller, &context);
+    SetUserIdAndSecContext(owner, context | SECURITY_LOCAL_USERID_CHANGE |
+                                      SECURITY_RESTRICTED_OPERATION);
+  });
+  try {
+    auto result = call();
+    guarded([&] { SetUserIdAndSecContext(caller, context); });
+    return result;
+  } catch (...) {
+    guarded([&] { SetUserIdAndSecContext(caller, context); });
+    throw;
+  }
+}
+
+// Inserts in the caller's transaction; returns the id.
 int64_t insert_log(const LogEntry& entry);
+// Inserts autonomously (committed before this returns); returns the id.
+int64_t insert_log_autonomously(const LogEntry& entry);
+// Finishes row `id` autonomously: status, finished_at = now and every field
+// of `entry` that is set; then NOTIFY pg_tenant_backup with the id, the
+// operation and the status.
+void finish_log_autonomously(int64_t id, const LogEntry& entry);
+
+// Marks rows left 'running' by a backend that no longer exists as failed
+// ("interrupted"). Runs in the caller's transaction.
+void mark_interrupted_rows();
+
+// {"message": ..., "sqlstate": ..., "detail": ...} of the exception being
+// handled (call inside a catch block).
+std::string current_error_json() noexcept;
 
 // clock_timestamp() as ISO 8601 UTC text, for started_at.
 std::string log_clock();

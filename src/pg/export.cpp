@@ -58,6 +58,7 @@ Datum export_snapshot(const std::optional<std::string>& tenant, Jsonb* opts) {
   log.tenant = tenant;
   log.status = "completed";
   log.started_at = started;
+  log.finished = true;
   log.table_count = static_cast<int64_t>(stats.data_tables.size());
   log.row_count = stats.total_rows;
   log.table_counts = counts_json(stats);

@@ -1,6 +1,9 @@
 // The pg_tenant_backup.* settings (GUCs) and the per-call opts on top.
 #pragma once
 
+#include <string>
+#include <vector>
+
 #include "core/options.hpp"
 #include "pg/server.hpp"
 
@@ -10,7 +13,20 @@ namespace ptb::pg {
 void define_settings();
 
 // The snapshot options in force: settings, then opts (may be null).
-core::SnapshotOptions snapshot_options(Jsonb* opts);
+// `extra_keys` are the calling function's own options (see
+// core::apply_options_json).
+core::SnapshotOptions snapshot_options(Jsonb* opts, const std::vector<std::string>& extra_keys = {});
+
+// Settings of stored snapshots (backup_create and friends).
+struct StorageSettings {
+  std::string storage_path;  // absolute; the default is under the data directory
+  std::string compression;   // none | zstd
+  bool verify_after_backup;
+  int max_backups;
+  int retention_days;
+  std::string archive_command;  // empty: none
+};
+StorageSettings storage_settings();
 
 // jsonb as JSON text (for the core parsers).
 std::string jsonb_text(Jsonb* value);

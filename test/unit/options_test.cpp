@@ -99,3 +99,40 @@ TEST(ValidateSetting, AcceptsGoodAndRejectsBadValues) {
   EXPECT_THROW(validate_setting("exclude_tables", "a.b.c"), Error);
   EXPECT_THROW(validate_setting("tenant_column", ""), Error);
 }
+
+TEST(ApplyOptionsJson, ExtraKeysOfTheCallerAreAcceptedAndListed) {
+  auto o = apply_options_json(R"({"compression":"zstd","include_deleted":true})", {},
+                              {"compression", "verify_after_backup"});
+  EXPECT_TRUE(o.include_deleted);
+  try {
+    apply_options_json(R"({"bogus":1})", {}, {"compression", "verify_after_backup"});
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(e.detail().find("compression"), std::string::npos);
+    EXPECT_NE(e.detail().find("verify_after_backup"), std::string::npos);
+    EXPECT_LT(e.detail().find("audit_tables"), e.detail().find("compression"));  // sorted
+  }
+  EXPECT_THROW(apply_options_json(R"({"compression":"zstd"})", {}), Error);
+}
+
+TEST(StoredSnapshotOptions, ReadsCompressionAndVerify) {
+  auto o = apply_stored_snapshot_options(R"({"compression":"none","verify_after_backup":false,"tables":["x"]})", {});
+  EXPECT_EQ(o.compression, "none");
+  EXPECT_FALSE(o.verify_after_backup);
+  auto d = apply_stored_snapshot_options("{}", {"zstd", true});
+  EXPECT_EQ(d.compression, "zstd");
+  EXPECT_TRUE(d.verify_after_backup);
+  EXPECT_THROW(apply_stored_snapshot_options(R"({"compression":"gzip"})", {}), Error);
+  EXPECT_THROW(apply_stored_snapshot_options(R"({"verify_after_backup":1})", {}), Error);
+}
+
+TEST(ApplyOptionsJson, RecordedOptionsApplyAgain) {
+  SnapshotOptions original;
+  original.include_deleted = true;
+  original.owning_fks[{"", "returns"}] = "returns_fk";
+  auto again = apply_options_json(options_to_json(original), {});
+  EXPECT_TRUE(again.include_deleted);
+  EXPECT_FALSE(again.tables.has_value());
+  EXPECT_EQ(again.owning_fks.at(QualifiedName{"", "returns"}), "returns_fk");
+  EXPECT_EQ(options_to_json(again), options_to_json(original));
+}

@@ -1,0 +1,62 @@
+// Reads a snapshot document (docs/format.md) as a stream: checks that it is
+// a pg_tenant_backup snapshot of a supported version with well-formed row
+// sections whose counts agree with its statistics, and summarizes it. The
+// document is never built in memory: only metadata and statistics, which
+// are small, are kept whole.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/compression.hpp"
+
+namespace ptb::core {
+
+// One row section of a snapshot.
+struct TableCount {
+  std::string section;  // "data" | "master_data"
+  std::string schema;
+  std::string name;
+  std::string role;  // data: tenant | child; master_data: master | reference
+  int64_t rows = 0;
+  size_t columns = 0;
+};
+
+struct SnapshotSummary {
+  std::string format;  // always "pg_tenant_backup"
+  int64_t format_version = 0;
+  std::optional<std::string> tenant_id;  // nullopt: a whole-database snapshot
+  std::optional<std::string> tenant_name;
+  std::string tenancy;             // "column" | "schema"
+  std::vector<TableCount> tables;  // master_data and data sections, in document order
+  int64_t total_rows = 0;          // rows in data
+  nlohmann::json metadata;         // kept whole: small
+  nlohmann::json statistics;
+};
+
+// The format this reader knows.
+inline constexpr const char* kSnapshotFormat = "pg_tenant_backup";
+inline constexpr int64_t kSnapshotFormatVersion = 1;
+// Nesting limit of a document, counting the top-level object as 1.
+inline constexpr int kMaxSnapshotDepth = 1000;
+// metadata and statistics larger than this (about their JSON size) are refused.
+inline constexpr size_t kMaxSnapshotSectionBytes = 1 << 20;
+
+// Reads the whole document from source and checks it. Keys may come in any
+// order (jsonb reorders them); keys it does not know are ignored. Throws
+// Error with:
+//   22P02  not valid JSON (also: truncated, trailing bytes)
+//   22023  not a pg_tenant_backup snapshot, or a section of the wrong shape
+//          (naming the section, the table and the row)
+//   0A000  a format_version other than 1
+//   XX001  statistics that do not match the rows
+//   54000  nesting deeper than kMaxSnapshotDepth, or metadata / statistics
+//          above kMaxSnapshotSectionBytes
+// and passes on errors of the source (a DecompressingSource's XX001).
+SnapshotSummary read_snapshot_summary(Source& source);
+
+}  // namespace ptb::core

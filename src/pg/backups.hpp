@@ -1,0 +1,33 @@
+// Stored snapshots: create, prune, delete. Shared by the SQL functions and
+// (later) the scheduler.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "pg/server.hpp"
+
+namespace ptb::pg {
+
+struct CreateRequest {
+  std::optional<std::string> tenant;
+  Jsonb* opts = nullptr;
+  std::optional<std::string> name;
+  std::optional<std::string> notes;
+  std::string trigger = "manual";  // manual | scheduled | pre_restore
+};
+
+// Streams the snapshot to a file, records it in backup_logs and returns
+// the log id. On failure the row says failed (committed whatever the
+// caller's transaction does), no file is left, and the error is rethrown.
+int64_t create_backup(const CreateRequest& request);
+
+// Expires completed snapshots beyond max_backups per tenant and older than
+// retention_days, never the newest of a tenant. `only_group`: prune one
+// tenant's group (nullopt inside = whole-database snapshots); without it,
+// every group. Returns how many were expired.
+int64_t prune_backups(const std::optional<std::optional<std::string>>& only_group,
+                      std::optional<int64_t> max_backups, std::optional<int64_t> retention_days);
+
+}  // namespace ptb::pg

@@ -1,0 +1,350 @@
+// SQL entry points that read stored snapshots: backup_verify, backup_read,
+// backup_download, backup_upload.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include "core/compression.hpp"
+#include "core/error.hpp"
+#include "core/snapshot_reader.hpp"
+#include "core/storage_names.hpp"
+#include "pg/backup_log.hpp"
+#include "pg/boundary.hpp"
+#include "pg/settings.hpp"
+#include "pg/snapshot_export.hpp"
+#include "pg/spi.hpp"
+#include "pg/srf.hpp"
+#include "pg/storage.hpp"
+#include "pg/tenancy.hpp"
+
+extern "C" {
+#include "storage/fd.h"
+}
+
+namespace {
+
+using namespace ptb;
+using nlohmann::json;
+
+constexpr size_t kChunk = 1 << 20;
+
+struct StoredBackup {
+  int64_t id;
+  std::string status;
+  std::optional<std::string> tenant;
+  std::string file_name;
+  std::string path;
+  std::string checksum;
+  int64_t size_bytes;
+  core::Compression compression;
+  json table_counts;
+};
+
+std::string display_name_of(const std::string& schema, const std::string& name) {
+  core::Table t;
+  t.schema = schema;
+  t.name = name;
+  return pg::display_name(t);
+}
+
+// The stored snapshot `id`, which must have a file. Needs SPI.
+StoredBackup find_stored_backup(int64_t id) {
+  pg::LogTable table = pg::find_log_table();
+  auto rows = pg::as_owner(table.owner, [&] {
+    return pg::Spi::query(
+        "SELECT status, tenant, file_name, checksum, size_bytes::text, compression, "
+        "table_counts::text FROM " + table.qualified_name +
+            " WHERE id = $1::bigint AND operation = 'backup'",
+        {std::to_string(id)});
+  });
+  const std::string which = "backup " + std::to_string(id);
+  if (rows.empty())
+    throw core::Error("42704", which + " does not exist", {},
+                      "List stored snapshots with SELECT * FROM backup_list.");
+  const auto& r = rows[0];
+  if (*r[0] != "completed" && *r[0] != "restored")
+    throw core::Error("55000", which + " is " + *r[0] + ": it has no stored snapshot", {},
+                      "Only completed snapshots can be read, verified or restored.");
+  if (!r[2] || !core::is_snapshot_file_name(*r[2]) || !r[3] || !r[4])
+    throw core::Error("XX001", which + " has no valid file name or checksum in backup_logs");
+  StoredBackup b;
+  b.id = id;
+  b.status = *r[0];
+  b.tenant = r[1];
+  b.file_name = *r[2];
+  b.path = pg::storage_settings().storage_path + "/" + b.file_name;
+  b.checksum = *r[3];
+  b.size_bytes = std::stoll(*r[4]);
+  b.compression = core::compression_from_string(r[5].value_or("none")).value_or(core::Compression::None);
+  b.table_counts = r[6] ? json::parse(*r[6]) : json::object();
+  return b;
+}
+
+// Reads the whole file once for its checksum; throws XX001 on a mismatch.
+void check_file_checksum(const StoredBackup& b) {
+  pg::FileSource file(b.path, true);
+  std::string buffer(kChunk, '\0');
+  while (file.read(buffer.data(), buffer.size()) > 0) {
+  }
+  file.close();
+  const std::string found = file.sha256();
+  if (file.size() != static_cast<uint64_t>(b.size_bytes) || found != b.checksum)
+    throw core::Error("XX001",
+                      "snapshot file of backup " + std::to_string(b.id) + " is corrupted",
+                      "Expected " + std::to_string(b.size_bytes) + " bytes with SHA-256 " +
+                          b.checksum + ", found " + std::to_string(file.size()) + " bytes with " +
+                          found + ".",
+                      "Run backup_verify for a report; restore from another snapshot.");
+}
+
+json verify_backup(int64_t id) {
+  StoredBackup b = find_stored_backup(id);
+  json report = {{"id", id}, {"file_name", b.file_name}, {"ok", false}};
+  json checks = json::object();
+  json errors = json::array();
+  auto fail = [&](const std::string& what) { errors.push_back(what); };
+
+  checks["file_exists"] = pg::file_exists(b.path);
+  if (!checks["file_exists"]) {
+    fail("the file " + b.file_name + " is missing from the storage directory");
+  } else {
+    try {
+      check_file_checksum(b);
+      checks["checksum_matches"] = true;
+    } catch (const core::Error& e) {
+      checks["checksum_matches"] = false;
+      fail(std::string(e.what()) + ": " + e.detail());
+    }
+    try {
+      pg::FileSource file(b.path);
+      core::DecompressingSource plain(file, b.compression);
+      core::SnapshotSummary summary = core::read_snapshot_summary(plain);
+      file.close();
+      checks["decompresses_and_parses"] = true;
+      checks["format_version"] = summary.format_version;
+      json tables = json::array();
+      bool counts_match = true;
+      for (const auto& t : summary.tables) {
+        if (t.section != "data") continue;
+        // backup_logs keys its counts by display name (public."Order Lines").
+        const std::string key = display_name_of(t.schema, t.name);
+        const int64_t logged = b.table_counts.value(key, int64_t{-1});
+        tables.push_back({{"table", key}, {"rows", t.rows}, {"logged", logged}});
+        if (logged != t.rows) counts_match = false;
+      }
+      checks["counts_match"] = counts_match;
+      if (!counts_match) fail("row counts differ from those recorded in backup_logs");
+      report["tables"] = tables;
+      report["total_rows"] = summary.total_rows;
+      report["tenant"] = summary.tenant_id ? json(*summary.tenant_id) : json(nullptr);
+    } catch (const core::Error& e) {
+      checks["decompresses_and_parses"] = false;
+      fail(std::string(e.what()) + (e.detail().empty() ? "" : ": " + e.detail()));
+    } catch (const pg::ServerError& e) {
+      checks["decompresses_and_parses"] = false;
+      fail(e.what());
+    }
+  }
+  report["checks"] = checks;
+  report["errors"] = errors;
+  report["ok"] = errors.empty();
+
+  pg::LogEntry log;
+  log.operation = "verify";
+  log.tenant = b.tenant;
+  log.status = errors.empty() ? "completed" : "failed";
+  log.finished = true;
+  log.source_id = id;
+  log.file_name = b.file_name;
+  if (!errors.empty()) log.error = json{{"message", errors[0]}, {"sqlstate", "XX001"}}.dump();
+  pg::insert_log(log);
+  return report;
+}
+
+// The stored document, decompressed, after checking its checksum.
+std::string read_document(const StoredBackup& b) {
+  check_file_checksum(b);
+  pg::FileSource file(b.path);
+  core::DecompressingSource plain(file, b.compression);
+  std::string document;
+  std::string buffer(kChunk, '\0');
+  for (size_t n; (n = plain.read(buffer.data(), buffer.size())) > 0;) {
+    if (document.size() + n > MaxAllocSize - 1)
+      throw core::Error("54000", "backup " + std::to_string(b.id) +
+                                     " is too large to be read as one jsonb value",
+                        {}, "Use backup_download to fetch the file.");
+    document.append(buffer.data(), n);
+  }
+  file.close();
+  core::StringSource check(document);
+  (void)core::read_snapshot_summary(check);  // format, version, shape
+  return document;
+}
+
+// State of backup_download between calls.
+struct DownloadState {
+  int fd;
+  char* path;
+};
+
+int64_t upload_backup(std::string_view data, const std::optional<std::string>& name,
+                      const std::optional<std::string>& notes) {
+  const core::Compression compression = core::detect_compression(data.substr(0, 4));
+  core::StringSource source(data);
+  core::DecompressingSource plain(source, compression);
+  core::SnapshotSummary summary = core::read_snapshot_summary(plain);
+
+  pg::Spi::connect();
+  pg::mark_interrupted_rows();
+  const std::string dir = pg::prepare_storage_directory();
+  // The snapshot's tenant must be a tenant of this database, found with the
+  // tenancy options it was taken with.
+  json options = summary.metadata.value("options", json::object());
+  const int level = pg::fix_output_settings();
+  core::SnapshotOptions snapshot_options =
+      core::apply_options_json(options.dump(), pg::snapshot_options(nullptr),
+                               core::kStoredSnapshotOptionKeys);
+  try {
+    (void)pg::plan_tenant_snapshot(summary.tenant_id, snapshot_options);
+  } catch (const core::Error& e) {
+    throw core::Error(e.sqlstate(), "cannot accept the uploaded snapshot: " + std::string(e.what()),
+                      e.detail(), "A snapshot can only be uploaded to a database that has its tenant.");
+  }
+  pg::restore_output_settings(level);
+
+  json counts = json::object();
+  int64_t table_count = 0;
+  for (const auto& t : summary.tables)
+    if (t.section == "data") {
+      counts[display_name_of(t.schema, t.name)] = t.rows;
+      ++table_count;
+    }
+  pg::LogEntry start;
+  start.operation = "backup";
+  start.tenant = summary.tenant_id;
+  start.name = name;
+  start.notes = notes;
+  start.status = "running";
+  start.compression = std::string(core::to_string(compression));
+  start.options = options.dump();
+  const int64_t id = pg::insert_log_autonomously(start);
+
+  const std::string file_name =
+      core::snapshot_file_name(summary.tenant_id, id, static_cast<int64_t>(time(nullptr)), compression);
+  const std::string final_path = dir + "/" + file_name;
+  const std::string temporary_path = final_path + "." + std::to_string(MyProcPid) + ".tmp";
+  pg::LogEntry done;
+  try {
+    pg::FileSink file(temporary_path);
+    for (size_t pos = 0; pos < data.size(); pos += kChunk) file.write(data.substr(pos, kChunk));
+    file.finish();
+    done.checksum = file.sha256();
+    done.size_bytes = static_cast<int64_t>(file.size());
+    pg::durable_rename_file(temporary_path, final_path);
+  } catch (...) {
+    pg::remove_file_quietly(temporary_path);
+    pg::LogEntry failed;
+    failed.status = "failed";
+    failed.error = pg::current_error_json();
+    try {
+      pg::finish_log_autonomously(id, failed);
+    } catch (...) {
+    }
+    throw;
+  }
+  done.status = "completed";
+  done.file_name = file_name;
+  done.table_count = table_count;
+  done.row_count = summary.total_rows;
+  done.table_counts = counts.dump();
+  pg::finish_log_autonomously(id, done);
+  pg::Spi::finish();
+  return id;
+}
+
+}  // namespace
+
+extern "C" {
+
+PG_FUNCTION_INFO_V1(backup_verify);
+Datum backup_verify(PG_FUNCTION_ARGS) {
+  return pg::entry([&]() -> Datum {
+    const int64_t id = PG_GETARG_INT64(0);
+    pg::Spi::connect();
+    std::string report = verify_backup(id).dump();
+    pg::Spi::finish();
+    return pg::guarded_value([&] { return DirectFunctionCall1(jsonb_in, CStringGetDatum(report.c_str())); });
+  });
+}
+
+PG_FUNCTION_INFO_V1(backup_read);
+Datum backup_read(PG_FUNCTION_ARGS) {
+  return pg::entry([&]() -> Datum {
+    const int64_t id = PG_GETARG_INT64(0);
+    pg::Spi::connect();
+    StoredBackup b = find_stored_backup(id);
+    pg::Spi::finish();
+    std::string document = read_document(b);
+    return pg::guarded_value([&] { return DirectFunctionCall1(jsonb_in, CStringGetDatum(document.c_str())); });
+  });
+}
+
+PG_FUNCTION_INFO_V1(backup_download);
+Datum backup_download(PG_FUNCTION_ARGS) {
+  return pg::entry([&]() -> Datum {
+    FuncCallContext* call = nullptr;
+    if (SRF_IS_FIRSTCALL()) {
+      const int64_t id = PG_GETARG_INT64(0);
+      pg::Spi::connect();
+      StoredBackup b = find_stored_backup(id);
+      pg::Spi::finish();
+      pg::guarded([&] {
+        call = SRF_FIRSTCALL_INIT();
+        MemoryContext old = MemoryContextSwitchTo(call->multi_call_memory_ctx);
+        auto* state = static_cast<DownloadState*>(palloc0(sizeof(DownloadState)));
+        state->path = pstrdup(b.path.c_str());
+        state->fd = OpenTransientFile(state->path, O_RDONLY | PG_BINARY);
+        if (state->fd < 0)
+          ereport(ERROR, (errcode_for_file_access(),
+                          errmsg("could not open snapshot file \"%s\": %m", state->path)));
+        call->user_fctx = state;
+        MemoryContextSwitchTo(old);
+      });
+    }
+    Datum chunk = 0;
+    bool done = false;
+    pg::guarded([&] {
+      call = SRF_PERCALL_SETUP();
+      auto* state = static_cast<DownloadState*>(call->user_fctx);
+      bytea* out = static_cast<bytea*>(palloc(VARHDRSZ + kChunk));
+      ssize_t n = read(state->fd, VARDATA(out), kChunk);
+      if (n < 0)
+        ereport(ERROR, (errcode_for_file_access(),
+                        errmsg("could not read snapshot file \"%s\": %m", state->path)));
+      if (n == 0) {
+        CloseTransientFile(state->fd);
+        done = true;
+        return;
+      }
+      SET_VARSIZE(out, VARHDRSZ + n);
+      chunk = PointerGetDatum(out);
+    });
+    if (done) SRF_RETURN_DONE(call);
+    SRF_RETURN_NEXT(call, chunk);
+  });
+}
+
+PG_FUNCTION_INFO_V1(backup_upload);
+Datum backup_upload(PG_FUNCTION_ARGS) {
+  return pg::entry([&]() -> Datum {
+    bytea* data = nullptr;
+    pg::guarded([&] { data = PG_GETARG_BYTEA_PP(0); });
+    std::optional<std::string> name, notes;
+    if (!PG_ARGISNULL(1)) name = pg::text_arg(fcinfo, 1);
+    if (!PG_ARGISNULL(2)) notes = pg::text_arg(fcinfo, 2);
+    std::string_view bytes(VARDATA_ANY(data), VARSIZE_ANY_EXHDR(data));
+    return Int64GetDatum(upload_backup(bytes, name, notes));
+  });
+}
+}
