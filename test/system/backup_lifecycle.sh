@@ -129,4 +129,46 @@ done
 check "every file stayed in the storage directory" 0 "$(find "$work/cluster" -name '*.json*' -not -path "$storage/*" | wc -l)"
 check "no temporary file left" 0 "$(ls "$storage" | grep -c '\.tmp$' || true)"
 cluster_crashed "$work/cluster" && check "no backend crashed" no yes || check "no backend crashed" no no
+
+echo "# NOTIFY when a backup finishes"
+notified=$(psql -qXAt -c "LISTEN pg_tenant_backup" -c "SELECT backup_create('1')" -c "SELECT pg_sleep(0.2)" 2>&1)
+check_match "a listener gets the id and status" 'Asynchronous notification "pg_tenant_backup" with payload "\{"id":[0-9]+,"operation":"backup","trigger":"manual","tenant":"1","status":"completed"\}"' "$notified"
+
+echo "# archive_command copies each snapshot off the host, and its failure is reported"
+mkdir -p "$work/archive"
+[ "$(id -u)" = 0 ] && chown postgres: "$work/archive"
+q -c "LOAD 'pg_tenant_backup'" -c "ALTER SYSTEM SET pg_tenant_backup.archive_command = 'cp %p $work/archive/%f'" -c "SELECT pg_reload_conf()" >/dev/null
+sleep 0.5
+aid=$(q -c "SELECT backup_create('1')")
+check "the archive status is recorded" archived "$(q -c "SELECT archive_status FROM backup_logs WHERE id = $aid")"
+check "the archived copy is identical" "$(sha256sum < "$storage/$(q -c "SELECT file_name FROM backup_logs WHERE id = $aid")")" \
+  "$(sha256sum < "$work/archive/$(q -c "SELECT file_name FROM backup_logs WHERE id = $aid")")"
+q -c "LOAD 'pg_tenant_backup'" -c "ALTER SYSTEM SET pg_tenant_backup.archive_command = 'exit 3'" -c "SELECT pg_reload_conf()" >/dev/null
+sleep 0.5
+warned=$(psql -qXAt -c "SELECT backup_create('1')" 2>&1)
+check_match "a failing archive_command is a WARNING" 'WARNING:  pg_tenant_backup.archive_command failed with exit code 3' "$warned"
+check "and is recorded in the row, which stays completed" "completed|failed: exit code 3" \
+  "$(q -c "SELECT status, archive_status FROM backup_logs WHERE operation = 'backup' ORDER BY id DESC LIMIT 1")"
+q -c "LOAD 'pg_tenant_backup'" -c "ALTER SYSTEM RESET pg_tenant_backup.archive_command" -c "SELECT pg_reload_conf()" >/dev/null
+check_match "only a superuser may set archive_command" '42501' "$(q_error "LOAD 'pg_tenant_backup'; SET ROLE app; SET pg_tenant_backup.archive_command = 'x'")"
+check_match "only a superuser may set storage_path" '42501' "$(q_error "LOAD 'pg_tenant_backup'; SET ROLE app; SET pg_tenant_backup.storage_path = '/tmp'")"
+
+echo "# kill -9 during backup_create: the row ends failed (interrupted), no file is left, the next backup works"
+q -c "INSERT INTO customers SELECT 1000 + g, 1, 'bulk ' || g, 'DE', NULL, NULL FROM generate_series(1, 300000) g" >/dev/null
+psql -qXAt -c "SELECT backup_create('1', '{\"compression\": \"none\"}')" >/dev/null 2>&1 &
+for i in $(seq 100); do
+  pid=$(q -c "SELECT pid FROM pg_stat_activity WHERE query LIKE 'SELECT backup_create(''1'', ''{\"compression%' AND pid <> pg_backend_pid()")
+  [ -n "$pid" ] && ls "$storage" | grep -q '\.tmp$' && break
+  sleep 0.05
+done
+check "a temporary file exists while the backup runs" yes "$(ls "$storage" | grep -q '\.tmp$' && echo yes || echo no)"
+kill -9 "$pid"
+wait || true
+for i in $(seq 100); do q -c "SELECT 1" >/dev/null 2>&1 && break; sleep 0.1; done
+check "the killed backup's row is still running until the next start" running "$(q -c "SELECT status FROM backup_logs WHERE pid = $pid AND operation = 'backup'")"
+next=$(q -c "SELECT backup_create('2')")
+check "the next backup succeeds" completed "$(q -c "SELECT status FROM backup_logs WHERE id = $next")"
+check "the killed backup's row is failed (interrupted)" "failed|57P01" "$(q -c "SELECT status, error ->> 'sqlstate' FROM backup_logs WHERE pid = $pid AND operation = 'backup'")"
+check_match "its error says interrupted" '^interrupted' "$(q -c "SELECT error ->> 'message' FROM backup_logs WHERE pid = $pid AND operation = 'backup'")"
+check "its temporary file is gone" 0 "$(ls "$storage" | grep -c '\.tmp$' || true)"
 finish
