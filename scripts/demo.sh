@@ -31,7 +31,11 @@ run -c "SELECT key AS section, CASE jsonb_typeof(value) WHEN 'array' THEN jsonb_
           FROM jsonb_each((SELECT backup_export('1')))"
 run -c "SELECT x ->> 'name' AS table_name, x ->> 'role' AS role, jsonb_array_length(x -> 'rows') AS rows, left((x -> 'rows' -> 0)::text, 70) AS first_row
           FROM jsonb_array_elements((SELECT backup_export('1')) -> 'data') x"
-echo "== every export is logged"
+echo "== store snapshots of tenants 1 and 2, verify one"
+run -c "SELECT backup_create('1', name => 'demo') AS acme_backup, backup_create('2') AS globex_backup"
+run -c "SELECT id, tenant, name, size_mb, compression, table_count, row_count, restorable FROM backup_list"
+run -c "SELECT backup_verify(id) ->> 'ok' AS verified, backup_verify(id) -> 'checks' AS checks FROM backup_list WHERE tenant = '1'"
+echo "== every operation is logged"
 run -c "SELECT id, operation, tenant, status, table_count, row_count, created_by, duration FROM backup_logs ORDER BY id"
 echo "== the whole database (tenant NULL)"
 run -c "SELECT * FROM backup_stats(NULL)"

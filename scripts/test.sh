@@ -87,13 +87,24 @@ echo "== system"
 for t in test/system/*.sh; do
   [ -e "$t" ] || continue
   name=$(basename "$t" .sh)
-  if out=$(bash "$t" 2>&1); then
+  # A test that prints "N passed, M failed" counts its checks; others count once.
+  if out=$(bash "$t" 2>&1); then status=ok; else status=FAIL; fi
+  counts=$(echo "$out" | sed -nE 's/^([0-9]+) passed, ([0-9]+) failed$/\1 \2/p' | tail -n 1)
+  if [ -z "$counts" ] && echo "$out" | grep -qE '^(not )?ok '; then
+    counts="$(echo "$out" | grep -cE '^ok ') $(echo "$out" | grep -cE '^not ok ')"
+  fi
+  if [ "$status" = ok ]; then
     echo "ok   $name"
-    record "sys:$name" 1 0
+    if [ -n "$counts" ]; then record "sys:$name" ${counts% *} ${counts#* }; else record "sys:$name" 1 0; fi
   else
     echo "FAIL $name"
-    echo "$out" | tail -n 40
-    record "sys:$name" 0 1
+    echo "$out" | grep -E "^not ok|FAIL" | head -n 20
+    echo "$out" | tail -n 30
+    if [ -n "$counts" ] && [ "${counts#* }" != 0 ]; then
+      record "sys:$name" ${counts% *} ${counts#* }
+    else
+      record "sys:$name" 0 1
+    fi
   fi
 done
 

@@ -99,6 +99,7 @@ void check_file_checksum(const StoredBackup& b) {
 }
 
 json verify_backup(int64_t id) {
+  const std::string started = pg::log_clock();
   StoredBackup b = find_stored_backup(id);
   json report = {{"id", id}, {"file_name", b.file_name}, {"ok", false}};
   json checks = json::object();
@@ -150,6 +151,7 @@ json verify_backup(int64_t id) {
 
   pg::LogEntry log;
   log.operation = "verify";
+  log.started_at = started;
   log.tenant = b.tenant;
   log.status = errors.empty() ? "completed" : "failed";
   log.finished = true;
