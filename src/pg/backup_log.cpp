@@ -25,10 +25,11 @@ std::string insert_sql(const LogTable& table) {
   return "INSERT INTO " + table.qualified_name +
          " (operation, trigger, tenant, name, notes, status, started_at, finished_at, file_name,"
          "  size_bytes, compression, checksum, table_count, row_count, table_counts, options,"
-         "  error, source_id, archive_status, created_by, pid)"
+         "  error, source_id, archive_status, created_by, pid, schedule_id)"
          " VALUES ($1, $2, $3, $4, $5, $6, COALESCE($7::timestamptz, clock_timestamp()),"
          "  CASE WHEN $8::bool THEN clock_timestamp() END, $9, $10::bigint, $11, $12, $13::int,"
-         "  $14::bigint, $15::jsonb, $16::jsonb, $17::jsonb, $18::bigint, $19, $20, $21::int)"
+         "  $14::bigint, $15::jsonb, $16::jsonb, $17::jsonb, $18::bigint, $19, $20, $21::int,"
+         "  $22::bigint)"
          " RETURNING id";
 }
 
@@ -39,7 +40,7 @@ std::vector<TextValue> insert_params(const LogEntry& e) {
           e.file_name,   number(e.size_bytes), e.compression, e.checksum,
           number(e.table_count), number(e.row_count), e.table_counts, e.options,
           e.error,       number(e.source_id), e.archive_status, calling_role(),
-          std::to_string(pid)};
+          std::to_string(pid), number(e.schedule_id)};
 }
 
 }  // namespace

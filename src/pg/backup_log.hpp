@@ -36,6 +36,7 @@ struct LogEntry {
   std::optional<std::string> error;         // JSON {message, sqlstate, detail}
   std::optional<int64_t> source_id;
   std::optional<std::string> archive_status;
+  std::optional<int64_t> schedule_id;
 };
 
 // The table and its owner (log rows are written with the owner's rights).

@@ -75,7 +75,7 @@ std::string run_archive_command(const std::string& command_template, const std::
 
 }  // namespace
 
-int64_t create_backup(const CreateRequest& request) {
+int64_t create_backup(const CreateRequest& request, std::optional<int64_t>* log_id) {
   const StorageSettings settings = storage_settings();
   core::SnapshotOptions options = snapshot_options(request.opts, core::kStoredSnapshotOptionKeys);
   core::StoredSnapshotOptions file_options{settings.compression, settings.verify_after_backup};
@@ -102,7 +102,9 @@ int64_t create_backup(const CreateRequest& request) {
   start.status = "running";
   start.compression = file_options.compression;
   start.options = recorded_options.dump();
+  start.schedule_id = request.schedule_id;
   const int64_t id = insert_log_autonomously(start);
+  if (log_id != nullptr) *log_id = id;
 
   const std::string file_name =
       core::snapshot_file_name(request.tenant, id, unix_now(), compression);
@@ -143,8 +145,9 @@ int64_t create_backup(const CreateRequest& request) {
     done.archive_status = run_archive_command(settings.archive_command, final_path, file_name);
   finish_log_autonomously(id, done);
   restore_output_settings(level);
-  prune_backups(std::optional<std::optional<std::string>>(request.tenant), settings.max_backups,
-                settings.retention_days);
+  prune_backups(std::optional<std::optional<std::string>>(request.tenant),
+                request.max_backups.value_or(settings.max_backups),
+                request.retention_days.value_or(settings.retention_days));
   Spi::finish();
   return id;
 }
@@ -165,7 +168,8 @@ int64_t prune_backups(const std::optional<std::optional<std::string>>& only_grou
     sql += only_group->has_value() ? " AND tenant = $1" : " AND tenant IS NULL";
     if (only_group->has_value()) params.push_back(**only_group);
   }
-  auto rows = as_owner(table.owner, [&] { return Spi::query(sql, params); });
+  // A new snapshot: the rows the log writer just completed must be seen.
+  auto rows = as_owner(table.owner, [&] { return Spi::query_latest(sql, params); });
   std::vector<core::StoredSnapshot> completed;
   std::map<int64_t, std::string> files;
   for (const auto& row : rows) {

@@ -16,12 +16,18 @@ struct CreateRequest {
   std::optional<std::string> name;
   std::optional<std::string> notes;
   std::string trigger = "manual";  // manual | scheduled | pre_restore
+  std::optional<int64_t> schedule_id;
+  // Retention after the backup; the settings when unset.
+  std::optional<int64_t> max_backups;
+  std::optional<int64_t> retention_days;
 };
 
 // Streams the snapshot to a file, records it in backup_logs and returns
 // the log id. On failure the row says failed (committed whatever the
 // caller's transaction does), no file is left, and the error is rethrown.
-int64_t create_backup(const CreateRequest& request);
+// `log_id`, when given, is set as soon as the row exists (so a caller can
+// tell a refused call, which has no row, from a failed backup).
+int64_t create_backup(const CreateRequest& request, std::optional<int64_t>* log_id = nullptr);
 
 // Expires completed snapshots beyond max_backups per tenant and older than
 // retention_days, never the newest of a tenant. `only_group`: prune one

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "core/error.hpp"
+#include "core/schedule.hpp"
 #include "pg/boundary.hpp"
 
 namespace ptb::pg {
@@ -22,6 +23,48 @@ bool verify_after_backup_setting = true;
 int max_backups_setting = 50;
 int retention_days_setting = 30;
 char* archive_command_setting = nullptr;
+
+char* database_setting = nullptr;
+int max_workers_setting = 2;
+char* timezone_setting = nullptr;
+int catch_up_setting = 0;
+const struct config_enum_entry kCatchUpOptions[] = {
+    {"once", 0, false}, {"skip", 1, false}, {nullptr, 0, false}};
+
+// A schedule time zone must be one the schedule engine can read.
+bool check_timezone(char** newval, void**, GucSource) {
+  return entry([&] {
+    static char why[512];
+    try {
+      core::TimeZone::load(*newval ? *newval : "");
+      return true;
+    } catch (const core::Error& e) {
+      strlcpy(why, e.what(), sizeof why);
+    }
+    GUC_check_errdetail("%s", why);
+    return false;
+  });
+}
+
+bool allow_restore_setting = false;
+char* restore_window_setting = nullptr;
+
+// restore_window must read as an interval ('7 days', 'P7D', '0').
+bool check_restore_window(char** newval, void**, GucSource) {
+  return entry([&] {
+    static char why[512];
+    if (*newval == nullptr || (*newval)[0] == '\0') return true;
+    try {
+      guarded([&] { (void)DirectFunctionCall3(interval_in, CStringGetDatum(*newval),
+                                              ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)); });
+      return true;
+    } catch (const ServerError& e) {
+      strlcpy(why, e.what(), sizeof why);
+    }
+    GUC_check_errdetail("pg_tenant_backup.restore_window must be an interval: %s", why);
+    return false;
+  });
+}
 
 const struct config_enum_entry kCompressionOptions[] = {
     {"none", 0, false}, {"zstd", 1, false}, {nullptr, 0, false}};
@@ -113,6 +156,34 @@ void define_settings() {
       "Shell command run after each completed snapshot, with %p (path) and %f (file name).",
       "Superuser only. Its failure is reported as a WARNING and recorded in backup_logs.",
       &archive_command_setting, "", PGC_SUSET, 0, nullptr, nullptr, nullptr);
+  // A postmaster setting can only be defined while the library is
+  // preloaded; without preload there is no scheduler to configure.
+  if (process_shared_preload_libraries_in_progress)
+    DefineCustomStringVariable("pg_tenant_backup.database",
+                               "Database the scheduler connects to (needs shared_preload_libraries).",
+                               nullptr, &database_setting, "postgres", PGC_POSTMASTER, 0, nullptr,
+                               nullptr, nullptr);
+  DefineCustomIntVariable("pg_tenant_backup.max_workers",
+                          "Scheduled backups that may run at once.", nullptr,
+                          &max_workers_setting, 2, 1, 64, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+  DefineCustomStringVariable("pg_tenant_backup.timezone",
+                             "Default time zone of new schedules (an IANA name).", nullptr,
+                             &timezone_setting, "UTC", PGC_USERSET, 0, check_timezone, nullptr,
+                             nullptr);
+  DefineCustomEnumVariable("pg_tenant_backup.catch_up",
+                           "Schedules missed while the server was down: run once at start, or "
+                           "skip to the next fire time.",
+                           nullptr, &catch_up_setting, 0, kCatchUpOptions, PGC_SIGHUP, 0, nullptr,
+                           nullptr, nullptr);
+  DefineCustomBoolVariable("pg_tenant_backup.allow_restore",
+                           "Allow backup_restore to replace a tenant's data (superuser only).",
+                           nullptr, &allow_restore_setting, false, PGC_SUSET, 0, nullptr, nullptr,
+                           nullptr);
+  DefineCustomStringVariable("pg_tenant_backup.restore_window",
+                             "backup_restore refuses snapshots older than this interval "
+                             "(superuser only; 0 = no limit).",
+                             nullptr, &restore_window_setting, "0", PGC_SUSET, 0,
+                             check_restore_window, nullptr, nullptr);
 #if PG_VERSION_NUM >= 150000
   MarkGUCPrefixReserved("pg_tenant_backup");
 #else
@@ -137,6 +208,16 @@ StorageSettings storage_settings() {
   s.retention_days = retention_days_setting;
   s.archive_command = archive_command_setting ? archive_command_setting : "";
   return s;
+}
+
+ScheduleSettings schedule_settings() {
+  return {database_setting ? database_setting : "postgres", max_workers_setting,
+          timezone_setting ? timezone_setting : "UTC", catch_up_setting == 0};
+}
+
+RestoreSettings restore_settings() {
+  return {allow_restore_setting,
+          restore_window_setting && restore_window_setting[0] ? restore_window_setting : "0"};
 }
 
 core::SnapshotOptions snapshot_options(Jsonb* opts, const std::vector<std::string>& extra_keys) {

@@ -28,6 +28,22 @@ struct StorageSettings {
 };
 StorageSettings storage_settings();
 
+// Settings of the scheduler (background worker).
+struct ScheduleSettings {
+  std::string database;  // the database the scheduler connects to
+  int max_workers;       // scheduled jobs running at once
+  std::string timezone;  // default time zone of new schedules
+  bool catch_up_once;    // run a schedule missed while down once at start (else skip)
+};
+ScheduleSettings schedule_settings();
+
+// Settings of backup_restore (both superuser only).
+struct RestoreSettings {
+  bool allow_restore;          // pg_tenant_backup.allow_restore
+  std::string restore_window;  // pg_tenant_backup.restore_window: an interval; '0' = no limit
+};
+RestoreSettings restore_settings();
+
 // jsonb as JSON text (for the core parsers).
 std::string jsonb_text(Jsonb* value);
 

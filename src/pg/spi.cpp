@@ -50,6 +50,10 @@ void run(const std::string& sql, const std::vector<TextValue>& params, bool read
 
 }  // namespace
 
+namespace {
+std::vector<TextRow> collect_rows();  // the rows of the last query, as text
+}  // namespace
+
 void Spi::stream(const std::string& sql, const std::vector<TextValue>& params,
                  DestReceiver* dest) {
   // With a DestReceiver of its own, SPI reports a SELECT as SPI_OK_UTILITY.
@@ -67,10 +71,21 @@ TextValue Spi::execute(const std::string& sql, const std::vector<TextValue>& par
 }
 
 std::vector<TextRow> Spi::query(const std::string& sql, const std::vector<TextValue>& params) {
+  run(sql, params, true, nullptr, SPI_OK_SELECT);
+  return collect_rows();
+}
+
+std::vector<TextRow> Spi::query_latest(const std::string& sql,
+                                       const std::vector<TextValue>& params) {
+  run(sql, params, false, nullptr, SPI_OK_SELECT);
+  return collect_rows();
+}
+
+namespace {
+std::vector<TextRow> collect_rows() {
   char*** cells = nullptr;
   uint64 nrows = 0;
   int ncols = 0;
-  run(sql, params, true, nullptr, SPI_OK_SELECT);
   guarded([&] {
     nrows = SPI_processed;
     ncols = SPI_tuptable->tupdesc->natts;
@@ -92,5 +107,6 @@ std::vector<TextRow> Spi::query(const std::string& sql, const std::vector<TextVa
   }
   return rows;
 }
+}  // namespace
 
 }  // namespace ptb::pg

@@ -25,6 +25,10 @@ class Spi {
   // the snapshot of the calling statement.
   static std::vector<TextRow> query(const std::string& sql,
                                     const std::vector<TextValue>& params = {});
+  // The same in a new snapshot: sees what other transactions (the
+  // autonomous log writer) committed since the calling statement began.
+  static std::vector<TextRow> query_latest(const std::string& sql,
+                                           const std::vector<TextValue>& params = {});
 
   // Runs a statement that writes (INSERT, UPDATE, ...) with text
   // parameters; returns the first column of the first row it returns

@@ -15,9 +15,9 @@ std::string text_arg(FunctionCallInfo fcinfo, int argno) {
 MaterializedResult::MaterializedResult(FunctionCallInfo fcinfo) {
   guarded([&] {
 #if PG_VERSION_NUM >= 150000
-    InitMaterializedSRF(fcinfo, 0);
+    InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
 #else
-    SetSingleFuncCall(fcinfo, 0);
+    SetSingleFuncCall(fcinfo, SRF_SINGLE_USE_EXPECTED);
 #endif
     auto* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
     store_ = rsinfo->setResult;
@@ -41,7 +41,8 @@ void MaterializedResult::add_row(const std::vector<SqlValue>& values) {
       if (values[i].kind == SqlValue::Kind::Text)
         datums[i] = PointerGetDatum(cstring_to_text_with_len(values[i].text_value.data(),
                                                              values[i].text_value.size()));
-      else if (values[i].kind == SqlValue::Kind::Int8)
+      else if (values[i].kind == SqlValue::Kind::Int8 ||
+               values[i].kind == SqlValue::Kind::TimestampTz)
         datums[i] = Int64GetDatum(values[i].int_value);
     }
     tuplestore_putvalues(store_, desc_, datums, nulls);

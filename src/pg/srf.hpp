@@ -15,7 +15,7 @@ std::string text_arg(FunctionCallInfo fcinfo, int argno);
 
 // A value for one column of a result row.
 struct SqlValue {
-  enum class Kind { Null, Text, Int8 };
+  enum class Kind { Null, Text, Int8, TimestampTz };
   Kind kind = Kind::Null;
   std::string text_value;
   int64_t int_value = 0;
@@ -23,6 +23,9 @@ struct SqlValue {
   static SqlValue null() { return {}; }
   static SqlValue text(std::string s) { return {Kind::Text, std::move(s), 0}; }
   static SqlValue int8(int64_t v) { return {Kind::Int8, {}, v}; }
+  static SqlValue timestamptz(int64_t microseconds_since_2000) {
+    return {Kind::TimestampTz, {}, microseconds_since_2000};
+  }
 };
 
 // A set-returning function's result in materialize mode (a tuplestore).

@@ -140,8 +140,39 @@ std::vector<std::optional<std::string>> tenant_parameters(const TenantSnapshotPl
   return {snapshot.tenant};
 }
 
+std::vector<std::string> list_tenants(core::SnapshotOptions options) {
+  std::vector<std::string> tenants;
+  if (options.tenancy == core::TenancyMode::Schema) {
+    for (const auto& row : Spi::query(
+             "SELECT nspname::text FROM pg_catalog.pg_namespace WHERE nspname IN "
+             "(SELECT jsonb_array_elements_text($1::jsonb)) ORDER BY 1",
+             {nlohmann::json(options.schemas).dump()}))
+      tenants.push_back(*row[0]);
+    return tenants;
+  }
+  core::Catalog catalog = load_catalog(options.schemas);
+  auto plan = core::TenancyPlan::build(std::move(catalog), std::move(options), true);
+  std::vector<std::string> selects;
+  const auto& cat = plan.catalog();
+  if (const auto& tt = plan.tenant_table()) {
+    selects.push_back("SELECT CAST(t0." + core::quote_ident(tt->key_column) + " AS text) FROM " +
+                      plan.from_clause(tt->table, "t0"));
+  } else {
+    for (const auto& p : plan.tables())
+      if (p.role == core::TableRole::Tenant &&
+          cat.tables[p.table].find_column(plan.options().tenant_column))
+        selects.push_back("SELECT CAST(t0." + core::quote_ident(plan.options().tenant_column) +
+                          " AS text) FROM " + plan.from_clause(p.table, "t0"));
+  }
+  std::string sql;
+  for (const auto& s : selects) sql += (sql.empty() ? "" : " UNION ") + s;
+  for (const auto& row : Spi::query("SELECT * FROM (" + sql + ") AS tenants(id) WHERE id IS NOT NULL ORDER BY 1"))
+    tenants.push_back(*row[0]);
+  return tenants;
+}
+
 TenantSnapshotPlan plan_tenant_snapshot(const std::optional<std::string>& tenant,
-                                        core::SnapshotOptions options) {
+                                        core::SnapshotOptions options, bool require_tenant) {
   const bool schema_tenancy = options.tenancy == core::TenancyMode::Schema;
   if (schema_tenancy && tenant) {
     auto found = Spi::query("SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1", {tenant});
@@ -157,6 +188,7 @@ TenantSnapshotPlan plan_tenant_snapshot(const std::optional<std::string>& tenant
       tenant, std::nullopt};
   if (snapshot.plan.uses_tenant_parameter()) {
     auto rows = Spi::query(snapshot.plan.tenant_lookup_sql(), {tenant});
+    if (rows.empty() && !require_tenant) return snapshot;
     if (rows.empty()) {
       std::string where;
       if (const auto& tt = snapshot.plan.tenant_table()) {

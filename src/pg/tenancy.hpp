@@ -18,9 +18,17 @@ struct TenantSnapshotPlan {
 
 // Plans the snapshot of `tenant` (a tenant id in column tenancy, a schema
 // name in schema tenancy; nullopt for every scanned schema). Throws
-// core::Error 42704 / 3F000 for an unknown tenant or schema.
+// core::Error 42704 / 3F000 for an unknown tenant or schema; with
+// `require_tenant` false, an unknown tenant of column tenancy is planned
+// anyway (backup_import: the snapshot may bring the tenant's row back).
 TenantSnapshotPlan plan_tenant_snapshot(const std::optional<std::string>& tenant,
-                                        core::SnapshotOptions options);
+                                        core::SnapshotOptions options,
+                                        bool require_tenant = true);
+
+// Every tenant of the database, as text, sorted: the tenant table's keys
+// (else the distinct values of the tenant column), or in schema tenancy the
+// scanned schemas that exist. For '*' schedules. Needs SPI.
+std::vector<std::string> list_tenants(core::SnapshotOptions options);
 
 // The parameters for the plan's membership queries.
 std::vector<std::optional<std::string>> tenant_parameters(const TenantSnapshotPlan& snapshot);

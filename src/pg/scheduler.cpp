@@ -1,0 +1,317 @@
+#include "pg/scheduler.hpp"
+
+#include <cstring>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/error.hpp"
+#include "pg/backup_log.hpp"
+#include "pg/backups.hpp"
+#include "pg/boundary.hpp"
+#include "pg/settings.hpp"
+#include "pg/spi.hpp"
+#include "pg/tenancy.hpp"
+
+extern "C" {
+#include "access/xact.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
+#include "tcop/tcopprot.h"
+#include "utils/backend_status.h"
+#include "utils/wait_event.h"
+}
+
+namespace ptb::pg {
+
+namespace {
+
+constexpr const char* kLibrary = "pg_tenant_backup";
+constexpr long kTickMs = 1000;
+constexpr long kRetryAfterErrorMs = 10000;
+
+// Runs `body` in a transaction of its own with SPI; on a server ERROR logs
+// it, rolls back and returns false, so one bad row or a dropped extension
+// never stops the worker.
+template <typename Body>
+bool in_transaction(const char* what, Body&& body) {
+  volatile bool ok = true;
+  MemoryContext context = CurrentMemoryContext;
+  SetCurrentStatementStartTimestamp();
+  StartTransactionCommand();
+  PushActiveSnapshot(GetTransactionSnapshot());
+  PG_TRY();
+  {
+    // C++ errors inside become ERRORs here, never unwinding through PG_TRY.
+    entry([&] {
+      Spi::connect();
+      body();
+      Spi::finish();
+    });
+    PopActiveSnapshot();
+    CommitTransactionCommand();
+  }
+  PG_CATCH();
+  {
+    MemoryContextSwitchTo(context);
+    ErrorData* error = CopyErrorData();
+    FlushErrorState();
+    ereport(LOG, (errmsg("pg_tenant_backup %s failed: %s", what, error->message)));
+    FreeErrorData(error);
+    AbortCurrentTransaction();
+    ok = false;
+  }
+  PG_END_TRY();
+  MemoryContextSwitchTo(context);
+  return ok;
+}
+
+std::string extension_schema_table(const char* table) {
+  auto rows = Spi::query(
+      "SELECT quote_ident(n.nspname) FROM pg_catalog.pg_extension e "
+      "JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = $1",
+      {std::string(kLibrary)});
+  if (rows.empty()) return {};
+  return *rows[0][0] + "." + table;
+}
+
+struct RunningJob {
+  int64_t schedule_id;
+  BackgroundWorkerHandle* handle;
+};
+
+bool launch_job(int64_t schedule_id, const std::string& role, BackgroundWorkerHandle** handle) {
+  BackgroundWorker worker;
+  memset(&worker, 0, sizeof worker);
+  worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+  worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+  worker.bgw_restart_time = BGW_NEVER_RESTART;
+  snprintf(worker.bgw_library_name, BGW_MAXLEN, "%s", kLibrary);
+  snprintf(worker.bgw_function_name, BGW_MAXLEN, "ptb_job_main");
+  snprintf(worker.bgw_name, BGW_MAXLEN, "pg_tenant_backup job for schedule %lld",
+           static_cast<long long>(schedule_id));
+  snprintf(worker.bgw_type, BGW_MAXLEN, "pg_tenant_backup job");
+  worker.bgw_main_arg = Int64GetDatum(schedule_id);
+  worker.bgw_notify_pid = MyProcPid;
+  // bgw_extra: database and role, NUL-separated (each at most 63 bytes).
+  std::string database = schedule_settings().database;
+  memcpy(worker.bgw_extra, database.c_str(), database.size() + 1);
+  memcpy(worker.bgw_extra + database.size() + 1, role.c_str(), role.size() + 1);
+  return RegisterDynamicBackgroundWorker(&worker, handle);
+}
+
+// One pass: start due schedules while worker slots allow.
+void start_due_schedules(std::vector<RunningJob>& running) {
+  const std::string schedules = extension_schema_table("backup_schedules");
+  if (schedules.empty()) return;  // not installed in this database (yet)
+  const int free_slots = schedule_settings().max_workers - static_cast<int>(running.size());
+  if (free_slots <= 0) return;
+  auto due = Spi::query(
+      "SELECT s.id::text, s.created_by::text, r.oid IS NOT NULL FROM " + schedules +
+      " s LEFT JOIN pg_catalog.pg_roles r ON r.rolname = s.created_by"
+      " WHERE s.is_active AND s.next_run_at <= now() ORDER BY s.next_run_at, s.id");
+  int started = 0;
+  for (const auto& row : due) {
+    if (started >= free_slots) break;
+    const int64_t id = std::stoll(*row[0]);
+    bool already = false;
+    for (const auto& job : running) already = already || job.schedule_id == id;
+    if (already) continue;
+    std::string status = "running";
+    BackgroundWorkerHandle* handle = nullptr;
+    if (*row[2] != "t") {
+      // The owner is gone: record it once per fire time and move on.
+      status = "failed: role " + *row[1] + " does not exist";
+      LogEntry failed;
+      failed.operation = "backup";
+      failed.trigger = "scheduled";
+      failed.status = "failed";
+      failed.finished = true;
+      failed.schedule_id = id;
+      failed.error = "{\"message\": \"the schedule's owner, role " + *row[1] +
+                     ", no longer exists\", \"sqlstate\": \"42704\"}";
+      insert_log(failed);
+    } else {
+      bool ok = false;
+      guarded([&] { ok = launch_job(id, *row[1], &handle); });
+      if (!ok) break;  // no free background worker slot now: try next tick
+      running.push_back({id, handle});
+      ++started;
+    }
+    Spi::execute("UPDATE " + schedules +
+                     " SET last_run_at = now(), last_status = $2,"
+                     "     next_run_at = " + extension_schema_table("backup_schedule_next") +
+                     "(schedule, timezone, now(), now()) WHERE id = $1::bigint",
+                 {*row[0], status});
+  }
+}
+
+// At start: rows of backups interrupted by the stop are failed, and
+// schedules missed while the server was down run once (or are skipped).
+void recover_after_start() {
+  const std::string schedules = extension_schema_table("backup_schedules");
+  if (schedules.empty()) return;
+  mark_interrupted_rows();
+  if (!schedule_settings().catch_up_once)
+    Spi::execute("UPDATE " + schedules + " SET next_run_at = " +
+                 extension_schema_table("backup_schedule_next") +
+                 "(schedule, timezone, now(), now()) WHERE is_active AND next_run_at < now()");
+  Spi::execute("UPDATE " + schedules +
+               " SET last_status = 'failed: interrupted' WHERE last_status = 'running'");
+}
+
+}  // namespace
+
+void register_scheduler() {
+  BackgroundWorker worker;
+  memset(&worker, 0, sizeof worker);
+  worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+  worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+  worker.bgw_restart_time = 10;
+  snprintf(worker.bgw_library_name, BGW_MAXLEN, "%s", kLibrary);
+  snprintf(worker.bgw_function_name, BGW_MAXLEN, "ptb_scheduler_main");
+  snprintf(worker.bgw_name, BGW_MAXLEN, "pg_tenant_backup scheduler");
+  snprintf(worker.bgw_type, BGW_MAXLEN, "pg_tenant_backup scheduler");
+  RegisterBackgroundWorker(&worker);
+}
+
+}  // namespace ptb::pg
+
+using namespace ptb;
+using namespace ptb::pg;
+
+extern "C" void ptb_scheduler_main(Datum) {
+  pqsignal(SIGHUP, SignalHandlerForConfigReload);
+  pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
+  BackgroundWorkerUnblockSignals();
+  const std::string database = schedule_settings().database;
+  BackgroundWorkerInitializeConnection(database.c_str(), nullptr, 0);
+  pgstat_report_appname("pg_tenant_backup scheduler");
+  ereport(LOG, (errmsg("pg_tenant_backup scheduler started in database \"%s\"", database.c_str())));
+
+  std::vector<RunningJob> running;
+  bool recovered = false;
+  while (!ShutdownRequestPending) {
+    if (ConfigReloadPending) {
+      ConfigReloadPending = false;
+      ProcessConfigFile(PGC_SIGHUP);
+    }
+    // Forget jobs that have ended.
+    for (size_t i = 0; i < running.size();) {
+      pid_t pid;
+      if (GetBackgroundWorkerPid(running[i].handle, &pid) == BGWH_STOPPED) {
+        pfree(running[i].handle);
+        running.erase(running.begin() + static_cast<long>(i));
+      } else {
+        ++i;
+      }
+    }
+    bool ok = true;
+    if (!recovered) ok = recovered = in_transaction("recovery at start", [] { recover_after_start(); });
+    if (ok) {
+      pgstat_report_activity(STATE_RUNNING, "checking due schedules");
+      ok = in_transaction("scheduling", [&] { start_due_schedules(running); });
+      pgstat_report_activity(STATE_IDLE, nullptr);
+    }
+    (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+                    ok ? kTickMs : kRetryAfterErrorMs, PG_WAIT_EXTENSION);
+    ResetLatch(MyLatch);
+    CHECK_FOR_INTERRUPTS();
+  }
+  ereport(LOG, (errmsg("pg_tenant_backup scheduler stopping")));
+  proc_exit(0);
+}
+
+extern "C" void ptb_job_main(Datum schedule_id_datum) {
+  pqsignal(SIGTERM, die);
+  BackgroundWorkerUnblockSignals();
+  const int64_t schedule_id = DatumGetInt64(schedule_id_datum);
+  const char* database = MyBgworkerEntry->bgw_extra;
+  const char* role = database + strlen(database) + 1;
+  // The schedule's owner: the backup runs with its privileges.
+  BackgroundWorkerInitializeConnection(database, role, 0);
+  pgstat_report_appname("pg_tenant_backup job");
+
+  struct Schedule {
+    std::string name;
+    std::optional<std::string> tenant;
+    std::string options;
+    std::optional<int64_t> max_backups, retention_days;
+  };
+  std::optional<Schedule> schedule;
+  std::vector<std::optional<std::string>> tenants;
+  std::string schedules_table;
+  in_transaction("reading a schedule", [&] {
+    schedules_table = extension_schema_table("backup_schedules");
+    auto rows = Spi::query("SELECT name, tenant, options::text, max_backups::text, retention_days::text FROM " +
+                               schedules_table + " WHERE id = $1::bigint",
+                           {std::to_string(schedule_id)});
+    if (rows.empty()) return;
+    const auto& r = rows[0];
+    schedule = Schedule{*r[0], r[1], *r[2],
+                        r[3] ? std::optional<int64_t>(std::stoll(*r[3])) : std::nullopt,
+                        r[4] ? std::optional<int64_t>(std::stoll(*r[4])) : std::nullopt};
+    if (schedule->tenant && *schedule->tenant == "*") {
+      Jsonb* opts = nullptr;
+      guarded([&] {
+        opts = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(schedule->options.c_str())));
+      });
+      for (auto& t : list_tenants(snapshot_options(opts, core::kStoredSnapshotOptionKeys)))
+        tenants.emplace_back(t);
+    } else {
+      tenants.push_back(schedule->tenant);
+    }
+  });
+  if (!schedule) proc_exit(0);
+
+  int failures = 0;
+  for (const auto& tenant : tenants) {
+    if (ShutdownRequestPending) break;
+    const std::string activity = "schedule " + schedule->name + ": backup of " +
+                                 (tenant ? "tenant " + *tenant : std::string("the whole database"));
+    pgstat_report_activity(STATE_RUNNING, activity.c_str());
+    bool ok = in_transaction(activity.c_str(), [&] {
+      CreateRequest request;
+      request.tenant = tenant;
+      request.trigger = "scheduled";
+      request.schedule_id = schedule_id;
+      request.max_backups = schedule->max_backups;
+      request.retention_days = schedule->retention_days;
+      guarded([&] {
+        request.opts = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(schedule->options.c_str())));
+      });
+      std::optional<int64_t> log_id;
+      try {
+        create_backup(request, &log_id);
+      } catch (...) {
+        if (log_id) throw;  // create_backup recorded the failure itself
+        // Refused before a row was written (the tenant is gone, bad
+        // options): record it, so the failure is seen in backup_logs.
+        LogEntry failed;
+        failed.operation = "backup";
+        failed.trigger = "scheduled";
+        failed.tenant = tenant;
+        failed.status = "failed";
+        failed.finished = true;
+        failed.schedule_id = schedule_id;
+        failed.error = current_error_json();
+        insert_log_autonomously(failed);
+        throw;
+      }
+    });
+    if (!ok) ++failures;
+  }
+  in_transaction("recording a schedule's result", [&] {
+    Spi::execute("UPDATE " + schedules_table + " SET last_status = $2 WHERE id = $1::bigint",
+                 {std::to_string(schedule_id),
+                  failures == 0 ? std::string("completed")
+                                : "failed: " + std::to_string(failures) + " of " +
+                                      std::to_string(tenants.size()) + " backups"});
+  });
+  pgstat_report_activity(STATE_IDLE, nullptr);
+  proc_exit(0);
+}
