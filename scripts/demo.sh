@@ -14,7 +14,8 @@ if [ "$(id -u)" = 0 ]; then make -s install >/dev/null; else sudo make -s instal
 work=$(mktemp -d /tmp/ptb-demo.XXXXXX)
 chmod 755 "$work"
 trap 'cluster_stop "$work/cluster"; rm -rf "$work"' EXIT
-PGPORT_FOR_TESTS=54330 cluster_start "$work/cluster"
+PGPORT_FOR_TESTS=54330 cluster_start "$work/cluster" \
+  "shared_preload_libraries = 'pg_tenant_backup'" "pg_tenant_backup.database = 'demo'"
 echo "== throwaway cluster on $PGHOST, port $PGPORT"
 
 run() { psql -X -v ON_ERROR_STOP=1 -d demo "$@"; }
@@ -35,7 +36,20 @@ echo "== store snapshots of tenants 1 and 2, verify one"
 run -c "SELECT backup_create('1', name => 'demo') AS acme_backup, backup_create('2') AS globex_backup"
 run -c "SELECT id, tenant, name, size_mb, compression, table_count, row_count, restorable FROM backup_list"
 run -c "SELECT backup_verify(id) ->> 'ok' AS verified, backup_verify(id) -> 'checks' AS checks FROM backup_list WHERE tenant = '1'"
+echo "== a schedule: every tenant, every 3 seconds, keeping 2 snapshots each"
+# The scheduler retries every 10 s until its database (created above) exists.
+for i in $(seq 60); do
+  [ -n "$(psql -qXAt -d demo -c "SELECT backup_scheduler_pid()")" ] && break
+  sleep 0.5
+done
+run -c "SELECT backup_schedule_create('demo-every-tenant', '*', '3 seconds', '{\"max_backups\": 2}')"
+run -c "SELECT * FROM backup_schedule_preview('0 3 * * MON-FRI', 3, 'Europe/Berlin') AS \"next 3 runs of '0 3 * * MON-FRI' in Berlin\""
+sleep 7
+run -c "SELECT backup_schedule_disable('demo-every-tenant')"
+run -c "SELECT tenant, count(*) FILTER (WHERE status = 'completed') AS stored, count(*) FILTER (WHERE status = 'expired') AS pruned
+          FROM backup_logs WHERE trigger = 'scheduled' GROUP BY tenant ORDER BY tenant"
+run -c "SELECT jsonb_pretty(backup_scheduler_status() - 'schedules') AS scheduler"
 echo "== every operation is logged"
-run -c "SELECT id, operation, tenant, status, table_count, row_count, created_by, duration FROM backup_logs ORDER BY id"
+run -c "SELECT id, operation, trigger, tenant, status, row_count, created_by, duration FROM backup_logs ORDER BY id DESC LIMIT 12"
 echo "== the whole database (tenant NULL)"
 run -c "SELECT * FROM backup_stats(NULL)"
