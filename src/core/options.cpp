@@ -95,12 +95,14 @@ std::string_view to_string(TenancyMode mode) {
 }
 
 const std::vector<std::string>& valid_option_names() {
-  static const std::vector<std::string> names = {
+  // Allocated once and never destroyed: no static destructor runs when a
+  // backend or worker exits.
+  static const auto* names = new std::vector<std::string>{
       "audit_tables",       "exclude_tables",     "include_audit_logs",
       "include_deleted",    "owning_fks",         "schemas",
       "soft_delete_column", "tables",             "tenancy",
       "tenant_column"};
-  return names;
+  return *names;
 }
 
 std::string options_to_json(const SnapshotOptions& o) {
@@ -124,6 +126,11 @@ std::string options_to_json(const SnapshotOptions& o) {
   for (const auto& [table, constraint] : o.owning_fks) owning[table.to_string()] = constraint;
   doc["owning_fks"] = owning;
   return doc.dump();
+}
+
+const std::vector<std::string>& stored_snapshot_option_keys() {
+  static const auto* keys = new std::vector<std::string>{"compression", "verify_after_backup"};
+  return *keys;
 }
 
 StoredSnapshotOptions apply_stored_snapshot_options(std::string_view json_text,

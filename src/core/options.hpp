@@ -64,8 +64,8 @@ struct StoredSnapshotOptions {
   std::string compression = "zstd";  // none | zstd
   bool verify_after_backup = true;
 };
-inline const std::vector<std::string> kStoredSnapshotOptionKeys = {"compression",
-                                                                    "verify_after_backup"};
+// Their names (for apply_options_json's extra_keys).
+const std::vector<std::string>& stored_snapshot_option_keys();
 // Reads those keys from opts (other keys are left to apply_options_json).
 StoredSnapshotOptions apply_stored_snapshot_options(std::string_view json_text,
                                                     StoredSnapshotOptions base);

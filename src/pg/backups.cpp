@@ -77,7 +77,7 @@ std::string run_archive_command(const std::string& command_template, const std::
 
 int64_t create_backup(const CreateRequest& request, std::optional<int64_t>* log_id) {
   const StorageSettings settings = storage_settings();
-  core::SnapshotOptions options = snapshot_options(request.opts, core::kStoredSnapshotOptionKeys);
+  core::SnapshotOptions options = snapshot_options(request.opts, core::stored_snapshot_option_keys());
   core::StoredSnapshotOptions file_options{settings.compression, settings.verify_after_backup};
   if (request.opts != nullptr)
     file_options = core::apply_stored_snapshot_options(jsonb_text(request.opts), file_options);

@@ -83,7 +83,7 @@ PG_FUNCTION_INFO_V1(backup_check_options);
 Datum backup_check_options(PG_FUNCTION_ARGS) {
   return pg::entry([&]() -> Datum {
     Jsonb* opts = PG_GETARG_JSONB_P(0);
-    (void)pg::snapshot_options(opts, core::kStoredSnapshotOptionKeys);
+    (void)pg::snapshot_options(opts, core::stored_snapshot_option_keys());
     (void)core::apply_stored_snapshot_options(pg::jsonb_text(opts), {});
     PG_RETURN_VOID();
   });

@@ -260,7 +260,7 @@ extern "C" void ptb_job_main(Datum schedule_id_datum) {
       guarded([&] {
         opts = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(schedule->options.c_str())));
       });
-      for (auto& t : list_tenants(snapshot_options(opts, core::kStoredSnapshotOptionKeys)))
+      for (auto& t : list_tenants(snapshot_options(opts, core::stored_snapshot_option_keys())))
         tenants.emplace_back(t);
     } else {
       tenants.push_back(schedule->tenant);

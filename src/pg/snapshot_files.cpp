@@ -204,7 +204,7 @@ int64_t upload_backup(std::string_view data, const std::optional<std::string>& n
   const int level = pg::fix_output_settings();
   core::SnapshotOptions snapshot_options =
       core::apply_options_json(options.dump(), pg::snapshot_options(nullptr),
-                               core::kStoredSnapshotOptionKeys);
+                               core::stored_snapshot_option_keys());
   try {
     (void)pg::plan_tenant_snapshot(summary.tenant_id, snapshot_options);
   } catch (const core::Error& e) {
