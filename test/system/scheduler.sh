@@ -84,6 +84,44 @@ check "the schedules are kept" "all,fast" "$(q -c "SELECT string_agg(name, ',' O
 before=$(q -c "SELECT count(*) FROM backup_logs WHERE trigger = 'scheduled' AND status IN ('completed', 'expired')")
 wait_for 20 "SELECT count(*) > $before FROM backup_logs WHERE trigger = 'scheduled' AND status IN ('completed', 'expired')" t || true
 check "and keep running" t "$(q -c "SELECT count(*) > $before FROM backup_logs WHERE trigger = 'scheduled' AND status IN ('completed', 'expired')")"
+
+echo "# a schedule whose owner was dropped is skipped and logged, never a crash loop"
+q >/dev/null <<'SQL'
+SELECT backup_schedule_disable('fast');
+SELECT backup_schedule_disable('all');
+CREATE ROLE short_lived;
+INSERT INTO backup_schedules (name, tenant, schedule, timezone, created_by, next_run_at)
+VALUES ('orphan', '1', '2 seconds', 'UTC', 'short_lived', now());
+DROP ROLE short_lived;
+SQL
+wait_for 15 "SELECT count(*) > 0 FROM backup_logs WHERE schedule_id = (SELECT id FROM backup_schedules WHERE name = 'orphan')" t || true
+check "the orphaned schedule leaves a failed row" "failed|42704" "$(q -c "SELECT status, error ->> 'sqlstate' FROM backup_logs WHERE schedule_id = (SELECT id FROM backup_schedules WHERE name = 'orphan') LIMIT 1")"
+check_match "its schedule says why" '^failed: role short_lived does not exist' "$(q -c "SELECT last_status FROM backup_schedules WHERE name = 'orphan'")"
+check "the scheduler keeps running" 1 "$(q -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'pg_tenant_backup scheduler'")"
+q -c "SELECT backup_schedule_drop('orphan')" >/dev/null
+
+echo "# missed runs: catch_up = skip waits for the next fire time, once runs at start"
+q -c "CREATE DATABASE elsewhere" >/dev/null
+q -c "SELECT backup_schedule_create('daily', '2', '0 3 * * *')" >/dev/null 2>&1
+# Point the scheduler elsewhere while the schedule is made overdue.
+q -c "ALTER SYSTEM SET pg_tenant_backup.database = 'elsewhere'" >/dev/null
+cluster_restart "$work/cluster"
+q -c "UPDATE backup_schedules SET next_run_at = now() - interval '1 hour' WHERE name = 'daily'" >/dev/null
+q -c "ALTER SYSTEM SET pg_tenant_backup.database = 'postgres'" -c "ALTER SYSTEM SET pg_tenant_backup.catch_up = 'skip'" >/dev/null
+cluster_restart "$work/cluster"
+wait_for 20 "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'pg_tenant_backup scheduler' AND datname = 'postgres'" 1 || true
+sleep 3
+check "skip: the missed run does not run at start" 0 "$(q -c "SELECT count(*) FROM backup_logs WHERE schedule_id = (SELECT id FROM backup_schedules WHERE name = 'daily')")"
+check "skip: the next run is the next fire time" t "$(q -c "SELECT next_run_at > now() FROM backup_schedules WHERE name = 'daily'")"
+q -c "ALTER SYSTEM SET pg_tenant_backup.database = 'elsewhere'" >/dev/null
+cluster_restart "$work/cluster"
+q -c "UPDATE backup_schedules SET next_run_at = now() - interval '1 hour' WHERE name = 'daily'" >/dev/null
+q -c "ALTER SYSTEM SET pg_tenant_backup.database = 'postgres'" -c "ALTER SYSTEM SET pg_tenant_backup.catch_up = 'once'" >/dev/null
+cluster_restart "$work/cluster"
+wait_for 20 "SELECT count(*) FROM backup_logs WHERE schedule_id = (SELECT id FROM backup_schedules WHERE name = 'daily') AND status = 'completed'" 1 || true
+sleep 2
+check "once: the missed run runs once at start" 1 "$(q -c "SELECT count(*) FROM backup_logs WHERE schedule_id = (SELECT id FROM backup_schedules WHERE name = 'daily')")"
+check "once: then it waits for the next fire time" t "$(q -c "SELECT next_run_at > now() FROM backup_schedules WHERE name = 'daily'")"
 check "no scheduled row is left running" 0 "$(q -c "SELECT count(*) FROM backup_logs WHERE status = 'running' AND finished_at IS NULL AND started_at < now() - interval '10 seconds'")"
 cluster_crashed "$work/cluster" && check "no backend crashed" no yes || check "no backend crashed" no no
 finish
