@@ -309,6 +309,21 @@ TenancyPlan TenancyPlan::build(Catalog catalog, SnapshotOptions options,
   return plan;
 }
 
+std::string TenancyPlan::exists_member_row(const ForeignKey& fk, bool referencing_side,
+                                           std::string_view alias, int& next_alias) const {
+  const size_t other = referencing_side ? fk.from : fk.to;
+  const auto& other_columns = referencing_side ? fk.from_columns : fk.to_columns;
+  const auto& own_columns = referencing_side ? fk.to_columns : fk.from_columns;
+  std::string sub = "a" + std::to_string(next_alias++);
+  std::vector<std::string> on;
+  for (size_t c = 0; c < other_columns.size(); ++c)
+    on.push_back(sub + "." + quote_ident(other_columns[c]) + " = " + std::string(alias) + "." +
+                 quote_ident(own_columns[c]));
+  on.push_back(render_membership(other, sub, next_alias));
+  return "EXISTS (SELECT 1 FROM " + from_clause(other, sub) + " WHERE " + join(on, " AND ") +
+         ")";
+}
+
 std::string TenancyPlan::render_membership(size_t table, std::string_view alias,
                                            int& next_alias) const {
   const Membership& m = membership_[table];
@@ -318,17 +333,8 @@ std::string TenancyPlan::render_membership(size_t table, std::string_view alias,
 
   if (m.role == TableRole::Master) {
     std::vector<std::string> any;
-    for (size_t f : m.referencing_fks) {
-      const ForeignKey& fk = catalog_.foreign_keys[f];
-      std::string sub = "a" + std::to_string(next_alias++);
-      std::vector<std::string> on;
-      for (size_t c = 0; c < fk.from_columns.size(); ++c)
-        on.push_back(sub + "." + quote_ident(fk.from_columns[c]) + " = " + a + "." +
-                     quote_ident(fk.to_columns[c]));
-      on.push_back(render_membership(fk.from, sub, next_alias));
-      any.push_back("EXISTS (SELECT 1 FROM " + from_clause(fk.from, sub) + " WHERE " +
-                    join(on, " AND ") + ")");
-    }
+    for (size_t f : m.referencing_fks)
+      any.push_back(exists_member_row(catalog_.foreign_keys[f], true, a, next_alias));
     return any.size() == 1 ? any[0] : "(" + join(any, " OR ") + ")";
   }
 
@@ -343,15 +349,8 @@ std::string TenancyPlan::render_membership(size_t table, std::string_view alias,
     terms.push_back(a + "." + quote_ident(m.tenant_key_column) + " = CAST($1 AS " +
                     key->type + ")");
   } else if (m.role == TableRole::Child) {
-    const ForeignKey& fk = catalog_.foreign_keys[*m.owning_fk];
-    std::string sub = "a" + std::to_string(next_alias++);
-    std::vector<std::string> on;
-    for (size_t c = 0; c < fk.from_columns.size(); ++c)
-      on.push_back(sub + "." + quote_ident(fk.to_columns[c]) + " = " + a + "." +
-                   quote_ident(fk.from_columns[c]));
-    on.push_back(render_membership(fk.to, sub, next_alias));
-    terms.push_back("EXISTS (SELECT 1 FROM " + from_clause(fk.to, sub) + " WHERE " +
-                    join(on, " AND ") + ")");
+    terms.push_back(
+        exists_member_row(catalog_.foreign_keys[*m.owning_fk], false, a, next_alias));
   }
   return terms.empty() ? "true" : join(terms, " AND ");
 }
@@ -378,14 +377,7 @@ std::string TenancyPlan::reference_sql(size_t table, std::string_view alias) con
     if (tenant_table_ && fk.to == tenant_table_->table && fk.from_columns.size() == 1 &&
         fk.from_columns[0] == options_.tenant_column)
       continue;  // the tenant column points at the tenant's own row
-    std::string sub = "a" + std::to_string(next_alias++);
-    std::vector<std::string> on;
-    for (size_t c = 0; c < fk.from_columns.size(); ++c)
-      on.push_back(sub + "." + quote_ident(fk.from_columns[c]) + " = " + a + "." +
-                   quote_ident(fk.to_columns[c]));
-    on.push_back(render_membership(fk.from, sub, next_alias));
-    any.push_back("EXISTS (SELECT 1 FROM " + from_clause(fk.from, sub) + " WHERE " +
-                  join(on, " AND ") + ")");
+    any.push_back(exists_member_row(fk, true, a, next_alias));
   }
   if (any.empty()) return {};
   return "(" + join(any, " OR ") + ") AND NOT COALESCE(" +

@@ -78,6 +78,11 @@ class TenancyPlan {
   };
 
   std::string render_membership(size_t table, std::string_view alias, int& next_alias) const;
+  // EXISTS (a row of the table at the other end of `fk`, joined to the row
+  // `alias`, that belongs to the snapshot). `referencing_side`: that table
+  // holds the key (it references `alias`'s table); else `alias`'s does.
+  std::string exists_member_row(const ForeignKey& fk, bool referencing_side,
+                                std::string_view alias, int& next_alias) const;
   std::string qualified(size_t table) const;
 
   Catalog catalog_;
