@@ -293,3 +293,28 @@ REVOKE ALL ON FUNCTION backup_schedule_next(text, text, timestamptz, timestamptz
   backup_schedule_disable(text), backup_schedule_drop(text), backup_scheduler_status() FROM PUBLIC;
 -- Previewing an expression reads no data: anyone may.
 GRANT EXECUTE ON FUNCTION backup_schedule_preview(text, integer, text) TO PUBLIC;
+
+-- Import and restore (docs/import.md).
+CREATE FUNCTION backup_import(doc jsonb, mode text DEFAULT 'merge', opts jsonb DEFAULT '{}')
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'backup_import'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION backup_import(jsonb, text, jsonb) IS
+  'Apply a snapshot document to its tenant (merge, replace or insert_only), all or nothing; returns a report';
+
+CREATE FUNCTION backup_restore(id bigint, opts jsonb DEFAULT '{}')
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'backup_restore'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION backup_restore(bigint, jsonb) IS
+  'Replace a tenant''s data with a stored snapshot, after a pre_restore snapshot (needs pg_tenant_backup.allow_restore)';
+
+CREATE FUNCTION backup_tenant_busy(tenant text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'backup_tenant_busy'
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION backup_tenant_busy(text) IS
+  'Whether an import or restore of the tenant is running now (its lock is held)';
+
+REVOKE ALL ON FUNCTION backup_import(jsonb, text, jsonb), backup_restore(bigint, jsonb),
+  backup_tenant_busy(text) FROM PUBLIC;

@@ -7,6 +7,7 @@
 
 #include "core/compression.hpp"
 #include "core/error.hpp"
+#include "core/import_plan.hpp"
 #include "core/snapshot_reader.hpp"
 #include "core/storage_names.hpp"
 #include "pg/backup_log.hpp"
@@ -16,6 +17,7 @@
 #include "pg/spi.hpp"
 #include "pg/srf.hpp"
 #include "pg/storage.hpp"
+#include "pg/stored_backups.hpp"
 #include "pg/tenancy.hpp"
 
 extern "C" {
@@ -26,76 +28,18 @@ namespace {
 
 using namespace ptb;
 using nlohmann::json;
+using pg::StoredBackup;
+using pg::check_file_checksum;
+using pg::find_stored_backup;
+using pg::read_document;
 
 constexpr size_t kChunk = 1 << 20;
-
-struct StoredBackup {
-  int64_t id;
-  std::string status;
-  std::optional<std::string> tenant;
-  std::string file_name;
-  std::string path;
-  std::string checksum;
-  int64_t size_bytes;
-  core::Compression compression;
-  json table_counts;
-};
 
 std::string display_name_of(const std::string& schema, const std::string& name) {
   core::Table t;
   t.schema = schema;
   t.name = name;
   return pg::display_name(t);
-}
-
-// The stored snapshot `id`, which must have a file. Needs SPI.
-StoredBackup find_stored_backup(int64_t id) {
-  pg::LogTable table = pg::find_log_table();
-  auto rows = pg::as_owner(table.owner, [&] {
-    return pg::Spi::query(
-        "SELECT status, tenant, file_name, checksum, size_bytes::text, compression, "
-        "table_counts::text FROM " + table.qualified_name +
-            " WHERE id = $1::bigint AND operation = 'backup'",
-        {std::to_string(id)});
-  });
-  const std::string which = "backup " + std::to_string(id);
-  if (rows.empty())
-    throw core::Error("42704", which + " does not exist", {},
-                      "List stored snapshots with SELECT * FROM backup_list.");
-  const auto& r = rows[0];
-  if (*r[0] != "completed" && *r[0] != "restored")
-    throw core::Error("55000", which + " is " + *r[0] + ": it has no stored snapshot", {},
-                      "Only completed snapshots can be read, verified or restored.");
-  if (!r[2] || !core::is_snapshot_file_name(*r[2]) || !r[3] || !r[4])
-    throw core::Error("XX001", which + " has no valid file name or checksum in backup_logs");
-  StoredBackup b;
-  b.id = id;
-  b.status = *r[0];
-  b.tenant = r[1];
-  b.file_name = *r[2];
-  b.path = pg::storage_settings().storage_path + "/" + b.file_name;
-  b.checksum = *r[3];
-  b.size_bytes = std::stoll(*r[4]);
-  b.compression = core::compression_from_string(r[5].value_or("none")).value_or(core::Compression::None);
-  b.table_counts = r[6] ? json::parse(*r[6]) : json::object();
-  return b;
-}
-
-// Reads the whole file once for its checksum; throws XX001 on a mismatch.
-void check_file_checksum(const StoredBackup& b) {
-  pg::FileSource file(b.path, true);
-  std::string buffer(kChunk, '\0');
-  while (file.read(buffer.data(), buffer.size()) > 0) {
-  }
-  file.close();
-  const std::string found = file.sha256();
-  if (file.size() != static_cast<uint64_t>(b.size_bytes) || found != b.checksum)
-    throw core::Error("XX001",
-                      "snapshot file of backup " + std::to_string(b.id) + " is corrupted",
-                      "Expected " + std::to_string(b.size_bytes) + " bytes with SHA-256 " +
-                          b.checksum + ", found " + std::to_string(file.size()) + " bytes with " +
-                          found + ".",
-                      "Run backup_verify for a report; restore from another snapshot.");
 }
 
 json verify_backup(int64_t id) {
@@ -162,26 +106,6 @@ json verify_backup(int64_t id) {
   return report;
 }
 
-// The stored document, decompressed, after checking its checksum.
-std::string read_document(const StoredBackup& b) {
-  check_file_checksum(b);
-  pg::FileSource file(b.path);
-  core::DecompressingSource plain(file, b.compression);
-  std::string document;
-  std::string buffer(kChunk, '\0');
-  for (size_t n; (n = plain.read(buffer.data(), buffer.size())) > 0;) {
-    if (document.size() + n > MaxAllocSize - 1)
-      throw core::Error("54000", "backup " + std::to_string(b.id) +
-                                     " is too large to be read as one jsonb value",
-                        {}, "Use backup_download to fetch the file.");
-    document.append(buffer.data(), n);
-  }
-  file.close();
-  core::StringSource check(document);
-  (void)core::read_snapshot_summary(check);  // format, version, shape
-  return document;
-}
-
 // State of backup_download between calls.
 struct DownloadState {
   int fd;
@@ -202,9 +126,9 @@ int64_t upload_backup(std::string_view data, const std::optional<std::string>& n
   // tenancy options it was taken with.
   json options = summary.metadata.value("options", json::object());
   const int level = pg::fix_output_settings();
-  core::SnapshotOptions snapshot_options =
-      core::apply_options_json(options.dump(), pg::snapshot_options(nullptr),
-                               core::stored_snapshot_option_keys());
+  // Recorded options hold names as stored ("Tenant A"), not as SQL writes them.
+  core::SnapshotOptions snapshot_options = core::apply_options_json(
+      core::recorded_options_as_opts(options).dump(), pg::snapshot_options(nullptr));
   try {
     (void)pg::plan_tenant_snapshot(summary.tenant_id, snapshot_options);
   } catch (const core::Error& e) {

@@ -107,6 +107,11 @@ check_match "an upload of another format version is refused" '0A000: snapshot fo
 check_match "an upload for a tenant this database lacks is refused" '42704: cannot accept the uploaded snapshot: tenant "55" does not exist' \
   "$(q_error "SELECT backup_upload(convert_to(jsonb_set(backup_export('1'), '{metadata,tenant,id}', '\"55\"')::text, 'UTF8'))")"
 
+q -c 'CREATE SCHEMA "Tenant A"' -c 'CREATE TABLE "Tenant A".items (id int PRIMARY KEY, g int GENERATED ALWAYS AS (1) STORED)' \
+  -c 'INSERT INTO "Tenant A".items VALUES (1)' >/dev/null
+schema_up=$(q -c "SELECT backup_upload(convert_to(backup_export('Tenant A', '{\"tenancy\": \"schema\"}')::text, 'UTF8'))")
+check "a schema-tenancy snapshot of a quoted schema name uploads" "completed|Tenant A" "$(q -c "SELECT status, tenant FROM backup_logs WHERE id = $schema_up")"
+
 echo "# hostile names, notes and tenant values never steer a path"
 q >/dev/null <<'SQL'
 INSERT INTO tenants VALUES (4, '../../etc/passwd');

@@ -1,0 +1,422 @@
+#include "core/import_plan.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/error.hpp"
+#include "core/json_writer.hpp"
+#include "core/options.hpp"
+
+namespace ptb::core {
+
+namespace {
+
+using json = nlohmann::json;
+
+std::string join(const std::vector<std::string>& items, std::string_view sep) {
+  std::string out;
+  for (const auto& item : items) {
+    if (!out.empty()) out += sep;
+    out += item;
+  }
+  return out;
+}
+
+// "a", "b" or x."a", x."b"
+std::string column_list(const std::vector<std::string>& columns, std::string_view alias = {}) {
+  std::vector<std::string> items;
+  items.reserve(columns.size());
+  for (const auto& c : columns)
+    items.push_back(alias.empty() ? quote_ident(c) : std::string(alias) + "." + quote_ident(c));
+  return join(items, ", ");
+}
+
+// The rows differ in at least one of `columns`, comparing stored images
+// (record_image_eq; NULLs equal each other). The casts make each side one
+// record value: ROW(...) op ROW(...) would compare column by column.
+std::string rows_differ(const std::vector<std::string>& columns, std::string_view left,
+                        std::string_view right) {
+  return "NOT (CAST(ROW(" + column_list(columns, left) +
+         ") AS pg_catalog.record) OPERATOR(pg_catalog.*=) CAST(ROW(" + column_list(columns, right) +
+         ") AS pg_catalog.record))";
+}
+
+std::string from_table(const std::string& table, bool partitioned) {
+  return partitioned ? table : "ONLY " + table;
+}
+
+std::string describe(const std::vector<std::string>& header,
+                     const std::vector<std::string>& values) {
+  std::string out = "pg_catalog.concat(" + quote_literal("(" + join(header, ", ") + ")=(");
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i > 0) out += ", " + quote_literal(", ");
+    out += ", COALESCE(CAST(" + values[i] + " AS pg_catalog.text), 'null')";
+  }
+  return out + ", ')')";
+}
+
+std::vector<std::string> qualified(const std::vector<std::string>& columns, std::string_view alias) {
+  std::vector<std::string> out;
+  for (const auto& c : columns) out.push_back(std::string(alias) + "." + quote_ident(c));
+  return out;
+}
+
+[[noreturn]] void bad_option(std::string_view option, const std::string& why) {
+  throw Error(sqlstate::kInvalidParameterValue,
+              "invalid value for option \"" + std::string(option) + "\": " + why);
+}
+
+bool bool_option(const std::string& key, const json& value) {
+  if (value.is_null()) return false;
+  if (!value.is_boolean()) bad_option(key, "expected true or false");
+  return value.get<bool>();
+}
+
+}  // namespace
+
+// --- Modes and options -----------------------------------------------------
+
+std::string_view to_string(ImportMode mode) {
+  switch (mode) {
+    case ImportMode::Merge: return "merge";
+    case ImportMode::Replace: return "replace";
+    case ImportMode::InsertOnly: return "insert_only";
+  }
+  return "merge";
+}
+
+ImportMode import_mode_from_string(std::string_view text) {
+  if (text == "merge") return ImportMode::Merge;
+  if (text == "replace") return ImportMode::Replace;
+  if (text == "insert_only") return ImportMode::InsertOnly;
+  std::string shown(text.substr(0, 100));
+  throw Error(sqlstate::kInvalidParameterValue, "unknown import mode \"" + shown + "\"",
+              "Valid modes are: insert_only, merge, replace.");
+}
+
+ImportOptions parse_import_options(std::string_view json_text) {
+  json doc;
+  try {
+    doc = json::parse(json_text);
+  } catch (const json::exception&) {
+    throw Error(sqlstate::kInvalidParameterValue, "opts is not valid JSON");
+  }
+  if (!doc.is_object())
+    throw Error(sqlstate::kInvalidParameterValue, "opts must be a JSON object", {},
+                "Pass options as '{\"name\": value}'::jsonb.");
+  ImportOptions o;
+  for (const auto& [key, value] : doc.items()) {
+    if (key == "dry_run") {
+      o.dry_run = bool_option(key, value);
+    } else if (key == "fire_triggers") {
+      o.fire_triggers = bool_option(key, value);
+    } else if (key == "ignore_unknown_columns") {
+      o.ignore_unknown_columns = bool_option(key, value);
+    } else if (key == "target_tenant") {
+      if (!value.is_null())
+        throw Error(sqlstate::kFeatureNotSupported,
+                    "importing a snapshot into another tenant (opts.target_tenant) is not "
+                    "supported yet",
+                    {},
+                    "A snapshot is imported into the tenant it was taken from; leave out "
+                    "target_tenant.");
+    } else if (key == "key_columns") {
+      if (!value.is_object())
+        bad_option(key, "expected an object {\"table\": [\"column\", ...]}");
+      for (const auto& [table, columns] : value.items()) {
+        QualifiedName name;
+        try {
+          name = parse_qualified_name(table);
+        } catch (const Error& e) {
+          bad_option(key, e.what());
+        }
+        std::vector<std::string> items;
+        if (columns.is_string()) {
+          items = split_name_list(columns.get<std::string>());
+        } else if (columns.is_array()) {
+          for (const auto& c : columns) {
+            if (!c.is_string())
+              bad_option(key, "the columns of \"" + table + "\" must be strings");
+            items.push_back(c.get<std::string>());
+          }
+        } else {
+          bad_option(key, "the columns of \"" + table + "\" must be an array of names");
+        }
+        std::vector<std::string> parsed;
+        try {
+          for (const auto& item : items) parsed.push_back(parse_identifier(item));
+        } catch (const Error& e) {
+          bad_option(key, e.what());
+        }
+        if (parsed.empty()) bad_option(key, "\"" + table + "\" names no column");
+        o.key_columns[name] = std::move(parsed);
+      }
+    }
+  }
+  return o;
+}
+
+json recorded_options_as_opts(const json& recorded) {
+  json out = json::object();
+  if (!recorded.is_object()) return out;
+  const auto& names = valid_option_names();
+  auto quoted = [](const json& name) {
+    return name.is_string() && !name.get<std::string>().empty() ? json(quote_ident(name.get<std::string>()))
+                                                                : name;
+  };
+  for (const auto& [key, value] : recorded.items()) {
+    if (std::find(names.begin(), names.end(), key) == names.end()) continue;
+    if (key == "tenant_column" || key == "soft_delete_column") {
+      out[key] = quoted(value);
+    } else if (key == "schemas" && value.is_array()) {
+      json list = json::array();
+      for (const auto& schema : value) list.push_back(quoted(schema));
+      out[key] = list;
+    } else {
+      out[key] = value;
+    }
+  }
+  return out;
+}
+
+json import_options_json(ImportMode mode, const ImportOptions& o) {
+  json keys = json::object();
+  for (const auto& [table, columns] : o.key_columns) keys[table.to_string()] = columns;
+  return {{"mode", std::string(to_string(mode))},
+          {"dry_run", o.dry_run},
+          {"fire_triggers", o.fire_triggers},
+          {"ignore_unknown_columns", o.ignore_unknown_columns},
+          {"key_columns", keys}};
+}
+
+// --- COPY text format ------------------------------------------------------
+
+void append_copy_escaped(std::string& line, std::string_view text) {
+  size_t run_start = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c != '\\' && c != '\t' && c != '\n' && c != '\r') continue;
+    line.append(text.data() + run_start, i - run_start);
+    run_start = i + 1;
+    switch (c) {
+      case '\\': line += "\\\\"; break;
+      case '\t': line += "\\t"; break;
+      case '\n': line += "\\n"; break;
+      default: line += "\\r"; break;
+    }
+  }
+  line.append(text.data() + run_start, text.size() - run_start);
+}
+
+void append_copy_field(std::string& line, const CopyCell& cell, ValueEncoding encoding) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  switch (cell.kind) {
+    case CellKind::Null: line += "\\N"; return;
+    case CellKind::String:
+      if (encoding == ValueEncoding::Bytea) {
+        const std::string bytes = base64_decode(cell.text());
+        line.reserve(line.size() + 3 + 2 * bytes.size());
+        line += "\\\\x";  // \x, its backslash escaped for COPY
+        for (unsigned char b : bytes) {
+          line += kHex[b >> 4];
+          line += kHex[b & 0xF];
+        }
+      } else if (encoding == ValueEncoding::Jsonb) {
+        std::string quoted;
+        append_json_string(quoted, cell.text());
+        append_copy_escaped(line, quoted);
+      } else {
+        append_copy_escaped(line, cell.text());
+      }
+      return;
+    case CellKind::Literal:
+    case CellKind::Json:
+      if (encoding == ValueEncoding::Bytea)
+        throw Error(sqlstate::kInvalidTextRepresentation,
+                    "a bytea value must be a base64 string, not " +
+                        std::string(cell.text().substr(0, 40)));
+      append_copy_escaped(line, cell.text());
+      return;
+  }
+}
+
+// --- SQL -------------------------------------------------------------------
+
+std::string quote_literal(std::string_view text) {
+  std::string out = "E'";
+  for (char c : text) {
+    if (c == '\'' || c == '\\') out += c;
+    out += c;
+  }
+  return out + "'";
+}
+
+std::vector<std::string> StagedTable::update_columns() const {
+  std::vector<std::string> out;
+  for (const auto& c : columns)
+    if (std::find(key.begin(), key.end(), c) == key.end() &&
+        std::find(fixed_columns.begin(), fixed_columns.end(), c) == fixed_columns.end())
+      out.push_back(c);
+  return out;
+}
+
+std::string StagedTable::only_target() const { return from_table(target, partitioned); }
+
+std::string key_match_sql(const StagedTable& t, std::string_view left, std::string_view right) {
+  std::vector<std::string> terms;
+  for (size_t i = 0; i < t.key.size(); ++i)
+    terms.push_back(std::string(left) + "." + quote_ident(t.key[i]) + " " + t.key_operators[i] +
+                    " " + std::string(right) + "." + quote_ident(t.key[i]));
+  return terms.empty() ? "false" : join(terms, " AND ");
+}
+
+std::string describe_row_sql(const std::vector<std::string>& columns, std::string_view alias) {
+  return describe(columns, qualified(columns, alias));
+}
+
+std::string update_existing_sql(const StagedTable& t) {
+  const auto set_columns = t.update_columns();
+  if (!t.has_key() || set_columns.empty()) return {};
+  std::vector<std::string> sets;
+  for (const auto& c : set_columns) sets.push_back(quote_ident(c) + " = ptb_s." + quote_ident(c));
+  return "UPDATE " + t.only_target() + " AS ptb_t SET " + join(sets, ", ") + " FROM " + t.stage +
+         " ptb_s WHERE " + key_match_sql(t, "ptb_t", "ptb_s") + " AND " +
+         rows_differ(set_columns, "ptb_t", "ptb_s");
+}
+
+std::string insert_missing_sql(const StagedTable& t) {
+  std::string sql = "INSERT INTO " + t.target + " AS ptb_t (" + column_list(t.columns) +
+                    ") OVERRIDING SYSTEM VALUE SELECT " + column_list(t.columns, "ptb_s") +
+                    " FROM " + t.stage + " ptb_s";
+  if (t.has_key())
+    sql += " WHERE NOT EXISTS (SELECT 1 FROM " + t.only_target() + " ptb_e WHERE " +
+           key_match_sql(t, "ptb_e", "ptb_s") + ")";
+  return sql;
+}
+
+std::string doomed_sql(const StagedTable& t, std::string_view alias, const std::string& membership) {
+  std::string owned = "COALESCE((" + membership + "), false)";
+  if (!t.has_key()) return owned;
+  return owned + " AND NOT EXISTS (SELECT 1 FROM " + t.stage + " ptb_k WHERE " +
+         key_match_sql(t, alias, "ptb_k") + ")";
+}
+
+std::string delete_doomed_sql(const std::vector<const StagedTable*>& tables,
+                              const std::vector<std::string>& doomed) {
+  std::vector<std::string> ctes;
+  std::vector<std::string> counts;
+  for (size_t i = 0; i < tables.size(); ++i) {
+    const std::string name = "ptb_d" + std::to_string(i);
+    ctes.push_back(name + " AS (DELETE FROM " + tables[i]->only_target() + " AS ptb_t WHERE " +
+                   doomed[i] + " RETURNING 1)");
+    counts.push_back("(SELECT pg_catalog.count(*) FROM " + name + ")");
+  }
+  return "WITH " + join(ctes, ", ") + " SELECT " + join(counts, ", ");
+}
+
+std::string duplicate_keys_sql(const StagedTable& t) {
+  return "SELECT " + describe_row_sql(t.key, "ptb_s") + " FROM " + t.stage + " ptb_s GROUP BY " +
+         column_list(t.key, "ptb_s") + " HAVING pg_catalog.count(*) > 1 LIMIT 1";
+}
+
+std::string missing_rows_sql(const StagedTable& t) {
+  return "SELECT pg_catalog.count(*), pg_catalog.min(ptb_m.d) FROM (SELECT " +
+         describe_row_sql(t.key, "ptb_s") + " AS d FROM " + t.stage +
+         " ptb_s WHERE NOT EXISTS (SELECT 1 FROM " + t.only_target() + " ptb_t WHERE " +
+         key_match_sql(t, "ptb_t", "ptb_s") + ")) ptb_m";
+}
+
+std::string foreign_owner_sql(const StagedTable& t, const std::string& owned) {
+  return "SELECT " + describe_row_sql(t.key, "ptb_s") + " FROM " + t.stage + " ptb_s JOIN " +
+         t.only_target() + " t0 ON " + key_match_sql(t, "t0", "ptb_s") +
+         " WHERE NOT COALESCE((" + owned + "), false) LIMIT 1";
+}
+
+std::string not_owned_sql(const StagedTable& t, const std::string& owned) {
+  if (!t.has_key()) {
+    std::vector<std::string> shown(t.columns.begin(),
+                                   t.columns.begin() + std::min<size_t>(t.columns.size(), 4));
+    return "SELECT " + describe_row_sql(shown, "t0") + " FROM " + t.stage +
+           " t0 WHERE NOT COALESCE((" + owned + "), false) LIMIT 1";
+  }
+  return "SELECT " + describe_row_sql(t.key, "ptb_s") + " FROM " + t.stage +
+         " ptb_s WHERE NOT EXISTS (SELECT 1 FROM " + t.only_target() + " t0 WHERE " +
+         key_match_sql(t, "t0", "ptb_s") + " AND COALESCE((" + owned + "), false)) LIMIT 1";
+}
+
+std::string blocked_delete_sql(const ForeignKeyCheck& fk, const std::string& to_doomed,
+                               const std::vector<std::string>& to_key,
+                               const std::string& from_doomed) {
+  std::vector<std::string> on;
+  for (size_t i = 0; i < fk.to_columns.size(); ++i)
+    on.push_back("ptb_d." + quote_ident(fk.to_columns[i]) + " " + fk.operators[i] + " ptb_x." +
+                 quote_ident(fk.from_columns[i]));
+  return "SELECT " + describe_row_sql(fk.from_key, "ptb_x") + ", " +
+         describe_row_sql(to_key, "ptb_d") + " FROM " +
+         from_table(fk.from_table, fk.from_partitioned) + " ptb_x JOIN " +
+         from_table(fk.to_table, fk.to_partitioned) + " ptb_d ON " + join(on, " AND ") +
+         " WHERE (" + to_doomed + ") AND NOT (" + from_doomed + ") LIMIT 1";
+}
+
+std::string dangling_reference_sql(const ForeignKeyCheck& fk, const std::string& stage,
+                                   const std::vector<std::string>& stage_columns,
+                                   const std::vector<std::string>& key) {
+  for (const auto& c : fk.from_columns)
+    if (std::find(stage_columns.begin(), stage_columns.end(), c) == stage_columns.end()) return {};
+  std::vector<std::string> not_null;
+  std::vector<std::string> on;
+  for (size_t i = 0; i < fk.from_columns.size(); ++i) {
+    not_null.push_back("ptb_s." + quote_ident(fk.from_columns[i]) + " IS NOT NULL");
+    on.push_back("ptb_r." + quote_ident(fk.to_columns[i]) + " " + fk.operators[i] + " ptb_s." +
+                 quote_ident(fk.from_columns[i]));
+  }
+  return "SELECT " + describe_row_sql(key, "ptb_s") + ", " +
+         describe(fk.to_columns, qualified(fk.from_columns, "ptb_s")) + " FROM " + stage +
+         " ptb_s WHERE " + join(not_null, " AND ") + " AND NOT EXISTS (SELECT 1 FROM " +
+         from_table(fk.to_table, fk.to_partitioned) + " ptb_r WHERE " + join(on, " AND ") +
+         ") LIMIT 1";
+}
+
+std::string drop_skipped_sql(const StagedTable& t) {
+  return "DELETE FROM " + t.stage + " ptb_s USING " + t.only_target() + " ptb_t WHERE " +
+         key_match_sql(t, "ptb_t", "ptb_s") + " AND " + rows_differ(t.columns, "ptb_t", "ptb_s");
+}
+
+// --- Report ----------------------------------------------------------------
+
+int64_t TableOutcome::unchanged() const { return std::max<int64_t>(0, rows - inserted - updated); }
+
+json report_json(const ImportReport& r) {
+  json tables = json::array();
+  int64_t inserted = 0, updated = 0, unchanged = 0, deleted = 0;
+  for (const auto& t : r.tables) {
+    tables.push_back({{"table", t.table},
+                      {"inserted", t.inserted},
+                      {"updated", t.updated},
+                      {"unchanged", t.unchanged()},
+                      {"deleted", t.deleted}});
+    inserted += t.inserted;
+    updated += t.updated;
+    unchanged += t.unchanged();
+    deleted += t.deleted;
+  }
+  return {{"mode", std::string(to_string(r.mode))},
+          {"dry_run", r.dry_run},
+          {"tenant", r.tenant ? json(*r.tenant) : json(nullptr)},
+          {"tables", tables},
+          {"totals",
+           {{"inserted", inserted}, {"updated", updated}, {"unchanged", unchanged}, {"deleted", deleted}}},
+          {"duration_ms", std::round(r.duration_ms * 1000.0) / 1000.0}};
+}
+
+std::string report_summary(const ImportReport& r) {
+  const json j = report_json(r);
+  const json& t = j["totals"];
+  return std::string(to_string(r.mode)) + (r.dry_run ? " (dry run)" : "") + ": " +
+         std::to_string(t["inserted"].get<int64_t>()) + " inserted, " +
+         std::to_string(t["updated"].get<int64_t>()) + " updated, " +
+         std::to_string(t["unchanged"].get<int64_t>()) + " unchanged, " +
+         std::to_string(t["deleted"].get<int64_t>()) + " deleted";
+}
+
+}  // namespace ptb::core

@@ -1,0 +1,239 @@
+// The pure part of backup_import / backup_restore (docs/import.md): the
+// import options, snapshot values turned into COPY text format lines, the
+// set-based SQL run per table (merge, insert_only, replace), the checks
+// made before and after the changes, and the report. src/pg/import.cpp
+// reads the catalog and the document and runs what is built here.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/names.hpp"
+#include "core/value_encoding.hpp"
+
+namespace ptb::core {
+
+// --- Modes and options -----------------------------------------------------
+
+enum class ImportMode { Merge, Replace, InsertOnly };
+
+std::string_view to_string(ImportMode mode);  // merge | replace | insert_only
+// Throws Error(22023) naming the valid modes.
+ImportMode import_mode_from_string(std::string_view text);
+
+// The options of backup_import / backup_restore besides the snapshot
+// options (tenancy, schemas, ...), which apply_options_json reads.
+struct ImportOptions {
+  bool dry_run = false;
+  bool fire_triggers = false;
+  bool ignore_unknown_columns = false;
+  // Per table (as written in SQL), the columns of a unique key that matches
+  // the snapshot's rows with the table's rows instead of the primary key.
+  std::map<QualifiedName, std::vector<std::string>> key_columns;
+};
+
+inline const std::vector<std::string> kImportOptionKeys = {
+    "dry_run", "fire_triggers", "ignore_unknown_columns", "key_columns", "target_tenant"};
+
+// Reads the import keys of an opts document (JSON text); other keys are
+// left to apply_options_json. Wrong types are Error(22023); target_tenant
+// is Error(0A000) (a later feature).
+ImportOptions parse_import_options(std::string_view json_text);
+
+// metadata.options of a snapshot as opts for apply_options_json: keys this
+// release does not know are dropped (a later release of format 1 may add
+// some), and the names recorded as the catalog spells them (tenant_column,
+// soft_delete_column, schemas) are quoted so they read back unchanged
+// ("Tenant A", "TenantId"); table names are recorded as written in SQL.
+nlohmann::json recorded_options_as_opts(const nlohmann::json& recorded);
+
+// The import keys as recorded in backup_logs.options.
+nlohmann::json import_options_json(ImportMode mode, const ImportOptions& options);
+
+// --- COPY text format ------------------------------------------------------
+
+// One value of a snapshot row as the document holds it.
+enum class CellKind {
+  Null,     // JSON null: SQL NULL
+  String,   // a JSON string: its characters, unescaped
+  Literal,  // a JSON number or true / false: its JSON text
+  Json,     // a JSON object or array (or a jsonb value unwrapped from
+            // {"$jsonb": v}): its JSON text
+};
+
+struct CopyCell {
+  CellKind kind = CellKind::Null;
+  const char* data = nullptr;
+  size_t size = 0;
+
+  std::string_view text() const { return {data, size}; }
+};
+
+// Appends text escaped for COPY's text format: backslash, tab, newline and
+// carriage return become \\, \t, \n, \r. Nothing else needs escaping (the
+// data is in the server encoding, and "\." can no longer start a line).
+void append_copy_escaped(std::string& line, std::string_view text);
+
+// Appends one field: \N for NULL, else the text the column's type input
+// function reads, decoded by the column's snapshot encoding (docs/format.md):
+// bytea from base64 to \x hex; jsonb strings as JSON strings, other jsonb
+// values as their JSON text; everything else as it is. Throws Error(22P02)
+// for a value the encoding cannot hold (bytea that is not base64 text).
+void append_copy_field(std::string& line, const CopyCell& cell, ValueEncoding encoding);
+
+// --- SQL -------------------------------------------------------------------
+
+// A string literal safe whatever standard_conforming_strings is: E'...'.
+std::string quote_literal(std::string_view text);
+
+// A table being imported: the target, the staging table its snapshot rows
+// were copied into, and how rows are matched.
+struct StagedTable {
+  std::string display;              // public.orders (messages, report)
+  std::string target;               // "public"."orders"
+  bool partitioned = false;         // read and changed without ONLY
+  std::string stage;                // pg_temp."ptb_stage_3"
+  std::vector<std::string> columns; // loaded columns, in the stage's order
+  // The key rows are matched on (primary key or key_columns); empty: none.
+  std::vector<std::string> key;
+  std::vector<std::string> key_operators;  // per key column: OPERATOR(schema.=)
+  // Loaded columns never changed by an UPDATE (identity GENERATED ALWAYS).
+  std::vector<std::string> fixed_columns;
+
+  bool has_key() const { return !key.empty(); }
+  // Loaded columns an update sets: not key, not fixed.
+  std::vector<std::string> update_columns() const;
+  // "ONLY "s"."t"" (or without ONLY for a partitioned table).
+  std::string only_target() const;
+};
+
+// "a"."k1" OPERATOR(...) b."k1" AND ... for the table's key.
+std::string key_match_sql(const StagedTable& t, std::string_view left, std::string_view right);
+
+// A text expression describing a row by some of its columns, as the server
+// does in its key messages: (id, line_no)=(100, 2). NULL prints as null.
+std::string describe_row_sql(const std::vector<std::string>& columns, std::string_view alias);
+
+// Step 1 of merge and replace: the rows whose key is in the stage and whose
+// values differ are updated (record image comparison, so every type works,
+// json and point included, and a value counts as equal only when it is
+// stored exactly the same). Empty when the table has no key or nothing to
+// set.
+std::string update_existing_sql(const StagedTable& t);
+
+// The last step of every mode: the stage's rows whose key the table does
+// not have are inserted; without a key (replace only), every staged row.
+// Rows are filtered before they are inserted, not by ON CONFLICT, so a row
+// that only needs an update is never built as an insert (its NOT NULL and
+// CHECK constraints would be checked with the columns the snapshot lacks),
+// and a row another session inserts meanwhile is a unique violation, not a
+// row silently skipped.
+std::string insert_missing_sql(const StagedTable& t);
+
+// A boolean expression for a row (`alias`) of the table that a replace
+// removes: the tenant's row (`membership`, an expression on `alias`) whose
+// key is not in the stage; without a key, every tenant row.
+std::string doomed_sql(const StagedTable& t, std::string_view alias, const std::string& membership);
+
+// One statement removing, in every listed table, the rows `doomed[i]`
+// (on alias ptb_t) selects; returns one row with one count per table.
+// All deletes run in the same statement, so foreign keys among the removed
+// rows (cycles, self references) are checked once at its end.
+std::string delete_doomed_sql(const std::vector<const StagedTable*>& tables,
+                              const std::vector<std::string>& doomed);
+
+// Rows of the stage that are in it twice for the same key. One row:
+// description of the first such key.
+std::string duplicate_keys_sql(const StagedTable& t);
+
+// Master or reference rows of the stage that the table does not have
+// (matched on the key). One row: count, description of the first.
+std::string missing_rows_sql(const StagedTable& t);
+
+// Staged rows whose key is taken by a row of the table that `owned` (an
+// expression on alias t0) says is not the tenant's. One row at most: the
+// staged row's description.
+std::string foreign_owner_sql(const StagedTable& t, const std::string& owned);
+
+// After the changes: staged rows that are not the tenant's in the table
+// (matched by key; without a key, `owned` is evaluated on the stage row as
+// t0). One row at most: the description.
+std::string not_owned_sql(const StagedTable& t, const std::string& owned);
+
+// A foreign key, as far as the checks need it.
+struct ForeignKeyCheck {
+  std::string name;
+  // The referencing table.
+  std::string from_display;
+  std::string from_table;  // "s"."t"
+  bool from_partitioned = false;
+  std::vector<std::string> from_columns;
+  std::vector<std::string> from_key;  // columns describing a referencing row
+  // The referenced table.
+  std::string to_display;
+  std::string to_table;
+  bool to_partitioned = false;
+  std::vector<std::string> to_columns;
+  // Per column pair: OPERATOR(schema.op) comparing to_column op from_column.
+  std::vector<std::string> operators;
+};
+
+// Before a replace removes rows: a row of the referencing table that stays
+// (not `from_doomed`, an expression on alias ptb_x, "false" when the table
+// is not replaced) and references a row of the referenced table that goes
+// (`to_doomed` on alias ptb_d). One row at most: the referencing row's and
+// the referenced row's descriptions.
+std::string blocked_delete_sql(const ForeignKeyCheck& fk, const std::string& to_doomed,
+                               const std::vector<std::string>& to_key,
+                               const std::string& from_doomed);
+
+// After the changes, when foreign keys were not checked as the rows were
+// written (session_replication_role = replica): staged rows of the
+// referencing table (its stage `stage`, with `key` describing a row) that
+// reference a row the referenced table lacks. One row at most: the staged
+// row's description and the missing key's. Empty when the stage lacks a
+// referencing column.
+std::string dangling_reference_sql(const ForeignKeyCheck& fk, const std::string& stage,
+                                   const std::vector<std::string>& stage_columns,
+                                   const std::vector<std::string>& key);
+
+// insert_only: removes from the stage the rows that were skipped because
+// the table has a different row with their key, so the checks after the
+// load look only at rows now in the table.
+std::string drop_skipped_sql(const StagedTable& t);
+
+// --- Report ----------------------------------------------------------------
+
+struct TableOutcome {
+  std::string table;  // display name
+  int64_t rows = 0;   // rows in the snapshot's section
+  int64_t inserted = 0;
+  int64_t updated = 0;
+  int64_t deleted = 0;
+  // Rows of the snapshot already in the table as they are (insert_only:
+  // already there, whatever their values).
+  int64_t unchanged() const;
+};
+
+struct ImportReport {
+  ImportMode mode = ImportMode::Merge;
+  bool dry_run = false;
+  std::optional<std::string> tenant;
+  std::vector<TableOutcome> tables;
+  double duration_ms = 0;
+};
+
+// {"mode", "dry_run", "tenant", "tables": [{"table", "inserted", "updated",
+//  "unchanged", "deleted"}], "totals": {...}, "duration_ms"}
+nlohmann::json report_json(const ImportReport& report);
+// One line for backup_logs.notes: "replace: 2 inserted, 1 updated, 9 unchanged, 3 deleted".
+std::string report_summary(const ImportReport& report);
+
+}  // namespace ptb::core

@@ -1,0 +1,1527 @@
+// backup_import, backup_restore, backup_tenant_busy (docs/import.md).
+//
+// The flow of one import, all in a subtransaction of the caller's
+// transaction (rolled back for a dry run, or when anything fails):
+//   1. read and check the document (format, version, shape)
+//   2. take the tenant's lock (55P03 when taken), plan the tenant as the
+//      snapshot was taken (the document's options)
+//   3. match the document's sections with the tables and columns here
+//   4. stage every section in a temporary table through COPY (a data
+//      source callback turns the jsonb rows into COPY text lines)
+//   5. check before any change: the tenant, duplicate keys, master and
+//      reference rows, keys owned by another tenant
+//   6. change: one set-based statement per table and step
+//   7. check after: foreign keys of the written rows, ownership
+//   8. advance sequences
+#include "pg/import.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <climits>
+#include <cstring>
+#include <map>
+#include <set>
+
+#include "core/error.hpp"
+#include "core/options.hpp"
+#include "pg/backup_log.hpp"
+#include "pg/backups.hpp"
+#include "pg/boundary.hpp"
+#include "pg/settings.hpp"
+#include "pg/snapshot_export.hpp"
+#include "pg/spi.hpp"
+#include "pg/srf.hpp"
+#include "pg/stored_backups.hpp"
+#include "pg/tenancy.hpp"
+
+extern "C" {
+#include "access/table.h"
+#include "access/xact.h"
+#include "commands/copy.h"
+#include "mb/pg_wchar.h"
+#include "nodes/makefuncs.h"
+#include "parser/parse_node.h"
+#include "parser/parse_relation.h"
+#include "utils/numeric.h"
+#include "utils/resowner.h"
+}
+
+namespace ptb::pg {
+
+namespace {
+
+using nlohmann::json;
+using core::quote_ident;
+
+// --- SQL through SPI, read-write ----------------------------------------
+// Every statement takes a new snapshot (SPI's default for read-write), so
+// each sees what the statements before it wrote, COPY included.
+
+struct SqlResult {
+  std::vector<TextRow> rows;
+  uint64_t processed = 0;
+};
+
+ParamListInfo text_params(const std::vector<TextValue>& params) {
+  const int n = static_cast<int>(params.size());
+  ParamListInfo list = makeParamList(n);
+  for (int i = 0; i < n; ++i) {
+    ParamExternData& p = list->params[i];
+    p.ptype = TEXTOID;
+    p.pflags = PARAM_FLAG_CONST;
+    p.isnull = !params[i];
+    p.value = params[i] ? PointerGetDatum(cstring_to_text_with_len(params[i]->data(),
+                                                                   params[i]->size()))
+                        : (Datum)0;
+  }
+  return list;
+}
+
+SqlResult run(const std::string& sql, const std::vector<TextValue>& params = {}) {
+  char*** cells = nullptr;
+  uint64 nrows = 0;
+  int ncols = 0;
+  uint64 processed = 0;
+  guarded([&] {
+    SPIExecuteOptions options;
+    memset(&options, 0, sizeof options);
+    options.params = text_params(params);
+    options.read_only = false;
+    int rc = SPI_execute_extended(sql.c_str(), &options);
+    if (rc < 0) elog(ERROR, "pg_tenant_backup: unexpected SPI result %d", rc);
+    processed = SPI_processed;
+    if (SPI_tuptable != nullptr) {
+      nrows = SPI_processed;
+      ncols = SPI_tuptable->tupdesc->natts;
+      cells = static_cast<char***>(palloc(sizeof(char**) * (nrows + 1)));
+      for (uint64 r = 0; r < nrows; ++r) {
+        cells[r] = static_cast<char**>(palloc(sizeof(char*) * (ncols + 1)));
+        for (int c = 0; c < ncols; ++c)
+          cells[r][c] = SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, c + 1);
+      }
+      SPI_freetuptable(SPI_tuptable);
+    }
+  });
+  SqlResult result;
+  result.processed = processed;
+  result.rows.reserve(nrows);
+  for (uint64 r = 0; r < nrows; ++r) {
+    TextRow row;
+    for (int c = 0; c < ncols; ++c) row.push_back(cells[r][c] ? TextValue(cells[r][c]) : std::nullopt);
+    result.rows.push_back(std::move(row));
+  }
+  return result;
+}
+
+int64_t first_int(const SqlResult& r, size_t column = 0) {
+  if (r.rows.empty() || r.rows[0].size() <= column || !r.rows[0][column]) return 0;
+  return std::stoll(*r.rows[0][column]);
+}
+
+// A setting at a nesting level of its own (restore with restore_setting).
+int set_setting(const char* name, const char* value) {
+  int level = 0;
+  guarded([&] {
+    level = NewGUCNestLevel();
+    // PGC_SUSET: session_replication_role is superuser only; the import
+    // sets it for its own statements and restores it (docs/import.md).
+    (void)set_config_option(name, value, PGC_SUSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+  });
+  return level;
+}
+
+void restore_setting(int level) {
+  guarded([&] { AtEOXact_GUC(true, level); });
+}
+
+std::string table_display(const std::string& schema, const std::string& name) {
+  const char* text = nullptr;
+  guarded([&] { text = quote_qualified_identifier(schema.c_str(), name.c_str()); });
+  return text;
+}
+
+std::string quoted_tenant(const std::optional<std::string>& tenant) {
+  return tenant ? "tenant \"" + *tenant + "\"" : "the whole database";
+}
+
+// --- The tenant's lock ----------------------------------------------------
+
+constexpr const char* kLockKeys =
+    "pg_catalog.hashtext('pg_tenant_backup:' OPERATOR(pg_catalog.||) "
+    "pg_catalog.current_database()::pg_catalog.text), "
+    "pg_catalog.hashtext(COALESCE('tenant:' OPERATOR(pg_catalog.||) $1, 'database'))";
+
+// The processes holding the tenant's lock: those running an import or
+// restore (exclusive), and those an application made wait for one by
+// taking the same keys shared.
+std::string holders_sql(const char* mode, bool others_only) {
+  return std::string(
+             "SELECT pg_catalog.string_agg(l.pid::pg_catalog.text, ', ' ORDER BY l.pid) "
+             "  FROM pg_catalog.pg_locks l, (SELECT ") +
+         kLockKeys +
+         ") k(k1, k2)"
+         " WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2 AND l.mode = '" + mode + "'"
+         "   AND l.database = (SELECT d.oid FROM pg_catalog.pg_database d"
+         "                      WHERE d.datname = pg_catalog.current_database())"
+         "   AND l.classid = CAST(k.k1::pg_catalog.int8 OPERATOR(pg_catalog.&) 4294967295 AS pg_catalog.oid)"
+         "   AND l.objid = CAST(k.k2::pg_catalog.int8 OPERATOR(pg_catalog.&) 4294967295 AS pg_catalog.oid)" +
+         (others_only ? " AND l.pid OPERATOR(pg_catalog.<>) pg_catalog.pg_backend_pid()" : "");
+}
+
+}  // namespace
+
+void lock_tenant(const std::optional<std::string>& tenant) {
+  auto got = run(std::string("SELECT pg_catalog.pg_try_advisory_xact_lock(") + kLockKeys + ")",
+                 {tenant});
+  if (!got.rows.empty() && got.rows[0][0] == "t") return;
+  auto first = [](const SqlResult& r) { return r.rows.empty() ? std::string() : r.rows[0][0].value_or(""); };
+  const std::string importer = first(run(holders_sql("ExclusiveLock", true), {tenant}));
+  if (importer.empty())
+    throw core::Error("55P03", quoted_tenant(tenant) + " is being written: its lock is held by writers",
+                      "Server processes holding the tenant's lock shared: " +
+                          first(run(holders_sql("ShareLock", true), {tenant})) + ".",
+                      "Wait until their transactions end, then try again.");
+  throw core::Error("55P03", "an import or restore of " + quoted_tenant(tenant) + " is already running",
+                    "It is run by the server process " + importer + ".",
+                    "Wait until it has finished (backup_tenant_busy tells when), then try again.");
+}
+
+bool tenant_busy(const std::optional<std::string>& tenant) {
+  auto holders = run(holders_sql("ExclusiveLock", false), {tenant});
+  return !holders.rows.empty() && holders.rows[0][0].has_value();
+}
+
+namespace {
+
+// --- Subtransactions ------------------------------------------------------
+
+// A copy of an error in `context`: the copy guarded() made may live in a
+// memory context that rolling back the subtransaction frees (SPI's).
+ErrorData* copy_error(const ErrorData* error, MemoryContext context) {
+  ErrorData* copy = nullptr;
+  guarded([&] {
+    MemoryContext old = MemoryContextSwitchTo(context);
+    copy = static_cast<ErrorData*>(palloc(sizeof(ErrorData)));
+    memcpy(copy, error, sizeof(ErrorData));
+    for (char** field : {&copy->message, &copy->detail, &copy->detail_log, &copy->hint,
+                         &copy->context, &copy->backtrace, &copy->schema_name, &copy->table_name,
+                         &copy->column_name, &copy->datatype_name, &copy->constraint_name,
+                         &copy->internalquery})
+      if (*field != nullptr) *field = pstrdup(*field);
+    copy->assoc_context = context;
+    MemoryContextSwitchTo(old);
+  });
+  return copy;
+}
+
+// Runs body in an internal subtransaction, as PL/pgSQL runs a block with an
+// exception handler: kept (released into the caller's transaction) when
+// `keep` and the body succeeds, rolled back otherwise. Rolling back on an
+// error leaves the caller's transaction clean, so the failure can be logged
+// before the error is raised again.
+template <typename Body>
+auto in_subtransaction(bool keep, Body&& body) -> decltype(body()) {
+  MemoryContext context = CurrentMemoryContext;
+  ResourceOwner owner = CurrentResourceOwner;
+  auto end = [&](bool commit) {
+    guarded([&] {
+      if (commit)
+        ReleaseCurrentSubTransaction();
+      else
+        RollbackAndReleaseCurrentSubTransaction();
+      MemoryContextSwitchTo(context);
+      CurrentResourceOwner = owner;
+    });
+  };
+  guarded([&] {
+    BeginInternalSubTransaction(nullptr);
+    MemoryContextSwitchTo(context);
+  });
+  std::optional<decltype(body())> result;
+  try {
+    result.emplace(body());
+  } catch (const ServerError& e) {
+    ErrorData* copy = copy_error(e.data(), context);
+    end(false);
+    throw ServerError(copy);
+  } catch (...) {
+    end(false);
+    throw;
+  }
+  end(keep);
+  return std::move(*result);
+}
+
+// --- The document ---------------------------------------------------------
+
+// Server-side helpers: call inside guarded().
+JsonbValue* jsonb_field(JsonbContainer* container, const char* key) {
+  if (container == nullptr || !JsonContainerIsObject(container)) return nullptr;
+  JsonbValue k;
+  k.type = jbvString;
+  k.val.string.val = const_cast<char*>(key);
+  k.val.string.len = static_cast<int>(strlen(key));
+  return findJsonbValueFromContainer(container, JB_FOBJECT, &k);
+}
+
+JsonbContainer* container_of(JsonbValue* v) {
+  return v != nullptr && v->type == jbvBinary ? v->val.binary.data : nullptr;
+}
+
+[[noreturn]] void bad_shape(const char* what) {
+  ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                  errmsg("snapshot has an unexpected shape: %s", what)));
+  pg_unreachable();
+}
+
+struct RawText {
+  const char* data = nullptr;
+  int size = 0;
+};
+
+RawText string_of(JsonbValue* v) {
+  if (v == nullptr || v->type != jbvString) return {};
+  return {v->val.string.val, v->val.string.len};
+}
+
+std::string to_string(const RawText& t) { return t.data ? std::string(t.data, t.size) : std::string(); }
+
+// One row section of the document (data or master_data).
+struct Section {
+  bool master = false;
+  int position = 0;
+  std::string schema;
+  std::string name;
+  std::string role;
+  std::vector<std::string> columns;
+  JsonbContainer* rows = nullptr;  // points into the document
+  uint32 row_count = 0;
+
+  std::string where() const {
+    return "snapshot " + std::string(master ? "master_data" : "data") + "[" +
+           std::to_string(position) + "]";
+  }
+};
+
+// Reads the strings of a JSON array of strings (names).
+std::vector<std::string> string_array(JsonbContainer* array) {
+  uint32 n = 0;
+  guarded([&] { n = array != nullptr && JsonContainerIsArray(array) ? JsonContainerSize(array) : 0; });
+  std::vector<RawText> raw(n);
+  guarded([&] {
+    for (uint32 i = 0; i < n; ++i) {
+      raw[i] = string_of(getIthJsonbValueFromContainer(array, i));
+      if (raw[i].data == nullptr) bad_shape("a column name is not a string");
+    }
+  });
+  std::vector<std::string> out;
+  for (const auto& r : raw) out.push_back(to_string(r));
+  return out;
+}
+
+std::vector<Section> read_sections(Jsonb* doc, bool master) {
+  JsonbContainer* array = nullptr;
+  uint32 n = 0;
+  guarded([&] {
+    array = container_of(jsonb_field(&doc->root, master ? "master_data" : "data"));
+    if (array == nullptr || !JsonContainerIsArray(array)) bad_shape("no data or master_data array");
+    n = JsonContainerSize(array);
+  });
+  std::vector<Section> sections;
+  for (uint32 i = 0; i < n; ++i) {
+    RawText schema, name, role;
+    JsonbContainer* columns = nullptr;
+    JsonbContainer* rows = nullptr;
+    uint32 row_count = 0;
+    guarded([&] {
+      JsonbContainer* s = container_of(getIthJsonbValueFromContainer(array, i));
+      schema = string_of(jsonb_field(s, "schema"));
+      name = string_of(jsonb_field(s, "name"));
+      role = string_of(jsonb_field(s, "role"));
+      columns = container_of(jsonb_field(s, "columns"));
+      rows = container_of(jsonb_field(s, "rows"));
+      if (schema.data == nullptr || name.data == nullptr || columns == nullptr || rows == nullptr ||
+          !JsonContainerIsArray(rows))
+        bad_shape("a section lacks schema, name, columns or rows");
+      row_count = JsonContainerSize(rows);
+    });
+    Section section;
+    section.master = master;
+    section.position = static_cast<int>(i);
+    section.schema = to_string(schema);
+    section.name = to_string(name);
+    section.role = to_string(role);
+    section.columns = string_array(columns);
+    section.rows = rows;
+    section.row_count = row_count;
+    sections.push_back(std::move(section));
+  }
+  return sections;
+}
+
+using TableKey = std::pair<std::string, std::string>;  // schema, name
+
+// The encodings schema.tables records per column: how the values were
+// written. Missing or unknown entries fall back to the column's type here.
+std::map<TableKey, std::map<std::string, core::ValueEncoding>> read_encodings(Jsonb* doc) {
+  std::map<TableKey, std::map<std::string, core::ValueEncoding>> out;
+  JsonbContainer* tables = nullptr;
+  uint32 n = 0;
+  guarded([&] {
+    tables = container_of(jsonb_field(container_of(jsonb_field(&doc->root, "schema")), "tables"));
+    n = tables != nullptr && JsonContainerIsArray(tables) ? JsonContainerSize(tables) : 0;
+  });
+  for (uint32 i = 0; i < n; ++i) {
+    RawText schema, name;
+    JsonbContainer* columns = nullptr;
+    uint32 ncolumns = 0;
+    guarded([&] {
+      JsonbContainer* t = container_of(getIthJsonbValueFromContainer(tables, i));
+      schema = string_of(jsonb_field(t, "schema"));
+      name = string_of(jsonb_field(t, "name"));
+      columns = container_of(jsonb_field(t, "columns"));
+      ncolumns = columns != nullptr && JsonContainerIsArray(columns) ? JsonContainerSize(columns) : 0;
+    });
+    std::vector<std::pair<RawText, RawText>> raw(ncolumns);
+    guarded([&] {
+      for (uint32 c = 0; c < ncolumns; ++c) {
+        JsonbContainer* column = container_of(getIthJsonbValueFromContainer(columns, c));
+        raw[c] = {string_of(jsonb_field(column, "name")), string_of(jsonb_field(column, "encoding"))};
+      }
+    });
+    auto& table = out[{to_string(schema), to_string(name)}];
+    for (const auto& [column, encoding] : raw)
+      if (auto e = core::encoding_from_string(to_string(encoding)); e && column.data)
+        table[to_string(column)] = *e;
+  }
+  return out;
+}
+
+core::SnapshotSummary read_summary(Jsonb* doc) {
+  char* text = nullptr;
+  guarded([&] { text = JsonbToCString(nullptr, &doc->root, VARSIZE(doc)); });
+  core::StringSource source(std::string_view(text, strlen(text)));
+  core::SnapshotSummary summary = core::read_snapshot_summary(source);
+  guarded([&] { pfree(text); });
+  return summary;
+}
+
+// --- COPY from the document -----------------------------------------------
+
+constexpr uint32 kRowsPerBatch = 256;
+
+// What the COPY data source callback reads: the rows of one section.
+struct CopyFeed {
+  JsonbContainer* rows = nullptr;
+  uint32 row_count = 0;
+  uint32 next_row = 0;
+  std::vector<int> positions;  // per loaded column, its index in a row
+  std::vector<core::ValueEncoding> encodings;
+  std::vector<std::string> column_names;
+  std::string table;
+  std::string buffer;  // COPY text not yet handed over
+  size_t consumed = 0;
+  std::vector<core::CopyCell> cells;  // one batch of rows
+  MemoryContext batch_context = nullptr;
+};
+
+// The callback has no argument of its own; one COPY runs at a time.
+CopyFeed* current_feed = nullptr;
+
+// Inside guarded(): palloc'd texts go to the batch context.
+core::CopyCell make_cell(JsonbValue* v, core::ValueEncoding encoding) {
+  if (v == nullptr) bad_shape("a row is shorter than its columns");
+  switch (v->type) {
+    case jbvNull: return {core::CellKind::Null, nullptr, 0};
+    case jbvString:
+      return {core::CellKind::String, v->val.string.val, static_cast<size_t>(v->val.string.len)};
+    case jbvNumeric: {
+      char* text = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v->val.numeric)));
+      return {core::CellKind::Literal, text, strlen(text)};
+    }
+    case jbvBool:
+      return v->val.boolean ? core::CopyCell{core::CellKind::Literal, "true", 4}
+                            : core::CopyCell{core::CellKind::Literal, "false", 5};
+    case jbvBinary: {
+      JsonbContainer* c = v->val.binary.data;
+      if (encoding == core::ValueEncoding::Jsonb && JsonContainerIsObject(c) &&
+          JsonContainerSize(c) == 1) {
+        // {"$jsonb": v} stands for v (docs/format.md, jsonb encoding).
+        if (JsonbValue* inner = jsonb_field(c, core::kJsonbEscapeKey)) {
+          if (inner->type == jbvNull) return {core::CellKind::Json, "null", 4};
+          if (inner->type != jbvBinary) return make_cell(inner, encoding);
+          char* text = JsonbToCString(nullptr, inner->val.binary.data, inner->val.binary.len);
+          return {core::CellKind::Json, text, strlen(text)};
+        }
+      }
+      char* text = JsonbToCString(nullptr, c, v->val.binary.len);
+      return {core::CellKind::Json, text, strlen(text)};
+    }
+    default: bad_shape("a value of an unknown kind");
+  }
+}
+
+void refill(CopyFeed& f) {
+  if (f.consumed > 0) {
+    f.buffer.erase(0, f.consumed);
+    f.consumed = 0;
+  }
+  const uint32 count = std::min(kRowsPerBatch, f.row_count - f.next_row);
+  const size_t ncols = f.positions.size();
+  f.cells.assign(static_cast<size_t>(count) * ncols, core::CopyCell{});
+  guarded([&] {
+    MemoryContextReset(f.batch_context);
+    MemoryContext old = MemoryContextSwitchTo(f.batch_context);
+    for (uint32 r = 0; r < count; ++r) {
+      JsonbContainer* row = container_of(getIthJsonbValueFromContainer(f.rows, f.next_row + r));
+      if (row == nullptr || !JsonContainerIsArray(row)) bad_shape("a row is not an array");
+      for (size_t c = 0; c < ncols; ++c)
+        f.cells[r * ncols + c] =
+            make_cell(getIthJsonbValueFromContainer(row, static_cast<uint32>(f.positions[c])),
+                      f.encodings[c]);
+    }
+    MemoryContextSwitchTo(old);
+  });
+  for (uint32 r = 0; r < count; ++r) {
+    for (size_t c = 0; c < ncols; ++c) {
+      if (c > 0) f.buffer += '\t';
+      try {
+        core::append_copy_field(f.buffer, f.cells[r * ncols + c], f.encodings[c]);
+      } catch (const core::Error& e) {
+        throw core::Error(e.sqlstate(),
+                          std::string(e.what()) + " (table " + f.table + ", column " +
+                              f.column_names[c] + ", row " + std::to_string(f.next_row + r + 1) +
+                              " of the snapshot)",
+                          e.detail(), e.hint());
+      }
+    }
+    f.buffer += '\n';
+  }
+  f.next_row += count;
+}
+
+}  // namespace
+}  // namespace ptb::pg
+
+extern "C" {
+
+// COPY's data source: called by the server inside CopyFrom.
+static int ptb_copy_feed_read(void* outbuf, int minread, int maxread) {
+  return ptb::pg::entry([&]() -> int {
+    ptb::pg::CopyFeed& f = *ptb::pg::current_feed;
+    while (f.buffer.size() - f.consumed < static_cast<size_t>(maxread) && f.next_row < f.row_count)
+      ptb::pg::refill(f);
+    const size_t n = std::min(f.buffer.size() - f.consumed, static_cast<size_t>(maxread));
+    memcpy(outbuf, f.buffer.data() + f.consumed, n);
+    f.consumed += n;
+    return static_cast<int>(n);
+  });
+}
+
+// Adds the table being loaded to the context of an error raised while
+// copying (COPY's own context names the staging table and the column).
+static void ptb_copy_error_context(void* arg) {
+  ptb::pg::entry([&] { errcontext("loading the snapshot's rows of %s", static_cast<const char*>(arg)); });
+}
+}
+
+namespace ptb::pg {
+namespace {
+
+// --- Tables of the import ---------------------------------------------------
+
+struct ColumnInfo {
+  bool generated = false;
+  bool identity_always = false;
+};
+
+struct LoadTable {
+  const Section* section = nullptr;
+  bool data = true;            // a data section (else master or reference rows)
+  size_t catalog_index = 0;    // in the plan's catalog
+  std::string oid;
+  core::StagedTable staged;
+  std::vector<int> positions;  // per loaded column, its index in the section's rows
+  std::vector<core::ValueEncoding> encodings;
+  core::TableOutcome outcome;
+  int64_t doomed = 0;          // replace: the tenant's rows the snapshot lacks
+};
+
+// Staging tables are named ptb_stage_1, _2, ... afresh for each import:
+// they are dropped at its end (or rolled back with it), and names that never
+// repeat would fill the backend's catalog caches with entries for names
+// looked up once.
+uint64_t stage_counter = 0;
+
+std::map<std::string, ColumnInfo> table_columns(const std::string& oid) {
+  std::map<std::string, ColumnInfo> out;
+  for (const auto& row : run("SELECT a.attname, a.attgenerated <> '', a.attidentity = 'a'"
+                             "  FROM pg_catalog.pg_attribute a"
+                             " WHERE a.attrelid = $1::pg_catalog.oid AND a.attnum > 0"
+                             "   AND NOT a.attisdropped",
+                             {oid})
+                           .rows)
+    out[*row[0]] = {row[1] == "t", row[2] == "t"};
+  return out;
+}
+
+// Unique keys usable by ON CONFLICT (not partial, not on expressions, not
+// deferrable): per index, its columns and the btree equality operator of
+// each column's operator class. The primary key comes first.
+struct UniqueKey {
+  bool primary = false;
+  std::vector<std::string> columns;
+  std::vector<std::string> operators;
+};
+
+std::vector<UniqueKey> unique_keys(const std::string& oid) {
+  constexpr const char* kSql = R"SQL(
+SELECT i.indexrelid::pg_catalog.text, i.indisprimary, a.attname,
+       pg_catalog.format('OPERATOR(%I.%s)', opn.nspname, op.oprname)
+  FROM pg_catalog.pg_index i
+  CROSS JOIN LATERAL unnest(i.indkey::pg_catalog.int2[], i.indclass::pg_catalog.oid[])
+       WITH ORDINALITY AS k(attnum, opclass, ord)
+  JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+  JOIN pg_catalog.pg_opclass oc ON oc.oid = k.opclass
+  JOIN pg_catalog.pg_amop ao ON ao.amopfamily = oc.opcfamily AND ao.amoplefttype = oc.opcintype
+       AND ao.amoprighttype = oc.opcintype AND ao.amopstrategy = 3 AND ao.amopmethod = oc.opcmethod
+  JOIN pg_catalog.pg_operator op ON op.oid = ao.amopopr
+  JOIN pg_catalog.pg_namespace opn ON opn.oid = op.oprnamespace
+ WHERE i.indrelid = $1::pg_catalog.oid AND i.indisunique AND i.indimmediate AND i.indisvalid
+   AND i.indpred IS NULL AND i.indexprs IS NULL AND k.ord <= i.indnkeyatts
+ ORDER BY i.indisprimary DESC, i.indexrelid, k.ord)SQL";
+  std::vector<UniqueKey> keys;
+  std::string current;
+  for (const auto& row : run(kSql, {oid}).rows) {
+    if (*row[0] != current) {
+      current = *row[0];
+      keys.push_back({row[1] == "t", {}, {}});
+    }
+    keys.back().columns.push_back(*row[2]);
+    keys.back().operators.push_back(*row[3]);
+  }
+  return keys;
+}
+
+std::vector<std::string> primary_key_of(const std::string& oid) {
+  std::vector<std::string> out;
+  for (const auto& key : unique_keys(oid))
+    if (key.primary) out = key.columns;
+  return out;
+}
+
+// Sets staged.key and key_operators to the unique key with exactly these
+// columns; false when the table has none.
+bool use_key(core::StagedTable& staged, const std::vector<UniqueKey>& keys,
+             const std::vector<std::string>& columns) {
+  const std::set<std::string> wanted(columns.begin(), columns.end());
+  for (const auto& key : keys) {
+    if (std::set<std::string>(key.columns.begin(), key.columns.end()) != wanted ||
+        key.columns.size() != columns.size())
+      continue;
+    staged.key = columns;
+    staged.key_operators.clear();
+    for (const auto& c : columns) {
+      auto at = std::find(key.columns.begin(), key.columns.end(), c) - key.columns.begin();
+      staged.key_operators.push_back(key.operators[at]);
+    }
+    return true;
+  }
+  return false;
+}
+
+std::string column_list(const std::vector<std::string>& columns) {
+  std::string out;
+  for (const auto& c : columns) out += (out.empty() ? "" : ", ") + quote_ident(c);
+  return out;
+}
+
+// Creates the staging table and copies the section's rows into it.
+void stage(LoadTable& t) {
+  const std::string name = "ptb_stage_" + std::to_string(++stage_counter);
+  t.staged.stage = "pg_temp." + quote_ident(name);
+  // Only the loaded columns, with their types, typmods and collations
+  // (domains keep their checks); no defaults, constraints or triggers.
+  run("CREATE TEMP TABLE " + t.staged.stage + " ON COMMIT DROP AS SELECT " +
+      column_list(t.staged.columns) + " FROM " + t.staged.target + " WITH NO DATA");
+
+  CopyFeed feed;
+  feed.rows = t.section->rows;
+  feed.row_count = t.section->row_count;
+  feed.positions = t.positions;
+  feed.encodings = t.encodings;
+  feed.column_names = t.staged.columns;
+  feed.table = t.staged.display;
+  const std::string context = t.staged.display + " (" + t.section->where() + ")";
+  uint64 copied = 0;
+  current_feed = &feed;
+  try {
+    guarded([&] {
+      feed.batch_context = AllocSetContextCreate(CurrentMemoryContext, "pg_tenant_backup import batch",
+                                                 ALLOCSET_DEFAULT_SIZES);
+      ErrorContextCallback callback;
+      callback.callback = ptb_copy_error_context;
+      callback.arg = const_cast<char*>(context.c_str());
+      callback.previous = error_context_stack;
+      error_context_stack = &callback;
+      CommandCounterIncrement();  // the staging table is visible
+      Relation rel = table_openrv(makeRangeVar(pstrdup("pg_temp"), pstrdup(name.c_str()), -1),
+                                  RowExclusiveLock);
+      List* columns = NIL;
+      for (const auto& c : t.staged.columns) columns = lappend(columns, makeString(pstrdup(c.c_str())));
+      // The document is in the server encoding: no conversion.
+      List* options =
+          list_make2(makeDefElem(pstrdup("format"), (Node*)makeString(pstrdup("text")), -1),
+                     makeDefElem(pstrdup("encoding"),
+                                 (Node*)makeString(pstrdup(GetDatabaseEncodingName())), -1));
+      // CopyFrom finds the relation in the range table BeginCopyFrom takes
+      // from the parse state, as DoCopy sets it up.
+      ParseState* pstate = make_parsestate(nullptr);
+      (void)addRangeTableEntryForRelation(pstate, rel, RowExclusiveLock, nullptr, false, false);
+      CopyFromState cstate =
+          BeginCopyFrom(pstate, rel, nullptr, nullptr, false, ptb_copy_feed_read, columns, options);
+      copied = CopyFrom(cstate);
+      EndCopyFrom(cstate);
+      free_parsestate(pstate);
+      table_close(rel, NoLock);
+      error_context_stack = callback.previous;
+      MemoryContextDelete(feed.batch_context);
+      CommandCounterIncrement();
+    });
+  } catch (...) {
+    current_feed = nullptr;
+    throw;
+  }
+  current_feed = nullptr;
+  if (copied != t.section->row_count)
+    throw core::Error("XX000", "pg_tenant_backup: staged " + std::to_string(copied) + " rows of " +
+                                   t.staged.display + ", the snapshot has " +
+                                   std::to_string(t.section->row_count));
+}
+
+// Foreign keys whose referencing or referenced table is one of `oids`.
+struct ForeignKey {
+  core::ForeignKeyCheck check;
+  std::string from_oid;
+  std::string to_oid;
+};
+
+std::vector<ForeignKey> foreign_keys(const std::vector<std::string>& oids) {
+  constexpr const char* kSql = R"SQL(
+SELECT con.oid::pg_catalog.text, con.conname, con.conrelid::pg_catalog.text, fn.nspname, fc.relname,
+       fc.relkind = 'p', con.confrelid::pg_catalog.text, tn.nspname, tc.relname, tc.relkind = 'p',
+       fa.attname, ta.attname, pg_catalog.format('OPERATOR(%I.%s)', opn.nspname, op.oprname)
+  FROM pg_catalog.pg_constraint con
+  JOIN pg_catalog.pg_class fc ON fc.oid = con.conrelid
+  JOIN pg_catalog.pg_namespace fn ON fn.oid = fc.relnamespace
+  JOIN pg_catalog.pg_class tc ON tc.oid = con.confrelid
+  JOIN pg_catalog.pg_namespace tn ON tn.oid = tc.relnamespace
+  CROSS JOIN LATERAL unnest(con.conkey, con.confkey, con.conpfeqop) WITH ORDINALITY AS k(fromnum, tonum, op, ord)
+  JOIN pg_catalog.pg_attribute fa ON fa.attrelid = con.conrelid AND fa.attnum = k.fromnum
+  JOIN pg_catalog.pg_attribute ta ON ta.attrelid = con.confrelid AND ta.attnum = k.tonum
+  JOIN pg_catalog.pg_operator op ON op.oid = k.op
+  JOIN pg_catalog.pg_namespace opn ON opn.oid = op.oprnamespace
+ WHERE con.contype = 'f' AND con.conparentid = 0
+   AND (con.conrelid IN (SELECT pg_catalog.jsonb_array_elements_text($1::pg_catalog.jsonb)::pg_catalog.oid)
+     OR con.confrelid IN (SELECT pg_catalog.jsonb_array_elements_text($1::pg_catalog.jsonb)::pg_catalog.oid))
+ ORDER BY con.conrelid, con.conname, con.oid, k.ord)SQL";
+  std::vector<ForeignKey> out;
+  std::string current;
+  for (const auto& row : run(kSql, {json(oids).dump()}).rows) {
+    if (*row[0] != current) {
+      current = *row[0];
+      ForeignKey fk;
+      fk.check.name = *row[1];
+      fk.from_oid = *row[2];
+      fk.check.from_display = table_display(*row[3], *row[4]);
+      fk.check.from_table = core::quote_qualified(*row[3], *row[4]);
+      fk.check.from_partitioned = row[5] == "t";
+      fk.to_oid = *row[6];
+      fk.check.to_display = table_display(*row[7], *row[8]);
+      fk.check.to_table = core::quote_qualified(*row[7], *row[8]);
+      fk.check.to_partitioned = row[9] == "t";
+      out.push_back(std::move(fk));
+    }
+    out.back().check.from_columns.push_back(*row[10]);
+    out.back().check.to_columns.push_back(*row[11]);
+    out.back().check.operators.push_back(*row[12]);
+  }
+  return out;
+}
+
+// The columns describing a row in messages: the key, else a few columns.
+std::vector<std::string> describing_columns(const core::StagedTable& t) {
+  if (t.has_key()) return t.key;
+  return std::vector<std::string>(t.columns.begin(),
+                                  t.columns.begin() + std::min<size_t>(t.columns.size(), 4));
+}
+
+// Sequences owned by loaded columns (serial and identity) move up to the
+// highest value loaded, never down.
+void advance_sequences(const LoadTable& t) {
+  constexpr const char* kSql = R"SQL(
+SELECT a.attname, d.objid::pg_catalog.regclass::pg_catalog.text, s.seqincrement::pg_catalog.text
+  FROM pg_catalog.pg_depend d
+  JOIN pg_catalog.pg_sequence s ON s.seqrelid = d.objid
+  JOIN pg_catalog.pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
+ WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
+   AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass
+   AND d.refobjid = $1::pg_catalog.oid AND d.deptype IN ('a', 'i')
+ ORDER BY 1)SQL";
+  for (const auto& row : run(kSql, {t.oid}).rows) {
+    const std::string& column = *row[0];
+    if (std::find(t.staged.columns.begin(), t.staged.columns.end(), column) == t.staged.columns.end())
+      continue;
+    const std::string& sequence = *row[1];
+    const bool ascending = std::stoll(*row[2]) > 0;
+    auto loaded = run("SELECT " + std::string(ascending ? "pg_catalog.max" : "pg_catalog.min") + "(ptb_s." +
+                      quote_ident(column) + ")::pg_catalog.int8::pg_catalog.text FROM " + t.staged.stage +
+                      " ptb_s");
+    if (loaded.rows.empty() || !loaded.rows[0][0]) continue;
+    const std::string extreme = *loaded.rows[0][0];
+    // The value nextval would hand out next: from the last one it gave, or,
+    // when it was never called (or reset), by asking it for one.
+    auto last = run("SELECT pg_catalog.pg_sequence_last_value($1::pg_catalog.regclass)"
+                    "       OPERATOR(pg_catalog.+) $2::pg_catalog.int8",
+                    {sequence, *row[2]});
+    std::string next;
+    if (!last.rows.empty() && last.rows[0][0])
+      next = *last.rows[0][0];
+    else
+      next = *run("SELECT pg_catalog.nextval($1::pg_catalog.regclass)::pg_catalog.text", {sequence})
+                  .rows.at(0).at(0);
+    run(std::string("SELECT pg_catalog.setval($1::pg_catalog.regclass, $2::pg_catalog.int8, true) WHERE ") +
+            (ascending ? "$2::pg_catalog.int8 OPERATOR(pg_catalog.>=) $3::pg_catalog.int8"
+                       : "$2::pg_catalog.int8 OPERATOR(pg_catalog.<=) $3::pg_catalog.int8"),
+        {sequence, extreme, next});
+  }
+}
+
+}  // namespace
+
+ImportOutcome run_import(const ImportRequest& request) {
+  const auto started = std::chrono::steady_clock::now();
+  core::SnapshotSummary own_summary;
+  const core::SnapshotSummary* summary = request.summary;
+  if (summary == nullptr) {
+    own_summary = read_summary(request.doc);
+    summary = &own_summary;
+  }
+  const std::optional<std::string> tenant = summary->tenant_id;
+  if (request.tenant_out != nullptr) *request.tenant_out = tenant;
+
+  // Options: the settings, then those the snapshot was taken with, then the
+  // caller's. Keys a later release of format 1 may add are ignored.
+  core::SnapshotOptions options = snapshot_options(nullptr);
+  if (auto o = summary->metadata.find("options"); o != summary->metadata.end())
+    options = core::apply_options_json(core::recorded_options_as_opts(*o).dump(), std::move(options));
+  if (request.opts != nullptr)
+    options = core::apply_options_json(jsonb_text(request.opts), std::move(options),
+                                       core::kImportOptionKeys);
+  const core::ImportMode mode = request.mode;
+  const core::ImportOptions& io = request.options;
+
+  Spi::connect();
+  stage_counter = 0;
+  lock_tenant(tenant);
+  const int output_level = fix_output_settings();
+  TenantSnapshotPlan snapshot = plan_tenant_snapshot(tenant, options, false);
+  const core::TenancyPlan& plan = snapshot.plan;
+  const core::Catalog& catalog = plan.catalog();
+  const auto params = tenant_parameters(snapshot);
+  const bool by_column = plan.uses_tenant_parameter();
+  // Which rows are the tenant's whatever their soft-delete column says:
+  // a snapshot row may bring back a row soft-deleted since.
+  std::optional<TenantSnapshotPlan> owner_snapshot;
+  if (by_column && !plan.options().include_deleted && !plan.options().soft_delete_column.empty()) {
+    core::SnapshotOptions owner_options = plan.options();
+    owner_options.include_deleted = true;
+    owner_snapshot = plan_tenant_snapshot(tenant, owner_options, false);
+  }
+  const core::TenancyPlan& owner_plan = owner_snapshot ? owner_snapshot->plan : plan;
+  auto catalog_index = [](const core::Catalog& c, const std::string& schema,
+                          const std::string& name) -> std::optional<size_t> {
+    for (size_t i = 0; i < c.tables.size(); ++i)
+      if (c.tables[i].schema == schema && c.tables[i].name == name) return i;
+    return std::nullopt;
+  };
+
+  // --- 3. Sections and tables.
+  const std::vector<Section> data_sections = read_sections(request.doc, false);
+  const std::vector<Section> master_sections = read_sections(request.doc, true);
+  const auto encodings = read_encodings(request.doc);
+  std::map<TableKey, const Section*> data_by_name;
+  for (const auto& s : data_sections) {
+    if (!data_by_name.emplace(TableKey{s.schema, s.name}, &s).second)
+      throw core::Error(core::sqlstate::kInvalidParameterValue,
+                        s.where() + ": table " + table_display(s.schema, s.name) +
+                            " has a second data section");
+  }
+  std::vector<LoadTable> tables;  // data tables in load order, then master and reference rows
+  for (const auto& p : plan.tables()) {
+    if (p.role == core::TableRole::Master) continue;
+    const core::Table& t = catalog.tables[p.table];
+    auto it = data_by_name.find({t.schema, t.name});
+    if (it == data_by_name.end()) continue;
+    LoadTable lt;
+    lt.section = it->second;
+    lt.catalog_index = p.table;
+    tables.push_back(std::move(lt));
+    data_by_name.erase(it);
+  }
+  // Sections of tables the caller's table options leave out are skipped.
+  bool caller_selects = false;
+  if (request.opts != nullptr) {
+    const json given = json::parse(jsonb_text(request.opts));
+    for (const char* key : {"tables", "exclude_tables", "audit_tables", "include_audit_logs"})
+      caller_selects = caller_selects || given.contains(key);
+  }
+  for (auto it = data_by_name.begin(); it != data_by_name.end();) {
+    if (caller_selects && catalog_index(catalog, it->first.first, it->first.second))
+      it = data_by_name.erase(it);
+    else
+      ++it;
+  }
+  if (!data_by_name.empty()) {
+    const Section& s = *data_by_name.begin()->second;
+    const auto index = catalog_index(catalog, s.schema, s.name);
+    std::string why = !index ? "It does not exist."
+                             : "With the snapshot's options (" + std::string(core::to_string(plan.options().tenancy)) +
+                                   " tenancy, schemas " + json(plan.options().schemas).dump() +
+                                   ") it is not a tenant or child table here, or the options leave it out.";
+    throw core::Error(core::sqlstate::kUndefinedTable,
+                      "table " + table_display(s.schema, s.name) + " of the snapshot is not a table of " +
+                          quoted_tenant(tenant) + " in this database",
+                      why, "Create the table, or import into a database with the snapshot's schema.");
+  }
+  for (const auto& s : master_sections) {
+    const auto index = catalog_index(catalog, s.schema, s.name);
+    if (!index)
+      throw core::Error(core::sqlstate::kUndefinedTable,
+                        (s.role == "reference" ? "table " : "master table ") +
+                            table_display(s.schema, s.name) +
+                            " of the snapshot does not exist in this database",
+                        s.where() + " records rows of it that the tenant's rows reference.",
+                        "Create the table and its rows first.");
+    LoadTable lt;
+    lt.section = &s;
+    lt.data = false;
+    lt.catalog_index = *index;
+    tables.push_back(std::move(lt));
+  }
+
+  std::set<core::QualifiedName> used_key_columns;
+  for (auto& t : tables) {
+    const core::Table& table = catalog.tables[t.catalog_index];
+    const Section& s = *t.section;
+    t.staged.display = table_display(table.schema, table.name);
+    t.staged.target = core::quote_qualified(table.schema, table.name);
+    t.staged.partitioned = table.partitioned;
+    t.oid = *run("SELECT c.oid::pg_catalog.text FROM pg_catalog.pg_class c"
+                 "  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+                 " WHERE n.nspname = $1 AND c.relname = $2",
+                 {table.schema, table.name})
+                 .rows.at(0)
+                 .at(0);
+    const auto columns = table_columns(t.oid);
+    const auto keys = unique_keys(t.oid);
+    const auto doc_encodings = encodings.find({s.schema, s.name});
+
+    // The key rows are matched on.
+    std::vector<std::string> key = table.primary_key;
+    bool named = false;
+    if (t.data) {
+      for (const auto& [name, key_columns] : io.key_columns)
+        if (name.matches(table.schema, table.name)) {
+          key = key_columns;
+          named = true;
+          used_key_columns.insert(name);
+        }
+    }
+    for (const auto& k : key) {
+      if (std::find(s.columns.begin(), s.columns.end(), k) != s.columns.end()) continue;
+      if (!t.data) {
+        key.clear();  // master rows without their key cannot be looked up
+        break;
+      }
+      throw core::Error(core::sqlstate::kInvalidParameterValue,
+                        "the snapshot has no column \"" + k + "\" of the key of " + t.staged.display,
+                        "Rows are matched on (" + column_list(key) + ").",
+                        named ? "Name columns the snapshot has in key_columns." : "");
+    }
+
+    for (size_t i = 0; i < s.columns.size(); ++i) {
+      const std::string& name = s.columns[i];
+      auto c = columns.find(name);
+      if (c == columns.end()) {
+        if (io.ignore_unknown_columns) continue;
+        throw core::Error("42703",
+                          "column \"" + name + "\" of table " + t.staged.display +
+                              " in the snapshot does not exist in this database",
+                          s.where() + " has values for it.",
+                          "Add the column, or pass {\"ignore_unknown_columns\": true} to leave "
+                          "its values out.");
+      }
+      if (c->second.generated) continue;  // computed again on load
+      if (!t.data && std::find(key.begin(), key.end(), name) == key.end()) continue;
+      t.staged.columns.push_back(name);
+      t.positions.push_back(static_cast<int>(i));
+      std::optional<core::ValueEncoding> e;
+      if (doc_encodings != encodings.end())
+        if (auto f = doc_encodings->second.find(name); f != doc_encodings->second.end()) e = f->second;
+      if (!e)
+        if (const core::Column* column = table.find_column(name)) e = column->encoding;
+      t.encodings.push_back(e.value_or(core::ValueEncoding::Text));
+      if (c->second.identity_always) t.staged.fixed_columns.push_back(name);
+    }
+    if (!key.empty() && !use_key(t.staged, keys, key)) {
+      if (named)
+        throw core::Error(core::sqlstate::kInvalidParameterValue,
+                          "key_columns (" + column_list(key) + ") of " + t.staged.display +
+                              " are not a unique key of the table",
+                          {},
+                          "Name the columns of its primary key or of a unique constraint or index "
+                          "that is not partial and not deferrable.");
+      key.clear();
+    }
+    if (t.data && !t.staged.has_key() && mode != core::ImportMode::Replace)
+      throw core::Error(core::sqlstate::kInvalidParameterValue,
+                        "table " + t.staged.display + " has no primary key: " +
+                            std::string(core::to_string(mode)) + " cannot match its rows",
+                        {},
+                        "Name a unique key in opts, {\"key_columns\": {\"" + table.name +
+                            "\": [\"column\"]}}, or use mode replace.");
+    if (t.data) {
+      t.outcome.table = t.staged.display;
+      t.outcome.rows = s.row_count;
+      // Without fire_triggers the server does not check foreign keys as rows
+      // are written: a column other rows reference (other than the key the
+      // rows are matched on) is never changed, so no reference is left
+      // dangling unchecked.
+      if (!io.fire_triggers)
+        for (const auto& row : run("SELECT DISTINCT a.attname FROM pg_catalog.pg_constraint con"
+                                   " CROSS JOIN LATERAL unnest(con.confkey) AS k(attnum)"
+                                   " JOIN pg_catalog.pg_attribute a ON a.attrelid = con.confrelid"
+                                   "  AND a.attnum = k.attnum"
+                                   " WHERE con.contype = 'f' AND con.confrelid = $1::pg_catalog.oid",
+                                   {t.oid})
+                                   .rows) {
+          const std::string& column = *row[0];
+          auto& fixed = t.staged.fixed_columns;
+          if (std::find(t.staged.key.begin(), t.staged.key.end(), column) == t.staged.key.end() &&
+              std::find(fixed.begin(), fixed.end(), column) == fixed.end())
+            fixed.push_back(column);
+        }
+    }
+  }
+  for (const auto& [name, columns] : io.key_columns)
+    if (!used_key_columns.count(name))
+      throw core::Error(core::sqlstate::kInvalidParameterValue,
+                        "key_columns names \"" + name.to_string() + "\", which is not a table of the snapshot");
+
+  // --- 4. Stage.
+  for (auto& t : tables)
+    if (t.data || t.staged.has_key()) stage(t);
+
+  // --- 5. Checks before any change.
+  std::vector<LoadTable*> data_tables;
+  for (auto& t : tables)
+    if (t.data) data_tables.push_back(&t);
+  auto find_data = [&](size_t index) -> LoadTable* {
+    for (auto* t : data_tables)
+      if (t->catalog_index == index) return t;
+    return nullptr;
+  };
+
+  // The tenant exists here, or the snapshot brings its row back.
+  const bool tenant_exists = !by_column || !run(plan.tenant_lookup_sql(), params).rows.empty();
+  if (!tenant_exists) {
+    bool brought = false;
+    std::string where;
+    if (const auto& tt = plan.tenant_table()) {
+      where = "No row of " + table_display(catalog.tables[tt->table].schema, catalog.tables[tt->table].name) +
+              " has " + tt->key_column + " = " + *tenant;
+      if (LoadTable* t = find_data(tt->table);
+          t != nullptr && std::find(t->staged.columns.begin(), t->staged.columns.end(), tt->key_column) !=
+                              t->staged.columns.end()) {
+        const core::Column* key = catalog.tables[tt->table].find_column(tt->key_column);
+        std::string op = "OPERATOR(pg_catalog.=)";
+        if (t->staged.key == std::vector<std::string>{tt->key_column}) op = t->staged.key_operators[0];
+        brought = !run("SELECT 1 FROM " + t->staged.stage + " ptb_s WHERE ptb_s." + quote_ident(tt->key_column) +
+                           " " + op + " CAST($1 AS " + key->type + ") LIMIT 1",
+                       params)
+                       .rows.empty();
+      }
+      where += brought ? "" : ", and the snapshot does not have that row.";
+    } else {
+      for (auto* t : data_tables) brought = brought || t->outcome.rows > 0;
+      where = "No tenant table has a row with " + plan.options().tenant_column + " = " + *tenant +
+              ", and the snapshot has no rows.";
+    }
+    if (!brought)
+      throw core::Error(core::sqlstate::kUndefinedObject, "tenant \"" + *tenant + "\" does not exist",
+                        where, "Import a snapshot into the database it was taken from, or create the tenant first.");
+  }
+
+  for (auto* t : data_tables) {
+    if (!t->staged.has_key()) continue;
+    auto dup = run(core::duplicate_keys_sql(t->staged));
+    if (!dup.rows.empty())
+      throw core::Error("23505",
+                        "the snapshot has more than one row of " + t->staged.display + " with " +
+                            dup.rows[0][0].value_or(""),
+                        t->section->where() + " repeats a key the rows are matched on.");
+  }
+  for (auto& t : tables) {
+    if (t.data || !t.staged.has_key()) continue;
+    auto missing = run(core::missing_rows_sql(t.staged));
+    const int64_t count = first_int(missing);
+    if (count == 0) continue;
+    const std::string first = missing.rows[0][1].value_or("");
+    const bool reference = t.section->role == "reference";
+    throw core::Error(
+        "23503",
+        (reference ? "row " + t.staged.display + " " + first +
+                         ", which the snapshot's rows reference, does not exist in this database"
+                   : "master row " + t.staged.display + " " + first +
+                         " of the snapshot does not exist in this database"),
+        std::to_string(count) + (count == 1 ? " row" : " rows") + " of " + t.staged.display +
+            (reference ? " (another tenant's, or outside the snapshot)" : "") +
+            " that the tenant's rows reference " + (count == 1 ? "is" : "are") +
+            " missing; the first is shown. Nothing was changed.",
+        reference ? "Create the missing rows first: an import checks that the rows the tenant's "
+                    "rows point at exist, it never creates them."
+                  : "Create the missing master rows first: an import checks that the master data "
+                    "the tenant's rows point at exists, it never creates it.");
+  }
+  if (by_column) {
+    for (auto* t : data_tables) {
+      if (!t->staged.has_key()) continue;
+      const auto index = catalog_index(owner_plan.catalog(), catalog.tables[t->catalog_index].schema,
+                                       catalog.tables[t->catalog_index].name);
+      auto taken = run(core::foreign_owner_sql(t->staged, owner_plan.membership_sql(*index, "t0")), params);
+      if (!taken.rows.empty())
+        throw core::Error("23505",
+                          "row " + t->staged.display + " " + taken.rows[0][0].value_or("") +
+                              " of the snapshot belongs to another tenant in this database",
+                          "Its key is taken by a row that is not " + quoted_tenant(tenant) + "'s.",
+                          "An import changes only its own tenant's rows: import a snapshot into the "
+                          "database it was taken from.");
+    }
+  }
+
+  if (request.before_changes) request.before_changes(plan.options(), tenant_exists);
+
+  // --- 6. Changes.
+  // Inserts and updates run with session_replication_role = replica unless
+  // fire_triggers: user triggers and rules do not rewrite restored rows.
+  // Foreign keys are not checked by the server then; step 7 checks them.
+  // Each table in load order (referenced tables first): update the rows
+  // that differ (merge, replace); replace: remove the tenant's rows the
+  // snapshot lacks, in one statement; insert the rows that are missing.
+  const char* write_role = io.fire_triggers ? "origin" : "replica";
+  if (mode != core::ImportMode::InsertOnly) {
+    const int level = set_setting("session_replication_role", write_role);
+    for (auto* t : data_tables)
+      if (std::string sql = core::update_existing_sql(t->staged); !sql.empty())
+        t->outcome.updated = static_cast<int64_t>(run(sql).processed);
+    restore_setting(level);
+  }
+  if (mode == core::ImportMode::Replace) {
+    // Deletes run as origin, so foreign keys and their actions apply.
+    const int level = set_setting("session_replication_role", "origin");
+    std::vector<std::string> doomed;
+    for (auto* t : data_tables) {
+      doomed.push_back(core::doomed_sql(t->staged, "ptb_t", plan.membership_sql(t->catalog_index, "ptb_t")));
+      t->doomed = first_int(run("SELECT pg_catalog.count(*) FROM " + t->staged.only_target() +
+                                    " ptb_t WHERE " + doomed.back(),
+                                params));
+    }
+    std::vector<std::string> oids;
+    for (auto* t : data_tables) oids.push_back(t->oid);
+    const auto fks = foreign_keys(oids);
+    for (const auto& fk : fks) {
+      LoadTable* to = nullptr;
+      LoadTable* from = nullptr;
+      for (auto* t : data_tables) {
+        if (t->oid == fk.to_oid) to = t;
+        if (t->oid == fk.from_oid) from = t;
+      }
+      if (to == nullptr || to->doomed == 0) continue;
+      const std::string to_doomed =
+          core::doomed_sql(to->staged, "ptb_d", plan.membership_sql(to->catalog_index, "ptb_d"));
+      const std::string from_doomed =
+          from ? core::doomed_sql(from->staged, "ptb_x", plan.membership_sql(from->catalog_index, "ptb_x"))
+               : "false";
+      core::ForeignKeyCheck check = fk.check;
+      check.from_key = from ? describing_columns(from->staged) : primary_key_of(fk.from_oid);
+      if (check.from_key.empty()) check.from_key = check.from_columns;
+      const auto to_key = to->staged.has_key() ? to->staged.key : check.to_columns;
+      auto blocked = run(core::blocked_delete_sql(check, to_doomed, to_key, from_doomed), params);
+      if (!blocked.rows.empty())
+        throw core::Error(
+            "23503",
+            "cannot remove row " + to->staged.display + " " + blocked.rows[0][1].value_or("") + " of " +
+                quoted_tenant(tenant) + ": row " + check.from_display + " " +
+                blocked.rows[0][0].value_or("") + " still references it",
+            "A replace removes the tenant's rows that the snapshot does not have; the row of " +
+                check.from_display + " stays (it is outside the tenant or the snapshot) and references "
+                "it through foreign key " + check.name + ". Nothing was changed.",
+            "Delete or change that row first (if it belongs to another tenant, that tenant's row must "
+            "go first), then run the import again.");
+    }
+    std::vector<const core::StagedTable*> deleting;
+    std::vector<std::string> predicates;
+    std::vector<LoadTable*> deleted;
+    for (size_t i = 0; i < data_tables.size(); ++i)
+      if (data_tables[i]->doomed > 0) {
+        deleting.push_back(&data_tables[i]->staged);
+        predicates.push_back(doomed[i]);
+        deleted.push_back(data_tables[i]);
+      }
+    if (!deleting.empty()) {
+      auto counts = run(core::delete_doomed_sql(deleting, predicates), params);
+      for (size_t i = 0; i < deleted.size(); ++i) deleted[i]->outcome.deleted = first_int(counts, i);
+    }
+    restore_setting(level);
+  }
+  {
+    const int level = set_setting("session_replication_role", write_role);
+    for (auto* t : data_tables)
+      t->outcome.inserted = static_cast<int64_t>(run(core::insert_missing_sql(t->staged)).processed);
+    restore_setting(level);
+  }
+  if (mode == core::ImportMode::InsertOnly)
+    for (auto* t : data_tables) run(core::drop_skipped_sql(t->staged));
+
+  // --- 7. Checks after the changes.
+  if (!io.fire_triggers) {
+    std::vector<std::string> oids;
+    for (auto* t : data_tables) oids.push_back(t->oid);
+    for (const auto& fk : foreign_keys(oids)) {
+      LoadTable* from = nullptr;
+      for (auto* t : data_tables)
+        if (t->oid == fk.from_oid) from = t;
+      if (from == nullptr) continue;
+      const std::string sql = core::dangling_reference_sql(fk.check, from->staged.stage, from->staged.columns,
+                                                           describing_columns(from->staged));
+      if (sql.empty()) continue;
+      auto dangling = run(sql);
+      if (!dangling.rows.empty())
+        throw core::Error("23503",
+                          "row " + from->staged.display + " " + dangling.rows[0][0].value_or("") +
+                              " of the snapshot references " + fk.check.to_display + " " +
+                              dangling.rows[0][1].value_or("") + ", which does not exist",
+                          "Foreign key " + fk.check.name + ". Nothing was changed.",
+                          "Create the missing row first (or import a snapshot that has it).");
+    }
+  }
+  if (by_column) {
+    for (auto* t : data_tables) {
+      const auto index = catalog_index(owner_plan.catalog(), catalog.tables[t->catalog_index].schema,
+                                       catalog.tables[t->catalog_index].name);
+      auto stray = run(core::not_owned_sql(t->staged, owner_plan.membership_sql(*index, "t0")), params);
+      if (!stray.rows.empty())
+        throw core::Error(core::sqlstate::kInvalidParameterValue,
+                          "row " + t->staged.display + " " + stray.rows[0][0].value_or("") +
+                              " of the snapshot would not belong to " + quoted_tenant(tenant),
+                          "Its tenant column or owning foreign key points at another tenant. Nothing "
+                          "was changed.",
+                          "A snapshot changes only its own tenant's rows: check that the document was "
+                          "not edited, and that the tenancy options are those it was taken with.");
+    }
+  }
+
+  // --- 8. Sequences (not rolled back: none in a dry run).
+  if (!io.dry_run)
+    for (auto* t : data_tables) advance_sequences(*t);
+
+  std::string drop;
+  for (const auto& t : tables)
+    if (!t.staged.stage.empty()) drop += (drop.empty() ? "" : ", ") + t.staged.stage;
+  if (!drop.empty()) run("DROP TABLE " + drop);
+
+  ImportOutcome outcome;
+  outcome.report.mode = mode;
+  outcome.report.dry_run = io.dry_run;
+  outcome.report.tenant = tenant;
+  for (auto* t : data_tables) {
+    outcome.report.tables.push_back(t->outcome);
+    outcome.table_counts[t->staged.display] = t->outcome.rows;
+    outcome.total_rows += t->outcome.rows;
+  }
+  outcome.options = json::parse(core::options_to_json(plan.options()));
+  outcome.options.update(core::import_options_json(mode, io));
+  restore_output_settings(output_level);
+  Spi::finish();
+  outcome.report.duration_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+  return outcome;
+}
+
+namespace {
+
+// --- Logging and the SQL functions ------------------------------------------
+
+// A row of backup_logs written in the caller's transaction (or, for a
+// failure, autonomously), with the output settings pinned so no object of
+// the caller's search_path stands in for a built-in one.
+int64_t write_log(const LogEntry& entry, bool autonomous) {
+  Spi::connect();
+  const int level = fix_output_settings();
+  const int64_t id = autonomous ? insert_log_autonomously(entry) : insert_log(entry);
+  restore_output_settings(level);
+  Spi::finish();
+  return id;
+}
+
+std::string now_text() {
+  Spi::connect();
+  std::string text = log_clock();
+  Spi::finish();
+  return text;
+}
+
+// Runs an import or restore; on failure leaves a failed row that stays
+// after the caller's rollback, then raises the error again.
+template <typename Body>
+auto logged(LogEntry base, std::optional<std::string>* tenant, bool keep, Body&& body) {
+  try {
+    return in_subtransaction(keep, body);
+  } catch (...) {
+    LogEntry failed = std::move(base);
+    failed.status = "failed";
+    failed.finished = true;
+    failed.tenant = *tenant;
+    failed.error = current_error_json();
+    try {
+      write_log(failed, true);
+    } catch (...) {
+      // The original error matters more.
+    }
+    throw;
+  }
+}
+
+Datum jsonb_result(const json& value) {
+  const std::string text = value.dump();
+  return guarded_value([&] { return DirectFunctionCall1(jsonb_in, CStringGetDatum(text.c_str())); });
+}
+
+struct CallOptions {
+  core::ImportOptions import;
+  Jsonb* opts = nullptr;
+};
+
+// Reads opts; its errors come before anything runs (and leave no row).
+CallOptions call_options(FunctionCallInfo fcinfo, int argno) {
+  CallOptions o;
+  if (PG_ARGISNULL(argno)) return o;
+  guarded([&] { o.opts = PG_GETARG_JSONB_P(argno); });
+  const std::string text = jsonb_text(o.opts);
+  o.import = core::parse_import_options(text);
+  (void)core::apply_options_json(text, snapshot_options(nullptr), core::kImportOptionKeys);
+  return o;
+}
+
+json import_call(FunctionCallInfo fcinfo) {
+  if (PG_ARGISNULL(0))
+    throw core::Error("22004", "the snapshot document must not be NULL");
+  Jsonb* doc = nullptr;
+  guarded([&] { doc = PG_GETARG_JSONB_P(0); });
+  const core::ImportMode mode = core::import_mode_from_string(PG_ARGISNULL(1) ? "NULL" : text_arg(fcinfo, 1));
+  const CallOptions options = call_options(fcinfo, 2);
+
+  LogEntry base;
+  base.operation = "import";
+  base.started_at = now_text();
+  std::optional<std::string> tenant;
+  ImportRequest request;
+  request.doc = doc;
+  request.mode = mode;
+  request.options = options.import;
+  request.opts = options.opts;
+  request.tenant_out = &tenant;
+  ImportOutcome outcome = logged(base, &tenant, !options.import.dry_run, [&] { return run_import(request); });
+
+  LogEntry done = base;
+  done.tenant = tenant;
+  done.status = "completed";
+  done.finished = true;
+  done.notes = core::report_summary(outcome.report);
+  done.table_count = static_cast<int64_t>(outcome.report.tables.size());
+  done.row_count = outcome.total_rows;
+  done.table_counts = outcome.table_counts.dump();
+  done.options = outcome.options.dump();
+  write_log(done, false);
+  return core::report_json(outcome.report);
+}
+
+// --- backup_restore -----------------------------------------------------------
+
+struct RestoreResult {
+  ImportOutcome outcome;
+  std::optional<int64_t> pre_restore_id;
+};
+
+RestoreResult restore_backup(int64_t id, const CallOptions& options, std::optional<std::string>* tenant) {
+  const RestoreSettings settings = restore_settings();
+  if (!settings.allow_restore)
+    throw core::Error("42501", "backup_restore is not allowed on this server",
+                      "pg_tenant_backup.allow_restore is off.",
+                      "A superuser can allow it: ALTER SYSTEM SET pg_tenant_backup.allow_restore = on "
+                      "(or per database or role, or SET in a superuser's session).");
+  Spi::connect();
+  int level = fix_output_settings();
+  StoredBackup b = find_stored_backup(id);
+  *tenant = b.tenant;
+  LogTable log_table = find_log_table();
+  auto age = as_owner(log_table.owner, [&] {
+    return Spi::query("SELECT $2::pg_catalog.interval > '0'::pg_catalog.interval"
+                      "   AND finished_at < pg_catalog.now() - $2::pg_catalog.interval,"
+                      "       finished_at::pg_catalog.text FROM " + log_table.qualified_name +
+                          " WHERE id = $1::pg_catalog.int8",
+                      {std::to_string(id), settings.restore_window});
+  });
+  restore_output_settings(level);
+  Spi::finish();
+  if (!age.empty() && age[0][0] == "t")
+    throw core::Error("55000",
+                      "backup " + std::to_string(id) + " is older than pg_tenant_backup.restore_window (" +
+                          settings.restore_window + ")",
+                      "It finished at " + age[0][1].value_or("?") + ".",
+                      "Restore a more recent snapshot, or have a superuser widen the window.");
+
+  // It must pass verification: checksum, decompression, format, counts.
+  core::SnapshotSummary summary;
+  std::string text;
+  auto refuse = [&](const std::string& why, const std::string& detail) {
+    throw core::Error("55000", "backup " + std::to_string(id) + " does not pass verification: " + why,
+                      detail, "Run backup_verify(" + std::to_string(id) + ") for a report, and restore "
+                      "another snapshot.");
+  };
+  try {
+    text = read_document(b, &summary);
+  } catch (const core::Error& e) {
+    refuse(e.what(), e.detail());
+  } catch (const ServerError& e) {
+    refuse(e.what(), e.data()->detail ? e.data()->detail : "");
+  }
+  for (const auto& t : summary.tables) {
+    if (t.section != "data") continue;
+    const std::string key = table_display(t.schema, t.name);
+    if (b.table_counts.value(key, int64_t{-1}) != t.rows)
+      refuse("row counts differ from those recorded in backup_logs",
+             key + " has " + std::to_string(t.rows) + " rows.");
+  }
+  if (summary.tenant_id != b.tenant)
+    refuse("its tenant is not the one recorded in backup_logs",
+           "The file is of " + quoted_tenant(summary.tenant_id) + ", the row of " +
+               quoted_tenant(b.tenant) + ".");
+  Jsonb* doc = nullptr;
+  guarded([&] { doc = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(text.c_str()))); });
+  std::string().swap(text);
+
+  RestoreResult result;
+  ImportRequest request;
+  request.doc = doc;
+  request.summary = &summary;
+  request.mode = core::ImportMode::Replace;
+  request.options = options.import;
+  request.opts = options.opts;
+  request.tenant_out = tenant;
+  request.before_changes = [&](const core::SnapshotOptions& snapshot_options, bool tenant_exists) {
+    // A tenant that does not exist has nothing to keep: undoing the restore
+    // of a deleted tenant is deleting it again.
+    if (options.import.dry_run || !tenant_exists) return;
+    const std::string recorded =
+        core::recorded_options_as_opts(json::parse(core::options_to_json(snapshot_options))).dump();
+    CreateRequest create;
+    create.tenant = b.tenant;
+    guarded([&] { create.opts = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(recorded.c_str()))); });
+    create.notes = "taken before restoring backup " + std::to_string(id);
+    create.trigger = "pre_restore";
+    // No pruning now: it could expire the very snapshot being restored.
+    create.max_backups = INT64_MAX;
+    create.retention_days = INT64_MAX;
+    result.pre_restore_id = create_backup(create);
+  };
+  result.outcome = run_import(request);
+
+  if (!options.import.dry_run) {
+    Spi::connect();
+    level = fix_output_settings();
+    LogTable table = find_log_table();
+    as_owner(table.owner, [&] {
+      return Spi::execute("UPDATE " + table.qualified_name +
+                              " SET status = 'restored' WHERE id = $1::pg_catalog.int8"
+                              "   AND status IN ('completed', 'restored')",
+                          {std::to_string(id)});
+    });
+    restore_output_settings(level);
+    Spi::finish();
+  }
+  return result;
+}
+
+json restore_call(FunctionCallInfo fcinfo) {
+  if (PG_ARGISNULL(0)) throw core::Error("22004", "the backup id must not be NULL");
+  const int64_t id = PG_GETARG_INT64(0);
+  const CallOptions options = call_options(fcinfo, 1);
+
+  LogEntry base;
+  base.operation = "restore";
+  base.started_at = now_text();
+  base.source_id = id;
+  std::optional<std::string> tenant;
+  RestoreResult result =
+      logged(base, &tenant, !options.import.dry_run, [&] { return restore_backup(id, options, &tenant); });
+
+  LogEntry done = base;
+  done.tenant = tenant;
+  done.status = "completed";
+  done.finished = true;
+  done.notes = core::report_summary(result.outcome.report) +
+               (result.pre_restore_id ? "; pre_restore snapshot " + std::to_string(*result.pre_restore_id)
+                : options.import.dry_run ? std::string()
+                                         : "; no pre_restore snapshot: the tenant did not exist");
+  done.table_count = static_cast<int64_t>(result.outcome.report.tables.size());
+  done.row_count = result.outcome.total_rows;
+  done.table_counts = result.outcome.table_counts.dump();
+  done.options = result.outcome.options.dump();
+  write_log(done, false);
+  json report = core::report_json(result.outcome.report);
+  report["source_id"] = id;
+  report["pre_restore_id"] = result.pre_restore_id ? json(*result.pre_restore_id) : json(nullptr);
+  return report;
+}
+
+}  // namespace
+}  // namespace ptb::pg
+
+extern "C" {
+
+PG_FUNCTION_INFO_V1(backup_import);
+Datum backup_import(PG_FUNCTION_ARGS) {
+  return ptb::pg::entry([&]() -> Datum { return ptb::pg::jsonb_result(ptb::pg::import_call(fcinfo)); });
+}
+
+PG_FUNCTION_INFO_V1(backup_restore);
+Datum backup_restore(PG_FUNCTION_ARGS) {
+  return ptb::pg::entry([&]() -> Datum { return ptb::pg::jsonb_result(ptb::pg::restore_call(fcinfo)); });
+}
+
+PG_FUNCTION_INFO_V1(backup_tenant_busy);
+Datum backup_tenant_busy(PG_FUNCTION_ARGS) {
+  return ptb::pg::entry([&]() -> Datum {
+    const std::string tenant = ptb::pg::text_arg(fcinfo, 0);
+    ptb::pg::Spi::connect();
+    const int level = ptb::pg::fix_output_settings();
+    const bool busy = ptb::pg::tenant_busy(tenant);
+    ptb::pg::restore_output_settings(level);
+    ptb::pg::Spi::finish();
+    PG_RETURN_BOOL(busy);
+  });
+}
+}

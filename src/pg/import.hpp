@@ -1,0 +1,55 @@
+// backup_import and backup_restore (docs/import.md): a snapshot document is
+// staged through PostgreSQL's COPY machinery into temporary tables, checked,
+// and applied to its tenant with one set-based statement per table and step,
+// all in the caller's transaction.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "core/import_plan.hpp"
+#include "core/options.hpp"
+#include "core/snapshot_reader.hpp"
+#include "pg/server.hpp"
+
+namespace ptb::pg {
+
+struct ImportRequest {
+  Jsonb* doc = nullptr;  // the snapshot document (detoasted)
+  // What read_snapshot_summary found in it, when the caller has read it
+  // already (a restore); otherwise the document is read here first.
+  const core::SnapshotSummary* summary = nullptr;
+  core::ImportMode mode = core::ImportMode::Merge;
+  core::ImportOptions options;
+  Jsonb* opts = nullptr;  // snapshot options over the document's (may be null)
+  // Called once everything is validated, before the first change, with the
+  // effective snapshot options and whether the tenant exists in the
+  // database now (a restore takes its pre_restore snapshot).
+  std::function<void(const core::SnapshotOptions&, bool tenant_exists)> before_changes;
+  // Set as soon as the document's tenant is known (for the failure log).
+  std::optional<std::string>* tenant_out = nullptr;
+};
+
+struct ImportOutcome {
+  core::ImportReport report;
+  nlohmann::json options;  // effective snapshot and import options (backup_logs.options)
+  nlohmann::json table_counts = nlohmann::json::object();  // rows per data section
+  int64_t total_rows = 0;
+};
+
+// Applies the document in the current transaction (the caller runs it in a
+// subtransaction). Connects to SPI itself. Takes the tenant's lock first.
+ImportOutcome run_import(const ImportRequest& request);
+
+// The tenant's import / restore lock (a transaction-level advisory lock on
+// keys derived from the database and the tenant; nullopt: the whole
+// database). Throws 55P03 when another session holds it. Needs SPI.
+void lock_tenant(const std::optional<std::string>& tenant);
+// Is the lock held now (by any session)? Needs SPI.
+bool tenant_busy(const std::optional<std::string>& tenant);
+
+}  // namespace ptb::pg

@@ -1,0 +1,88 @@
+// Stored snapshots: their backup_logs rows and their files (moved here
+// from snapshot_files.cpp so that backup_restore can share them).
+#include "pg/stored_backups.hpp"
+
+#include "core/error.hpp"
+#include "core/storage_names.hpp"
+#include "pg/backup_log.hpp"
+#include "pg/boundary.hpp"
+#include "pg/settings.hpp"
+#include "pg/spi.hpp"
+#include "pg/storage.hpp"
+
+namespace ptb::pg {
+
+namespace {
+using nlohmann::json;
+constexpr size_t kChunk = 1 << 20;
+}  // namespace
+
+StoredBackup find_stored_backup(int64_t id) {
+  LogTable table = find_log_table();
+  auto rows = as_owner(table.owner, [&] {
+    return Spi::query(
+        "SELECT status, tenant, file_name, checksum, size_bytes::text, compression, "
+        "table_counts::text FROM " + table.qualified_name +
+            " WHERE id = $1::bigint AND operation = 'backup'",
+        {std::to_string(id)});
+  });
+  const std::string which = "backup " + std::to_string(id);
+  if (rows.empty())
+    throw core::Error("42704", which + " does not exist", {},
+                      "List stored snapshots with SELECT * FROM backup_list.");
+  const auto& r = rows[0];
+  if (*r[0] != "completed" && *r[0] != "restored")
+    throw core::Error("55000", which + " is " + *r[0] + ": it has no stored snapshot", {},
+                      "Only completed snapshots can be read, verified or restored.");
+  if (!r[2] || !core::is_snapshot_file_name(*r[2]) || !r[3] || !r[4])
+    throw core::Error("XX001", which + " has no valid file name or checksum in backup_logs");
+  StoredBackup b;
+  b.id = id;
+  b.status = *r[0];
+  b.tenant = r[1];
+  b.file_name = *r[2];
+  b.path = storage_settings().storage_path + "/" + b.file_name;
+  b.checksum = *r[3];
+  b.size_bytes = std::stoll(*r[4]);
+  b.compression = core::compression_from_string(r[5].value_or("none")).value_or(core::Compression::None);
+  b.table_counts = r[6] ? json::parse(*r[6]) : json::object();
+  return b;
+}
+
+void check_file_checksum(const StoredBackup& b) {
+  FileSource file(b.path, true);
+  std::string buffer(kChunk, '\0');
+  while (file.read(buffer.data(), buffer.size()) > 0) {
+  }
+  file.close();
+  const std::string found = file.sha256();
+  if (file.size() != static_cast<uint64_t>(b.size_bytes) || found != b.checksum)
+    throw core::Error("XX001",
+                      "snapshot file of backup " + std::to_string(b.id) + " is corrupted",
+                      "Expected " + std::to_string(b.size_bytes) + " bytes with SHA-256 " +
+                          b.checksum + ", found " + std::to_string(file.size()) + " bytes with " +
+                          found + ".",
+                      "Run backup_verify for a report; restore from another snapshot.");
+}
+
+std::string read_document(const StoredBackup& b, core::SnapshotSummary* summary) {
+  check_file_checksum(b);
+  FileSource file(b.path);
+  core::DecompressingSource plain(file, b.compression);
+  std::string document;
+  std::string buffer(kChunk, '\0');
+  for (size_t n; (n = plain.read(buffer.data(), buffer.size())) > 0;) {
+    if (document.size() + n > MaxAllocSize - 1)
+      throw core::Error("54000", "backup " + std::to_string(b.id) +
+                                     " is too large to be read as one jsonb value",
+                        {}, "Use backup_download to fetch the file.");
+    document.append(buffer.data(), n);
+  }
+  file.close();
+  core::StringSource check(document);
+  core::SnapshotSummary found = core::read_snapshot_summary(check);  // format, version, shape
+  if (summary != nullptr) *summary = std::move(found);
+  return document;
+}
+
+}  // namespace ptb::pg

@@ -1,0 +1,41 @@
+// Stored snapshots as backup_logs records them, and reading their files
+// back: shared by backup_verify / backup_read (snapshot_files.cpp) and
+// backup_restore (import.cpp).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "core/compression.hpp"
+#include "core/snapshot_reader.hpp"
+
+namespace ptb::pg {
+
+struct StoredBackup {
+  int64_t id;
+  std::string status;
+  std::optional<std::string> tenant;
+  std::string file_name;
+  std::string path;
+  std::string checksum;
+  int64_t size_bytes;
+  core::Compression compression;
+  nlohmann::json table_counts;
+};
+
+// The stored snapshot `id`, which must be completed (or restored) and have
+// a file: 42704 when there is no such backup, 55000 when it has no stored
+// snapshot, XX001 when its row lacks a file name or checksum. Needs SPI.
+StoredBackup find_stored_backup(int64_t id);
+
+// Reads the whole file once for its checksum; throws XX001 on a mismatch.
+void check_file_checksum(const StoredBackup& b);
+
+// The stored document, decompressed, after checking its checksum, its
+// format and shape; `summary`, when given, receives what the reader found.
+std::string read_document(const StoredBackup& b, core::SnapshotSummary* summary = nullptr);
+
+}  // namespace ptb::pg

@@ -1,0 +1,293 @@
+#include <gtest/gtest.h>
+
+#include <cstring>
+
+#include "core/error.hpp"
+#include "core/import_plan.hpp"
+#include "core/options.hpp"
+
+using namespace ptb::core;
+
+namespace {
+
+CopyCell cell(CellKind kind, const char* text) { return {kind, text, text ? strlen(text) : 0}; }
+
+std::string field(CellKind kind, const char* text, ValueEncoding encoding) {
+  std::string line;
+  append_copy_field(line, cell(kind, text), encoding);
+  return line;
+}
+
+bool contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+StagedTable orders() {
+  StagedTable t;
+  t.display = "public.orders";
+  t.target = "\"public\".\"orders\"";
+  t.stage = "pg_temp.\"ptb_stage_1\"";
+  t.columns = {"id", "customer_id", "total"};
+  t.key = {"id"};
+  t.key_operators = {"OPERATOR(pg_catalog.=)"};
+  return t;
+}
+
+}  // namespace
+
+TEST(ImportMode, ParsesTheThreeModes) {
+  EXPECT_EQ(import_mode_from_string("merge"), ImportMode::Merge);
+  EXPECT_EQ(import_mode_from_string("replace"), ImportMode::Replace);
+  EXPECT_EQ(import_mode_from_string("insert_only"), ImportMode::InsertOnly);
+  EXPECT_EQ(to_string(ImportMode::InsertOnly), "insert_only");
+}
+
+TEST(ImportMode, UnknownModeListsTheValidOnes) {
+  try {
+    import_mode_from_string("upsert");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.sqlstate(), "22023");
+    EXPECT_TRUE(contains(e.what(), "\"upsert\""));
+    EXPECT_EQ(e.detail(), "Valid modes are: insert_only, merge, replace.");
+  }
+}
+
+TEST(ImportOptions, ReadsItsKeysAndIgnoresSnapshotKeys) {
+  auto o = parse_import_options(
+      R"({"dry_run": true, "fire_triggers": true, "ignore_unknown_columns": true,
+          "key_columns": {"customers": ["email"], "Sales.\"Order Lines\"": "order_id, \"Line No\""},
+          "tenancy": "column", "schemas": ["public"]})");
+  EXPECT_TRUE(o.dry_run);
+  EXPECT_TRUE(o.fire_triggers);
+  EXPECT_TRUE(o.ignore_unknown_columns);
+  ASSERT_EQ(o.key_columns.size(), 2u);
+  EXPECT_EQ(o.key_columns.at(QualifiedName{"", "customers"}), std::vector<std::string>{"email"});
+  EXPECT_EQ(o.key_columns.at((QualifiedName{"sales", "Order Lines"})),
+            (std::vector<std::string>{"order_id", "Line No"}));
+  auto defaults = parse_import_options("{}");
+  EXPECT_FALSE(defaults.dry_run);
+  EXPECT_FALSE(defaults.fire_triggers);
+}
+
+TEST(ImportOptions, RefusesWrongTypes) {
+  for (const char* bad : {R"({"dry_run": "yes"})", R"({"key_columns": ["a"]})",
+                          R"({"key_columns": {"t": []}})", R"({"key_columns": {"t": [1]}})",
+                          R"({"key_columns": {"a.b.c": ["x"]}})", "[]", "not json"}) {
+    try {
+      parse_import_options(bad);
+      ADD_FAILURE() << bad;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.sqlstate(), "22023") << bad;
+    }
+  }
+}
+
+TEST(ImportOptions, TargetTenantIsNotSupportedYet) {
+  try {
+    parse_import_options(R"({"target_tenant": "2"})");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.sqlstate(), "0A000");
+    EXPECT_TRUE(contains(e.what(), "not supported yet"));
+  }
+  EXPECT_NO_THROW(parse_import_options(R"({"target_tenant": null})"));
+}
+
+TEST(ImportOptions, RecordedSnapshotOptionsReadBackUnchanged) {
+  auto recorded = nlohmann::json::parse(
+      R"({"tenancy": "schema", "tenant_column": "TenantId", "schemas": ["Tenant A", "public"],
+          "soft_delete_column": "", "exclude_tables": ["\"Order Lines\"", "audit_logs"],
+          "tables": null, "owning_fks": {}, "a_later_key": 1})");
+  auto opts = recorded_options_as_opts(recorded);
+  EXPECT_FALSE(opts.contains("a_later_key"));
+  EXPECT_EQ(opts["tenant_column"], "\"TenantId\"");
+  EXPECT_EQ(opts["schemas"][0], "\"Tenant A\"");
+  EXPECT_EQ(opts["soft_delete_column"], "");
+  auto o = apply_options_json(opts.dump(), SnapshotOptions{});
+  EXPECT_EQ(o.tenancy, TenancyMode::Schema);
+  EXPECT_EQ(o.tenant_column, "TenantId");
+  EXPECT_EQ(o.schemas, (std::vector<std::string>{"Tenant A", "public"}));
+  EXPECT_EQ(o.soft_delete_column, "");
+  EXPECT_EQ(o.exclude_tables[0], (QualifiedName{"", "Order Lines"}));
+  EXPECT_FALSE(o.tables.has_value());
+}
+
+TEST(ImportOptions, RecordedWithTheMode) {
+  ImportOptions o;
+  o.key_columns[{"", "customers"}] = {"email"};
+  auto j = import_options_json(ImportMode::Replace, o);
+  EXPECT_EQ(j["mode"], "replace");
+  EXPECT_EQ(j["key_columns"]["customers"][0], "email");
+  EXPECT_EQ(j["fire_triggers"], false);
+}
+
+TEST(CopyText, EscapesBackslashTabNewlineAndCarriageReturn) {
+  std::string line;
+  append_copy_escaped(line, "a\\b\tc\nd\re\x07 é \\.");
+  EXPECT_EQ(line, "a\\\\b\\tc\\nd\\re\x07 é \\\\.");
+  line.clear();
+  append_copy_escaped(line, "\\.");
+  EXPECT_EQ(line, "\\\\.") << "the end-of-data marker cannot appear";
+}
+
+TEST(CopyText, NullIsBackslashN) {
+  EXPECT_EQ(field(CellKind::Null, nullptr, ValueEncoding::Text), "\\N");
+  EXPECT_EQ(field(CellKind::Null, nullptr, ValueEncoding::Jsonb), "\\N");
+  EXPECT_EQ(field(CellKind::String, "\\N", ValueEncoding::Text), "\\\\N")
+      << "the text \\N is not NULL";
+}
+
+TEST(CopyText, NumbersBooleansAndSpecialFloatsAsTheyAre) {
+  EXPECT_EQ(field(CellKind::Literal, "-9223372036854775808", ValueEncoding::Integer),
+            "-9223372036854775808");
+  EXPECT_EQ(field(CellKind::Literal, "1.0000000000000002", ValueEncoding::Float), "1.0000000000000002");
+  EXPECT_EQ(field(CellKind::String, "NaN", ValueEncoding::Float), "NaN");
+  EXPECT_EQ(field(CellKind::String, "-0", ValueEncoding::Float), "-0");
+  EXPECT_EQ(field(CellKind::String, "-Infinity", ValueEncoding::Float), "-Infinity");
+  EXPECT_EQ(field(CellKind::String, "9.990", ValueEncoding::Numeric), "9.990");
+  EXPECT_EQ(field(CellKind::Literal, "true", ValueEncoding::Boolean), "true");
+}
+
+TEST(CopyText, ByteaFromBase64ToHex) {
+  EXPECT_EQ(field(CellKind::String, "AP8Q", ValueEncoding::Bytea), "\\\\x00ff10");
+  EXPECT_EQ(field(CellKind::String, "", ValueEncoding::Bytea), "\\\\x");
+  try {
+    field(CellKind::String, "not base64!", ValueEncoding::Bytea);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.sqlstate(), "22P02");
+  }
+  EXPECT_THROW(field(CellKind::Literal, "12", ValueEncoding::Bytea), Error);
+}
+
+TEST(CopyText, JsonbStringsAreJsonStrings) {
+  EXPECT_EQ(field(CellKind::String, "string", ValueEncoding::Jsonb), "\"string\"");
+  EXPECT_EQ(field(CellKind::String, "tab\there \"q\" \\", ValueEncoding::Jsonb),
+            "\"tab\\\\there \\\\\"q\\\\\" \\\\\\\\\"");
+  EXPECT_EQ(field(CellKind::Json, "{\"a\": [1, null]}", ValueEncoding::Jsonb), "{\"a\": [1, null]}");
+  EXPECT_EQ(field(CellKind::Json, "null", ValueEncoding::Jsonb), "null");
+  EXPECT_EQ(field(CellKind::Literal, "1.50", ValueEncoding::Jsonb), "1.50");
+}
+
+TEST(CopyText, JsonAndTextKeepTheirCharacters) {
+  EXPECT_EQ(field(CellKind::String, "{ \"b\" : 1,\n \"a\": 2 }", ValueEncoding::Json),
+            "{ \"b\" : 1,\\n \"a\": 2 }");
+  EXPECT_EQ(field(CellKind::String, "{\"a b\",\"c,d\",NULL}", ValueEncoding::Text),
+            "{\"a b\",\"c,d\",NULL}");
+}
+
+TEST(ImportSql, QuoteLiteralDoublesQuotesAndBackslashes) {
+  EXPECT_EQ(quote_literal("it's a \\ test"), "E'it''s a \\\\ test'");
+}
+
+TEST(ImportSql, UpdateColumnsLeaveOutKeyAndFixedColumns) {
+  StagedTable t = orders();
+  t.fixed_columns = {"customer_id"};
+  EXPECT_EQ(t.update_columns(), std::vector<std::string>{"total"});
+  EXPECT_EQ(t.only_target(), "ONLY \"public\".\"orders\"");
+  t.partitioned = true;
+  EXPECT_EQ(t.only_target(), "\"public\".\"orders\"");
+}
+
+TEST(ImportSql, InsertsOnlyRowsWhoseKeyIsMissing) {
+  EXPECT_EQ(insert_missing_sql(orders()),
+            "INSERT INTO \"public\".\"orders\" AS ptb_t (\"id\", \"customer_id\", \"total\") "
+            "OVERRIDING SYSTEM VALUE SELECT ptb_s.\"id\", ptb_s.\"customer_id\", ptb_s.\"total\" "
+            "FROM pg_temp.\"ptb_stage_1\" ptb_s WHERE NOT EXISTS (SELECT 1 FROM ONLY "
+            "\"public\".\"orders\" ptb_e WHERE ptb_e.\"id\" OPERATOR(pg_catalog.=) ptb_s.\"id\")");
+}
+
+TEST(ImportSql, ReplaceUpdatesInsertsAndDeletes) {
+  StagedTable t = orders();
+  EXPECT_EQ(update_existing_sql(t),
+            "UPDATE ONLY \"public\".\"orders\" AS ptb_t SET \"customer_id\" = ptb_s.\"customer_id\", "
+            "\"total\" = ptb_s.\"total\" FROM pg_temp.\"ptb_stage_1\" ptb_s WHERE ptb_t.\"id\" "
+            "OPERATOR(pg_catalog.=) ptb_s.\"id\" AND NOT (CAST(ROW(ptb_t.\"customer_id\", ptb_t.\"total\") AS "
+            "pg_catalog.record) OPERATOR(pg_catalog.*=) CAST(ROW(ptb_s.\"customer_id\", ptb_s.\"total\") AS "
+            "pg_catalog.record))");
+  EXPECT_EQ(doomed_sql(t, "ptb_t", "ptb_t.tenant_id = $1"),
+            "COALESCE((ptb_t.tenant_id = $1), false) AND NOT EXISTS (SELECT 1 FROM "
+            "pg_temp.\"ptb_stage_1\" ptb_k WHERE ptb_t.\"id\" OPERATOR(pg_catalog.=) ptb_k.\"id\")");
+  StagedTable lines = orders();
+  lines.target = "\"public\".\"lines\"";
+  std::string del = delete_doomed_sql({&t, &lines}, {"a", "b"});
+  EXPECT_EQ(del,
+            "WITH ptb_d0 AS (DELETE FROM ONLY \"public\".\"orders\" AS ptb_t WHERE a RETURNING 1), "
+            "ptb_d1 AS (DELETE FROM ONLY \"public\".\"lines\" AS ptb_t WHERE b RETURNING 1) "
+            "SELECT (SELECT pg_catalog.count(*) FROM ptb_d0), (SELECT pg_catalog.count(*) FROM ptb_d1)");
+}
+
+TEST(ImportSql, WithoutKeyReplaceDeletesAllTheTenantsRowsAndInsertsAll) {
+  StagedTable t = orders();
+  t.key.clear();
+  t.key_operators.clear();
+  EXPECT_EQ(update_existing_sql(t), "");
+  EXPECT_FALSE(contains(insert_missing_sql(t), "WHERE"));
+  EXPECT_EQ(doomed_sql(t, "ptb_t", "true"), "COALESCE((true), false)");
+}
+
+TEST(ImportSql, RowDescriptionsLookLikeTheServersKeys) {
+  EXPECT_EQ(describe_row_sql({"order_id", "line_no"}, "x"),
+            "pg_catalog.concat(E'(order_id, line_no)=(', COALESCE(CAST(x.\"order_id\" AS "
+            "pg_catalog.text), 'null'), E', ', COALESCE(CAST(x.\"line_no\" AS pg_catalog.text), "
+            "'null'), ')')");
+}
+
+TEST(ImportSql, ChecksQuoteEveryName) {
+  StagedTable t = orders();
+  t.target = "\"public\".\"Order \"\"Notes\"\"; --\"";
+  t.key = {"Id\"x"};
+  EXPECT_TRUE(contains(missing_rows_sql(t), "ptb_t.\"Id\"\"x\" OPERATOR(pg_catalog.=) ptb_s.\"Id\"\"x\""));
+  EXPECT_TRUE(contains(duplicate_keys_sql(t), "GROUP BY ptb_s.\"Id\"\"x\" HAVING"));
+  EXPECT_TRUE(contains(foreign_owner_sql(t, "t0.tenant_id = $1"), "WHERE NOT COALESCE((t0.tenant_id = $1), false)"));
+  EXPECT_TRUE(contains(not_owned_sql(t, "o"), "NOT EXISTS (SELECT 1 FROM ONLY \"public\".\"Order \"\"Notes\"\"; --\" t0"));
+}
+
+TEST(ImportSql, ForeignKeyChecks) {
+  ForeignKeyCheck fk;
+  fk.name = "returns_handled_by_fkey";
+  fk.from_table = "\"public\".\"returns\"";
+  fk.from_columns = {"handled_by"};
+  fk.from_key = {"id"};
+  fk.to_table = "\"public\".\"customers\"";
+  fk.to_columns = {"id"};
+  fk.operators = {"OPERATOR(pg_catalog.=)"};
+  std::string blocked = blocked_delete_sql(fk, "D", {"id"}, "false");
+  EXPECT_TRUE(contains(blocked, "FROM ONLY \"public\".\"returns\" ptb_x JOIN ONLY \"public\".\"customers\" ptb_d ON "
+                                "ptb_d.\"id\" OPERATOR(pg_catalog.=) ptb_x.\"handled_by\" WHERE (D) AND NOT (false) LIMIT 1"))
+      << blocked;
+  std::string dangling = dangling_reference_sql(fk, "pg_temp.s", {"id", "handled_by"}, {"id"});
+  EXPECT_TRUE(contains(dangling, "WHERE ptb_s.\"handled_by\" IS NOT NULL AND NOT EXISTS (SELECT 1 FROM ONLY "
+                                 "\"public\".\"customers\" ptb_r WHERE ptb_r.\"id\" OPERATOR(pg_catalog.=) "
+                                 "ptb_s.\"handled_by\")"))
+      << dangling;
+  EXPECT_TRUE(contains(dangling, "E'(id)=(', COALESCE(CAST(ptb_s.\"handled_by\""));
+  EXPECT_EQ(dangling_reference_sql(fk, "pg_temp.s", {"id"}, {"id"}), "")
+      << "a referencing column the snapshot does not have is not checked";
+}
+
+TEST(ImportReport, CountsUnchangedRowsAndTotals) {
+  ImportReport r;
+  r.mode = ImportMode::Replace;
+  r.tenant = "1";
+  r.tables = {{"public.customers", 10, 2, 3, 1}, {"public.orders", 5, 0, 0, 4}};
+  r.duration_ms = 12.34567;
+  auto j = report_json(r);
+  EXPECT_EQ(j["mode"], "replace");
+  EXPECT_EQ(j["dry_run"], false);
+  EXPECT_EQ(j["tenant"], "1");
+  EXPECT_EQ(j["tables"][0]["unchanged"], 5);
+  EXPECT_EQ(j["tables"][1]["unchanged"], 5);
+  EXPECT_EQ(j["tables"][1]["deleted"], 4);
+  EXPECT_EQ(j["totals"]["inserted"], 2);
+  EXPECT_EQ(j["totals"]["updated"], 3);
+  EXPECT_EQ(j["totals"]["unchanged"], 10);
+  EXPECT_EQ(j["totals"]["deleted"], 5);
+  EXPECT_DOUBLE_EQ(j["duration_ms"].get<double>(), 12.346);
+  EXPECT_EQ(report_summary(r), "replace: 2 inserted, 3 updated, 10 unchanged, 5 deleted");
+  r.dry_run = true;
+  r.tenant.reset();
+  EXPECT_TRUE(report_json(r)["tenant"].is_null());
+  EXPECT_EQ(report_summary(r).substr(0, 18), "replace (dry run):");
+}
