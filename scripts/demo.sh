@@ -36,6 +36,14 @@ echo "== store snapshots of tenants 1 and 2, verify one"
 run -c "SELECT backup_create('1', name => 'demo') AS acme_backup, backup_create('2') AS globex_backup"
 run -c "SELECT id, tenant, name, size_mb, compression, table_count, row_count, restorable FROM backup_list"
 run -c "SELECT backup_verify(id) ->> 'ok' AS verified, backup_verify(id) -> 'checks' AS checks FROM backup_list WHERE tenant = '1'"
+echo "== a mistake in tenant 1, then a restore of tenant 1 only"
+run -c "DELETE FROM comments WHERE task_id IN (SELECT t.id FROM tasks t JOIN projects p ON p.id = t.project_id WHERE p.tenant_id = 1)"
+run -c "UPDATE users SET profile = '{}' WHERE tenant_id = 1"
+run -c "SELECT tenant_id, count(*) AS comments FROM comments c JOIN tasks t ON t.id = c.task_id JOIN projects p ON p.id = t.project_id GROUP BY 1 ORDER BY 1"
+run -c "SELECT jsonb_pretty(backup_import(backup_read(3), 'replace', '{\"dry_run\": true}') -> 'totals') AS \"dry run: what a restore would do\""
+run -c "SET pg_tenant_backup.allow_restore = on" \
+    -c "SELECT r -> 'totals' AS restored, r -> 'pre_restore_id' AS undo_with FROM backup_restore(3) r"
+run -c "SELECT tenant_id, count(*) AS comments FROM comments c JOIN tasks t ON t.id = c.task_id JOIN projects p ON p.id = t.project_id GROUP BY 1 ORDER BY 1"
 echo "== a schedule: every tenant, every 3 seconds, keeping 2 snapshots each"
 # The scheduler retries every 10 s until its database (created above) exists.
 for i in $(seq 60); do
