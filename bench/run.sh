@@ -91,19 +91,39 @@ names+=(pg_dump_custom); times+=("$(echo "$(date +%s.%N) - $t0" | bc)"); peaks+=
 sizes+=("$(stat -c %s "$out/tenant1.dump")")
 echo "   pg_dump_custom: ${times[-1]} s"
 
-# The table: ratios against COPY TO of the same rows.
+echo "== import side (tenant 1's rows deleted before each load)"
+delete_tenant1="SET session_replication_role = replica;
+  DELETE FROM order_items WHERE $in_tenant_items; DELETE FROM orders WHERE $in_tenant_orders;
+  DELETE FROM accounts WHERE tenant_id = 1; RESET session_replication_role; CHECKPOINT"
+snapshot=$(psql -qXAt -c "SELECT backup_create('1', '{\"compression\": \"zstd\", \"verify_after_backup\": false}')")
+psql -qX -c "$delete_tenant1"
+measure copy_from "COPY accounts FROM '$out/accounts.copy'; COPY orders FROM '$out/orders.copy'; COPY order_items FROM '$out/items.copy'"
+psql -qX -c "$delete_tenant1"
+measure import_replace "SELECT backup_import(backup_read($snapshot), 'replace') -> 'totals'"
+measure import_merge_unchanged "SELECT backup_import(backup_read($snapshot), 'merge') -> 'totals'"
+psql -qX -c "UPDATE order_items SET qty = qty + 1 WHERE $in_tenant_items AND id % 10 = 0"
+measure import_merge_10pct "SELECT backup_import(backup_read($snapshot), 'merge') -> 'totals'"
+psql -qX -c "$delete_tenant1"
+measure backup_restore "SET pg_tenant_backup.allow_restore = on; SELECT backup_restore($snapshot) -> 'totals'"
+
+# The table: ratios against COPY TO of the same rows (export side) and
+# COPY FROM (import side).
 copy_time=${times[0]}
 data_mb=$(echo "scale=3; ${sizes[0]} / 1048576" | bc)
 {
   echo "operation,rows,seconds,ratio_to_copy,mb_per_s,peak_anon_mb,anon_growth_mb,output_bytes"
+  copy_from_time=$copy_time
+  for i in "${!names[@]}"; do [ "${names[$i]}" = copy_from ] && copy_from_time=${times[$i]}; done
   for i in "${!names[@]}"; do
-    ratio=$(echo "scale=2; ${times[$i]} / $copy_time" | bc)
+    base=$copy_time
+    case "${names[$i]}" in copy_from|import_*|backup_restore) base=$copy_from_time ;; esac
+    ratio=$(echo "scale=2; ${times[$i]} / $base" | bc)
     mbps=$(echo "scale=1; $data_mb / ${times[$i]}" | bc)
     echo "${names[$i]},$ROWS,${times[$i]},$ratio,$mbps,${peaks[$i]},${growths[$i]},${sizes[$i]}"
   done
 } >"$CSV"
 echo
-echo "== results ($ROWS rows; MB/s counts the COPY text size, $data_mb MB)"
+echo "== results ($ROWS rows; ratio: export side to copy_to, import side to copy_from; MB/s counts the COPY text size, $data_mb MB)"
 column -s, -t <"$CSV"
 cluster_crashed "$work/cluster" && { echo "a backend crashed"; exit 1; }
 echo "CSV written to $CSV"
