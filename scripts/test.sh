@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test layer of pg_tenant_backup on this machine:
 #   1. unit       ctest: GoogleTest tests of src/core (plain and ASan/UBSan builds)
+#      fuzz       libFuzzer targets over the snapshot reader and the schedule parser
 #   2. regress    pg_regress (make installcheck) on a throwaway cluster
 #   3. pgtap      pg_prove over test/pgtap/*.sql on the same cluster
 #   4. system     test/system/*.sh, each on clusters of its own
@@ -46,6 +47,12 @@ for dir in build build-sanitize; do
   [ "$bad" = 0 ] || echo "$out" | grep -E "Failed|Failure" | head -40
   record "unit:$dir" $((total - bad)) "$bad"
 done
+
+echo "== fuzz (libFuzzer, ${FUZZ_SECONDS:-20} s per target)"
+out=$(bash test/fuzz/run.sh 2>&1)
+echo "$out" | grep -E "^(ok|not ok)"
+counts=$(echo "$out" | sed -nE 's/^([0-9]+) passed, ([0-9]+) failed$/\1 \2/p' | tail -n 1)
+if [ -n "$counts" ]; then record fuzz ${counts% *} ${counts#* }; else echo "$out" | tail -n 20; record fuzz 0 1; fi
 
 echo "== regress (pg_regress)"
 cluster_start "$cluster" || exit 1
