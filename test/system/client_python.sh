@@ -37,4 +37,14 @@ q -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_n
 wait 2>/dev/null || true
 out=$(run)
 check_match "then the restore runs" "restored \\{'deleted': 2, 'updated': 0, 'inserted': 2, 'unchanged': 10\\}" "$out"
+
+echo "# the SQLAlchemy example"
+url="postgresql+psycopg2://postgres@/postgres?host=$PGHOST&port=$PGPORT"
+q -c "ALTER SYSTEM RESET pg_tenant_backup.allow_restore" -c "SELECT pg_reload_conf()" >/dev/null
+out=$(/usr/bin/python3 examples/python/sqlalchemy_backup.py "$url" 2)
+check_match "SQLAlchemy backs up and lists" 'backup [0-9]+, 1 stored for tenant 2' "$out"
+check_match "and tells 42501 apart" 'restore not allowed here' "$out"
+q -c "LOAD 'pg_tenant_backup'" -c "ALTER SYSTEM SET pg_tenant_backup.allow_restore = on" -c "SELECT pg_reload_conf()" >/dev/null
+out=$(/usr/bin/python3 examples/python/sqlalchemy_backup.py "$url" 2)
+check_match "with restores allowed it restores" "restored \\{'deleted': 1, 'updated': 0, 'inserted': 1, 'unchanged': 20\\}" "$out"
 finish
