@@ -103,29 +103,52 @@ int64_t create_backup(const CreateRequest& request, std::optional<int64_t>* log_
   start.compression = file_options.compression;
   start.options = recorded_options.dump();
   start.schedule_id = request.schedule_id;
+  LogEntry done;
+  ExportStatistics stats;
+  StoredFileWriter writer;
+  writer.write = [&](core::Sink& file) {
+    core::CompressingSink compressed(file, compression);
+    core::JsonWriter json(compressed);
+    stats = write_snapshot(snapshot, json);
+    compressed.finish();
+  };
+  if (file_options.verify_after_backup)
+    writer.check = [&](const std::string& path, const std::string& checksum) {
+      verify_written_file(path, checksum, compression, stats);
+    };
+  const int64_t id = store_snapshot_file(start, dir, compression, writer, done, log_id);
+  done.table_count = static_cast<int64_t>(stats.data_tables.size());
+  done.row_count = stats.total_rows;
+  done.table_counts = counts_json(stats.data_tables);
+  done.status = "completed";
+  if (!settings.archive_command.empty())
+    done.archive_status =
+        run_archive_command(settings.archive_command, dir + "/" + *done.file_name, *done.file_name);
+  finish_log_autonomously(id, done);
+  restore_output_settings(level);
+  prune_backups(std::optional<std::optional<std::string>>(request.tenant),
+                request.max_backups.value_or(settings.max_backups),
+                request.retention_days.value_or(settings.retention_days));
+  Spi::finish();
+  return id;
+}
+
+int64_t store_snapshot_file(const LogEntry& start, const std::string& directory,
+                            core::Compression compression, const StoredFileWriter& writer,
+                            LogEntry& done, std::optional<int64_t>* log_id) {
   const int64_t id = insert_log_autonomously(start);
   if (log_id != nullptr) *log_id = id;
-
-  const std::string file_name =
-      core::snapshot_file_name(request.tenant, id, unix_now(), compression);
-  const std::string final_path = dir + "/" + file_name;
+  const std::string file_name = core::snapshot_file_name(start.tenant, id, unix_now(), compression);
+  const std::string final_path = directory + "/" + file_name;
   const std::string temporary_path = final_path + "." + std::to_string(MyProcPid) + ".tmp";
-  LogEntry done;
   try {
     FileSink file(temporary_path);
-    core::CompressingSink compressed(file, compression);
-    core::JsonWriter writer(compressed);
-    ExportStatistics stats = write_snapshot(snapshot, writer);
-    compressed.finish();
+    writer.write(file);
     file.finish();
     done.checksum = file.sha256();
     done.size_bytes = static_cast<int64_t>(file.size());
-    if (file_options.verify_after_backup)
-      verify_written_file(temporary_path, *done.checksum, compression, stats);
+    if (writer.check) writer.check(temporary_path, *done.checksum);
     durable_rename_file(temporary_path, final_path);
-    done.table_count = static_cast<int64_t>(stats.data_tables.size());
-    done.row_count = stats.total_rows;
-    done.table_counts = counts_json(stats.data_tables);
   } catch (...) {
     remove_file_quietly(temporary_path);
     LogEntry failed;
@@ -139,16 +162,7 @@ int64_t create_backup(const CreateRequest& request, std::optional<int64_t>* log_
     }
     throw;
   }
-  done.status = "completed";
   done.file_name = file_name;
-  if (!settings.archive_command.empty())
-    done.archive_status = run_archive_command(settings.archive_command, final_path, file_name);
-  finish_log_autonomously(id, done);
-  restore_output_settings(level);
-  prune_backups(std::optional<std::optional<std::string>>(request.tenant),
-                request.max_backups.value_or(settings.max_backups),
-                request.retention_days.value_or(settings.retention_days));
-  Spi::finish();
   return id;
 }
 

@@ -6,6 +6,11 @@
 #include <optional>
 #include <string>
 
+#include <functional>
+
+#include "core/compression.hpp"
+#include "core/json_writer.hpp"
+#include "pg/backup_log.hpp"
 #include "pg/server.hpp"
 
 namespace ptb::pg {
@@ -28,6 +33,20 @@ struct CreateRequest {
 // `log_id`, when given, is set as soon as the row exists (so a caller can
 // tell a refused call, which has no row, from a failed backup).
 int64_t create_backup(const CreateRequest& request, std::optional<int64_t>* log_id = nullptr);
+
+// A new stored snapshot file, as backup_create and backup_upload make it:
+// a 'running' row committed at once, the bytes written by `write` under a
+// temporary name (hashed and fsynced), `check` run on the temporary file
+// (may be empty), then a durable rename. On any error the temporary file is
+// removed, the row says failed with the error, and the error is rethrown.
+// Returns the row id; `done` gets the file name, size and checksum.
+struct StoredFileWriter {
+  std::function<void(core::Sink& file)> write;
+  std::function<void(const std::string& temporary_path, const std::string& checksum)> check;
+};
+int64_t store_snapshot_file(const LogEntry& start, const std::string& directory,
+                            core::Compression compression, const StoredFileWriter& writer,
+                            LogEntry& done, std::optional<int64_t>* log_id = nullptr);
 
 // Expires completed snapshots beyond max_backups per tenant and older than
 // retention_days, never the newest of a tenant. `only_group`: prune one

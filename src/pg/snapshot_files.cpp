@@ -11,6 +11,7 @@
 #include "core/snapshot_reader.hpp"
 #include "core/storage_names.hpp"
 #include "pg/backup_log.hpp"
+#include "pg/backups.hpp"
 #include "pg/boundary.hpp"
 #include "pg/settings.hpp"
 #include "pg/snapshot_export.hpp"
@@ -152,33 +153,13 @@ int64_t upload_backup(std::string_view data, const std::optional<std::string>& n
   start.status = "running";
   start.compression = std::string(core::to_string(compression));
   start.options = options.dump();
-  const int64_t id = pg::insert_log_autonomously(start);
-
-  const std::string file_name =
-      core::snapshot_file_name(summary.tenant_id, id, static_cast<int64_t>(time(nullptr)), compression);
-  const std::string final_path = dir + "/" + file_name;
-  const std::string temporary_path = final_path + "." + std::to_string(MyProcPid) + ".tmp";
   pg::LogEntry done;
-  try {
-    pg::FileSink file(temporary_path);
+  pg::StoredFileWriter writer;
+  writer.write = [&](core::Sink& file) {
     for (size_t pos = 0; pos < data.size(); pos += kChunk) file.write(data.substr(pos, kChunk));
-    file.finish();
-    done.checksum = file.sha256();
-    done.size_bytes = static_cast<int64_t>(file.size());
-    pg::durable_rename_file(temporary_path, final_path);
-  } catch (...) {
-    pg::remove_file_quietly(temporary_path);
-    pg::LogEntry failed;
-    failed.status = "failed";
-    failed.error = pg::current_error_json();
-    try {
-      pg::finish_log_autonomously(id, failed);
-    } catch (...) {
-    }
-    throw;
-  }
+  };
+  const int64_t id = pg::store_snapshot_file(start, dir, compression, writer, done);
   done.status = "completed";
-  done.file_name = file_name;
   done.table_count = table_count;
   done.row_count = summary.total_rows;
   done.table_counts = counts.dump();
