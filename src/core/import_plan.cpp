@@ -13,15 +13,6 @@ namespace {
 
 using json = nlohmann::json;
 
-std::string join(const std::vector<std::string>& items, std::string_view sep) {
-  std::string out;
-  for (const auto& item : items) {
-    if (!out.empty()) out += sep;
-    out += item;
-  }
-  return out;
-}
-
 // "a", "b" or x."a", x."b"
 std::string column_list(const std::vector<std::string>& columns, std::string_view alias = {}) {
   std::vector<std::string> items;

@@ -51,6 +51,15 @@ void skip_blanks(std::string_view text, size_t& pos) {
 
 }  // namespace
 
+std::string join(const std::vector<std::string>& items, std::string_view sep) {
+  std::string out;
+  for (const auto& item : items) {
+    if (!out.empty()) out += sep;
+    out += item;
+  }
+  return out;
+}
+
 std::string quote_ident(std::string_view name) {
   std::string out;
   out.reserve(name.size() + 2);

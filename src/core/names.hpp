@@ -35,6 +35,9 @@ struct QualifiedName {
 std::string parse_identifier(std::string_view text);
 QualifiedName parse_qualified_name(std::string_view text);
 
+// Items joined with a separator (SQL lists, messages).
+std::string join(const std::vector<std::string>& items, std::string_view separator);
+
 // Splits a comma-separated list, honouring double quotes, trimming blanks;
 // empty input gives an empty list. Items are returned unparsed.
 std::vector<std::string> split_name_list(std::string_view text);

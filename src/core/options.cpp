@@ -82,11 +82,7 @@ bool bool_value(std::string_view option, const json& value) {
   return value.get<bool>();
 }
 
-std::string join(const std::vector<std::string>& items) {
-  std::string out;
-  for (const auto& item : items) out += (out.empty() ? "" : ", ") + item;
-  return out;
-}
+
 
 }  // namespace
 
@@ -227,7 +223,7 @@ SnapshotOptions apply_options_json(std::string_view json_text, SnapshotOptions o
       std::sort(valid.begin(), valid.end());
       throw Error(sqlstate::kInvalidParameterValue,
                   "unknown option \"" + key + "\"",
-                  "Valid options are: " + join(valid) + ".");
+                  "Valid options are: " + join(valid, ", ") + ".");
     }
   }
   return o;

@@ -20,15 +20,6 @@ std::string_view to_string(TableRole role) {
 
 namespace {
 
-std::string join(const std::vector<std::string>& items, std::string_view sep) {
-  std::string out;
-  for (const auto& item : items) {
-    if (!out.empty()) out += sep;
-    out += item;
-  }
-  return out;
-}
-
 bool listed(const std::vector<QualifiedName>& names, const Table& t) {
   return std::any_of(names.begin(), names.end(),
                      [&](const QualifiedName& n) { return n.matches(t.schema, t.name); });

@@ -63,21 +63,6 @@ struct SqlResult {
   uint64_t processed = 0;
 };
 
-ParamListInfo text_params(const std::vector<TextValue>& params) {
-  const int n = static_cast<int>(params.size());
-  ParamListInfo list = makeParamList(n);
-  for (int i = 0; i < n; ++i) {
-    ParamExternData& p = list->params[i];
-    p.ptype = TEXTOID;
-    p.pflags = PARAM_FLAG_CONST;
-    p.isnull = !params[i];
-    p.value = params[i] ? PointerGetDatum(cstring_to_text_with_len(params[i]->data(),
-                                                                   params[i]->size()))
-                        : (Datum)0;
-  }
-  return list;
-}
-
 SqlResult run(const std::string& sql, const std::vector<TextValue>& params = {}) {
   char*** cells = nullptr;
   uint64 nrows = 0;

@@ -16,9 +16,6 @@ void Spi::finish() {
   guarded([] { SPI_finish(); });
 }
 
-namespace {
-
-// Text parameters as a ParamListInfo (palloc'd; call inside a guard).
 ParamListInfo text_params(const std::vector<TextValue>& params) {
   const int n = static_cast<int>(params.size());
   ParamListInfo list = makeParamList(n);
@@ -33,6 +30,8 @@ ParamListInfo text_params(const std::vector<TextValue>& params) {
   }
   return list;
 }
+
+namespace {
 
 void run(const std::string& sql, const std::vector<TextValue>& params, bool read_only,
          DestReceiver* dest, int expected) {

@@ -13,6 +13,10 @@ namespace ptb::pg {
 using TextValue = std::optional<std::string>;  // nullopt is SQL NULL
 using TextRow = std::vector<TextValue>;
 
+// Text parameters ($1 ...) as a ParamListInfo, palloc'd: call inside a
+// guard. NULL where the value is nullopt.
+ParamListInfo text_params(const std::vector<TextValue>& params);
+
 class Spi {
  public:
   // SPI_connect / SPI_finish. On an error path the transaction abort
