@@ -59,23 +59,6 @@ nlohmann::json import_options_json(ImportMode mode, const ImportOptions& options
 
 // --- COPY text format ------------------------------------------------------
 
-// One value of a snapshot row as the document holds it.
-enum class CellKind {
-  Null,     // JSON null: SQL NULL
-  String,   // a JSON string: its characters, unescaped
-  Literal,  // a JSON number or true / false: its JSON text
-  Json,     // a JSON object or array (or a jsonb value unwrapped from
-            // {"$jsonb": v}): its JSON text
-};
-
-struct CopyCell {
-  CellKind kind = CellKind::Null;
-  const char* data = nullptr;
-  size_t size = 0;
-
-  std::string_view text() const { return {data, size}; }
-};
-
 // Appends text escaped for COPY's text format: backslash, tab, newline and
 // carriage return become \\, \t, \n, \r. Nothing else needs escaping (the
 // data is in the server encoding, and "\." can no longer start a line).

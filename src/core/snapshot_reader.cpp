@@ -212,25 +212,36 @@ struct TableState {
 // and collects the summary.
 class SnapshotHandler {
  public:
+  explicit SnapshotHandler(RowVisitor* rows = nullptr) : visitor_(rows) {}
+
   // --- nlohmann::json SAX interface.
   bool null() {
     if (skipping()) return true;
+    if (capturing()) return capture_scalar(CellKind::Null, "null");
     if (building()) return dom_add(nullptr, 4);
-    other_value(take_target());
+    Target target = take_target();
+    if (target == Target::RowValue && visitor_) return add_cell(CellKind::Null, {});
+    other_value(target);
     return true;
   }
 
   bool boolean(bool value) {
     if (skipping()) return true;
+    const char* text = value ? "true" : "false";
+    if (capturing()) return capture_scalar(CellKind::Literal, text);
     if (building()) return dom_add(value, 5);
-    other_value(take_target());
+    Target target = take_target();
+    if (target == Target::RowValue && visitor_) return add_cell(CellKind::Literal, text);
+    other_value(target);
     return true;
   }
 
   bool number_integer(json::number_integer_t value) {
     if (skipping()) return true;
+    if (capturing()) return capture_scalar(CellKind::Literal, std::to_string(value));
     if (building()) return dom_add(value, 20);
     Target target = take_target();
+    if (target == Target::RowValue && visitor_) return add_cell(CellKind::Literal, std::to_string(value));
     if (target == Target::FormatVersion)
       check_version(value, std::to_string(value));
     else
@@ -240,8 +251,10 @@ class SnapshotHandler {
 
   bool number_unsigned(json::number_unsigned_t value) {
     if (skipping()) return true;
+    if (capturing()) return capture_scalar(CellKind::Literal, std::to_string(value));
     if (building()) return dom_add(value, 20);
     Target target = take_target();
+    if (target == Target::RowValue && visitor_) return add_cell(CellKind::Literal, std::to_string(value));
     if (target == Target::FormatVersion) {
       std::optional<int64_t> exact;
       if (value <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
@@ -255,8 +268,11 @@ class SnapshotHandler {
 
   bool number_float(json::number_float_t value, const json::string_t& text) {
     if (skipping()) return true;
+    // Rows keep the number's text: a double would round numeric values.
+    if (capturing()) return capture_scalar(CellKind::Literal, text);
     if (building()) return dom_add(value, text.size());
     Target target = take_target();
+    if (target == Target::RowValue && visitor_) return add_cell(CellKind::Literal, text);
     if (target == Target::FormatVersion)
       version_problem(
           Error(sqlstate::kInvalidParameterValue,
@@ -268,9 +284,13 @@ class SnapshotHandler {
 
   bool string(json::string_t& value) {
     if (skipping()) return true;
+    if (capturing()) return capture_string(value);
     if (building()) return dom_add(value, value.size() + 2);
     Target target = take_target();
     switch (target) {
+      case Target::RowValue:
+        if (visitor_) add_cell(CellKind::String, value);
+        break;
       case Target::Format: check_format(value); break;
       case Target::TableSchema:
         table_.count.schema = value;
@@ -281,7 +301,7 @@ class SnapshotHandler {
         table_.name_is_string = true;
         break;
       case Target::TableRole: table_.count.role = value; break;
-      case Target::ColumnName: break;
+      case Target::ColumnName: table_.count.column_names.push_back(value); break;
       default: other_value(target); break;
     }
     return true;
@@ -295,9 +315,14 @@ class SnapshotHandler {
       ++skip_depth_;
       return true;
     }
+    if (capturing()) return capture_open(true);
     if (building()) return dom_add(json::object(), 2);
     Target target = take_target();
     switch (target) {
+      case Target::RowValue:
+        if (visitor_) return begin_capture(true);
+        skip_depth_ = 1;
+        break;
       case Target::Root: stack_.push_back({FrameKind::Top}); break;
       case Target::Metadata: begin_dom(summary_.metadata, "metadata"); break;
       case Target::Statistics: begin_dom(summary_.statistics, "statistics"); break;
@@ -322,16 +347,36 @@ class SnapshotHandler {
       ++skip_depth_;
       return true;
     }
+    if (capturing()) return capture_open(false);
     if (building()) return dom_add(json::array(), 2);
     Target target = take_target();
     switch (target) {
       case Target::Data: stack_.push_back({FrameKind::Sections}); break;
       case Target::MasterData: stack_.push_back({FrameKind::Sections, 0, true}); break;
-      case Target::TableColumns: stack_.push_back({FrameKind::Columns}); break;
-      case Target::TableRows: stack_.push_back({FrameKind::Rows}); break;
-      case Target::Row: stack_.push_back({FrameKind::Row, 0, false, position_}); break;
-      case Target::SchemaTables:  // its content is the importer's to read
+      case Target::TableColumns:
+        table_.count.column_names.clear();
+        stack_.push_back({FrameKind::Columns});
+        break;
+      case Target::TableRows:
+        if (visitor_) visitor_->begin_rows(section_is_master_, table_.position);
+        stack_.push_back({FrameKind::Rows});
+        break;
+      case Target::Row:
+        stack_.push_back({FrameKind::Row, 0, false, position_});
+        arena_.clear();
+        cells_.clear();
+        break;
+      case Target::SchemaTables:  // the importer's to read, when it streams
+        if (visitor_) {
+          begin_dom(summary_.schema_tables, "schema.tables", json::array(), kMaxSnapshotSchemaBytes);
+          break;
+        }
+        skip_depth_ = 1;
+        break;
       case Target::RowValue:
+        if (visitor_) return begin_capture(false);
+        skip_depth_ = 1;
+        break;
       case Target::Ignore: skip_depth_ = 1; break;
       default:
         other_value(target);
@@ -343,6 +388,7 @@ class SnapshotHandler {
 
   bool key(json::string_t& name) {
     if (skipping()) return true;
+    if (capturing()) return capture_key(name);
     if (building()) {
       dom_count(name.size() + 3);
       dom_key_ = name;
@@ -378,6 +424,7 @@ class SnapshotHandler {
       --skip_depth_;
       return true;
     }
+    if (capturing()) return capture_close();
     if (building()) {
       dom_stack_.pop_back();
       return true;
@@ -394,6 +441,7 @@ class SnapshotHandler {
       --skip_depth_;
       return true;
     }
+    if (capturing()) return capture_close();
     if (building()) {
       dom_stack_.pop_back();
       return true;
@@ -403,7 +451,10 @@ class SnapshotHandler {
     switch (frame.kind) {
       case FrameKind::Columns: table_.count.columns = static_cast<size_t>(frame.count); break;
       case FrameKind::Rows: table_.count.rows = frame.count; break;
-      case FrameKind::Row: end_row(frame.position, frame.count); break;
+      case FrameKind::Row:
+        end_row(frame.position, frame.count);
+        if (visitor_) hand_over_row();
+        break;
       default: break;
     }
     return true;
@@ -644,19 +695,144 @@ class SnapshotHandler {
 
   bool building() const { return !dom_stack_.empty(); }
 
-  void begin_dom(json& root, const char* name) {
-    root = json::object();
+  void begin_dom(json& root, const char* name, json empty = json::object(),
+                 size_t limit = kMaxSnapshotSectionBytes) {
+    root = std::move(empty);
     dom_stack_.push_back(&root);
     dom_name_ = name;
     dom_bytes_ = 2;
+    dom_limit_ = limit;
   }
 
   void dom_count(size_t bytes) {
     dom_bytes_ += bytes + 1;
-    if (dom_bytes_ > kMaxSnapshotSectionBytes)
+    if (dom_bytes_ > dom_limit_)
       throw Error(kProgramLimitExceeded,
                   std::string("snapshot \"") + dom_name_ + "\" is larger than " +
-                      std::to_string(kMaxSnapshotSectionBytes >> 20) + " MB");
+                      std::to_string(dom_limit_ >> 20) + " MB");
+  }
+
+  // --- Row values for a RowVisitor. A row's cells are kept in arena_ (as
+  // offsets: the arena grows) until the row ends; an object or array value
+  // is captured as its JSON text.
+
+  struct CellRef {
+    CellKind kind;
+    size_t offset, size;
+    bool wrapped = false;  // {"$jsonb": v}: inner_* hold v
+    CellKind inner_kind = CellKind::Null;
+    size_t inner_offset = 0, inner_size = 0;
+  };
+  struct CaptureLevel {
+    bool object;
+    int64_t count = 0;
+  };
+
+  bool capturing() const { return !capture_.empty(); }
+
+  bool add_cell(CellKind kind, std::string_view text) {
+    cells_.push_back({kind, arena_.size(), text.size()});
+    arena_.append(text);
+    return true;
+  }
+
+  // The value directly under the captured top-level object: a candidate
+  // for the "$jsonb" wrapper.
+  bool under_top_object() const { return capture_.size() == 1 && capture_.back().object; }
+
+  void before_captured_value() {
+    CaptureLevel& level = capture_.back();
+    if (!level.object && level.count++ > 0) arena_ += ',';
+  }
+
+  bool capture_scalar(CellKind kind, std::string_view text) {
+    before_captured_value();
+    if (under_top_object()) {
+      inner_kind_ = kind;
+      inner_text_.assign(text);
+    }
+    arena_.append(text);
+    return true;
+  }
+
+  bool capture_string(const std::string& value) {
+    before_captured_value();
+    if (under_top_object()) {
+      inner_kind_ = CellKind::String;
+      inner_text_ = value;
+    }
+    append_json_string(arena_, value);
+    return true;
+  }
+
+  bool begin_capture(bool object) {
+    cell_start_ = arena_.size();
+    top_keys_ = 0;
+    top_key_is_escape_ = false;
+    capture_.push_back({object});
+    arena_ += object ? '{' : '[';
+    return true;
+  }
+
+  bool capture_open(bool object) {
+    before_captured_value();
+    if (under_top_object()) {
+      inner_kind_ = CellKind::Json;
+      inner_offset_ = arena_.size();
+    }
+    capture_.push_back({object});
+    arena_ += object ? '{' : '[';
+    return true;
+  }
+
+  bool capture_key(const std::string& name) {
+    CaptureLevel& level = capture_.back();
+    if (level.count++ > 0) arena_ += ',';
+    if (capture_.size() == 1) {
+      ++top_keys_;
+      top_key_is_escape_ = top_keys_ == 1 && name == kJsonbEscapeKey;
+    }
+    append_json_string(arena_, name);
+    arena_ += ':';
+    return true;
+  }
+
+  bool capture_close() {
+    const bool object = capture_.back().object;
+    arena_ += object ? '}' : ']';
+    capture_.pop_back();
+    if (!capture_.empty()) return true;
+    CellRef cell{CellKind::Json, cell_start_, arena_.size() - cell_start_};
+    if (object && top_keys_ == 1 && top_key_is_escape_) {
+      cell.wrapped = true;
+      cell.inner_kind = inner_kind_;
+      if (inner_kind_ == CellKind::Json) {  // its text is in the cell's, before the final '}'
+        cell.inner_offset = inner_offset_;
+        cell.inner_size = arena_.size() - 1 - inner_offset_;
+      } else {
+        // A wrapped JSON null stands for the jsonb value null.
+        if (inner_kind_ == CellKind::Null) {
+          cell.inner_kind = CellKind::Json;
+          inner_text_ = "null";
+        }
+        cell.inner_offset = arena_.size();
+        cell.inner_size = inner_text_.size();
+        arena_ += inner_text_;
+      }
+    }
+    cells_.push_back(cell);
+    return true;
+  }
+
+  void hand_over_row() {
+    row_.resize(cells_.size());
+    for (size_t i = 0; i < cells_.size(); ++i) {
+      const CellRef& c = cells_[i];
+      row_[i].value = {c.kind, arena_.data() + c.offset, c.size};
+      row_[i].jsonb_unwrapped.reset();
+      if (c.wrapped) row_[i].jsonb_unwrapped = CopyCell{c.inner_kind, arena_.data() + c.inner_offset, c.inner_size};
+    }
+    visitor_->row(row_);
   }
 
   // Adds a value where the DOM being built stands; containers become the
@@ -774,6 +950,19 @@ class SnapshotHandler {
   std::string dom_key_;
   const char* dom_name_ = "";
   size_t dom_bytes_ = 0;
+  size_t dom_limit_ = kMaxSnapshotSectionBytes;
+
+  RowVisitor* visitor_ = nullptr;
+  std::string arena_;  // the current row's values
+  std::vector<CellRef> cells_;
+  std::vector<RowCell> row_;
+  std::vector<CaptureLevel> capture_;  // open containers of a captured value
+  size_t cell_start_ = 0;
+  int top_keys_ = 0;
+  bool top_key_is_escape_ = false;
+  CellKind inner_kind_ = CellKind::Null;
+  std::string inner_text_;
+  size_t inner_offset_ = 0;
 
   bool format_ok_ = false;
   bool version_ok_ = false;
@@ -784,10 +973,12 @@ class SnapshotHandler {
 
 }  // namespace
 
-SnapshotSummary read_snapshot_summary(Source& source) {
+namespace {
+
+SnapshotSummary read(Source& source, RowVisitor* rows) {
   SourceBuffer buffer(source);
   std::istream stream(&buffer);
-  SnapshotHandler handler;
+  SnapshotHandler handler(rows);
   if (!json::sax_parse(stream, &handler, json::input_format_t::json, /*strict=*/true))
     handler.throw_parse_error();
   if (buffer.stopped_at_nul())
@@ -795,5 +986,11 @@ SnapshotSummary read_snapshot_summary(Source& source) {
                 "snapshot is not valid JSON: a NUL byte follows the document");
   return handler.finish();
 }
+
+}  // namespace
+
+SnapshotSummary read_snapshot_summary(Source& source) { return read(source, nullptr); }
+
+SnapshotSummary read_snapshot(Source& source, RowVisitor& rows) { return read(source, &rows); }
 
 }  // namespace ptb::core

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/compression.hpp"
+#include "core/value_encoding.hpp"
 
 namespace ptb::core {
 
@@ -24,6 +25,7 @@ struct TableCount {
   std::string role;  // data: tenant | child; master_data: master | reference
   int64_t rows = 0;
   size_t columns = 0;
+  std::vector<std::string> column_names;
 };
 
 struct SnapshotSummary {
@@ -36,6 +38,27 @@ struct SnapshotSummary {
   int64_t total_rows = 0;          // rows in data
   nlohmann::json metadata;         // kept whole: small
   nlohmann::json statistics;
+  nlohmann::json schema_tables;    // schema.tables, kept only by read_snapshot
+};
+
+// One value of a row, for an importer reading a document as a stream.
+struct RowCell {
+  CopyCell value;  // as the document holds it
+  // The value an object whose only key is "$jsonb" wraps (docs/format.md):
+  // what the cell stands for in a column of jsonb encoding.
+  std::optional<CopyCell> jsonb_unwrapped;
+};
+
+// Receives the rows of a document as read_snapshot reads them. Sections are
+// named by their place (master_data or data, index), as their names may
+// come after their rows. A section whose rows were handed over can still
+// turn out to be wrong: nothing is final before read_snapshot returns.
+class RowVisitor {
+ public:
+  virtual ~RowVisitor() = default;
+  virtual void begin_rows(bool master, int64_t position) = 0;
+  // The cells point into the reader's buffers: valid during the call only.
+  virtual void row(const std::vector<RowCell>& cells) = 0;
 };
 
 // The format this reader knows.
@@ -58,5 +81,10 @@ inline constexpr size_t kMaxSnapshotSectionBytes = 1 << 20;
 //          above kMaxSnapshotSectionBytes
 // and passes on errors of the source (a DecompressingSource's XX001).
 SnapshotSummary read_snapshot_summary(Source& source);
+
+// The same checks and summary (also keeping schema.tables, up to
+// kMaxSnapshotSchemaBytes), handing every row to `rows` as it is read.
+SnapshotSummary read_snapshot(Source& source, RowVisitor& rows);
+inline constexpr size_t kMaxSnapshotSchemaBytes = 64 << 20;
 
 }  // namespace ptb::core

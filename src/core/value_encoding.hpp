@@ -3,6 +3,7 @@
 // recorded per column in the snapshot's schema section.
 #pragma once
 
+#include <cstddef>
 #include <optional>
 #include <string_view>
 
@@ -25,6 +26,23 @@ enum class ValueEncoding {
 
 std::string_view to_string(ValueEncoding encoding);
 std::optional<ValueEncoding> encoding_from_string(std::string_view name);
+
+// One value of a snapshot row as the document holds it.
+enum class CellKind {
+  Null,     // JSON null: SQL NULL
+  String,   // a JSON string: its characters, unescaped
+  Literal,  // a JSON number or true / false: its JSON text
+  Json,     // a JSON object or array (or a jsonb value unwrapped from
+            // {"$jsonb": v}): its JSON text
+};
+
+struct CopyCell {
+  CellKind kind = CellKind::Null;
+  const char* data = nullptr;
+  size_t size = 0;
+
+  std::string_view text() const { return {data, size}; }
+};
 
 inline constexpr const char* kJsonbEscapeKey = "$jsonb";
 
