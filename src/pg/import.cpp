@@ -2,7 +2,8 @@
 //
 // The flow of one import, all in a subtransaction of the caller's
 // transaction (rolled back for a dry run, or when anything fails):
-//   1. read and check the document (format, version, shape)
+//   1. read and check the document (format, version, shape); a stored
+//      snapshot is read as a stream, its rows spilled to a temporary file
 //   2. take the tenant's lock (55P03 when taken), plan the tenant as the
 //      snapshot was taken (the document's options)
 //   3. match the document's sections with the tables and columns here
@@ -39,6 +40,7 @@ extern "C" {
 #include "access/table.h"
 #include "access/xact.h"
 #include "commands/copy.h"
+#include "storage/buffile.h"
 #include "mb/pg_wchar.h"
 #include "nodes/makefuncs.h"
 #include "parser/parse_node.h"
@@ -272,6 +274,161 @@ RawText string_of(JsonbValue* v) {
 
 std::string to_string(const RawText& t) { return t.data ? std::string(t.data, t.size) : std::string(); }
 
+// --- Rows spilled from a stored snapshot -----------------------------------
+// A stored snapshot is read once, as a stream; its rows go to a temporary
+// file (deleted at the end of the transaction at the latest) in the order
+// the document holds them, and each section is read back from its start
+// when it is staged. Memory stays flat whatever the snapshot's size.
+//
+// A row's record: u32 bytes that follow, u32 cells, then per cell u8 kind
+// (+0x80 when it has a jsonb unwrapped value), u32 size, its bytes, and for
+// the unwrapped value u8 kind, u32 size, bytes.
+
+constexpr size_t kSpillChunk = 1 << 20;
+
+}  // namespace
+
+struct SpillPosition {
+  int fileno = 0;
+  off_t offset = 0;
+};
+
+class SpilledRows : public core::RowVisitor {
+ public:
+  SpilledRows() { guarded([&] { file_ = BufFileCreateTemp(false); }); }
+
+  void begin_rows(bool master, int64_t position) override {
+    flush();
+    SpillPosition at;
+    guarded([&] { BufFileTell(file_, &at.fileno, &at.offset); });
+    starts_[{master, position}] = at;
+  }
+
+  void row(const std::vector<core::RowCell>& cells) override {
+    const size_t start = buffer_.size();
+    put_u32(0);  // its size, set below
+    put_u32(static_cast<uint32_t>(cells.size()));
+    for (const auto& c : cells) {
+      put_cell(c.value, c.jsonb_unwrapped.has_value());
+      if (c.jsonb_unwrapped) put_cell(*c.jsonb_unwrapped, false);
+    }
+    const auto size = static_cast<uint32_t>(buffer_.size() - start - 4);
+    memcpy(buffer_.data() + start, &size, 4);
+    if (buffer_.size() >= kSpillChunk) flush();
+  }
+
+  // After the document is read: everything is in the file.
+  void finish() { flush(); }
+  std::optional<SpillPosition> start_of(bool master, int64_t position) const {
+    auto it = starts_.find({master, position});
+    if (it == starts_.end()) return std::nullopt;
+    return it->second;
+  }
+  BufFile* file() const { return file_; }
+  // Deletes the file now rather than at the end of the transaction.
+  void close() {
+    if (file_ != nullptr) guarded([&] { BufFileClose(file_); });
+    file_ = nullptr;
+  }
+
+ private:
+  void put_u32(uint32_t v) { buffer_.append(reinterpret_cast<const char*>(&v), 4); }
+  void put_cell(const core::CopyCell& c, bool unwrapped_follows) {
+    buffer_ += static_cast<char>(static_cast<int>(c.kind) | (unwrapped_follows ? 0x80 : 0));
+    if (c.size > UINT32_MAX - 64)
+      throw core::Error("54000", "a value of the snapshot is larger than 4 GB");
+    put_u32(static_cast<uint32_t>(c.size));
+    buffer_.append(c.data == nullptr ? "" : c.data, c.size);
+  }
+  void flush() {
+    if (buffer_.empty()) return;
+    guarded([&] { BufFileWrite(file_, buffer_.data(), buffer_.size()); });
+    buffer_.clear();
+  }
+
+  BufFile* file_ = nullptr;
+  std::string buffer_;
+  std::map<std::pair<bool, int64_t>, SpillPosition> starts_;
+};
+
+namespace {
+
+// Reads the rows of one section back.
+class SpillReader {
+ public:
+  SpillReader(BufFile* file, SpillPosition start) : file_(file) {
+    guarded([&] {
+      if (BufFileSeek(file_, start.fileno, start.offset, SEEK_SET) != 0)
+        ereport(ERROR, (errcode_for_file_access(), errmsg("could not seek in the snapshot's spill file")));
+    });
+  }
+
+  // The next row's cells; they point into this reader's buffer until the
+  // next call.
+  const std::vector<core::RowCell>& next_row() {
+    uint32_t size = 0;
+    read(&size, 4);
+    row_.resize(size);
+    read(row_.data(), size);
+    const char* at = row_.data();
+    const char* end = at + size;
+    auto take_u32 = [&] {
+      uint32_t v;
+      if (end - at < 4) corrupt();
+      memcpy(&v, at, 4);
+      at += 4;
+      return v;
+    };
+    auto take_cell = [&](bool* unwrapped_follows) {
+      if (at >= end) corrupt();
+      const int kind = static_cast<unsigned char>(*at++);
+      if (unwrapped_follows) *unwrapped_follows = (kind & 0x80) != 0;
+      const uint32_t n = take_u32();
+      if (static_cast<size_t>(end - at) < n) corrupt();
+      core::CopyCell c{static_cast<core::CellKind>(kind & 0x7f), at, n};
+      at += n;
+      return c;
+    };
+    cells_.resize(take_u32());
+    for (auto& cell : cells_) {
+      bool unwrapped = false;
+      cell.value = take_cell(&unwrapped);
+      cell.jsonb_unwrapped.reset();
+      if (unwrapped) cell.jsonb_unwrapped = take_cell(nullptr);
+    }
+    return cells_;
+  }
+
+ private:
+  [[noreturn]] static void corrupt() {
+    throw core::Error("XX001", "pg_tenant_backup: the snapshot's spill file is damaged");
+  }
+  void read(void* out, size_t n) {
+    char* to = static_cast<char*>(out);
+    while (n > 0) {
+      if (pos_ == chunk_.size()) {
+        chunk_.resize(kSpillChunk);
+        size_t got = 0;
+        guarded([&] { got = BufFileRead(file_, chunk_.data(), chunk_.size()); });
+        chunk_.resize(got);
+        pos_ = 0;
+        if (got == 0) corrupt();
+      }
+      const size_t k = std::min(n, chunk_.size() - pos_);
+      memcpy(to, chunk_.data() + pos_, k);
+      pos_ += k;
+      to += k;
+      n -= k;
+    }
+  }
+
+  BufFile* file_;
+  std::string chunk_;
+  size_t pos_ = 0;
+  std::string row_;
+  std::vector<core::RowCell> cells_;
+};
+
 // One row section of the document (data or master_data).
 struct Section {
   bool master = false;
@@ -280,7 +437,8 @@ struct Section {
   std::string name;
   std::string role;
   std::vector<std::string> columns;
-  JsonbContainer* rows = nullptr;  // points into the document
+  JsonbContainer* rows = nullptr;  // points into the document, or
+  std::optional<SpillPosition> spilled;  // where its rows start in the spill
   uint32 row_count = 0;
 
   std::string where() const {
@@ -383,6 +541,54 @@ std::map<TableKey, std::map<std::string, core::ValueEncoding>> read_encodings(Js
   return out;
 }
 
+// The sections of a stored snapshot read by read_stored_snapshot.
+std::vector<Section> spilled_sections(const core::SnapshotSummary& summary, const SpilledRows& spill,
+                                      bool master) {
+  std::vector<Section> sections;
+  int position = 0;
+  for (const auto& t : summary.tables) {
+    if ((t.section == "master_data") != master) continue;
+    Section s;
+    s.master = master;
+    s.position = position++;
+    s.schema = t.schema;
+    s.name = t.name;
+    s.role = t.role;
+    s.columns = t.column_names;
+    if (t.rows > static_cast<int64_t>(UINT32_MAX))
+      throw core::Error("54000", s.where() + " has more rows than one import can take");
+    s.row_count = static_cast<uint32>(t.rows);
+    s.spilled = spill.start_of(master, s.position);
+    if (!s.spilled && s.row_count > 0) bad_shape("rows of a section were not read");
+    sections.push_back(std::move(s));
+  }
+  return sections;
+}
+
+std::map<TableKey, std::map<std::string, core::ValueEncoding>> encodings_of(const json& schema_tables) {
+  std::map<TableKey, std::map<std::string, core::ValueEncoding>> out;
+  if (!schema_tables.is_array()) return out;
+  auto text = [](const json& object, const char* key) -> std::optional<std::string> {
+    auto it = object.find(key);
+    if (it == object.end() || !it->is_string()) return std::nullopt;
+    return it->get<std::string>();
+  };
+  for (const json& t : schema_tables) {
+    if (!t.is_object()) continue;
+    auto schema = text(t, "schema"), name = text(t, "name");
+    auto columns = t.find("columns");
+    if (!schema || !name || columns == t.end() || !columns->is_array()) continue;
+    auto& table = out[{*schema, *name}];
+    for (const json& column : *columns) {
+      if (!column.is_object()) continue;
+      auto column_name = text(column, "name"), encoding = text(column, "encoding");
+      if (column_name && encoding)
+        if (auto e = core::encoding_from_string(*encoding)) table[*column_name] = *e;
+    }
+  }
+  return out;
+}
+
 core::SnapshotSummary read_summary(Jsonb* doc) {
   char* text = nullptr;
   guarded([&] { text = JsonbToCString(nullptr, &doc->root, VARSIZE(doc)); });
@@ -399,6 +605,7 @@ constexpr uint32 kRowsPerBatch = 256;
 // What the COPY data source callback reads: the rows of one section.
 struct CopyFeed {
   JsonbContainer* rows = nullptr;
+  std::optional<SpillReader> spill;  // instead of rows
   uint32 row_count = 0;
   uint32 next_row = 0;
   std::vector<int> positions;  // per loaded column, its index in a row
@@ -447,11 +654,44 @@ core::CopyCell make_cell(JsonbValue* v, core::ValueEncoding encoding) {
   }
 }
 
+// Appends one COPY field, naming where a value that cannot be loaded is.
+void append_field(CopyFeed& f, const core::CopyCell& cell, size_t column, uint32 row) {
+  try {
+    core::append_copy_field(f.buffer, cell, f.encodings[column]);
+  } catch (const core::Error& e) {
+    throw core::Error(e.sqlstate(),
+                      std::string(e.what()) + " (table " + f.table + ", column " + f.column_names[column] +
+                          ", row " + std::to_string(row + 1) + " of the snapshot)",
+                      e.detail(), e.hint());
+  }
+}
+
+void refill_from_spill(CopyFeed& f) {
+  const uint32 count = std::min(kRowsPerBatch, f.row_count - f.next_row);
+  const size_t ncols = f.positions.size();
+  for (uint32 r = 0; r < count; ++r) {
+    const std::vector<core::RowCell>& cells = f.spill->next_row();
+    for (size_t c = 0; c < ncols; ++c) {
+      const auto p = static_cast<size_t>(f.positions[c]);
+      if (p >= cells.size()) bad_shape("a row is shorter than its columns");
+      const core::RowCell& cell = cells[p];
+      if (c > 0) f.buffer += '\t';
+      append_field(f,
+                   f.encodings[c] == core::ValueEncoding::Jsonb && cell.jsonb_unwrapped ? *cell.jsonb_unwrapped
+                                                                                        : cell.value,
+                   c, f.next_row + r);
+    }
+    f.buffer += '\n';
+  }
+  f.next_row += count;
+}
+
 void refill(CopyFeed& f) {
   if (f.consumed > 0) {
     f.buffer.erase(0, f.consumed);
     f.consumed = 0;
   }
+  if (f.spill) return refill_from_spill(f);
   const uint32 count = std::min(kRowsPerBatch, f.row_count - f.next_row);
   const size_t ncols = f.positions.size();
   f.cells.assign(static_cast<size_t>(count) * ncols, core::CopyCell{});
@@ -471,15 +711,7 @@ void refill(CopyFeed& f) {
   for (uint32 r = 0; r < count; ++r) {
     for (size_t c = 0; c < ncols; ++c) {
       if (c > 0) f.buffer += '\t';
-      try {
-        core::append_copy_field(f.buffer, f.cells[r * ncols + c], f.encodings[c]);
-      } catch (const core::Error& e) {
-        throw core::Error(e.sqlstate(),
-                          std::string(e.what()) + " (table " + f.table + ", column " +
-                              f.column_names[c] + ", row " + std::to_string(f.next_row + r + 1) +
-                              " of the snapshot)",
-                          e.detail(), e.hint());
-      }
+      append_field(f, f.cells[r * ncols + c], c, f.next_row + r);
     }
     f.buffer += '\n';
   }
@@ -623,7 +855,7 @@ std::string column_list(const std::vector<std::string>& columns) {
 }
 
 // Creates the staging table and copies the section's rows into it.
-void stage(LoadTable& t) {
+void stage(LoadTable& t, BufFile* spill_file) {
   const std::string name = "ptb_stage_" + std::to_string(++stage_counter);
   t.staged.stage = "pg_temp." + quote_ident(name);
   // Only the loaded columns, with their types, typmods and collations
@@ -633,6 +865,7 @@ void stage(LoadTable& t) {
 
   CopyFeed feed;
   feed.rows = t.section->rows;
+  if (t.section->spilled) feed.spill.emplace(spill_file, *t.section->spilled);
   feed.row_count = t.section->row_count;
   feed.positions = t.positions;
   feed.encodings = t.encodings;
@@ -833,9 +1066,11 @@ ImportOutcome run_import(const ImportRequest& request) {
   };
 
   // --- 3. Sections and tables.
-  const std::vector<Section> data_sections = read_sections(request.doc, false);
-  const std::vector<Section> master_sections = read_sections(request.doc, true);
-  const auto encodings = read_encodings(request.doc);
+  const std::vector<Section> data_sections =
+      request.spilled ? spilled_sections(*summary, *request.spilled, false) : read_sections(request.doc, false);
+  const std::vector<Section> master_sections =
+      request.spilled ? spilled_sections(*summary, *request.spilled, true) : read_sections(request.doc, true);
+  const auto encodings = request.spilled ? encodings_of(summary->schema_tables) : read_encodings(request.doc);
   std::map<TableKey, const Section*> data_by_name;
   for (const auto& s : data_sections) {
     if (!data_by_name.emplace(TableKey{s.schema, s.name}, &s).second)
@@ -1007,7 +1242,7 @@ ImportOutcome run_import(const ImportRequest& request) {
 
   // --- 4. Stage.
   for (auto& t : tables)
-    if (t.data || t.staged.has_key()) stage(t);
+    if (t.data || t.staged.has_key()) stage(t, request.spilled ? request.spilled->file() : nullptr);
 
   // --- 5. Checks before any change.
   std::vector<LoadTable*> data_tables;
@@ -1343,6 +1578,87 @@ json import_call(FunctionCallInfo fcinfo) {
   return core::report_json(outcome.report);
 }
 
+// Reads stored snapshot `b` as a stream into `spill`. It must pass
+// verification (checksum, decompression, format, counts) and agree with its
+// backup_logs row (tenant, row counts): else 55000, before any change.
+core::SnapshotSummary read_verified_snapshot(const StoredBackup& b, SpilledRows& spill, const char* instead) {
+  const std::string id = std::to_string(b.id);
+  auto refuse = [&](const std::string& why, const std::string& detail) {
+    throw core::Error("55000", "backup " + id + " does not pass verification: " + why, detail,
+                      "Run backup_verify(" + id + ") for a report, and " + instead + ".");
+  };
+  core::SnapshotSummary summary;
+  try {
+    summary = read_stored_snapshot(b, spill);
+  } catch (const core::Error& e) {
+    refuse(e.what(), e.detail());
+  } catch (const ServerError& e) {
+    refuse(e.what(), e.data()->detail ? e.data()->detail : "");
+  }
+  spill.finish();
+  for (const auto& t : summary.tables) {
+    if (t.section != "data") continue;
+    const std::string key = table_display(t.schema, t.name);
+    if (b.table_counts.value(key, int64_t{-1}) != t.rows)
+      refuse("row counts differ from those recorded in backup_logs",
+             key + " has " + std::to_string(t.rows) + " rows.");
+  }
+  if (summary.tenant_id != b.tenant)
+    refuse("its tenant is not the one recorded in backup_logs",
+           "The file is of " + quoted_tenant(summary.tenant_id) + ", the row of " +
+               quoted_tenant(b.tenant) + ".");
+  return summary;
+}
+
+// --- backup_import_stored: a stored snapshot, read as a stream -----------------
+
+json import_stored_call(FunctionCallInfo fcinfo) {
+  if (PG_ARGISNULL(0)) throw core::Error("22004", "the backup id must not be NULL");
+  const int64_t id = PG_GETARG_INT64(0);
+  const core::ImportMode mode = core::import_mode_from_string(PG_ARGISNULL(1) ? "NULL" : text_arg(fcinfo, 1));
+  const CallOptions options = call_options(fcinfo, 2);
+
+  LogEntry base;
+  base.operation = "import";
+  base.started_at = now_text();
+  base.source_id = id;
+  std::optional<std::string> tenant;
+  ImportOutcome outcome = logged(base, &tenant, !options.import.dry_run, [&] {
+    Spi::connect();
+    const int level = fix_output_settings();
+    const StoredBackup b = find_stored_backup(id);
+    restore_output_settings(level);
+    Spi::finish();
+    tenant = b.tenant;
+    SpilledRows spill;
+    const core::SnapshotSummary summary = read_verified_snapshot(b, spill, "import another snapshot");
+    ImportRequest request;
+    request.spilled = &spill;
+    request.summary = &summary;
+    request.mode = mode;
+    request.options = options.import;
+    request.opts = options.opts;
+    request.tenant_out = &tenant;
+    ImportOutcome o = run_import(request);
+    spill.close();
+    return o;
+  });
+
+  LogEntry done = base;
+  done.tenant = tenant;
+  done.status = "completed";
+  done.finished = true;
+  done.notes = core::report_summary(outcome.report);
+  done.table_count = static_cast<int64_t>(outcome.report.tables.size());
+  done.row_count = outcome.total_rows;
+  done.table_counts = outcome.table_counts.dump();
+  done.options = outcome.options.dump();
+  write_log(done, false);
+  json report = core::report_json(outcome.report);
+  report["source_id"] = id;
+  return report;
+}
+
 // --- backup_restore -----------------------------------------------------------
 
 struct RestoreResult {
@@ -1378,39 +1694,12 @@ RestoreResult restore_backup(int64_t id, const CallOptions& options, std::option
                       "It finished at " + age[0][1].value_or("?") + ".",
                       "Restore a more recent snapshot, or have a superuser widen the window.");
 
-  // It must pass verification: checksum, decompression, format, counts.
-  core::SnapshotSummary summary;
-  std::string text;
-  auto refuse = [&](const std::string& why, const std::string& detail) {
-    throw core::Error("55000", "backup " + std::to_string(id) + " does not pass verification: " + why,
-                      detail, "Run backup_verify(" + std::to_string(id) + ") for a report, and restore "
-                      "another snapshot.");
-  };
-  try {
-    text = read_document(b, &summary);
-  } catch (const core::Error& e) {
-    refuse(e.what(), e.detail());
-  } catch (const ServerError& e) {
-    refuse(e.what(), e.data()->detail ? e.data()->detail : "");
-  }
-  for (const auto& t : summary.tables) {
-    if (t.section != "data") continue;
-    const std::string key = table_display(t.schema, t.name);
-    if (b.table_counts.value(key, int64_t{-1}) != t.rows)
-      refuse("row counts differ from those recorded in backup_logs",
-             key + " has " + std::to_string(t.rows) + " rows.");
-  }
-  if (summary.tenant_id != b.tenant)
-    refuse("its tenant is not the one recorded in backup_logs",
-           "The file is of " + quoted_tenant(summary.tenant_id) + ", the row of " +
-               quoted_tenant(b.tenant) + ".");
-  Jsonb* doc = nullptr;
-  guarded([&] { doc = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(text.c_str()))); });
-  std::string().swap(text);
+  SpilledRows spill;
+  const core::SnapshotSummary summary = read_verified_snapshot(b, spill, "restore another snapshot");
 
   RestoreResult result;
   ImportRequest request;
-  request.doc = doc;
+  request.spilled = &spill;
   request.summary = &summary;
   request.mode = core::ImportMode::Replace;
   request.options = options.import;
@@ -1433,6 +1722,7 @@ RestoreResult restore_backup(int64_t id, const CallOptions& options, std::option
     result.pre_restore_id = create_backup(create);
   };
   result.outcome = run_import(request);
+  spill.close();
 
   if (!options.import.dry_run) {
     Spi::connect();
@@ -1490,6 +1780,11 @@ extern "C" {
 PG_FUNCTION_INFO_V1(backup_import);
 Datum backup_import(PG_FUNCTION_ARGS) {
   return ptb::pg::entry([&]() -> Datum { return ptb::pg::jsonb_result(ptb::pg::import_call(fcinfo)); });
+}
+
+PG_FUNCTION_INFO_V1(backup_import_stored);
+Datum backup_import_stored(PG_FUNCTION_ARGS) {
+  return ptb::pg::entry([&]() -> Datum { return ptb::pg::jsonb_result(ptb::pg::import_stored_call(fcinfo)); });
 }
 
 PG_FUNCTION_INFO_V1(backup_restore);

@@ -18,8 +18,12 @@
 
 namespace ptb::pg {
 
+// The rows of a stored snapshot read as a stream (import.cpp).
+class SpilledRows;
+
 struct ImportRequest {
-  Jsonb* doc = nullptr;  // the snapshot document (detoasted)
+  Jsonb* doc = nullptr;  // the snapshot document (detoasted), or
+  SpilledRows* spilled = nullptr;  // the rows of a stored snapshot (with `summary`)
   // What read_snapshot_summary found in it, when the caller has read it
   // already (a restore); otherwise the document is read here first.
   const core::SnapshotSummary* summary = nullptr;

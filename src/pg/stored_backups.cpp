@@ -85,4 +85,13 @@ std::string read_document(const StoredBackup& b, core::SnapshotSummary* summary)
   return document;
 }
 
+core::SnapshotSummary read_stored_snapshot(const StoredBackup& b, core::RowVisitor& rows) {
+  check_file_checksum(b);
+  FileSource file(b.path);
+  core::DecompressingSource plain(file, b.compression);
+  core::SnapshotSummary summary = core::read_snapshot(plain, rows);
+  file.close();
+  return summary;
+}
+
 }  // namespace ptb::pg

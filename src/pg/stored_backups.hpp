@@ -38,4 +38,8 @@ void check_file_checksum(const StoredBackup& b);
 // format and shape; `summary`, when given, receives what the reader found.
 std::string read_document(const StoredBackup& b, core::SnapshotSummary* summary = nullptr);
 
+// The same checks, reading the document as a stream: every row is handed
+// to `rows` as it is read, nothing of the document is kept whole.
+core::SnapshotSummary read_stored_snapshot(const StoredBackup& b, core::RowVisitor& rows);
+
 }  // namespace ptb::pg

@@ -128,6 +128,13 @@ printf '\xff' | as_owner dd of="$f" bs=1 seek=40 conv=notrunc status=none
 check_match "a corrupted file does not pass verification: 55000" \
   "ERROR:  55000: backup $bad does not pass verification: snapshot file of backup $bad is corrupted" \
   "$(q_error "SELECT backup_restore($bad)")"
+check_match "backup_import_stored refuses it too: 55000" \
+  "ERROR:  55000: backup $bad does not pass verification: snapshot file of backup $bad is corrupted" \
+  "$(q_error "SELECT backup_import_stored($bad, 'replace')")"
+check_match "backup_import_stored of an unknown id: 42704" "42704: backup 999 does not exist" \
+  "$(q_error "SELECT backup_import_stored(999)")"
+check_match "backup_import_stored needs EXECUTE: 42501" "42501: permission denied for function backup_import_stored" \
+  "$(PGUSER=app q_error "SELECT backup_import_stored($bad)")"
 q -c "SELECT backup_delete($bad)" >/dev/null
 check_match "a deleted snapshot: 55000" "55000: backup $bad is deleted" "$(q_error "SELECT backup_restore($bad)")"
 check_match "an unknown id: 42704" "42704: backup 999 does not exist" "$(q_error "SELECT backup_restore(999)")"
@@ -158,7 +165,8 @@ err=$(psql -qXAt -v VERBOSITY=verbose -c "BEGIN" -c "SELECT backup_import(d, 're
 check_match "the import fails" 'ERROR:  23503: master row public.countries \(code\)=\(XX\)' "$err"
 check "its row says failed, with the error, after the ROLLBACK" "failed|1|23503|master row public.countries (code)=(XX) of the snapshot does not exist in this database" \
   "$(q -c "SELECT status, tenant, error ->> 'sqlstate', error ->> 'message' FROM backup_logs WHERE operation = 'import' ORDER BY id DESC LIMIT 1")"
-check "a successful import rolled back leaves no row" 1 \
+imports=$(q -c "SELECT count(*) FROM backup_logs WHERE operation = 'import'")
+check "a successful import rolled back leaves no row" "$imports" \
   "$(psql -qXAt -c "BEGIN" -c "SELECT backup_import(backup_export('1'), 'replace') IS NOT NULL" -c "ROLLBACK" >/dev/null; q -c "SELECT count(*) FROM backup_logs WHERE operation = 'import'")"
 cluster_crashed "$work/cluster" && check "no backend crashed" no yes || check "no backend crashed" no no
 finish
