@@ -2,6 +2,7 @@
 
 #include <istream>
 #include <limits>
+#include <map>
 #include <streambuf>
 #include <string_view>
 #include <utility>
@@ -14,6 +15,11 @@ namespace ptb::core {
 namespace {
 
 using json = nlohmann::json;
+// The parser's view of numbers: a long double, so that a number beyond a
+// double's range (jsonb keeps 1e400 exactly, and writes it as 401 digits)
+// still parses; rows keep the number's text anyway.
+using sax_json = nlohmann::basic_json<std::map, std::vector, std::string, bool, std::int64_t,
+                                      std::uint64_t, long double>;
 
 // SQLSTATEs not in error.hpp's list (which other work edits).
 constexpr const char* kDataCorrupted = "XX001";         // data_corrupted
@@ -236,7 +242,7 @@ class SnapshotHandler {
     return true;
   }
 
-  bool number_integer(json::number_integer_t value) {
+  bool number_integer(sax_json::number_integer_t value) {
     if (skipping()) return true;
     if (capturing()) return capture_scalar(CellKind::Literal, std::to_string(value));
     if (building()) return dom_add(value, 20);
@@ -249,7 +255,7 @@ class SnapshotHandler {
     return true;
   }
 
-  bool number_unsigned(json::number_unsigned_t value) {
+  bool number_unsigned(sax_json::number_unsigned_t value) {
     if (skipping()) return true;
     if (capturing()) return capture_scalar(CellKind::Literal, std::to_string(value));
     if (building()) return dom_add(value, 20);
@@ -266,7 +272,7 @@ class SnapshotHandler {
     return true;
   }
 
-  bool number_float(json::number_float_t value, const json::string_t& text) {
+  bool number_float(sax_json::number_float_t value, const sax_json::string_t& text) {
     if (skipping()) return true;
     // Rows keep the number's text: a double would round numeric values.
     if (capturing()) return capture_scalar(CellKind::Literal, text);
@@ -282,7 +288,7 @@ class SnapshotHandler {
     return true;
   }
 
-  bool string(json::string_t& value) {
+  bool string(sax_json::string_t& value) {
     if (skipping()) return true;
     if (capturing()) return capture_string(value);
     if (building()) return dom_add(value, value.size() + 2);
@@ -307,7 +313,7 @@ class SnapshotHandler {
     return true;
   }
 
-  bool binary(json::binary_t&) { return true; }  // JSON text has none
+  bool binary(sax_json::binary_t&) { return true; }  // JSON text has none
 
   bool start_object(std::size_t) {
     enter();
@@ -386,7 +392,7 @@ class SnapshotHandler {
     return true;
   }
 
-  bool key(json::string_t& name) {
+  bool key(sax_json::string_t& name) {
     if (skipping()) return true;
     if (capturing()) return capture_key(name);
     if (building()) {
@@ -979,7 +985,7 @@ SnapshotSummary read(Source& source, RowVisitor* rows) {
   SourceBuffer buffer(source);
   std::istream stream(&buffer);
   SnapshotHandler handler(rows);
-  if (!json::sax_parse(stream, &handler, json::input_format_t::json, /*strict=*/true))
+  if (!sax_json::sax_parse(stream, &handler, sax_json::input_format_t::json, /*strict=*/true))
     handler.throw_parse_error();
   if (buffer.stopped_at_nul())
     throw Error(sqlstate::kInvalidTextRepresentation,

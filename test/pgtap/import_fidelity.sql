@@ -48,6 +48,12 @@ SELECT is((SELECT backup_import(d, 'replace') -> 'totals' FROM types_doc),
 -- 1b. The same through a stored snapshot read as a stream from its file
 -- (backup_import_stored: rows spilled to a temporary file, then COPY),
 -- under the same far session settings.
+-- A jsonb number beyond a double's range (jsonb writes 1e400 as 401 digits).
+UPDATE types.all_types SET c_jsonb = c_jsonb || '{"huge": 1e400, "tiny": -1e-400}'
+ WHERE id = (SELECT min(id) FROM types.all_types
+              WHERE tenant_id = 7 AND jsonb_typeof(c_jsonb) = 'object' AND NOT c_jsonb ? '$jsonb');
+DROP TABLE types_before;
+CREATE TEMP TABLE types_before AS SELECT * FROM types.all_types;
 SELECT backup_create('7', '{"schemas": ["types"]}') AS types_backup \gset
 SET DateStyle = 'SQL, DMY';
 SET TimeZone = 'America/New_York';
@@ -61,7 +67,7 @@ SELECT is(backup_import_stored(:types_backup, 'replace') -> 'totals',
 SELECT is((SELECT count(*)::int FROM types_before b JOIN types.all_types a ON a.id = b.id
             WHERE b OPERATOR(pg_catalog.*=) a), 8,
           'every row is stored exactly as before, read as a stream (same binary image of every value, '
-          'jsonb values that look like the {"$jsonb": v} escape included)');
+          'jsonb values that look like the {"$jsonb": v} escape and jsonb numbers such as 1e400 included)');
 SELECT is(current_setting('TimeZone'), 'America/New_York', 'TimeZone is the session''s again');
 RESET DateStyle;
 RESET TimeZone;

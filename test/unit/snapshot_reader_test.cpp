@@ -957,25 +957,30 @@ TEST(SnapshotReaderRows, KeepsNumberTextAndUnwrapsEveryKindOfJsonbValue) {
              {"a", "b"},
              {{"12345678901234567890123.4500", "{\"$jsonb\": \"s\\t\\\"q\"}"},
               {"-0.0", "{\"$jsonb\": 1.50}"},
-              {"1e300", "{\"$jsonb\": {\"$jsonb\": [1, \"x\"]}}"},
+              {"1e400", "{\"$jsonb\": {\"$jsonb\": [1, \"x\"]}}"},
               {"18446744073709551615", "{\"$jsonb\": true, \"other\": 1}"},
-              {"-9223372036854775808", "{\"k\": \"v\\u00e9\\n\"}"}}}};
+              {"-9223372036854775808", "{\"k\": \"v\\u00e9\\n\"}"},
+              {"1" + std::string(400, '0'), "{\"big\": -1e-400}"}}}};
   RecordingVisitor v;
   std::string text = write(d);
   StringSource source(text);
   read_snapshot(source, v);
   const auto& rows = v.sections[std::make_pair(false, int64_t{0})];
-  ASSERT_EQ(rows.size(), 5u);
+  ASSERT_EQ(rows.size(), 6u);
   EXPECT_EQ(rows[0][0], "literal:12345678901234567890123.4500");
   EXPECT_EQ(rows[0][1], "json:{\"$jsonb\":\"s\\t\\\"q\"}|string:s\t\"q");
   EXPECT_EQ(rows[1][0], "literal:-0.0");
   EXPECT_EQ(rows[1][1], "json:{\"$jsonb\":1.50}|literal:1.50");
-  EXPECT_EQ(rows[2][0], "literal:1e300");
+  EXPECT_EQ(rows[2][0], "literal:1e400");  // beyond a double: kept as text
   EXPECT_EQ(rows[2][1], "json:{\"$jsonb\":{\"$jsonb\":[1,\"x\"]}}|json:{\"$jsonb\":[1,\"x\"]}");
   EXPECT_EQ(rows[3][0], "literal:18446744073709551615");
   EXPECT_EQ(rows[3][1], "json:{\"$jsonb\":true,\"other\":1}");  // two keys: not the wrapper
   EXPECT_EQ(rows[4][0], "literal:-9223372036854775808");
   EXPECT_EQ(rows[4][1], "json:{\"k\":\"v\xc3\xa9\\n\"}");
+  // jsonb writes 1e400 as its 401 digits: the summary reader takes it too.
+  EXPECT_EQ(rows[5][0], "literal:1" + std::string(400, '0'));
+  EXPECT_EQ(rows[5][1], "json:{\"big\":-1e-400}");
+  EXPECT_EQ(read(text).total_rows, 6);
 }
 
 TEST(SnapshotReaderRows, RefusesWhatTheSummaryRefuses) {
