@@ -8,7 +8,8 @@
 #   pg_tenant_backup.database = 'app'), in a database "app" that holds
 #   test/fixtures/shop.sql and test/fixtures/docs.sql (tenants 1, 2, 3 and
 #   42, schema tenant_acme), as the superuser postgres. The extension is
-#   created first unless the file creates it itself.
+#   created first unless the file creates it itself. (docs/quickstart.md
+#   loads its own sample, examples/demo-schema.sql, and no fixture.)
 # - ```sql blocks run in document order, each in its own psql session with
 #   ON_ERROR_STOP, and must succeed. ```sql fails=SQLSTATE blocks must fail
 #   with that SQLSTATE (keep the failing statement last). ```sql synopsis
@@ -170,7 +171,8 @@ run_doc() {
     if [ "$language" = sh ] && [ "$quickstart" = yes ]; then
       n=$((n + 1))
       local out rc=0
-      out=$({ quickstart_prelude; sed "s|/etc/postgresql/15/main|$work/etc/postgresql/15/main|g" "$block"; } | bash 2>&1) || rc=$?
+      { quickstart_prelude; sed "s|/etc/postgresql/15/main|$work/etc/postgresql/15/main|g" "$block"; } >"$block.sh"
+      out=$(bash "$block.sh" </dev/null 2>&1) || rc=$?
       if [ "$rc" = 0 ]; then check "$file:$line sh" ok ok; else
         check "$file:$line sh runs" "exit 0" "exit $rc"
         tail -n 15 <<<"$out" | sed 's/^/         | /'
@@ -182,7 +184,7 @@ run_doc() {
     if [ "$prepared" = no ]; then
       prepared=yes
       [ -n "$(q -c "SELECT 1 FROM pg_database WHERE datname = 'app'")" ] || q -c "CREATE DATABASE app" >/dev/null
-      q -d app -f test/fixtures/shop.sql -f test/fixtures/docs.sql >/dev/null
+      [ "$quickstart" = yes ] || q -d app -f test/fixtures/shop.sql -f test/fixtures/docs.sql >/dev/null
       grep -qi 'CREATE EXTENSION pg_tenant_backup' "$dir"/*.txt ||
         q -d app -c "SET client_min_messages = warning" -c "CREATE EXTENSION pg_tenant_backup" >/dev/null
       grep -q 'needs=pg_cron' <<<"$manifest" && q -d app -c "CREATE EXTENSION pg_cron" >/dev/null
