@@ -13,7 +13,7 @@ SELECT d -> 'format' AS format, d -> 'format_version' AS version FROM acme;
 SELECT jsonb_object_keys(d -> 'metadata') AS metadata_key FROM acme ORDER BY 1;
 SELECT d -> 'metadata' -> 'tenant' AS tenant, d -> 'metadata' ->> 'tenancy' AS tenancy,
        d -> 'metadata' ->> 'database' AS database, d -> 'metadata' ->> 'exported_by' AS exported_by,
-       d -> 'metadata' ->> 'extension_version' AS extension_version,
+       d -> 'metadata' ->> 'extension_version' = (SELECT extversion FROM pg_extension WHERE extname = 'pg_tenant_backup') AS extension_version_is_installed,
        d -> 'metadata' ->> 'exported_at' ~ '^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$' AS exported_at_is_iso_utc
   FROM acme;
 SELECT d -> 'metadata' -> 'options' AS options FROM acme;
