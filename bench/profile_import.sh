@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Where an import's time goes: one backup_import_stored 'replace' of tenant
+# 1 (its rows deleted first) on the bench dataset, with auto_explain logging
+# every nested statement over MIN_MS with its actual times. Prints the
+# statements, slowest first, and their plans' top lines.
+#   ROWS=200000 bash bench/profile_import.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source test/lib/cluster.sh
+ROWS=${ROWS:-200000}
+MIN_MS=${MIN_MS:-50}
+work=$(mktemp -d /tmp/ptb-profile.XXXXXX)
+chmod 755 "$work"
+trap 'cluster_stop "$work/cluster"; rm -rf "$work"' EXIT
+PGPORT_FOR_TESTS=${BENCH_PORT:-54363} cluster_start "$work/cluster" \
+  "shared_buffers = 512MB" "work_mem = 64MB" "max_wal_size = 8GB" "log_min_messages = log" >/dev/null
+psql -qX -v ON_ERROR_STOP=1 -v rows="$ROWS" -v tenants=5 -v other_rows=$((ROWS / 20)) \
+  -c "CREATE EXTENSION pg_tenant_backup" -f bench/dataset.sql >/dev/null
+id=$(psql -qXAt -c "SELECT backup_create('1', '{\"verify_after_backup\": false}')")
+psql -qX -c "SET session_replication_role = replica;
+  DELETE FROM order_items i USING orders o, accounts a WHERE i.order_id = o.id AND o.account_id = a.id AND a.tenant_id = 1;
+  DELETE FROM orders o USING accounts a WHERE o.account_id = a.id AND a.tenant_id = 1;
+  DELETE FROM accounts WHERE tenant_id = 1; RESET session_replication_role; CHECKPOINT" >/dev/null
+log=$(cluster_log "$work/cluster")
+: >"$log"
+psql -qXAt -c "LOAD 'auto_explain'" -c "SET auto_explain.log_min_duration = $MIN_MS" \
+  -c "SET auto_explain.log_nested_statements = on" -c "SET auto_explain.log_analyze = on" \
+  -c "\\timing on" -c "SELECT backup_import_stored($id, 'replace') -> 'totals'"
+# One line per statement: its time and the start of its text.
+awk '/duration: .* ms  plan:/ { ms = $0; sub(/.*duration: /, "", ms); sub(/ ms.*/, "", ms); next }
+     /Query Text:/ && ms != "" { q = $0; sub(/.*Query Text: /, "", q); printf "%10.1f  %s\n", ms, substr(q, 1, 150); ms = "" }' \
+  "$log" | sort -rn
