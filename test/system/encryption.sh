@@ -35,7 +35,8 @@ k2=$(key_id k2)
 PGPORT_FOR_TESTS=54380 cluster_start "$work/cluster" \
   "pg_tenant_backup.encryption = 'aes-256-gcm'" \
   "pg_tenant_backup.encryption_key_file = '$keys/k1'" \
-  "pg_tenant_backup.allow_restore = on"
+  "pg_tenant_backup.allow_restore = on" \
+  "shared_preload_libraries = 'pg_tenant_backup'" "pg_tenant_backup.database = 'postgres'"
 storage="$work/cluster/data/pg_tenant_backup"
 # Settings for one session only (libpq's PGOPTIONS).
 with() { local opts=$1; shift; PGOPTIONS="$opts" "$@"; }
@@ -78,6 +79,23 @@ check "it reads back" t "$(q -c "SELECT backup_read($zid) -> 'data' = backup_exp
 aid=$(PGUSER=app q -c "SELECT backup_create('1')")
 check "a non-superuser's backup is encrypted all the same" "aes-256-gcm|$k1" \
   "$(q -c "SELECT encryption, encryption_key_id FROM backup_logs WHERE id = $aid")"
+
+echo "# scheduled snapshots are encrypted"
+q -c "SELECT backup_schedule_create('enc', '2', '2 seconds', '{\"max_backups\": 5}')" >/dev/null
+for i in $(seq 100); do  # up to 20 s for the first run
+  [ "$(q -c "SELECT count(*) > 0 FROM backup_logs WHERE trigger = 'scheduled' AND status <> 'running'")" = t ] && break
+  sleep 0.2
+done
+q -c "SELECT backup_schedule_disable('enc')" >/dev/null
+sid=$(q -c "SELECT min(id) FROM backup_logs WHERE trigger = 'scheduled' AND status <> 'running'")
+check "a scheduled snapshot completes, encrypted with the key" "completed|aes-256-gcm|$k1" \
+  "$(q -c "SELECT status, encryption, encryption_key_id FROM backup_logs WHERE id = ${sid:-0}")"
+check "its file is encrypted and verifies" "PTBENC|true" "$(head -c 6 "$(file_of "${sid:-0}")")|$(q -c "SELECT backup_verify(${sid:-0}) -> 'ok'")"
+# A run may have started before the disable: let it finish before files are counted.
+for i in $(seq 100); do
+  [ "$(q -c "SELECT count(*) FROM backup_logs WHERE status = 'running'")" = 0 ] && break
+  sleep 0.2
+done
 
 echo "# restore through the key"
 snapshot=$(q -c "SELECT tenant1()")
