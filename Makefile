@@ -16,7 +16,7 @@ PG_CONFIG ?= pg_config
 # Bitcode for the JIT would need clang; this module has no hot expressions.
 override with_llvm = no
 
-SHLIB_LINK += -lstdc++ -lzstd
+SHLIB_LINK += -lstdc++ -lzstd -lcrypto
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)

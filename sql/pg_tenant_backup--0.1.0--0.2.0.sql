@@ -12,3 +12,21 @@ LANGUAGE C CALLED ON NULL INPUT VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION backup_import_stored(bigint, text, jsonb) IS
   'Apply a stored snapshot (backup_logs id) to its tenant like backup_import, streaming its file; returns a report';
 REVOKE ALL ON FUNCTION backup_import_stored(bigint, text, jsonb) FROM PUBLIC;
+
+-- Encryption at rest (docs/security.md): how a stored snapshot's file is
+-- encrypted and with which key, so the right key is looked for and a
+-- missing one is named. NULL: not encrypted.
+ALTER TABLE backup_logs ADD COLUMN encryption text CHECK (encryption IN ('aes-256-gcm')),
+  ADD COLUMN encryption_key_id text;
+COMMENT ON COLUMN backup_logs.encryption IS 'aes-256-gcm when the stored file is encrypted, else NULL';
+COMMENT ON COLUMN backup_logs.encryption_key_id IS 'first 8 bytes (hex) of SHA-256 of the key the file is encrypted with';
+-- New columns come last: CREATE OR REPLACE keeps the view's grants.
+CREATE OR REPLACE VIEW backup_list AS
+SELECT id, tenant, name, notes, trigger, status, started_at, finished_at, file_name,
+       round(size_bytes / 1048576.0, 3) AS size_mb, compression, checksum, table_count, row_count,
+       round((extract(epoch FROM (now() - finished_at)) / 86400)::numeric, 2) AS age_days,
+       status IN ('completed', 'restored') AS restorable,
+       created_by, encryption, encryption_key_id
+  FROM backup_logs
+ WHERE operation = 'backup' AND status IN ('completed', 'restored')
+ ORDER BY id;

@@ -57,7 +57,7 @@ void append_shell_quoted(std::string& out, std::string_view value) {
 }  // namespace
 
 std::string snapshot_file_name(const std::optional<std::string>& tenant, int64_t id,
-                               int64_t unix_seconds, Compression compression) {
+                               int64_t unix_seconds, Compression compression, bool encrypted) {
   if (id < 0)
     throw Error(sqlstate::kInvalidParameterValue,
                 "snapshot id " + std::to_string(id) + " is negative");
@@ -70,6 +70,7 @@ std::string snapshot_file_name(const std::optional<std::string>& tenant, int64_t
   name += '-';
   name += std::to_string(id);
   name += compression == Compression::Zstd ? ".json.zst" : ".json";
+  if (encrypted) name += ".enc";
   return name;
 }
 
@@ -78,6 +79,7 @@ bool is_snapshot_file_name(std::string_view name) {
   for (char c : name)
     if (!is_name_byte(c) && c != '.') return false;
   if (name.find("..") != std::string_view::npos) return false;
+  if (ends_with(name, ".enc")) name.remove_suffix(4);
   return ends_with(name, ".json") || ends_with(name, ".json.zst");
 }
 

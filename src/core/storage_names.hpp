@@ -12,18 +12,21 @@
 
 namespace ptb::core {
 
-// "tenant-<tenant>-<UTC time>-<id>.json[.zst]", e.g.
+// "tenant-<tenant>-<UTC time>-<id>.json[.zst][.enc]", e.g.
 // "tenant-acme_42-20261121T222300Z-17.json.zst", or for a whole-database
 // snapshot (tenant nullopt) "database-20261121T222300Z-17.json". <tenant>
 // keeps the tenant's bytes in [A-Za-z0-9_-], others become '_', and is cut
-// at 40 bytes; the id keeps names unique. Throws Error(22023) for a
-// negative id or a time outside years 1970-9999.
+// at 40 bytes; the id keeps names unique; ".enc" ends the name of an
+// encrypted file. Throws Error(22023) for a negative id or a time outside
+// years 1970-9999.
 std::string snapshot_file_name(const std::optional<std::string>& tenant, int64_t id,
-                               int64_t unix_seconds, Compression compression);
+                               int64_t unix_seconds, Compression compression,
+                               bool encrypted = false);
 
 // Whether a name is acceptable as a snapshot file in the storage
 // directory: 1 to 128 bytes of [A-Za-z0-9_.-], not starting with '.', no
-// "..", ending in ".json" or ".json.zst" (so never a temporary name).
+// "..", ending in ".json" or ".json.zst", either maybe followed by ".enc"
+// (so never a temporary name).
 bool is_snapshot_file_name(std::string_view name);
 
 // Where a file is written before it is complete: final_name + ".tmp".

@@ -25,11 +25,12 @@ std::string insert_sql(const LogTable& table) {
   return "INSERT INTO " + table.qualified_name +
          " (operation, trigger, tenant, name, notes, status, started_at, finished_at, file_name,"
          "  size_bytes, compression, checksum, table_count, row_count, table_counts, options,"
-         "  error, source_id, archive_status, created_by, pid, schedule_id)"
+         "  error, source_id, archive_status, created_by, pid, schedule_id, encryption,"
+         "  encryption_key_id)"
          " VALUES ($1, $2, $3, $4, $5, $6, COALESCE($7::timestamptz, clock_timestamp()),"
          "  CASE WHEN $8::bool THEN clock_timestamp() END, $9, $10::bigint, $11, $12, $13::int,"
          "  $14::bigint, $15::jsonb, $16::jsonb, $17::jsonb, $18::bigint, $19, $20, $21::int,"
-         "  $22::bigint)"
+         "  $22::bigint, $23, $24)"
          " RETURNING id";
 }
 
@@ -40,7 +41,7 @@ std::vector<TextValue> insert_params(const LogEntry& e) {
           e.file_name,   number(e.size_bytes), e.compression, e.checksum,
           number(e.table_count), number(e.row_count), e.table_counts, e.options,
           e.error,       number(e.source_id), e.archive_status, calling_role(),
-          std::to_string(pid), number(e.schedule_id)};
+          std::to_string(pid), number(e.schedule_id), e.encryption, e.encryption_key_id};
 }
 
 }  // namespace
@@ -91,13 +92,14 @@ void finish_log_autonomously(int64_t id, const LogEntry& e) {
       "     compression = COALESCE($5, compression), checksum = COALESCE($6, checksum),"
       "     table_count = COALESCE($7::int, table_count), row_count = COALESCE($8::bigint, row_count),"
       "     table_counts = COALESCE($9::jsonb, table_counts), error = COALESCE($10::jsonb, error),"
-      "     archive_status = COALESCE($11, archive_status)"
+      "     archive_status = COALESCE($11, archive_status),"
+      "     encryption_key_id = COALESCE($12, encryption_key_id)"
       " WHERE id = $1::bigint RETURNING id, operation, trigger, tenant, status)"
       " SELECT pg_catalog.pg_notify('pg_tenant_backup', row_to_json(done)::text) FROM done";
   run_autonomously(sql,
                    {std::to_string(id), e.status, e.file_name, number(e.size_bytes), e.compression,
                     e.checksum, number(e.table_count), number(e.row_count), e.table_counts,
-                    e.error, e.archive_status},
+                    e.error, e.archive_status, e.encryption_key_id},
                    table.owner);
 }
 

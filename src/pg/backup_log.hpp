@@ -37,6 +37,8 @@ struct LogEntry {
   std::optional<int64_t> source_id;
   std::optional<std::string> archive_status;
   std::optional<int64_t> schedule_id;
+  std::optional<std::string> encryption;         // aes-256-gcm; unset: not encrypted
+  std::optional<std::string> encryption_key_id;  // id of the key the file is encrypted with
 };
 
 // The table and its owner (log rows are written with the owner's rights).

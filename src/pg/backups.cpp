@@ -14,6 +14,7 @@
 #include "pg/autonomous.hpp"
 #include "pg/backup_log.hpp"
 #include "pg/boundary.hpp"
+#include "pg/encryption.hpp"
 #include "pg/settings.hpp"
 #include "pg/snapshot_export.hpp"
 #include "pg/spi.hpp"
@@ -35,12 +36,12 @@ int64_t unix_now() { return static_cast<int64_t>(time(nullptr)); }
 // Reads the file back as a restore would: decompress, parse, count, and
 // compare with what was written.
 void verify_written_file(const std::string& path, const std::string& checksum,
-                         core::Compression compression, const ExportStatistics& written) {
-  FileSource file(path, true);
-  core::DecompressingSource plain(file, compression);
+                         core::Compression compression, bool encrypted,
+                         const ExportStatistics& written) {
+  StoredSnapshotSource plain(path, compression, encrypted, true);
   core::SnapshotSummary summary = core::read_snapshot_summary(plain);
-  file.close();
-  if (file.sha256() != checksum)
+  plain.close();
+  if (plain.sha256() != checksum)
     throw core::Error("XX001", "snapshot file changed while it was verified");
   std::vector<int64_t> counted;
   for (const auto& t : summary.tables)
@@ -103,9 +104,13 @@ int64_t create_backup(const CreateRequest& request, std::optional<int64_t>* log_
   start.compression = file_options.compression;
   start.options = recorded_options.dump();
   start.schedule_id = request.schedule_id;
+  StoredFileWriter writer;
+  if (encryption_settings().enabled) {
+    start.encryption = std::string(core::kEncryptionAlgorithm);
+    writer.encrypt = true;
+  }
   LogEntry done;
   ExportStatistics stats;
-  StoredFileWriter writer;
   writer.write = [&](core::Sink& file) {
     core::CompressingSink compressed(file, compression);
     core::JsonWriter json(compressed);
@@ -114,7 +119,7 @@ int64_t create_backup(const CreateRequest& request, std::optional<int64_t>* log_
   };
   if (file_options.verify_after_backup)
     writer.check = [&](const std::string& path, const std::string& checksum) {
-      verify_written_file(path, checksum, compression, stats);
+      verify_written_file(path, checksum, compression, writer.encrypt, stats);
     };
   const int64_t id = store_snapshot_file(start, dir, compression, writer, done, log_id);
   done.table_count = static_cast<int64_t>(stats.data_tables.size());
@@ -138,12 +143,27 @@ int64_t store_snapshot_file(const LogEntry& start, const std::string& directory,
                             LogEntry& done, std::optional<int64_t>* log_id) {
   const int64_t id = insert_log_autonomously(start);
   if (log_id != nullptr) *log_id = id;
-  const std::string file_name = core::snapshot_file_name(start.tenant, id, unix_now(), compression);
+  const std::string file_name = core::snapshot_file_name(start.tenant, id, unix_now(), compression,
+                                                          start.encryption.has_value());
   const std::string final_path = directory + "/" + file_name;
   const std::string temporary_path = final_path + "." + std::to_string(MyProcPid) + ".tmp";
   try {
+    // The key first: without it no file, not even a temporary one, exists.
+    std::optional<core::EncryptionKey> key;
+    if (writer.encrypt) {
+      key = key_for_writing();
+      if (!key)
+        throw core::Error("F0000", "pg_tenant_backup.encryption was turned off during the backup");
+    }
     FileSink file(temporary_path);
-    writer.write(file);
+    if (key) {
+      core::EncryptingSink sealed(file, *key);
+      writer.write(sealed);
+      sealed.finish();
+      done.encryption_key_id = key->id();
+    } else {
+      writer.write(file);
+    }
     file.finish();
     done.checksum = file.sha256();
     done.size_bytes = static_cast<int64_t>(file.size());

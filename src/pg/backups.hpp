@@ -40,9 +40,16 @@ int64_t create_backup(const CreateRequest& request, std::optional<int64_t>* log_
 // (may be empty), then a durable rename. On any error the temporary file is
 // removed, the row says failed with the error, and the error is rethrown.
 // Returns the row id; `done` gets the file name, size and checksum.
+// With `encrypt`, what `write` writes is encrypted with the key of
+// pg_tenant_backup.encryption_key_file, loaded after the row exists (a key
+// that cannot be loaded leaves a failed row and no file); start.encryption
+// must then be set. start.encryption without `encrypt`: the bytes written
+// are already encrypted (an upload). start.encryption adds ".enc" to the
+// file name.
 struct StoredFileWriter {
   std::function<void(core::Sink& file)> write;
   std::function<void(const std::string& temporary_path, const std::string& checksum)> check;
+  bool encrypt = false;
 };
 int64_t store_snapshot_file(const LogEntry& start, const std::string& directory,
                             core::Compression compression, const StoredFileWriter& writer,

@@ -66,6 +66,12 @@ bool check_restore_window(char** newval, void**, GucSource) {
   });
 }
 
+int encryption_setting = 0;
+char* encryption_key_file_setting = nullptr;
+char* encryption_old_key_files_setting = nullptr;
+const struct config_enum_entry kEncryptionOptions[] = {
+    {"off", 0, false}, {"aes-256-gcm", 1, false}, {nullptr, 0, false}};
+
 const struct config_enum_entry kCompressionOptions[] = {
     {"none", 0, false}, {"zstd", 1, false}, {nullptr, 0, false}};
 
@@ -184,6 +190,25 @@ void define_settings() {
                              "(superuser only; 0 = no limit).",
                              nullptr, &restore_window_setting, "0", PGC_SUSET, 0,
                              check_restore_window, nullptr, nullptr);
+  // Encryption at rest. Only a superuser may change these, and only a
+  // superuser (or pg_read_all_settings) may see where the keys are.
+  DefineCustomEnumVariable("pg_tenant_backup.encryption",
+                           "Encryption of new stored snapshots: off or aes-256-gcm (superuser "
+                           "only).",
+                           nullptr, &encryption_setting, 0, kEncryptionOptions, PGC_SUSET, 0,
+                           nullptr, nullptr, nullptr);
+  DefineCustomStringVariable("pg_tenant_backup.encryption_key_file",
+                             "File holding the key of new encrypted snapshots: 64 hexadecimal "
+                             "digits (superuser only).",
+                             "Relative paths are under the data directory. The file must not be "
+                             "readable by group or others.",
+                             &encryption_key_file_setting, "", PGC_SUSET, GUC_SUPERUSER_ONLY,
+                             nullptr, nullptr, nullptr);
+  DefineCustomStringVariable("pg_tenant_backup.encryption_old_key_files",
+                             "Comma-separated key files still accepted for reading snapshots "
+                             "encrypted before a key rotation (superuser only).",
+                             nullptr, &encryption_old_key_files_setting, "", PGC_SUSET,
+                             GUC_SUPERUSER_ONLY, nullptr, nullptr, nullptr);
 #if PG_VERSION_NUM >= 150000
   MarkGUCPrefixReserved("pg_tenant_backup");
 #else
@@ -213,6 +238,23 @@ StorageSettings storage_settings() {
 ScheduleSettings schedule_settings() {
   return {database_setting ? database_setting : "postgres", max_workers_setting,
           timezone_setting ? timezone_setting : "UTC", catch_up_setting == 0};
+}
+
+EncryptionSettings encryption_settings() {
+  EncryptionSettings s;
+  s.enabled = encryption_setting == 1;
+  s.key_file = encryption_key_file_setting ? encryption_key_file_setting : "";
+  std::string list = encryption_old_key_files_setting ? encryption_old_key_files_setting : "";
+  size_t start = 0;
+  while (start <= list.size()) {
+    size_t comma = list.find(',', start);
+    if (comma == std::string::npos) comma = list.size();
+    std::string item = list.substr(start, comma - start);
+    size_t first = item.find_first_not_of(" \t"), last = item.find_last_not_of(" \t");
+    if (first != std::string::npos) s.old_key_files.push_back(item.substr(first, last - first + 1));
+    start = comma + 1;
+  }
+  return s;
 }
 
 RestoreSettings restore_settings() {

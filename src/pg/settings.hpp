@@ -44,6 +44,15 @@ struct RestoreSettings {
 };
 RestoreSettings restore_settings();
 
+// Encryption at rest of stored snapshots (all superuser only; see
+// docs/security.md). Key files are read when used, by pg/encryption.
+struct EncryptionSettings {
+  bool enabled;                            // pg_tenant_backup.encryption = aes-256-gcm
+  std::string key_file;                    // pg_tenant_backup.encryption_key_file; "" = none
+  std::vector<std::string> old_key_files;  // pg_tenant_backup.encryption_old_key_files
+};
+EncryptionSettings encryption_settings();
+
 // jsonb as JSON text (for the core parsers).
 std::string jsonb_text(Jsonb* value);
 

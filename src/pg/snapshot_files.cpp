@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/compression.hpp"
+#include "core/encryption.hpp"
 #include "core/error.hpp"
 #include "core/import_plan.hpp"
 #include "core/snapshot_reader.hpp"
@@ -13,6 +14,7 @@
 #include "pg/backup_log.hpp"
 #include "pg/backups.hpp"
 #include "pg/boundary.hpp"
+#include "pg/encryption.hpp"
 #include "pg/settings.hpp"
 #include "pg/snapshot_export.hpp"
 #include "pg/spi.hpp"
@@ -62,11 +64,11 @@ json verify_backup(int64_t id) {
       checks["checksum_matches"] = false;
       fail(std::string(e.what()) + ": " + e.detail());
     }
-    pg::FileSource file(b.path);
+    auto plain = pg::open_stored_snapshot(b);
     try {
-      core::DecompressingSource plain(file, b.compression);
-      core::SnapshotSummary summary = core::read_snapshot_summary(plain);
-      file.close();
+      core::SnapshotSummary summary = core::read_snapshot_summary(*plain);
+      plain->close();
+      if (b.encrypted) checks["decrypts_and_authenticates"] = true;
       checks["decompresses_and_parses"] = true;
       checks["format_version"] = summary.format_version;
       json tables = json::array();
@@ -84,12 +86,20 @@ json verify_backup(int64_t id) {
       report["tables"] = tables;
       report["total_rows"] = summary.total_rows;
       report["tenant"] = summary.tenant_id ? json(*summary.tenant_id) : json(nullptr);
+    } catch (const pg::KeyUnavailable&) {
+      // Not a fault of the file: without its key it cannot be checked.
+      plain->close();
+      throw;
     } catch (const core::Error& e) {
-      file.close();
+      plain->close();
+      if (b.encrypted) checks["decrypts_and_authenticates"] = !plain->decryption_failed();
       checks["decompresses_and_parses"] = false;
       fail(std::string(e.what()) + (e.detail().empty() ? "" : ": " + e.detail()));
     }
   }
+  report["encryption"] = b.encrypted ? json{{"algorithm", core::kEncryptionAlgorithm},
+                                            {"key_id", b.encryption_key_id.value_or("")}}
+                                     : json(nullptr);
   report["checks"] = checks;
   report["errors"] = errors;
   report["ok"] = errors.empty();
@@ -115,9 +125,26 @@ struct DownloadState {
 
 int64_t upload_backup(std::string_view data, const std::optional<std::string>& name,
                       const std::optional<std::string>& notes) {
-  const core::Compression compression = core::detect_compression(data.substr(0, 4));
+  // An encrypted file is checked through its decryption (which needs its
+  // key) and stored as it came; a plain one is encrypted when encryption is
+  // on.
+  const bool encrypted = core::looks_encrypted(data.substr(0, 6));
+  std::optional<std::string> key_id;
+  core::Compression compression = core::detect_compression(data.substr(0, 4));
+  if (encrypted) {
+    core::StringSource sealed(data);
+    core::DecryptingSource first(sealed, pg::key_lookup());
+    char magic[4];
+    size_t n = 0;
+    for (size_t r; n < sizeof magic && (r = first.read(magic + n, sizeof magic - n)) > 0;) n += r;
+    compression = core::detect_compression(std::string_view(magic, n));
+    key_id = first.key_id();
+  }
   core::StringSource source(data);
-  core::DecompressingSource plain(source, compression);
+  std::optional<core::DecryptingSource> decrypted;
+  if (encrypted) decrypted.emplace(source, pg::key_lookup());
+  core::DecompressingSource plain(decrypted ? static_cast<core::Source&>(*decrypted) : source,
+                                  compression);
   core::SnapshotSummary summary = core::read_snapshot_summary(plain);
 
   pg::Spi::connect();
@@ -153,8 +180,15 @@ int64_t upload_backup(std::string_view data, const std::optional<std::string>& n
   start.status = "running";
   start.compression = std::string(core::to_string(compression));
   start.options = options.dump();
-  pg::LogEntry done;
   pg::StoredFileWriter writer;
+  if (encrypted) {
+    start.encryption = std::string(core::kEncryptionAlgorithm);
+    start.encryption_key_id = key_id;
+  } else if (pg::encryption_settings().enabled) {
+    start.encryption = std::string(core::kEncryptionAlgorithm);
+    writer.encrypt = true;
+  }
+  pg::LogEntry done;
   writer.write = [&](core::Sink& file) {
     for (size_t pos = 0; pos < data.size(); pos += kChunk) file.write(data.substr(pos, kChunk));
   };

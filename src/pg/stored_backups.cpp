@@ -22,7 +22,7 @@ StoredBackup find_stored_backup(int64_t id) {
   auto rows = as_owner(table.owner, [&] {
     return Spi::query(
         "SELECT status, tenant, file_name, checksum, size_bytes::text, compression, "
-        "table_counts::text FROM " + table.qualified_name +
+        "table_counts::text, encryption, encryption_key_id FROM " + table.qualified_name +
             " WHERE id = $1::bigint AND operation = 'backup'",
         {std::to_string(id)});
   });
@@ -46,7 +46,13 @@ StoredBackup find_stored_backup(int64_t id) {
   b.size_bytes = std::stoll(*r[4]);
   b.compression = core::compression_from_string(r[5].value_or("none")).value_or(core::Compression::None);
   b.table_counts = r[6] ? json::parse(*r[6]) : json::object();
+  b.encrypted = r[7].has_value();
+  b.encryption_key_id = r[8];
   return b;
+}
+
+std::unique_ptr<StoredSnapshotSource> open_stored_snapshot(const StoredBackup& b, bool hashed) {
+  return std::make_unique<StoredSnapshotSource>(b.path, b.compression, b.encrypted, hashed);
 }
 
 void check_file_checksum(const StoredBackup& b) {
@@ -67,18 +73,17 @@ void check_file_checksum(const StoredBackup& b) {
 
 std::string read_document(const StoredBackup& b, core::SnapshotSummary* summary) {
   check_file_checksum(b);
-  FileSource file(b.path);
-  core::DecompressingSource plain(file, b.compression);
+  auto plain = open_stored_snapshot(b);
   std::string document;
   std::string buffer(kChunk, '\0');
-  for (size_t n; (n = plain.read(buffer.data(), buffer.size())) > 0;) {
+  for (size_t n; (n = plain->read(buffer.data(), buffer.size())) > 0;) {
     if (document.size() + n > MaxAllocSize - 1)
       throw core::Error("54000", "backup " + std::to_string(b.id) +
                                      " is too large to be read as one jsonb value",
                         {}, "Use backup_download to fetch the file.");
     document.append(buffer.data(), n);
   }
-  file.close();
+  plain->close();
   core::StringSource check(document);
   core::SnapshotSummary found = core::read_snapshot_summary(check);  // format, version, shape
   if (summary != nullptr) *summary = std::move(found);
@@ -87,10 +92,9 @@ std::string read_document(const StoredBackup& b, core::SnapshotSummary* summary)
 
 core::SnapshotSummary read_stored_snapshot(const StoredBackup& b, core::RowVisitor& rows) {
   check_file_checksum(b);
-  FileSource file(b.path);
-  core::DecompressingSource plain(file, b.compression);
-  core::SnapshotSummary summary = core::read_snapshot(plain, rows);
-  file.close();
+  auto plain = open_stored_snapshot(b);
+  core::SnapshotSummary summary = core::read_snapshot(*plain, rows);
+  plain->close();
   return summary;
 }
 

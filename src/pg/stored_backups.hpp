@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -11,6 +12,7 @@
 
 #include "core/compression.hpp"
 #include "core/snapshot_reader.hpp"
+#include "pg/encryption.hpp"
 
 namespace ptb::pg {
 
@@ -24,12 +26,20 @@ struct StoredBackup {
   int64_t size_bytes;
   core::Compression compression;
   nlohmann::json table_counts;
+  bool encrypted = false;                        // backup_logs.encryption is set
+  std::optional<std::string> encryption_key_id;  // as recorded
 };
 
 // The stored snapshot `id`, which must be completed (or restored) and have
 // a file: 42704 when there is no such backup, 55000 when it has no stored
 // snapshot, XX001 when its row lacks a file name or checksum. Needs SPI.
 StoredBackup find_stored_backup(int64_t id);
+
+// The snapshot in b's file, decrypted (when encrypted) and decompressed:
+// the one way stored files are opened for their content (see
+// pg/encryption.hpp). Call close() when done.
+std::unique_ptr<StoredSnapshotSource> open_stored_snapshot(const StoredBackup& b,
+                                                           bool hashed = false);
 
 // Reads the whole file once for its checksum; throws XX001 on a mismatch.
 void check_file_checksum(const StoredBackup& b);

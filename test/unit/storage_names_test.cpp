@@ -70,6 +70,23 @@ TEST(StorageNames, GeneratedNamesAreAlwaysSafeAndAccepted) {
   std::string longest = snapshot_file_name(
       std::string(200, 'a'), std::numeric_limits<int64_t>::max(), 253402300799, Compression::Zstd);
   EXPECT_TRUE(is_snapshot_file_name(longest)) << longest;
+  std::string longest_encrypted =
+      snapshot_file_name(std::string(200, 'a'), std::numeric_limits<int64_t>::max(), 253402300799,
+                         Compression::Zstd, true);
+  EXPECT_TRUE(is_snapshot_file_name(longest_encrypted)) << longest_encrypted;
+}
+
+TEST(StorageNames, EncryptedFilesEndInEnc) {
+  EXPECT_EQ(snapshot_file_name(std::string("acme_42"), 17, kSample, Compression::Zstd, true),
+            "tenant-acme_42-20261121T222300Z-17.json.zst.enc");
+  EXPECT_EQ(snapshot_file_name(std::nullopt, 17, kSample, Compression::None, true),
+            "database-20261121T222300Z-17.json.enc");
+  EXPECT_TRUE(is_snapshot_file_name("database-20261121T222300Z-17.json.enc"));
+  EXPECT_TRUE(is_snapshot_file_name("a.json.zst.enc"));
+  EXPECT_FALSE(is_snapshot_file_name("a.enc"));
+  EXPECT_FALSE(is_snapshot_file_name("a.json.enc.tmp"));
+  EXPECT_FALSE(is_snapshot_file_name("a.json.enc.enc"));
+  EXPECT_FALSE(is_snapshot_file_name(".enc"));
 }
 
 TEST(StorageNames, RejectsNegativeIdsAndTimesOutOfRange) {
