@@ -21,34 +21,53 @@ std::string calling_role() {
   return role;
 }
 
+// Refuses what a 0.1.0 backup_logs cannot record.
+void check_log_columns(const LogTable& table, const LogEntry& e) {
+  if (!table.has_encryption_columns && (e.encryption || e.encryption_key_id))
+    throw core::Error("55000",
+                      "backup_logs has no encryption columns: the extension's SQL objects are older "
+                      "than its library",
+                      {}, "Run ALTER EXTENSION pg_tenant_backup UPDATE in this database.");
+}
+
 std::string insert_sql(const LogTable& table) {
+  const bool enc = table.has_encryption_columns;
   return "INSERT INTO " + table.qualified_name +
          " (operation, trigger, tenant, name, notes, status, started_at, finished_at, file_name,"
          "  size_bytes, compression, checksum, table_count, row_count, table_counts, options,"
-         "  error, source_id, archive_status, created_by, pid, schedule_id, encryption,"
-         "  encryption_key_id)"
-         " VALUES ($1, $2, $3, $4, $5, $6, COALESCE($7::timestamptz, clock_timestamp()),"
+         "  error, source_id, archive_status, created_by, pid, schedule_id" +
+         std::string(enc ? ", encryption, encryption_key_id" : "") +
+         ") VALUES ($1, $2, $3, $4, $5, $6, COALESCE($7::timestamptz, clock_timestamp()),"
          "  CASE WHEN $8::bool THEN clock_timestamp() END, $9, $10::bigint, $11, $12, $13::int,"
          "  $14::bigint, $15::jsonb, $16::jsonb, $17::jsonb, $18::bigint, $19, $20, $21::int,"
-         "  $22::bigint, $23, $24)"
-         " RETURNING id";
+         "  $22::bigint" +
+         std::string(enc ? ", $23, $24" : "") + ") RETURNING id";
 }
 
-std::vector<TextValue> insert_params(const LogEntry& e) {
+std::vector<TextValue> insert_params(const LogTable& table, const LogEntry& e) {
+  check_log_columns(table, e);
   int pid = MyProcPid;
-  return {e.operation,   e.trigger,           e.tenant,       e.name,
-          e.notes,       e.status,            e.started_at,   e.finished ? "true" : "false",
-          e.file_name,   number(e.size_bytes), e.compression, e.checksum,
-          number(e.table_count), number(e.row_count), e.table_counts, e.options,
-          e.error,       number(e.source_id), e.archive_status, calling_role(),
-          std::to_string(pid), number(e.schedule_id), e.encryption, e.encryption_key_id};
+  std::vector<TextValue> params = {
+      e.operation,   e.trigger,           e.tenant,       e.name,
+      e.notes,       e.status,            e.started_at,   e.finished ? "true" : "false",
+      e.file_name,   number(e.size_bytes), e.compression, e.checksum,
+      number(e.table_count), number(e.row_count), e.table_counts, e.options,
+      e.error,       number(e.source_id), e.archive_status, calling_role(),
+      std::to_string(pid), number(e.schedule_id)};
+  if (table.has_encryption_columns) {
+    params.push_back(e.encryption);
+    params.push_back(e.encryption_key_id);
+  }
+  return params;
 }
 
 }  // namespace
 
 LogTable find_log_table() {
   auto rows = Spi::query(
-      "SELECT quote_ident(n.nspname) || '.backup_logs', c.relowner::text "
+      "SELECT quote_ident(n.nspname) || '.backup_logs', c.relowner::text, "
+      "       EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid"
+      "                  AND a.attname = 'encryption_key_id' AND NOT a.attisdropped) "
       "  FROM pg_catalog.pg_extension e "
       "  JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace "
       "  JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = 'backup_logs' "
@@ -58,7 +77,7 @@ LogTable find_log_table() {
                       "the backup_logs table of pg_tenant_backup is missing", {},
                       "Reinstall the extension: DROP EXTENSION pg_tenant_backup; CREATE EXTENSION "
                       "pg_tenant_backup.");
-  return {*rows[0][0], static_cast<Oid>(std::stoul(*rows[0][1]))};
+  return {*rows[0][0], static_cast<Oid>(std::stoul(*rows[0][1])), rows[0][2] == "t"};
 }
 
 std::string log_clock() {
@@ -72,19 +91,20 @@ std::string log_clock() {
 
 int64_t insert_log(const LogEntry& e) {
   LogTable table = find_log_table();
-  auto params = insert_params(e);
+  auto params = insert_params(table, e);
   auto id = as_owner(table.owner, [&] { return Spi::execute(insert_sql(table), params); });
   return std::stoll(id.value());
 }
 
 int64_t insert_log_autonomously(const LogEntry& e) {
   LogTable table = find_log_table();
-  auto id = run_autonomously(insert_sql(table), insert_params(e), table.owner);
+  auto id = run_autonomously(insert_sql(table), insert_params(table, e), table.owner);
   return std::stoll(id.value());
 }
 
 void finish_log_autonomously(int64_t id, const LogEntry& e) {
   LogTable table = find_log_table();
+  check_log_columns(table, e);
   const std::string sql =
       "WITH done AS (UPDATE " + table.qualified_name +
       " SET status = $2, finished_at = clock_timestamp(),"
@@ -92,15 +112,15 @@ void finish_log_autonomously(int64_t id, const LogEntry& e) {
       "     compression = COALESCE($5, compression), checksum = COALESCE($6, checksum),"
       "     table_count = COALESCE($7::int, table_count), row_count = COALESCE($8::bigint, row_count),"
       "     table_counts = COALESCE($9::jsonb, table_counts), error = COALESCE($10::jsonb, error),"
-      "     archive_status = COALESCE($11, archive_status),"
-      "     encryption_key_id = COALESCE($12, encryption_key_id)"
+      "     archive_status = COALESCE($11, archive_status)" +
+      std::string(table.has_encryption_columns ? ", encryption_key_id = COALESCE($12, encryption_key_id)" : "") +
       " WHERE id = $1::bigint RETURNING id, operation, trigger, tenant, status)"
       " SELECT pg_catalog.pg_notify('pg_tenant_backup', row_to_json(done)::text) FROM done";
-  run_autonomously(sql,
-                   {std::to_string(id), e.status, e.file_name, number(e.size_bytes), e.compression,
-                    e.checksum, number(e.table_count), number(e.row_count), e.table_counts,
-                    e.error, e.archive_status, e.encryption_key_id},
-                   table.owner);
+  std::vector<TextValue> params = {std::to_string(id), e.status, e.file_name, number(e.size_bytes),
+                                   e.compression, e.checksum, number(e.table_count), number(e.row_count),
+                                   e.table_counts, e.error, e.archive_status};
+  if (table.has_encryption_columns) params.push_back(e.encryption_key_id);
+  run_autonomously(sql, params, table.owner);
 }
 
 void mark_interrupted_rows() {

@@ -45,6 +45,9 @@ struct LogEntry {
 struct LogTable {
   std::string qualified_name;
   Oid owner;
+  // Columns added by 0.2.0: false until ALTER EXTENSION ... UPDATE has run
+  // (the library is new, the extension's tables still 0.1.0's).
+  bool has_encryption_columns = false;
 };
 LogTable find_log_table();
 

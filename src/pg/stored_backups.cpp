@@ -22,7 +22,10 @@ StoredBackup find_stored_backup(int64_t id) {
   auto rows = as_owner(table.owner, [&] {
     return Spi::query(
         "SELECT status, tenant, file_name, checksum, size_bytes::text, compression, "
-        "table_counts::text, encryption, encryption_key_id FROM " + table.qualified_name +
+        "table_counts::text, " +
+            std::string(table.has_encryption_columns ? "encryption, encryption_key_id"
+                                                     : "NULL::text, NULL::text") +
+            " FROM " + table.qualified_name +
             " WHERE id = $1::bigint AND operation = 'backup'",
         {std::to_string(id)});
   });
