@@ -94,6 +94,8 @@ others=$(q -c "SELECT others()")
 check "the two states differ" yes "$([ "${state[A]}" != "${state[B]}" ] && echo yes || echo no)"
 
 ms() { echo $(($(date +%s%N) / 1000000)); }
+server_kills() { grep -c 'was terminated by signal 9' "$(cluster_log "$work/cluster")" || true; }
+server_starts() { grep -c 'database system is ready to accept connections' "$(cluster_log "$work/cluster")" || true; }
 ready() {  # waits for the end of crash recovery
   local i
   for i in $(seq 600); do
@@ -140,7 +142,7 @@ duration_of() {  # op target
 
 cur=B
 kill_runs() {  # op runs
-  local op=$1 n=$2 dur i target delay pid done_after running now before_id logop=$1
+  local op=$1 n=$2 dur i j target delay pid done_after running now before_id starts kills signalled logop=$1
   [ "$op" = create ] && logop=backup
   local killed=0 finished=0 intact=0 recovered=0 preserved=0
   dur=$(duration_of "$op" "$(other $cur)")
@@ -155,8 +157,21 @@ kill_runs() {  # op runs
     PGAPPNAME="kill_${op}_$i" psql -qXAt -c "$(statement "$op" "$target")" >"$work/out" 2>&1 &
     pid=$(backend_of "kill_${op}_$i")
     sleep "$(printf '%d.%03d' $((delay / 1000)) $((delay % 1000)))"
-    kill -9 "$pid" 2>/dev/null || true
+    starts=$(server_starts)
+    kills=$(server_kills)
+    signalled=no
+    kill -9 "$pid" 2>/dev/null && signalled=yes
     wait || true
+    # A backend killed by a signal makes the postmaster restart the
+    # others: wait until it has done so, not just for a connection.
+    # (A backend that had just exited is not restarted for: the signal
+    # then finds no process, or a zombie the postmaster reaps as a clean exit.)
+    if [ $signalled = yes ]; then
+      for j in $(seq 30); do [ "$(server_kills)" -gt "$kills" ] && break; sleep 0.1; done
+      if [ "$(server_kills)" -gt "$kills" ]; then
+        for j in $(seq 600); do [ "$(server_starts)" -gt "$starts" ] && break; sleep 0.1; done
+      fi
+    fi
     ready || { check "$op run $i: the server recovers" yes no; continue; }
     done_after=$(q -c "SELECT count(*) FROM backup_logs WHERE id > $before_id AND operation = '$logop' AND trigger IS DISTINCT FROM 'pre_restore' AND status = 'completed'")
     running=$(q -c "SELECT string_agg(id::text, ',') FROM backup_logs WHERE id > $before_id AND status = 'running'")
