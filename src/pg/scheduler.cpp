@@ -101,7 +101,12 @@ bool launch_job(int64_t schedule_id, const std::string& role, BackgroundWorkerHa
   std::string database = schedule_settings().database;
   memcpy(worker.bgw_extra, database.c_str(), database.size() + 1);
   memcpy(worker.bgw_extra + database.size() + 1, role.c_str(), role.size() + 1);
-  return RegisterDynamicBackgroundWorker(&worker, handle);
+  // The handle outlives this transaction (the main loop polls and frees it
+  // on later ticks): it must not be allocated in the transaction's memory.
+  MemoryContext previous = MemoryContextSwitchTo(TopMemoryContext);
+  const bool registered = RegisterDynamicBackgroundWorker(&worker, handle);
+  MemoryContextSwitchTo(previous);
+  return registered;
 }
 
 // One pass: start due schedules while worker slots allow.
