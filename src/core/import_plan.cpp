@@ -305,9 +305,18 @@ std::string delete_doomed_sql(const std::vector<const StagedTable*>& tables,
   return "WITH " + join(ctes, ", ") + " SELECT " + join(counts, ", ");
 }
 
+// The first row of a check that normally finds none. "LIMIT 1" alone makes
+// the planner cost for an early first row, and it then picks nested loops
+// that rescan a staging table per outer row: quadratic when nothing is
+// found. A materialized CTE is planned for all its rows (hash joins), and
+// still stops at the first one found.
+std::string first_row_of(const std::string& query) {
+  return "WITH ptb_found AS MATERIALIZED (" + query + ") SELECT * FROM ptb_found LIMIT 1";
+}
+
 std::string duplicate_keys_sql(const StagedTable& t) {
-  return "SELECT " + describe_row_sql(t.key, "ptb_s") + " FROM " + t.stage + " ptb_s GROUP BY " +
-         column_list(t.key, "ptb_s") + " HAVING pg_catalog.count(*) > 1 LIMIT 1";
+  return first_row_of("SELECT " + describe_row_sql(t.key, "ptb_s") + " FROM " + t.stage + " ptb_s GROUP BY " +
+                      column_list(t.key, "ptb_s") + " HAVING pg_catalog.count(*) > 1");
 }
 
 std::string missing_rows_sql(const StagedTable& t) {
@@ -318,21 +327,21 @@ std::string missing_rows_sql(const StagedTable& t) {
 }
 
 std::string foreign_owner_sql(const StagedTable& t, const std::string& owned) {
-  return "SELECT " + describe_row_sql(t.key, "ptb_s") + " FROM " + t.stage + " ptb_s JOIN " +
-         t.only_target() + " t0 ON " + key_match_sql(t, "t0", "ptb_s") +
-         " WHERE NOT COALESCE((" + owned + "), false) LIMIT 1";
+  return first_row_of("SELECT " + describe_row_sql(t.key, "ptb_s") + " FROM " + t.stage + " ptb_s JOIN " +
+                      t.only_target() + " t0 ON " + key_match_sql(t, "t0", "ptb_s") +
+                      " WHERE NOT COALESCE((" + owned + "), false)");
 }
 
 std::string not_owned_sql(const StagedTable& t, const std::string& owned) {
   if (!t.has_key()) {
     std::vector<std::string> shown(t.columns.begin(),
                                    t.columns.begin() + std::min<size_t>(t.columns.size(), 4));
-    return "SELECT " + describe_row_sql(shown, "t0") + " FROM " + t.stage +
-           " t0 WHERE NOT COALESCE((" + owned + "), false) LIMIT 1";
+    return first_row_of("SELECT " + describe_row_sql(shown, "t0") + " FROM " + t.stage +
+                        " t0 WHERE NOT COALESCE((" + owned + "), false)");
   }
-  return "SELECT " + describe_row_sql(t.key, "ptb_s") + " FROM " + t.stage +
-         " ptb_s WHERE NOT EXISTS (SELECT 1 FROM " + t.only_target() + " t0 WHERE " +
-         key_match_sql(t, "t0", "ptb_s") + " AND COALESCE((" + owned + "), false)) LIMIT 1";
+  return first_row_of("SELECT " + describe_row_sql(t.key, "ptb_s") + " FROM " + t.stage +
+                      " ptb_s WHERE NOT EXISTS (SELECT 1 FROM " + t.only_target() + " t0 WHERE " +
+                      key_match_sql(t, "t0", "ptb_s") + " AND COALESCE((" + owned + "), false))");
 }
 
 std::string blocked_delete_sql(const ForeignKeyCheck& fk, const std::string& to_doomed,
@@ -342,11 +351,11 @@ std::string blocked_delete_sql(const ForeignKeyCheck& fk, const std::string& to_
   for (size_t i = 0; i < fk.to_columns.size(); ++i)
     on.push_back("ptb_d." + quote_ident(fk.to_columns[i]) + " " + fk.operators[i] + " ptb_x." +
                  quote_ident(fk.from_columns[i]));
-  return "SELECT " + describe_row_sql(fk.from_key, "ptb_x") + ", " +
-         describe_row_sql(to_key, "ptb_d") + " FROM " +
-         from_table(fk.from_table, fk.from_partitioned) + " ptb_x JOIN " +
-         from_table(fk.to_table, fk.to_partitioned) + " ptb_d ON " + join(on, " AND ") +
-         " WHERE (" + to_doomed + ") AND NOT (" + from_doomed + ") LIMIT 1";
+  return first_row_of("SELECT " + describe_row_sql(fk.from_key, "ptb_x") + ", " +
+                      describe_row_sql(to_key, "ptb_d") + " FROM " +
+                      from_table(fk.from_table, fk.from_partitioned) + " ptb_x JOIN " +
+                      from_table(fk.to_table, fk.to_partitioned) + " ptb_d ON " + join(on, " AND ") +
+                      " WHERE (" + to_doomed + ") AND NOT (" + from_doomed + ")");
 }
 
 std::string dangling_reference_sql(const ForeignKeyCheck& fk, const std::string& stage,
@@ -361,11 +370,10 @@ std::string dangling_reference_sql(const ForeignKeyCheck& fk, const std::string&
     on.push_back("ptb_r." + quote_ident(fk.to_columns[i]) + " " + fk.operators[i] + " ptb_s." +
                  quote_ident(fk.from_columns[i]));
   }
-  return "SELECT " + describe_row_sql(key, "ptb_s") + ", " +
-         describe(fk.to_columns, qualified(fk.from_columns, "ptb_s")) + " FROM " + stage +
-         " ptb_s WHERE " + join(not_null, " AND ") + " AND NOT EXISTS (SELECT 1 FROM " +
-         from_table(fk.to_table, fk.to_partitioned) + " ptb_r WHERE " + join(on, " AND ") +
-         ") LIMIT 1";
+  return first_row_of("SELECT " + describe_row_sql(key, "ptb_s") + ", " +
+                      describe(fk.to_columns, qualified(fk.from_columns, "ptb_s")) + " FROM " + stage +
+                      " ptb_s WHERE " + join(not_null, " AND ") + " AND NOT EXISTS (SELECT 1 FROM " +
+                      from_table(fk.to_table, fk.to_partitioned) + " ptb_r WHERE " + join(on, " AND ") + ")");
 }
 
 std::string drop_skipped_sql(const StagedTable& t) {

@@ -255,7 +255,8 @@ TEST(ImportSql, ForeignKeyChecks) {
   fk.operators = {"OPERATOR(pg_catalog.=)"};
   std::string blocked = blocked_delete_sql(fk, "D", {"id"}, "false");
   EXPECT_TRUE(contains(blocked, "FROM ONLY \"public\".\"returns\" ptb_x JOIN ONLY \"public\".\"customers\" ptb_d ON "
-                                "ptb_d.\"id\" OPERATOR(pg_catalog.=) ptb_x.\"handled_by\" WHERE (D) AND NOT (false) LIMIT 1"))
+                                "ptb_d.\"id\" OPERATOR(pg_catalog.=) ptb_x.\"handled_by\" WHERE (D) AND NOT (false)) "
+                                "SELECT * FROM ptb_found LIMIT 1"))
       << blocked;
   std::string dangling = dangling_reference_sql(fk, "pg_temp.s", {"id", "handled_by"}, {"id"});
   EXPECT_TRUE(contains(dangling, "WHERE ptb_s.\"handled_by\" IS NOT NULL AND NOT EXISTS (SELECT 1 FROM ONLY "
