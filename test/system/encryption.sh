@@ -76,6 +76,8 @@ zf=$(file_of "$zid")
 check_match "a compressed snapshot is encrypted too (.json.zst.enc)" "\.json\.zst\.enc$" "$zf"
 check "it is not a zstd frame" PTBENC "$(head -c 6 "$zf")"
 check "it reads back" t "$(q -c "SELECT backup_read($zid) -> 'data' = backup_export('1') -> 'data'")"
+salt() { head -c 48 "$1" | tail -c 32 | xxd -p | tr -d '\n'; }
+check "each file has its own salt" different "$([ "$(salt "$f")" != "$(salt "$zf")" ] && [ "$(salt "$f")" != "$(printf '%064d' 0)" ] && echo different || echo same)"
 aid=$(PGUSER=app q -c "SELECT backup_create('1')")
 check "a non-superuser's backup is encrypted all the same" "aes-256-gcm|$k1" \
   "$(q -c "SELECT encryption, encryption_key_id FROM backup_logs WHERE id = $aid")"
