@@ -157,7 +157,12 @@ int64_t store_snapshot_file(const LogEntry& start, const std::string& directory,
     }
     FileSink file(temporary_path);
     if (key) {
-      core::EncryptingSink sealed(file, *key);
+      // The salt makes the file's own AES key: from the server's strong
+      // random source, which is reseeded in each backend after fork.
+      std::string salt(32, '\0');
+      if (!pg_strong_random(salt.data(), salt.size()))
+        throw core::Error("XX000", "could not generate random bytes for an encrypted snapshot");
+      core::EncryptingSink sealed(file, *key, salt);
       writer.write(sealed);
       sealed.finish();
       done.encryption_key_id = key->id();

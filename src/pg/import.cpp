@@ -29,6 +29,7 @@
 #include "pg/backup_log.hpp"
 #include "pg/backups.hpp"
 #include "pg/boundary.hpp"
+#include "pg/encryption.hpp"
 #include "pg/settings.hpp"
 #include "pg/snapshot_export.hpp"
 #include "pg/spi.hpp"
@@ -1590,6 +1591,8 @@ core::SnapshotSummary read_verified_snapshot(const StoredBackup& b, SpilledRows&
   core::SnapshotSummary summary;
   try {
     summary = read_stored_snapshot(b, spill);
+  } catch (const KeyUnavailable&) {
+    throw;  // not the file's fault: the key to name is in the message
   } catch (const core::Error& e) {
     refuse(e.what(), e.detail());
   } catch (const ServerError& e) {

@@ -11,8 +11,8 @@ flags=(-std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recov
 core=(src/core/*.cpp)
 passed=0
 failed=0
-for target in snapshot_reader schedule; do
-  if ! clang++ "${flags[@]}" "test/fuzz/${target}_fuzz.cpp" "${core[@]}" -lzstd -o "$out/$target" 2>"$out/$target.build"; then
+for target in snapshot_reader schedule encryption; do
+  if ! clang++ "${flags[@]}" "test/fuzz/${target}_fuzz.cpp" "${core[@]}" -lzstd -lcrypto -o "$out/$target" 2>"$out/$target.build"; then
     echo "not ok - $target: build failed"; tail -n 20 "$out/$target.build"; failed=$((failed + 1)); continue
   fi
   corpus="$out/corpus-$target"

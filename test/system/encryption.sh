@@ -76,6 +76,8 @@ zf=$(file_of "$zid")
 check_match "a compressed snapshot is encrypted too (.json.zst.enc)" "\.json\.zst\.enc$" "$zf"
 check "it is not a zstd frame" PTBENC "$(head -c 6 "$zf")"
 check "it reads back" t "$(q -c "SELECT backup_read($zid) -> 'data' = backup_export('1') -> 'data'")"
+salt() { head -c 48 "$1" | tail -c 32 | xxd -p | tr -d '\n'; }
+check "each file has its own salt" different "$([ "$(salt "$f")" != "$(salt "$zf")" ] && [ "$(salt "$f")" != "$(printf '%064d' 0)" ] && echo different || echo same)"
 aid=$(PGUSER=app q -c "SELECT backup_create('1')")
 check "a non-superuser's backup is encrypted all the same" "aes-256-gcm|$k1" \
   "$(q -c "SELECT encryption, encryption_key_id FROM backup_logs WHERE id = $aid")"
@@ -208,7 +210,7 @@ check_match "the hint says to add the old key file" "HINT:  Add the key file tha
 check_match "verify raises it too (not a fault of the file)" "F0000: snapshot file is encrypted with key $k1" \
   "$(with "-c pg_tenant_backup.encryption_key_file=$keys/k2" q_error "SELECT backup_verify($id)")"
 before=$(q -c "SELECT tenant1()")
-check_match "restore refuses it" "55000: backup $id does not pass verification: snapshot file is encrypted with key $k1, which is not configured" \
+check_match "restore refuses it with the key error (F0000), not as a bad file" "F0000: snapshot file is encrypted with key $k1, which is not configured" \
   "$(with "-c pg_tenant_backup.encryption_key_file=$keys/k2" q_error "SELECT backup_restore($id)")"
 check "and changes nothing" "$before" "$(q -c "SELECT tenant1()")"
 check_match "an unreadable old key file is named in the detail" "Unreadable: could not open encryption key file \"$keys/unreadable\"" \
