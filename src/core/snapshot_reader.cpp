@@ -686,6 +686,11 @@ class SnapshotHandler {
     if (tenancy == m.end() || !tenancy->is_string())
       throw bad("tenancy is missing or not a string");
     summary_.tenancy = tenancy->get<std::string>();
+    if (summary_.tenancy != "column" && summary_.tenancy != "schema")
+      throw bad("tenancy is \"" + printable(summary_.tenancy) + "\", not \"column\" or \"schema\"");
+    // The importer and upload take the snapshot's options from here.
+    if (auto options = m.find("options"); options != m.end() && !options->is_object())
+      throw bad("options is not an object");
     auto tenant = m.find("tenant");
     if (tenant == m.end() || !tenant->is_object()) throw bad("tenant is missing or not an object");
     auto optional_string = [&](const char* key) -> std::optional<std::string> {

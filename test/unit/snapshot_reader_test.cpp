@@ -648,6 +648,10 @@ TEST(SnapshotReaderShape, RefusesBadMetadata) {
   std::string text = write(shop());
   expect_error(replaced(text, "\"tenancy\":\"column\"", "\"tenancy\":1"), "22023",
                "snapshot metadata.tenancy is missing or not a string");
+  expect_error(replaced(text, "\"tenancy\":\"column\"", "\"tenancy\":\"bogus\""), "22023",
+               "snapshot metadata.tenancy is \"bogus\", not \"column\" or \"schema\"");
+  expect_error(replaced(text, "\"options\":{", "\"options\":[],\"x\":{"), "22023",
+               "snapshot metadata.options is not an object");
   expect_error(replaced(text, "\"tenant\":{", "\"tenant\":7,\"x\":{"), "22023",
                "snapshot metadata.tenant is missing or not an object");
   expect_error(replaced(text, "\"id\":\"2\"", "\"id\":2"), "22023",
