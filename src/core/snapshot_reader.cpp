@@ -175,12 +175,28 @@ enum class Target {
   ColumnName,
   Row,
   RowValue,
+  SchemaList,      // schema.enums, schema.domains: arrays, content not judged
+  SchemaTable,     // an element of schema.tables
+  DefSchema,       // schema.tables[i].schema
+  DefName,         // schema.tables[i].name
+  DefColumns,      // schema.tables[i].columns
+  ColumnDef,       // an element of it
+  ColumnDefName,   // its name
   Ignore,  // a value under a key this reader does not know
 };
 
 // The containers the reader follows; everything else is skipped (only its
 // depth counted) or, for metadata and statistics, built.
-enum class FrameKind { Top, Schema, Sections, Table, Columns, Rows, Row };
+enum class FrameKind {
+  Top, Schema, Sections, Table, Columns, Rows, Row,
+  SchemaTables, SchemaTable, ColumnDefs, ColumnDef,  // schema.tables: shape only
+};
+
+// The keys of a schema.tables entry and of one of its columns that the
+// reader checks the type of (the importer reads them).
+enum SchemaTableKey : unsigned { kDefSchema = 1, kDefName = 2, kDefColumns = 4 };
+constexpr std::pair<SchemaTableKey, const char*> kDefKeys[] = {
+    {kDefSchema, "schema"}, {kDefName, "name"}, {kDefColumns, "columns"}};
 
 struct Frame {
   FrameKind kind;
@@ -281,7 +297,10 @@ class SnapshotHandler {
         table_.name_is_string = true;
         break;
       case Target::TableRole: table_.count.role = value; break;
-      case Target::ColumnName: break;
+      case Target::ColumnName:
+      case Target::DefSchema:
+      case Target::DefName:
+      case Target::ColumnDefName: break;
       default: other_value(target); break;
     }
     return true;
@@ -308,6 +327,14 @@ class SnapshotHandler {
         table_.position = position_;
         stack_.push_back({FrameKind::Table});
         break;
+      case Target::SchemaTable:
+        schema_table_ = position_;
+        stack_.push_back({FrameKind::SchemaTable});
+        break;
+      case Target::ColumnDef:
+        column_def_ = position_;
+        stack_.push_back({FrameKind::ColumnDef});
+        break;
       default:
         other_value(target);
         skip_depth_ = 1;
@@ -330,7 +357,9 @@ class SnapshotHandler {
       case Target::TableColumns: stack_.push_back({FrameKind::Columns}); break;
       case Target::TableRows: stack_.push_back({FrameKind::Rows}); break;
       case Target::Row: stack_.push_back({FrameKind::Row, 0, false, position_}); break;
-      case Target::SchemaTables:  // its content is the importer's to read
+      case Target::SchemaTables: stack_.push_back({FrameKind::SchemaTables}); break;
+      case Target::DefColumns: stack_.push_back({FrameKind::ColumnDefs}); break;
+      case Target::SchemaList:  // its content is the importer's to read
       case Target::RowValue:
       case Target::Ignore: skip_depth_ = 1; break;
       default:
@@ -358,8 +387,17 @@ class SnapshotHandler {
         seen_ |= frame.key;
         break;
       case FrameKind::Schema:
-        frame.key = name == "tables" ? 1 : 0;
-        schema_tables_seen_ = schema_tables_seen_ || frame.key != 0;
+        frame.key = name == "tables" ? 1 : name == "enums" || name == "domains" ? 2 : 0;
+        schema_list_ = name;
+        schema_tables_seen_ = schema_tables_seen_ || frame.key == 1;
+        break;
+      case FrameKind::SchemaTable:
+        frame.key = key_bit(kDefKeys, name);
+        frame.count |= frame.key;  // the keys seen
+        break;
+      case FrameKind::ColumnDef:
+        frame.key = name == "name" ? 1 : 0;
+        frame.count |= frame.key;
         break;
       case FrameKind::Table:
         frame.key = key_bit(kTableKeys, name);
@@ -382,9 +420,16 @@ class SnapshotHandler {
       dom_stack_.pop_back();
       return true;
     }
-    FrameKind kind = stack_.back().kind;
+    Frame frame = stack_.back();
     stack_.pop_back();
-    if (kind == FrameKind::Table) end_table();
+    if (frame.kind == FrameKind::Table) end_table();
+    if (frame.kind == FrameKind::SchemaTable)
+      for (const auto& [bit, key] : kDefKeys)
+        if ((frame.count & bit) == 0)
+          fail(Error(sqlstate::kInvalidParameterValue,
+                     schema_table_path() + " has no \"" + key + "\""));
+    if (frame.kind == FrameKind::ColumnDef && (frame.count & 1) == 0)
+      fail(Error(sqlstate::kInvalidParameterValue, column_def_path() + " has no \"name\""));
     return true;
   }
 
@@ -477,7 +522,18 @@ class SnapshotHandler {
           case kStatistics: return Target::Statistics;
           default: return Target::Ignore;
         }
-      case FrameKind::Schema: return key != 0 ? Target::SchemaTables : Target::Ignore;
+      case FrameKind::Schema:
+        return key == 1 ? Target::SchemaTables : key == 2 ? Target::SchemaList : Target::Ignore;
+      case FrameKind::SchemaTables: position_ = frame.count++; return Target::SchemaTable;
+      case FrameKind::SchemaTable:
+        switch (key) {
+          case kDefSchema: return Target::DefSchema;
+          case kDefName: return Target::DefName;
+          case kDefColumns: return Target::DefColumns;
+          default: return Target::Ignore;
+        }
+      case FrameKind::ColumnDefs: position_ = frame.count++; return Target::ColumnDef;
+      case FrameKind::ColumnDef: return key == 1 ? Target::ColumnDefName : Target::Ignore;
       case FrameKind::Sections:
         position_ = frame.count++;
         section_is_master_ = frame.master;
@@ -523,6 +579,15 @@ class SnapshotHandler {
       case Target::Schema: return shape("snapshot \"schema\" is not an object");
       case Target::Statistics: return shape("snapshot \"statistics\" is not an object");
       case Target::SchemaTables: return shape("snapshot schema.tables is not an array");
+      case Target::SchemaList: return shape("snapshot schema." + schema_list_ + " is not an array");
+      case Target::SchemaTable:
+        return shape("snapshot schema.tables[" + std::to_string(position_) + "] is not an object");
+      case Target::DefSchema: return shape(schema_table_path() + ".schema is not a string");
+      case Target::DefName: return shape(schema_table_path() + ".name is not a string");
+      case Target::DefColumns: return shape(schema_table_path() + ".columns is not an array");
+      case Target::ColumnDef:
+        return shape(schema_table_path() + ".columns[" + std::to_string(position_) + "] is not an object");
+      case Target::ColumnDefName: return shape(column_def_path() + ".name is not a string");
       case Target::Data: return shape("snapshot \"data\" is not an array");
       case Target::MasterData: return shape("snapshot \"master_data\" is not an array");
       case Target::Section:
@@ -774,6 +839,16 @@ class SnapshotHandler {
   TableState table_;
   unsigned seen_ = 0;  // TopKey bits
   bool schema_tables_seen_ = false;
+  std::string schema_list_;  // the schema key being read ("enums", "domains")
+  int64_t schema_table_ = 0;  // index of the schema.tables entry being read
+  int64_t column_def_ = 0;    // index of the column entry being read in it
+
+  std::string schema_table_path() const {
+    return "snapshot schema.tables[" + std::to_string(schema_table_) + "]";
+  }
+  std::string column_def_path() const {
+    return schema_table_path() + ".columns[" + std::to_string(column_def_) + "]";
+  }
 
   std::vector<json*> dom_stack_;
   std::string dom_key_;

@@ -185,7 +185,7 @@ class DocumentWriter {
          }},
         {"schema",
          [&](JsonWriter& w) {
-           object(w, {{"tables", raw(R"([{"schema": "public", "name": "tenants"}])")},
+           object(w, {{"tables", raw(R"([{"schema": "public", "name": "tenants", "columns": []}])")},
                       {"enums", raw("[]")},
                       {"domains", raw("[]")}});
          }},
@@ -560,9 +560,29 @@ TEST(SnapshotReaderShape, RefusesTopLevelValuesOfTheWrongType) {
                "snapshot \"statistics\" is not an object");
   expect_error(replaced(text, "\"schema\":{", "\"schema\":\"public\",\"x\":{"), "22023",
                "snapshot \"schema\" is not an object");
-  expect_error(replaced(text, "\"tables\":[{\"schema\": \"public\", \"name\": \"tenants\"}]",
-                        "\"tables\":{}"),
-               "22023", "snapshot schema.tables is not an array");
+  const std::string tables = "\"tables\":[{\"schema\": \"public\", \"name\": \"tenants\", \"columns\": []}]";
+  expect_error(replaced(text, tables, "\"tables\":{}"), "22023", "snapshot schema.tables is not an array");
+  // schema.tables is the importer's to read, but its shape is checked here.
+  expect_error(replaced(text, tables, "\"tables\":[\"tenants\"]"), "22023",
+               "snapshot schema.tables[0] is not an object");
+  expect_error(replaced(text, tables, "\"tables\":[{\"schema\":\"public\",\"name\":\"t\",\"columns\":\"id\"}]"),
+               "22023", "snapshot schema.tables[0].columns is not an array");
+  expect_error(replaced(text, tables, "\"tables\":[{\"schema\":\"public\",\"name\":7,\"columns\":[]}]"),
+               "22023", "snapshot schema.tables[0].name is not a string");
+  expect_error(replaced(text, tables, "\"tables\":[{\"name\":\"t\",\"columns\":[]}]"), "22023",
+               "snapshot schema.tables[0] has no \"schema\"");
+  expect_error(replaced(text, tables,
+                        "\"tables\":[{\"schema\":\"public\",\"name\":\"t\",\"columns\":[{\"name\":\"a\"},3]}]"),
+               "22023", "snapshot schema.tables[0].columns[1] is not an object");
+  expect_error(replaced(text, tables,
+                        "\"tables\":[{\"schema\":\"public\",\"name\":\"t\",\"columns\":[{\"type\":\"int\"}]}]"),
+               "22023", "snapshot schema.tables[0].columns[0] has no \"name\"");
+  expect_error(replaced(text, tables,
+                        "\"tables\":[{\"schema\":\"public\",\"name\":\"t\",\"columns\":[{\"name\":null}]}]"),
+               "22023", "snapshot schema.tables[0].columns[0].name is not a string");
+  expect_error(replaced(text, tables, tables + ",\"enums\":3"), "22023", "snapshot schema.enums is not an array");
+  expect_error(replaced(text, tables, tables + ",\"domains\":{}"), "22023",
+               "snapshot schema.domains is not an array");
 }
 
 TEST(SnapshotReaderShape, NamesTheTableAndWhatIsWrong) {
