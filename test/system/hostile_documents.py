@@ -332,6 +332,8 @@ def shape_cases(base):
             {"schema": "public", "name": "nope", "role": "master", "columns": [], "rows": []}),
         "another tenant's row (tenant_id 2)": lambda d: hv(d)["rows"][0].__setitem__(1, 2),
         "another tenant's row id (tenant 2's key)": lambda d: hv(d)["rows"][0].__setitem__(0, 2),
+        "another tenant's new row (id 99, tenant_id 2)": lambda d: hv(d)["rows"].append(
+            [99, 2] + hv(d)["rows"][0][2:]),
         "customer row of tenant 2": lambda d: section(d, "data", "customers")["rows"].append(
             [20, 2, "Carl", "US", None, None]),
     }
