@@ -181,12 +181,29 @@ enum class Target {
   ColumnName,
   Row,
   RowValue,
+  SchemaList,      // schema.enums, schema.domains: arrays, content not judged
+  SchemaTable,     // an element of schema.tables
+  DefSchema,       // schema.tables[i].schema
+  DefName,         // schema.tables[i].name
+  DefColumns,      // schema.tables[i].columns
+  ColumnDef,       // an element of it
+  ColumnDefName,   // its name
+  ColumnDefEncoding,  // its encoding (a string, else ignored: the importer falls back to the type)
   Ignore,  // a value under a key this reader does not know
 };
 
 // The containers the reader follows; everything else is skipped (only its
 // depth counted) or, for metadata and statistics, built.
-enum class FrameKind { Top, Schema, Sections, Table, Columns, Rows, Row };
+enum class FrameKind {
+  Top, Schema, Sections, Table, Columns, Rows, Row,
+  SchemaTables, SchemaTable, ColumnDefs, ColumnDef,  // schema.tables: shape only
+};
+
+// The keys of a schema.tables entry and of one of its columns that the
+// reader checks the type of (the importer reads them).
+enum SchemaTableKey : unsigned { kDefSchema = 1, kDefName = 2, kDefColumns = 4 };
+constexpr std::pair<SchemaTableKey, const char*> kDefKeys[] = {
+    {kDefSchema, "schema"}, {kDefName, "name"}, {kDefColumns, "columns"}};
 
 struct Frame {
   FrameKind kind;
@@ -308,6 +325,10 @@ class SnapshotHandler {
         break;
       case Target::TableRole: table_.count.role = value; break;
       case Target::ColumnName: table_.count.column_names.push_back(value); break;
+      case Target::DefSchema: keep_def(def_table_["schema"], value); break;
+      case Target::DefName: keep_def(def_table_["name"], value); break;
+      case Target::ColumnDefName: keep_def(def_column_["name"], value); break;
+      case Target::ColumnDefEncoding: keep_def(def_column_["encoding"], value); break;
       default: other_value(target); break;
     }
     return true;
@@ -338,6 +359,16 @@ class SnapshotHandler {
         table_.count.section = current_section();
         table_.position = position_;
         stack_.push_back({FrameKind::Table});
+        break;
+      case Target::SchemaTable:
+        schema_table_ = position_;
+        def_table_ = json{{"columns", json::array()}};
+        stack_.push_back({FrameKind::SchemaTable});
+        break;
+      case Target::ColumnDef:
+        column_def_ = position_;
+        def_column_ = json::object();
+        stack_.push_back({FrameKind::ColumnDef});
         break;
       default:
         other_value(target);
@@ -372,13 +403,14 @@ class SnapshotHandler {
         arena_.clear();
         cells_.clear();
         break;
-      case Target::SchemaTables:  // the importer's to read, when it streams
-        if (visitor_) {
-          begin_dom(summary_.schema_tables, "schema.tables", json::array(), kMaxSnapshotSchemaBytes);
-          break;
-        }
-        skip_depth_ = 1;
+      case Target::SchemaTables:
+        // Kept (schema, name, column names and encodings) for an importer
+        // that streams: it needs the encodings before the rows.
+        if (visitor_) summary_.schema_tables = json::array();
+        stack_.push_back({FrameKind::SchemaTables});
         break;
+      case Target::DefColumns: stack_.push_back({FrameKind::ColumnDefs}); break;
+      case Target::SchemaList: skip_depth_ = 1; break;  // its content is the importer's to read
       case Target::RowValue:
         if (visitor_) return begin_capture(false);
         skip_depth_ = 1;
@@ -410,8 +442,17 @@ class SnapshotHandler {
         seen_ |= frame.key;
         break;
       case FrameKind::Schema:
-        frame.key = name == "tables" ? 1 : 0;
-        schema_tables_seen_ = schema_tables_seen_ || frame.key != 0;
+        frame.key = name == "tables" ? 1 : name == "enums" || name == "domains" ? 2 : 0;
+        schema_list_ = name;
+        schema_tables_seen_ = schema_tables_seen_ || frame.key == 1;
+        break;
+      case FrameKind::SchemaTable:
+        frame.key = key_bit(kDefKeys, name);
+        frame.count |= frame.key;  // the keys seen
+        break;
+      case FrameKind::ColumnDef:
+        frame.key = name == "name" ? 1 : name == "encoding" ? 2 : 0;
+        frame.count |= frame.key;
         break;
       case FrameKind::Table:
         frame.key = key_bit(kTableKeys, name);
@@ -435,9 +476,18 @@ class SnapshotHandler {
       dom_stack_.pop_back();
       return true;
     }
-    FrameKind kind = stack_.back().kind;
+    Frame frame = stack_.back();
     stack_.pop_back();
-    if (kind == FrameKind::Table) end_table();
+    if (frame.kind == FrameKind::Table) end_table();
+    if (frame.kind == FrameKind::SchemaTable)
+      for (const auto& [bit, key] : kDefKeys)
+        if ((frame.count & bit) == 0)
+          fail(Error(sqlstate::kInvalidParameterValue,
+                     schema_table_path() + " has no \"" + key + "\""));
+    if (frame.kind == FrameKind::ColumnDef && (frame.count & 1) == 0)
+      fail(Error(sqlstate::kInvalidParameterValue, column_def_path() + " has no \"name\""));
+    if (visitor_ && frame.kind == FrameKind::ColumnDef) def_table_["columns"].push_back(std::move(def_column_));
+    if (visitor_ && frame.kind == FrameKind::SchemaTable) summary_.schema_tables.push_back(std::move(def_table_));
     return true;
   }
 
@@ -534,7 +584,19 @@ class SnapshotHandler {
           case kStatistics: return Target::Statistics;
           default: return Target::Ignore;
         }
-      case FrameKind::Schema: return key != 0 ? Target::SchemaTables : Target::Ignore;
+      case FrameKind::Schema:
+        return key == 1 ? Target::SchemaTables : key == 2 ? Target::SchemaList : Target::Ignore;
+      case FrameKind::SchemaTables: position_ = frame.count++; return Target::SchemaTable;
+      case FrameKind::SchemaTable:
+        switch (key) {
+          case kDefSchema: return Target::DefSchema;
+          case kDefName: return Target::DefName;
+          case kDefColumns: return Target::DefColumns;
+          default: return Target::Ignore;
+        }
+      case FrameKind::ColumnDefs: position_ = frame.count++; return Target::ColumnDef;
+      case FrameKind::ColumnDef:
+        return key == 1 ? Target::ColumnDefName : key == 2 ? Target::ColumnDefEncoding : Target::Ignore;
       case FrameKind::Sections:
         position_ = frame.count++;
         section_is_master_ = frame.master;
@@ -580,6 +642,16 @@ class SnapshotHandler {
       case Target::Schema: return shape("snapshot \"schema\" is not an object");
       case Target::Statistics: return shape("snapshot \"statistics\" is not an object");
       case Target::SchemaTables: return shape("snapshot schema.tables is not an array");
+      case Target::SchemaList: return shape("snapshot schema." + schema_list_ + " is not an array");
+      case Target::SchemaTable:
+        return shape("snapshot schema.tables[" + std::to_string(position_) + "] is not an object");
+      case Target::DefSchema: return shape(schema_table_path() + ".schema is not a string");
+      case Target::DefName: return shape(schema_table_path() + ".name is not a string");
+      case Target::DefColumns: return shape(schema_table_path() + ".columns is not an array");
+      case Target::ColumnDef:
+        return shape(schema_table_path() + ".columns[" + std::to_string(position_) + "] is not an object");
+      case Target::ColumnDefName: return shape(column_def_path() + ".name is not a string");
+      case Target::ColumnDefEncoding: return;
       case Target::Data: return shape("snapshot \"data\" is not an array");
       case Target::MasterData: return shape("snapshot \"master_data\" is not an array");
       case Target::Section:
@@ -734,6 +806,16 @@ class SnapshotHandler {
     int64_t count = 0;
   };
 
+  // A string of schema.tables an importer that streams needs.
+  void keep_def(json& into, const std::string& value) {
+    if (!visitor_) return;
+    def_bytes_ += value.size() + 16;
+    if (def_bytes_ > kMaxSnapshotSchemaBytes)
+      throw Error(kProgramLimitExceeded, "snapshot schema.tables is larger than " +
+                                             std::to_string(kMaxSnapshotSchemaBytes >> 20) + " MB");
+    into = value;
+  }
+
   bool capturing() const { return !capture_.empty(); }
 
   bool add_cell(CellKind kind, std::string_view text) {
@@ -868,6 +950,11 @@ class SnapshotHandler {
     if (tenancy == m.end() || !tenancy->is_string())
       throw bad("tenancy is missing or not a string");
     summary_.tenancy = tenancy->get<std::string>();
+    if (summary_.tenancy != "column" && summary_.tenancy != "schema")
+      throw bad("tenancy is \"" + printable(summary_.tenancy) + "\", not \"column\" or \"schema\"");
+    // The importer and upload take the snapshot's options from here.
+    if (auto options = m.find("options"); options != m.end() && !options->is_object())
+      throw bad("options is not an object");
     auto tenant = m.find("tenant");
     if (tenant == m.end() || !tenant->is_object()) throw bad("tenant is missing or not an object");
     auto optional_string = [&](const char* key) -> std::optional<std::string> {
@@ -951,6 +1038,16 @@ class SnapshotHandler {
   TableState table_;
   unsigned seen_ = 0;  // TopKey bits
   bool schema_tables_seen_ = false;
+  std::string schema_list_;  // the schema key being read ("enums", "domains")
+  int64_t schema_table_ = 0;  // index of the schema.tables entry being read
+  int64_t column_def_ = 0;    // index of the column entry being read in it
+
+  std::string schema_table_path() const {
+    return "snapshot schema.tables[" + std::to_string(schema_table_) + "]";
+  }
+  std::string column_def_path() const {
+    return schema_table_path() + ".columns[" + std::to_string(column_def_) + "]";
+  }
 
   std::vector<json*> dom_stack_;
   std::string dom_key_;
@@ -959,6 +1056,9 @@ class SnapshotHandler {
   size_t dom_limit_ = kMaxSnapshotSectionBytes;
 
   RowVisitor* visitor_ = nullptr;
+  json def_table_;   // the schema.tables entry being read (when streaming)
+  json def_column_;  // and its column
+  size_t def_bytes_ = 0;
   std::string arena_;  // the current row's values
   std::vector<CellRef> cells_;
   std::vector<RowCell> row_;

@@ -186,7 +186,7 @@ class DocumentWriter {
          }},
         {"schema",
          [&](JsonWriter& w) {
-           object(w, {{"tables", raw(R"([{"schema": "public", "name": "tenants"}])")},
+           object(w, {{"tables", raw(R"([{"schema": "public", "name": "tenants", "columns": []}])")},
                       {"enums", raw("[]")},
                       {"domains", raw("[]")}});
          }},
@@ -561,9 +561,29 @@ TEST(SnapshotReaderShape, RefusesTopLevelValuesOfTheWrongType) {
                "snapshot \"statistics\" is not an object");
   expect_error(replaced(text, "\"schema\":{", "\"schema\":\"public\",\"x\":{"), "22023",
                "snapshot \"schema\" is not an object");
-  expect_error(replaced(text, "\"tables\":[{\"schema\": \"public\", \"name\": \"tenants\"}]",
-                        "\"tables\":{}"),
-               "22023", "snapshot schema.tables is not an array");
+  const std::string tables = "\"tables\":[{\"schema\": \"public\", \"name\": \"tenants\", \"columns\": []}]";
+  expect_error(replaced(text, tables, "\"tables\":{}"), "22023", "snapshot schema.tables is not an array");
+  // schema.tables is the importer's to read, but its shape is checked here.
+  expect_error(replaced(text, tables, "\"tables\":[\"tenants\"]"), "22023",
+               "snapshot schema.tables[0] is not an object");
+  expect_error(replaced(text, tables, "\"tables\":[{\"schema\":\"public\",\"name\":\"t\",\"columns\":\"id\"}]"),
+               "22023", "snapshot schema.tables[0].columns is not an array");
+  expect_error(replaced(text, tables, "\"tables\":[{\"schema\":\"public\",\"name\":7,\"columns\":[]}]"),
+               "22023", "snapshot schema.tables[0].name is not a string");
+  expect_error(replaced(text, tables, "\"tables\":[{\"name\":\"t\",\"columns\":[]}]"), "22023",
+               "snapshot schema.tables[0] has no \"schema\"");
+  expect_error(replaced(text, tables,
+                        "\"tables\":[{\"schema\":\"public\",\"name\":\"t\",\"columns\":[{\"name\":\"a\"},3]}]"),
+               "22023", "snapshot schema.tables[0].columns[1] is not an object");
+  expect_error(replaced(text, tables,
+                        "\"tables\":[{\"schema\":\"public\",\"name\":\"t\",\"columns\":[{\"type\":\"int\"}]}]"),
+               "22023", "snapshot schema.tables[0].columns[0] has no \"name\"");
+  expect_error(replaced(text, tables,
+                        "\"tables\":[{\"schema\":\"public\",\"name\":\"t\",\"columns\":[{\"name\":null}]}]"),
+               "22023", "snapshot schema.tables[0].columns[0].name is not a string");
+  expect_error(replaced(text, tables, tables + ",\"enums\":3"), "22023", "snapshot schema.enums is not an array");
+  expect_error(replaced(text, tables, tables + ",\"domains\":{}"), "22023",
+               "snapshot schema.domains is not an array");
 }
 
 TEST(SnapshotReaderShape, NamesTheTableAndWhatIsWrong) {
@@ -649,6 +669,10 @@ TEST(SnapshotReaderShape, RefusesBadMetadata) {
   std::string text = write(shop());
   expect_error(replaced(text, "\"tenancy\":\"column\"", "\"tenancy\":1"), "22023",
                "snapshot metadata.tenancy is missing or not a string");
+  expect_error(replaced(text, "\"tenancy\":\"column\"", "\"tenancy\":\"bogus\""), "22023",
+               "snapshot metadata.tenancy is \"bogus\", not \"column\" or \"schema\"");
+  expect_error(replaced(text, "\"options\":{", "\"options\":[],\"x\":{"), "22023",
+               "snapshot metadata.options is not an object");
   expect_error(replaced(text, "\"tenant\":{", "\"tenant\":7,\"x\":{"), "22023",
                "snapshot metadata.tenant is missing or not an object");
   expect_error(replaced(text, "\"id\":\"2\"", "\"id\":2"), "22023",
