@@ -199,8 +199,48 @@ void append_copy_escaped(std::string& line, std::string_view text) {
   line.append(text.data() + run_start, text.size() - run_start);
 }
 
+namespace {
+
+// Whether a value of this kind is what the encoding writes (docs/format.md,
+// "Value encoding"): a string in an integer column, or a number in a text
+// column, is a document that was not written by an export.
+bool kind_fits(const CopyCell& cell, ValueEncoding encoding) {
+  const std::string_view text = cell.text();
+  const bool boolean = cell.kind == CellKind::Literal && (text == "true" || text == "false");
+  const bool number = cell.kind == CellKind::Literal && !boolean;
+  switch (encoding) {
+    case ValueEncoding::Integer: return number;
+    case ValueEncoding::Float:
+      return number || (cell.kind == CellKind::String &&
+                        (text == "NaN" || text == "Infinity" || text == "-Infinity" || text == "-0"));
+    case ValueEncoding::Boolean: return boolean;
+    case ValueEncoding::Jsonb: return true;
+    case ValueEncoding::Numeric:
+    case ValueEncoding::Json:
+    case ValueEncoding::Text: return cell.kind == CellKind::String;
+    case ValueEncoding::Bytea: return true;  // refused below with its own message
+  }
+  return false;
+}
+
+const char* kind_name(const CopyCell& cell) {
+  switch (cell.kind) {
+    case CellKind::Null: return "null";
+    case CellKind::String: return "a string";
+    case CellKind::Literal: return cell.text() == "true" || cell.text() == "false" ? "a boolean" : "a number";
+    case CellKind::Json: return "an object or array";
+  }
+  return "a value";
+}
+
+}  // namespace
+
 void append_copy_field(std::string& line, const CopyCell& cell, ValueEncoding encoding) {
   static constexpr char kHex[] = "0123456789abcdef";
+  if (cell.kind != CellKind::Null && !kind_fits(cell, encoding))
+    throw Error(sqlstate::kInvalidParameterValue,
+                "a value of " + std::string(to_string(encoding)) + " encoding cannot be " + kind_name(cell),
+                "docs/format.md (Value encoding) lists what each encoding writes.");
   switch (cell.kind) {
     case CellKind::Null: line += "\\N"; return;
     case CellKind::String:
@@ -332,13 +372,15 @@ std::string foreign_owner_sql(const StagedTable& t, const std::string& owned) {
                       " WHERE NOT COALESCE((" + owned + "), false)");
 }
 
+std::string stray_staged_sql(const StagedTable& t, const std::string& owned) {
+  std::vector<std::string> shown = t.key;
+  if (!t.has_key()) shown.assign(t.columns.begin(), t.columns.begin() + std::min<size_t>(t.columns.size(), 4));
+  return first_row_of("SELECT " + describe_row_sql(shown, "t0") + " FROM " + t.stage +
+                      " t0 WHERE NOT COALESCE((" + owned + "), false)");
+}
+
 std::string not_owned_sql(const StagedTable& t, const std::string& owned) {
-  if (!t.has_key()) {
-    std::vector<std::string> shown(t.columns.begin(),
-                                   t.columns.begin() + std::min<size_t>(t.columns.size(), 4));
-    return first_row_of("SELECT " + describe_row_sql(shown, "t0") + " FROM " + t.stage +
-                        " t0 WHERE NOT COALESCE((" + owned + "), false)");
-  }
+  if (!t.has_key()) return stray_staged_sql(t, owned);
   return first_row_of("SELECT " + describe_row_sql(t.key, "ptb_s") + " FROM " + t.stage +
                       " ptb_s WHERE NOT EXISTS (SELECT 1 FROM " + t.only_target() + " t0 WHERE " +
                       key_match_sql(t, "t0", "ptb_s") + " AND COALESCE((" + owned + "), false))");

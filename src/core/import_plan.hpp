@@ -148,6 +148,9 @@ std::string foreign_owner_sql(const StagedTable& t, const std::string& owned);
 // After the changes: staged rows that are not the tenant's in the table
 // (matched by key; without a key, `owned` is evaluated on the stage row as
 // t0). One row at most: the description.
+// The first staged row whose own values (tenant column, owning foreign key)
+// do not make it the tenant's: for rows an insert_only import skips.
+std::string stray_staged_sql(const StagedTable& t, const std::string& owned);
 std::string not_owned_sql(const StagedTable& t, const std::string& owned);
 
 // A foreign key, as far as the checks need it.

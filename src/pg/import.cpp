@@ -1019,6 +1019,17 @@ SELECT a.attname, d.objid::pg_catalog.regclass::pg_catalog.text, s.seqincrement:
 
 }  // namespace
 
+[[noreturn]] void not_the_tenants(const LoadTable& t, const std::string& row,
+                                  const std::optional<std::string>& tenant) {
+  throw core::Error(core::sqlstate::kInvalidParameterValue,
+                    "row " + t.staged.display + " " + row + " of the snapshot would not belong to " +
+                        quoted_tenant(tenant),
+                    "Its tenant column or owning foreign key points at another tenant. Nothing "
+                    "was changed.",
+                    "A snapshot changes only its own tenant's rows: check that the document was "
+                    "not edited, and that the tenancy options are those it was taken with.");
+}
+
 ImportOutcome run_import(const ImportRequest& request) {
   const auto started = std::chrono::steady_clock::now();
   core::SnapshotSummary own_summary;
@@ -1413,8 +1424,18 @@ ImportOutcome run_import(const ImportRequest& request) {
       t->outcome.inserted = static_cast<int64_t>(run(core::insert_missing_sql(t->staged)).processed);
     restore_setting(level);
   }
-  if (mode == core::ImportMode::InsertOnly)
+  if (mode == core::ImportMode::InsertOnly) {
+    // Rows insert_only skips are never written, but a snapshot that says
+    // they belong elsewhere is refused as in the other modes.
+    if (by_column)
+      for (auto* t : data_tables) {
+        const auto index = catalog_index(owner_plan.catalog(), catalog.tables[t->catalog_index].schema,
+                                         catalog.tables[t->catalog_index].name);
+        auto stray = run(core::stray_staged_sql(t->staged, owner_plan.membership_sql(*index, "t0")), params);
+        if (!stray.rows.empty()) not_the_tenants(*t, stray.rows[0][0].value_or(""), tenant);
+      }
     for (auto* t : data_tables) run(core::drop_skipped_sql(t->staged));
+  }
 
   // --- 7. Checks after the changes.
   if (!io.fire_triggers) {
@@ -1443,14 +1464,7 @@ ImportOutcome run_import(const ImportRequest& request) {
       const auto index = catalog_index(owner_plan.catalog(), catalog.tables[t->catalog_index].schema,
                                        catalog.tables[t->catalog_index].name);
       auto stray = run(core::not_owned_sql(t->staged, owner_plan.membership_sql(*index, "t0")), params);
-      if (!stray.rows.empty())
-        throw core::Error(core::sqlstate::kInvalidParameterValue,
-                          "row " + t->staged.display + " " + stray.rows[0][0].value_or("") +
-                              " of the snapshot would not belong to " + quoted_tenant(tenant),
-                          "Its tenant column or owning foreign key points at another tenant. Nothing "
-                          "was changed.",
-                          "A snapshot changes only its own tenant's rows: check that the document was "
-                          "not edited, and that the tenancy options are those it was taken with.");
+      if (!stray.rows.empty()) not_the_tenants(*t, stray.rows[0][0].value_or(""), tenant);
     }
   }
 

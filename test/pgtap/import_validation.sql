@@ -7,7 +7,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(40);
+SELECT plan(41);
 
 CREATE TEMP TABLE acme AS SELECT backup_export('1') AS d;
 CREATE TEMP TABLE globex AS SELECT backup_export('2') AS d;
@@ -80,7 +80,8 @@ SELECT matches((SELECT e ->> 'detail' FROM r WHERE name = 'option'), 'dry_run.*f
 -- The tenant and the schema.
 SELECT pg_temp.refuse('tenant', $$SELECT backup_import(jsonb_set(d, '{metadata,tenant,id}', '"77"'), 'replace') FROM acme$$);
 SELECT pg_temp.refuse('column', $$SELECT backup_import(jsonb_set(d, '{data,3,columns,2}', '"nickname"'), 'replace') FROM acme$$);
-SELECT pg_temp.refuse('type', $$SELECT backup_import(jsonb_set(d, '{data,3,rows,1,4}', '"ten"'), 'replace') FROM acme$$);
+SELECT pg_temp.refuse('type', $$SELECT backup_import(jsonb_set(d, '{data,3,rows,1,4}', '1.5'), 'replace') FROM acme$$);
+SELECT pg_temp.refuse('kind', $$SELECT backup_import(jsonb_set(d, '{data,3,rows,1,4}', '"ten"'), 'replace') FROM acme$$);
 SELECT pg_temp.refuse('bytea', $$SELECT backup_import(jsonb_set(d, '{data,1,rows,0,15}', '"not base64!"'), 'replace')
                                    FROM (SELECT backup_export('7', '{"schemas": ["types"]}') AS d) t$$);
 SELECT is((SELECT e ->> 'sqlstate' || ' ' || (e ->> 'message') FROM r WHERE name = 'tenant'),
@@ -89,7 +90,10 @@ SELECT is((SELECT e ->> 'sqlstate' || ' ' || (e ->> 'message') FROM r WHERE name
           '42703 column "nickname" of table public.customers in the snapshot does not exist in this database',
           'a column the table lacks: 42703 naming table and column');
 SELECT is((SELECT e ->> 'sqlstate' || ' ' || (e ->> 'message') FROM r WHERE name = 'type'),
-          '22P02 invalid input syntax for type integer: "ten"', 'a value that does not parse: the type''s own error');
+          '22P02 invalid input syntax for type integer: "1.5"', 'a value that does not parse: the type''s own error');
+SELECT is((SELECT e ->> 'sqlstate' || ' ' || (e ->> 'message') FROM r WHERE name = 'kind'),
+          '22023 a value of integer encoding cannot be a string (table public.customers, column referred_by, row 2 of the snapshot)',
+          'a value of a kind its column''s encoding never writes (a string for an integer): 22023 naming table, column and row');
 SELECT is((SELECT e ->> 'sqlstate' FROM r WHERE name = 'bytea'), '22P02', 'bytea that is not base64: 22P02');
 SELECT matches((SELECT e ->> 'message' FROM r WHERE name = 'bytea'), 'table types\.all_types, column c_bytea, row 1',
                'it names the table, the column and the row');
@@ -125,7 +129,7 @@ SELECT is((SELECT e ->> 'sqlstate' || ' ' || (e ->> 'hint') FROM r WHERE name = 
 -- Every refusal above came before any change.
 SELECT is((SELECT jsonb_agg(name ORDER BY name) FROM r WHERE (e -> 'writes')::int <> 0 OR NOT (e -> 'unchanged')::boolean),
           NULL, 'none of the refusals above wrote anything, or changed any row');
-SELECT is((SELECT count(*)::int FROM r), 17, 'seventeen refusals checked');
+SELECT is((SELECT count(*)::int FROM r), 18, 'eighteen refusals checked');
 
 -- Checks that need the changes made: the import is undone as a whole.
 SELECT pg_temp.refuse('stray', $$SELECT backup_import(jsonb_set(d, '{data,4,rows,0,1}', '20'), 'replace') FROM acme$$);

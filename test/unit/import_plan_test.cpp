@@ -292,3 +292,33 @@ TEST(ImportReport, CountsUnchangedRowsAndTotals) {
   EXPECT_TRUE(report_json(r)["tenant"].is_null());
   EXPECT_EQ(report_summary(r).substr(0, 18), "replace (dry run):");
 }
+
+TEST(CopyField, RefusesAValueOfAKindItsEncodingNeverWrites) {
+  auto cell = [](CellKind kind, const char* text) { return CopyCell{kind, text, std::strlen(text)}; };
+  auto fits = [&](CellKind kind, const char* text, ValueEncoding encoding) {
+    std::string line;
+    try {
+      append_copy_field(line, cell(kind, text), encoding);
+      return true;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.sqlstate(), "22023") << e.what();
+      return false;
+    }
+  };
+  EXPECT_TRUE(fits(CellKind::Literal, "12", ValueEncoding::Integer));
+  EXPECT_FALSE(fits(CellKind::String, "12", ValueEncoding::Integer));
+  EXPECT_FALSE(fits(CellKind::Literal, "true", ValueEncoding::Integer));
+  EXPECT_TRUE(fits(CellKind::String, "NaN", ValueEncoding::Float));
+  EXPECT_TRUE(fits(CellKind::String, "-0", ValueEncoding::Float));
+  EXPECT_FALSE(fits(CellKind::String, "1.5", ValueEncoding::Float));
+  EXPECT_TRUE(fits(CellKind::Literal, "false", ValueEncoding::Boolean));
+  EXPECT_FALSE(fits(CellKind::Literal, "1", ValueEncoding::Boolean));
+  EXPECT_TRUE(fits(CellKind::String, "1.50", ValueEncoding::Numeric));
+  EXPECT_FALSE(fits(CellKind::Literal, "1.50", ValueEncoding::Numeric));
+  EXPECT_FALSE(fits(CellKind::Literal, "7", ValueEncoding::Text));
+  EXPECT_FALSE(fits(CellKind::Json, "{}", ValueEncoding::Text));
+  EXPECT_FALSE(fits(CellKind::Json, "[1]", ValueEncoding::Json));
+  for (CellKind kind : {CellKind::String, CellKind::Literal, CellKind::Json})
+    EXPECT_TRUE(fits(kind, kind == CellKind::Json ? "{}" : "1", ValueEncoding::Jsonb));
+  EXPECT_TRUE(fits(CellKind::Null, "", ValueEncoding::Integer));
+}
