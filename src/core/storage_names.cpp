@@ -83,6 +83,19 @@ bool is_snapshot_file_name(std::string_view name) {
   return ends_with(name, ".json") || ends_with(name, ".json.zst");
 }
 
+std::optional<int64_t> snapshot_id_of_file_name(std::string_view name) {
+  if (!is_snapshot_file_name(name)) return std::nullopt;
+  const size_t json = name.rfind(".json");
+  const size_t dash = name.substr(0, json).rfind('-');
+  if (dash == std::string_view::npos || dash + 1 == json || json - dash - 1 > 18) return std::nullopt;
+  int64_t id = 0;
+  for (char c : name.substr(dash + 1, json - dash - 1)) {
+    if (c < '0' || c > '9') return std::nullopt;
+    id = id * 10 + (c - '0');
+  }
+  return id;
+}
+
 std::string temporary_file_name(std::string_view final_name) {
   return std::string(final_name) + ".tmp";
 }

@@ -29,6 +29,10 @@ std::string snapshot_file_name(const std::optional<std::string>& tenant, int64_t
 // (so never a temporary name).
 bool is_snapshot_file_name(std::string_view name);
 
+// The backup_logs id a snapshot file name carries (the number before
+// ".json"), or nullopt for a name snapshot_file_name cannot have made.
+std::optional<int64_t> snapshot_id_of_file_name(std::string_view name);
+
 // Where a file is written before it is complete: final_name + ".tmp".
 std::string temporary_file_name(std::string_view final_name);
 

@@ -1,11 +1,14 @@
 #include "pg/backup_log.hpp"
 
+#include <set>
+
 #include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
 #include "pg/autonomous.hpp"
 #include "pg/boundary.hpp"
 #include "pg/spi.hpp"
+#include "pg/storage.hpp"
 
 namespace ptb::pg {
 
@@ -132,8 +135,16 @@ void mark_interrupted_rows() {
       " before the operation finished', 'sqlstate', '57P01')"
       " WHERE l.status = 'running' AND NOT EXISTS ("
       "   SELECT 1 FROM pg_catalog.pg_stat_activity a"
-      "    WHERE a.pid = l.pid AND a.backend_start <= l.started_at)";
-  as_owner(table.owner, [&] { return Spi::execute(sql); });
+      "    WHERE a.pid = l.pid AND a.backend_start <= l.started_at)"
+      " RETURNING l.id::pg_catalog.text, l.operation";
+  const auto rows = as_owner(table.owner, [&] { return Spi::execute_returning(sql); });
+  // A backup stopped after its file was renamed into place (archive_command
+  // running, or before its row said completed) left a whole file that no
+  // row will ever own.
+  std::set<int64_t> backups;
+  for (const auto& r : rows)
+    if (r[1] == "backup") backups.insert(std::stoll(*r[0]));
+  remove_snapshot_files_of(backups);
 }
 
 std::string current_error_json() noexcept {

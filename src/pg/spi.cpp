@@ -69,6 +69,11 @@ TextValue Spi::execute(const std::string& sql, const std::vector<TextValue>& par
   return first ? TextValue(first) : std::nullopt;
 }
 
+std::vector<TextRow> Spi::execute_returning(const std::string& sql, const std::vector<TextValue>& params) {
+  run(sql, params, false, nullptr, 0);
+  return collect_rows();
+}
+
 std::vector<TextRow> Spi::query(const std::string& sql, const std::vector<TextValue>& params) {
   run(sql, params, true, nullptr, SPI_OK_SELECT);
   return collect_rows();

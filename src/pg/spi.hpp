@@ -38,6 +38,9 @@ class Spi {
   // parameters; returns the first column of the first row it returns
   // (RETURNING), if any.
   static TextValue execute(const std::string& sql, const std::vector<TextValue>& params = {});
+  // The same, returning every row of its RETURNING list.
+  static std::vector<TextRow> execute_returning(const std::string& sql,
+                                                const std::vector<TextValue>& params = {});
 
   // Runs a read-only query whose rows go to `dest` (a streaming
   // DestReceiver) instead of a materialized SPI_tuptable.

@@ -1,5 +1,7 @@
 #include "pg/storage.hpp"
 
+#include "core/storage_names.hpp"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -68,6 +70,29 @@ std::string prepare_storage_directory() {
     FreeDir(d);
   });
   return dir;
+}
+
+void remove_snapshot_files_of(const std::set<int64_t>& ids) {
+  if (ids.empty()) return;
+  const std::string dir = storage_settings().storage_path;
+  std::vector<std::string> doomed;
+  guarded([&] {
+    struct stat st;
+    if (stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return;
+    DIR* d = AllocateDir(dir.c_str());
+    struct dirent* entry;
+    while ((entry = ReadDir(d, dir.c_str())) != nullptr) {
+      const auto id = core::snapshot_id_of_file_name(entry->d_name);
+      if (id && ids.count(*id)) doomed.push_back(dir + "/" + entry->d_name);
+    }
+    FreeDir(d);
+  });
+  for (const auto& path : doomed)
+    if (remove_file_quietly(path))
+      guarded([&] {
+        ereport(LOG, (errmsg("pg_tenant_backup: removed snapshot file \"%s\" of an interrupted backup",
+                             path.c_str())));
+      });
 }
 
 Sha256::Sha256() {

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "core/json_writer.hpp"
@@ -68,6 +69,11 @@ class FileSource : public core::Source {
   uint64_t size_ = 0;
   std::optional<Sha256> hash_;
 };
+
+// Removes the complete snapshot files of these backup_logs ids (rows an
+// interruption left failed after their file was renamed into place).
+// Nothing when the storage directory does not exist.
+void remove_snapshot_files_of(const std::set<int64_t>& ids);
 
 // rename() made durable (fsync of file and directory), as the server does
 // for its own files.

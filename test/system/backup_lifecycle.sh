@@ -176,4 +176,24 @@ check "the next backup succeeds" completed "$(q -c "SELECT status FROM backup_lo
 check "the killed backup's row is failed (interrupted)" "failed|57P01" "$(q -c "SELECT status, error ->> 'sqlstate' FROM backup_logs WHERE pid = $pid AND operation = 'backup'")"
 check_match "its error says interrupted" '^interrupted' "$(q -c "SELECT error ->> 'message' FROM backup_logs WHERE pid = $pid AND operation = 'backup'")"
 check "its temporary file is gone" 0 "$(ls "$storage" | grep -c '\.tmp$' || true)"
+
+echo "# kill -9 after the rename, while archive_command runs: the whole file of the failed row is removed"
+q -c "LOAD 'pg_tenant_backup'" -c "ALTER SYSTEM SET pg_tenant_backup.archive_command = 'touch $work/archiving; sleep 30'" -c "SELECT pg_reload_conf()" >/dev/null
+sleep 0.5
+rm -f "$work/archiving"
+psql -qXAt -c "SELECT backup_create('1', '{\"compression\": \"none\"}')" >/dev/null 2>&1 &
+for i in $(seq 300); do [ -f "$work/archiving" ] && break; sleep 0.05; done
+pid=$(q -c "SELECT pid FROM backup_logs WHERE status = 'running' AND operation = 'backup' ORDER BY id DESC LIMIT 1")
+orphan=$(q -c "SELECT id FROM backup_logs WHERE status = 'running' AND operation = 'backup' ORDER BY id DESC LIMIT 1")
+check "the file is in place while archive_command runs" 1 "$(ls "$storage" | grep -c -- "-$orphan\.json$" || true)"
+kill -9 "$pid"
+wait || true
+pkill -f "sleep 30" || true
+for i in $(seq 100); do q -c "SELECT 1" >/dev/null 2>&1 && break; sleep 0.1; done
+q -c "LOAD 'pg_tenant_backup'" -c "ALTER SYSTEM RESET pg_tenant_backup.archive_command" -c "SELECT pg_reload_conf()" >/dev/null
+sleep 0.5
+q -c "SELECT backup_create('2')" >/dev/null
+check "the killed backup's row is failed (interrupted)" "failed|57P01" "$(q -c "SELECT status, error ->> 'sqlstate' FROM backup_logs WHERE id = $orphan")"
+check "and its whole file is removed with it" 0 "$(ls "$storage" | grep -c -- "-$orphan\.json$" || true)"
+check_match "the server log says so" "removed snapshot file .*-$orphan\.json\" of an interrupted backup" "$(grep 'removed snapshot file' "$(cluster_log "$work/cluster")" || true)"
 finish

@@ -209,3 +209,17 @@ TEST(StorageNamesArchiveCommand, RefusesNulBytes) {
     }
   }
 }
+
+TEST(StorageNames, TheIdOfAFileNameIsTheOneItWasMadeWith) {
+  for (int64_t id : {int64_t{0}, int64_t{17}, int64_t{123456789012}})
+    for (bool encrypted : {false, true})
+      for (Compression c : {Compression::None, Compression::Zstd}) {
+        const std::string name = snapshot_file_name(std::string("acme-42"), id, 1763763780, c, encrypted);
+        EXPECT_EQ(snapshot_id_of_file_name(name), id) << name;
+      }
+  EXPECT_EQ(snapshot_id_of_file_name(snapshot_file_name(std::nullopt, 5, 0, Compression::None)), 5);
+  EXPECT_EQ(snapshot_id_of_file_name("tenant-x-20261121T222300Z-.json"), std::nullopt);
+  EXPECT_EQ(snapshot_id_of_file_name("tenant-x-20261121T222300Z-1a.json"), std::nullopt);
+  EXPECT_EQ(snapshot_id_of_file_name("tenant-x-20261121T222300Z-17.json.zst.1234.tmp"), std::nullopt);
+  EXPECT_EQ(snapshot_id_of_file_name("notes.txt"), std::nullopt);
+}
