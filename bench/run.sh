@@ -21,7 +21,7 @@ work=$(mktemp -d /tmp/ptb-bench.XXXXXX)
 chmod 755 "$work"
 trap 'cluster_stop "$work/cluster"; rm -rf "$work"' EXIT
 PGPORT_FOR_TESTS=${BENCH_PORT:-54360} cluster_start "$work/cluster" \
-  "shared_buffers = 1GB" "work_mem = 64MB" "maintenance_work_mem = 256MB" "max_wal_size = 8GB" \
+  "shared_buffers = 1GB" "work_mem = ${BENCH_WORK_MEM:-64MB}" "maintenance_work_mem = 256MB" "max_wal_size = 8GB" \
   "checkpoint_timeout = 30min"
 out="$work/out"
 mkdir -p "$out"
