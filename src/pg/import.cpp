@@ -913,6 +913,10 @@ void stage(LoadTable& t, BufFile* spill_file) {
     throw;
   }
   current_feed = nullptr;
+  // Statistics, so the checks and writes are planned for the real number of
+  // rows: without them the planner guesses a small table and may hash a
+  // subplan over it that then grows with the tenant, past work_mem.
+  run("ANALYZE " + t.staged.stage);
   if (copied != t.section->row_count)
     throw core::Error("XX000", "pg_tenant_backup: staged " + std::to_string(copied) + " rows of " +
                                    t.staged.display + ", the snapshot has " +
