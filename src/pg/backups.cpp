@@ -30,6 +30,10 @@ std::string counts_json(const std::vector<TableRowCount>& tables) {
   return counts.dump();
 }
 
+// zstd level of stored snapshots. On snapshot JSON, level 1 compresses
+// faster than zstd's default (3) and no worse (docs/performance.md).
+constexpr int kSnapshotZstdLevel = 1;
+
 int64_t unix_now() { return static_cast<int64_t>(time(nullptr)); }
 
 // Reads the file back as a restore would: decompress, parse, count, and
@@ -107,7 +111,7 @@ int64_t create_backup(const CreateRequest& request, std::optional<int64_t>* log_
   ExportStatistics stats;
   StoredFileWriter writer;
   writer.write = [&](core::Sink& file) {
-    core::CompressingSink compressed(file, compression);
+    core::CompressingSink compressed(file, compression, kSnapshotZstdLevel);
     core::JsonWriter json(compressed);
     stats = write_snapshot(snapshot, json);
     compressed.finish();
