@@ -34,8 +34,8 @@ class JsonScanner {
   // False after a syntax error (reported to handler.parse_error) or when
   // the handler returned false.
   bool run() {
-    // Containers open: true for an object.
-    std::vector<bool> open;
+    // Containers open: 1 for an object, 0 for an array.
+    std::string open;
     // A UTF-8 byte order mark may come first (as nlohmann allows).
     if (peek() == 0xEF) {
       ++pos_;
@@ -169,39 +169,45 @@ class JsonScanner {
 
   bool number() {
     text_.clear();
-    auto digits = [&] {
+    // The magnitude of an integer, while it fits 64 bits.
+    uint64_t magnitude = 0;
+    bool fits = true;
+    auto digits = [&](bool accumulate) {
       size_t n = 0;
-      for (int c = peek(); c >= '0' && c <= '9'; c = peek(), ++n) text_ += static_cast<char>(next());
+      for (int c = peek(); c >= '0' && c <= '9'; c = peek(), ++n) {
+        ++pos_;
+        text_ += static_cast<char>(c);
+        if (accumulate && fits)
+          fits = !__builtin_mul_overflow(magnitude, 10u, &magnitude) &&
+                 !__builtin_add_overflow(magnitude, static_cast<unsigned>(c - '0'), &magnitude);
+      }
       return n;
     };
-    if (peek() == '-') text_ += static_cast<char>(next());
+    const bool negative = peek() == '-';
+    if (negative) text_ += static_cast<char>(next());
     if (peek() == '0') {
       text_ += static_cast<char>(next());
-    } else if (digits() == 0) {
-      return fail("invalid number");
+    } else if (digits(true) == 0) {
+      return fail(peek() == kEnd ? "unexpected end of input in a number" : "invalid number");
     }
     bool integer = true;
     if (peek() == '.') {
       integer = false;
       text_ += static_cast<char>(next());
-      if (digits() == 0) return fail("invalid number (no digit after '.')");
+      if (digits(false) == 0) return fail("invalid number (no digit after '.')");
     }
     if (peek() == 'e' || peek() == 'E') {
       integer = false;
       text_ += static_cast<char>(next());
       if (peek() == '+' || peek() == '-') text_ += static_cast<char>(next());
-      if (digits() == 0) return fail("invalid number (no digit in the exponent)");
+      if (digits(false) == 0) return fail("invalid number (no digit in the exponent)");
     }
-    if (integer) {
-      errno = 0;
-      char* end = nullptr;
-      if (text_[0] == '-') {
-        long long v = std::strtoll(text_.c_str(), &end, 10);
-        if (errno == 0) return handler_.number_integer(static_cast<int64_t>(v));
-      } else {
-        unsigned long long v = std::strtoull(text_.c_str(), &end, 10);
-        if (errno == 0) return handler_.number_unsigned(static_cast<uint64_t>(v));
-      }
+    // As nlohmann: a negative integer that fits int64 and a non-negative one
+    // that fits uint64 are integers; anything else is a double.
+    if (integer && fits) {
+      if (!negative) return handler_.number_unsigned(magnitude);
+      if (magnitude <= uint64_t{1} << 63)
+        return handler_.number_integer(static_cast<int64_t>(0 - magnitude));
     }
     double v = std::strtod(text_.c_str(), nullptr);
     if (!std::isfinite(v)) return fail("number overflow parsing '" + text_ + "'");
