@@ -5,6 +5,7 @@
 #
 #   ROWS=1000000 bash bench/run.sh            # the measured tenant's rows
 #   ROWS=20000 CSV=/tmp/smoke.csv bash bench/run.sh   # CI smoke size
+#   ROWS=5000000 SKIP_IMPORT=1 bash bench/run.sh      # export side only (memory at 5M rows)
 #
 # Memory is the backend's anonymous resident memory (RssAnon in
 # /proc/PID/status: palloc and C++ heap, not shared buffers), sampled every
@@ -96,6 +97,8 @@ if [ -z "${ONLY:-}" ] || [[ pg_dump_custom =~ $ONLY ]]; then
   echo "   pg_dump_custom: ${times[-1]} s"
 fi
 
+# SKIP_IMPORT=1: the export side only (not indented, to keep this diff small).
+if [ "${SKIP_IMPORT:-0}" != 1 ]; then
 echo "== import side (tenant 1's rows deleted before each load)"
 delete_tenant1="SET session_replication_role = replica;
   DELETE FROM order_items WHERE $in_tenant_items; DELETE FROM orders WHERE $in_tenant_orders;
@@ -114,6 +117,7 @@ psql -qX -c "$delete_tenant1"
 measure import_jsonb_replace "SELECT backup_import(backup_read($snapshot), 'replace') -> 'totals'"
 psql -qX -c "$delete_tenant1"
 measure backup_restore "SET pg_tenant_backup.allow_restore = on; SELECT backup_restore($snapshot) -> 'totals'"
+fi
 
 # The table: ratios against COPY TO of the same rows (export side) and
 # COPY FROM (import side).

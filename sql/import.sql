@@ -58,6 +58,7 @@ SELECT backup_import(jsonb_set(d, '{data,3,columns,2}', '"nickname"'), 'replace'
                      '{"ignore_unknown_columns": true}') -> 'totals' AS unknown_column_ignored FROM acme;
 SELECT name FROM customers WHERE id = 10;
 SELECT backup_import(d, 'replace') -> 'totals' AS back_again FROM acme;
+SELECT backup_import(jsonb_set(d, '{data,3,rows,0,0}', '1.5'), 'replace') FROM acme;
 SELECT backup_import(jsonb_set(d, '{data,3,rows,0,0}', '"ten"'), 'replace') FROM acme;
 SELECT backup_import(jsonb_set(d, '{master_data,1,rows,0,0}', '"XX"'), 'replace') FROM acme;
 SELECT backup_import(jsonb_set(d, '{data,3,rows,0,0}', '20'), 'replace') FROM acme;

@@ -239,7 +239,7 @@ void append_copy_field(std::string& line, const CopyCell& cell, ValueEncoding en
   static constexpr char kHex[] = "0123456789abcdef";
   if (cell.kind != CellKind::Null && !kind_fits(cell, encoding))
     throw Error(sqlstate::kInvalidParameterValue,
-                "a value of " + std::string(to_string(encoding)) + " encoding cannot be " + kind_name(cell),
+                "a value of " + std::string(to_string(encoding)) + " encoding cannot be " + kind_name(cell), {},
                 "docs/format.md (Value encoding) lists what each encoding writes.");
   switch (cell.kind) {
     case CellKind::Null: line += "\\N"; return;

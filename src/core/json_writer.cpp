@@ -1,126 +1,180 @@
 #include "core/json_writer.hpp"
 
 #include <charconv>
+#include <cstring>
 
 #include "core/error.hpp"
 
 namespace ptb::core {
 
+namespace {
+
+// Bytes a JSON string cannot hold as they are: controls, '"' and '\'.
+bool needs_escape(unsigned char c) { return c < 0x20 || c == '"' || c == '\\'; }
+
+// Whether any of the 8 bytes of w needs an escape (exact: no false
+// negatives, and a false positive only costs the byte-wise check).
+bool any_needs_escape(uint64_t w) {
+  constexpr uint64_t kOnes = 0x0101010101010101ULL;
+  constexpr uint64_t kHigh = 0x8080808080808080ULL;
+  auto has_zero = [&](uint64_t v) { return (v - kOnes) & ~v & kHigh; };
+  uint64_t below_space = (w - kOnes * 0x20) & ~w & kHigh;
+  return (below_space | has_zero(w ^ (kOnes * '"')) | has_zero(w ^ (kOnes * '\\'))) != 0;
+}
+
+// The length of the run at the start of value that needs no escape.
+size_t plain_run(std::string_view value) {
+  const char* p = value.data();
+  size_t n = value.size();
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t w;
+    std::memcpy(&w, p + i, 8);
+    if (any_needs_escape(w)) break;
+  }
+  while (i < n && !needs_escape(static_cast<unsigned char>(p[i]))) ++i;
+  return i;
+}
+
+// The escape of a byte that needs one; returns its length.
+size_t escape_of(unsigned char c, char* out) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out[0] = '\\';
+  switch (c) {
+    case '"': out[1] = '"'; return 2;
+    case '\\': out[1] = '\\'; return 2;
+    case '\n': out[1] = 'n'; return 2;
+    case '\r': out[1] = 'r'; return 2;
+    case '\t': out[1] = 't'; return 2;
+    case '\b': out[1] = 'b'; return 2;
+    case '\f': out[1] = 'f'; return 2;
+    default:
+      std::memcpy(out + 1, "u00", 3);
+      out[4] = kHex[c >> 4];
+      out[5] = kHex[c & 0xF];
+      return 6;
+  }
+}
+
+}  // namespace
+
 JsonWriter::JsonWriter(Sink& sink, size_t flush_threshold)
-    : sink_(sink), flush_threshold_(flush_threshold) {
-  buffer_.reserve(flush_threshold + 4096);
+    : sink_(sink),
+      flush_threshold_(flush_threshold),
+      capacity_(flush_threshold + 4096),
+      buffer_(new char[flush_threshold + 4096]) {}
+
+void JsonWriter::put(const char* bytes, size_t size) {
+  if (size > capacity_ - length_) {
+    flush();
+    if (size > capacity_) {  // a large piece goes to the sink directly
+      sink_.write(std::string_view(bytes, size));
+      flushed_ += size;
+      return;
+    }
+  }
+  std::memcpy(buffer_.get() + length_, bytes, size);
+  length_ += size;
 }
 
-void JsonWriter::before_value() {
-  if (after_key_) {
-    after_key_ = false;
-    return;
+void JsonWriter::put_escaped(std::string_view value) {
+  put('"');
+  while (!value.empty()) {
+    size_t run = plain_run(value);
+    put(value.data(), run);
+    if (run == value.size()) break;
+    char escape[6];
+    put(escape, escape_of(static_cast<unsigned char>(value[run]), escape));
+    value.remove_prefix(run + 1);
   }
-  if (!needs_comma_.empty()) {
-    if (needs_comma_.back()) buffer_ += ',';
-    needs_comma_.back() = true;
-  }
+  put('"');
 }
 
-void JsonWriter::begin_object() {
+void JsonWriter::open(char bracket) {
   before_value();
-  buffer_ += '{';
-  needs_comma_.push_back(false);
+  put(bracket);
+  outer_comma_.push_back(needs_comma_);
+  needs_comma_ = false;
 }
 
-void JsonWriter::end_object() {
-  needs_comma_.pop_back();
-  buffer_ += '}';
+void JsonWriter::close(char bracket) {
+  needs_comma_ = outer_comma_.back();
+  outer_comma_.pop_back();
+  put(bracket);
   maybe_flush();
 }
 
-void JsonWriter::begin_array() {
-  before_value();
-  buffer_ += '[';
-  needs_comma_.push_back(false);
-}
-
-void JsonWriter::end_array() {
-  needs_comma_.pop_back();
-  buffer_ += ']';
-  maybe_flush();
-}
+void JsonWriter::begin_object() { open('{'); }
+void JsonWriter::end_object() { close('}'); }
+void JsonWriter::begin_array() { open('['); }
+void JsonWriter::end_array() { close(']'); }
 
 void JsonWriter::key(std::string_view name) {
   before_value();
-  append_json_string(buffer_, name);
-  buffer_ += ':';
+  put_escaped(name);
+  put(':');
   after_key_ = true;
 }
 
 void JsonWriter::null() {
   before_value();
-  buffer_ += "null";
+  put("null", 4);
 }
 
 void JsonWriter::boolean(bool value) {
   before_value();
-  buffer_ += value ? "true" : "false";
+  if (value)
+    put("true", 4);
+  else
+    put("false", 5);
 }
 
 void JsonWriter::integer(int64_t value) {
   before_value();
   char digits[24];
   auto [end, ec] = std::to_chars(digits, digits + sizeof digits, value);
-  buffer_.append(digits, end);
+  put(digits, static_cast<size_t>(end - digits));
 }
 
 void JsonWriter::string(std::string_view value) {
   before_value();
-  append_json_string(buffer_, value);
+  put_escaped(value);
   maybe_flush();
 }
 
 void JsonWriter::base64(const uint8_t* data, size_t size) {
   before_value();
-  buffer_ += '"';
-  append_base64(buffer_, data, size);
-  buffer_ += '"';
+  put('"');
+  std::string encoded;
+  append_base64(encoded, data, size);
+  put(encoded.data(), encoded.size());
+  put('"');
   maybe_flush();
 }
 
 void JsonWriter::raw(std::string_view json) {
   before_value();
-  buffer_.append(json);
+  put(json.data(), json.size());
   maybe_flush();
 }
 
 void JsonWriter::flush() {
-  if (buffer_.empty()) return;
-  sink_.write(buffer_);
-  flushed_ += buffer_.size();
-  buffer_.clear();
+  if (length_ == 0) return;
+  sink_.write(std::string_view(buffer_.get(), length_));
+  flushed_ += length_;
+  length_ = 0;
 }
 
 void append_json_string(std::string& out, std::string_view value) {
-  static constexpr char kHex[] = "0123456789abcdef";
   out += '"';
-  size_t run_start = 0;
-  for (size_t i = 0; i < value.size(); ++i) {
-    const auto c = static_cast<unsigned char>(value[i]);
-    if (c >= 0x20 && c != '"' && c != '\\') continue;
-    out.append(value.data() + run_start, i - run_start);
-    run_start = i + 1;
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      default:
-        out += "\\u00";
-        out += kHex[c >> 4];
-        out += kHex[c & 0xF];
-    }
+  while (!value.empty()) {
+    size_t run = plain_run(value);
+    out.append(value.data(), run);
+    if (run == value.size()) break;
+    char escape[6];
+    out.append(escape, escape_of(static_cast<unsigned char>(value[run]), escape));
+    value.remove_prefix(run + 1);
   }
-  out.append(value.data() + run_start, value.size() - run_start);
   out += '"';
 }
 

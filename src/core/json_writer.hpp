@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -50,24 +51,47 @@ class JsonWriter {
   // Hands buffered output to the sink.
   void flush();
   // Bytes handed to the sink plus bytes buffered.
-  uint64_t bytes_written() const { return flushed_ + buffer_.size(); }
+  uint64_t bytes_written() const { return flushed_ + length_; }
 
  private:
-  void before_value();
-  void maybe_flush() {
-    if (buffer_.size() >= flush_threshold_) flush();
+  void before_value() {
+    if (after_key_) {
+      after_key_ = false;
+    } else {
+      if (needs_comma_) put(',');
+      needs_comma_ = depth() > 0;
+    }
   }
+  size_t depth() const { return outer_comma_.size(); }
+  void open(char bracket);
+  void close(char bracket);
+  void maybe_flush() {
+    if (length_ >= flush_threshold_) flush();
+  }
+  // Appends to the buffer; a piece larger than the room left flushes
+  // first (pieces may end mid-value: the sink sees a byte stream).
+  void put(char c) {
+    if (length_ == capacity_) flush();
+    buffer_[length_++] = c;
+  }
+  void put(const char* bytes, size_t size);
+  void put_escaped(std::string_view value);
 
   Sink& sink_;
   size_t flush_threshold_;
-  std::string buffer_;
+  size_t capacity_;
+  std::unique_ptr<char[]> buffer_;
+  size_t length_ = 0;
   uint64_t flushed_ = 0;
-  // One entry per open container: does the next element need a comma?
-  std::vector<bool> needs_comma_;
+  // Does the next value of the current container need a comma before it;
+  // and the same for each enclosing container (one entry per open one).
+  bool needs_comma_ = false;
+  std::vector<bool> outer_comma_;
   bool after_key_ = false;
 };
 
-// JSON string escaping, appended to out.
+// JSON string escaping, appended to out. Runs of bytes that need no
+// escape are found eight at a time and copied whole.
 void append_json_string(std::string& out, std::string_view value);
 
 // Standard base64 (RFC 4648, with padding).

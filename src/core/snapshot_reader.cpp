@@ -1,13 +1,12 @@
 #include "core/snapshot_reader.hpp"
 
-#include <istream>
 #include <limits>
 #include <map>
-#include <streambuf>
 #include <string_view>
 #include <utility>
 
 #include "core/error.hpp"
+#include "core/json_scan.hpp"
 #include "core/names.hpp"
 
 namespace ptb::core {
@@ -15,9 +14,9 @@ namespace ptb::core {
 namespace {
 
 using json = nlohmann::json;
-// The parser's view of numbers: a long double, so that a number beyond a
-// double's range (jsonb keeps 1e400 exactly, and writes it as 401 digits)
-// still parses; rows keep the number's text anyway.
+// The handler's types (nlohmann's SAX names): floats as long double, so a
+// number beyond a double's range (jsonb keeps 1e400 exactly and writes it
+// as 401 digits) still reads; rows keep the number's text anyway.
 using sax_json = nlohmann::basic_json<std::map, std::vector, std::string, bool, std::int64_t,
                                       std::uint64_t, long double>;
 
@@ -92,37 +91,6 @@ std::optional<int64_t> as_int64(const json& value) {
   if (value.is_number_integer()) return value.get<int64_t>();
   return std::nullopt;
 }
-
-// Lets nlohmann's stream input read a Source through a fixed buffer.
-class SourceBuffer : public std::streambuf {
- public:
-  explicit SourceBuffer(Source& source) : source_(source), buffer_(64 * 1024) {}
-
- protected:
-  int_type underflow() override {
-    if (gptr() < egptr()) return traits_type::to_int_type(*gptr());
-    if (ended_) return traits_type::eof();
-    size_t n = source_.read(buffer_.data(), buffer_.size());
-    if (n == 0) {
-      ended_ = true;
-      return traits_type::eof();
-    }
-    setg(buffer_.data(), buffer_.data(), buffer_.data() + n);
-    return traits_type::to_int_type(*gptr());
-  }
-
- public:
-  // nlohmann's lexer takes a NUL byte for the end of input, so a document
-  // followed by a NUL (and anything after it) parses: this tells.
-  bool stopped_at_nul() const {
-    return gptr() != nullptr && gptr() > eback() && gptr()[-1] == '\0';
-  }
-
- private:
-  Source& source_;
-  std::vector<char> buffer_;
-  bool ended_ = false;
-};
 
 // The top-level keys this reader knows, as bits (to find missing and
 // repeated ones).
@@ -557,7 +525,7 @@ class SnapshotHandler {
 
  private:
   // Nesting is counted for every container, whether followed, built or
-  // skipped (nlohmann's parser itself does not recurse).
+  // skipped (the scanner itself does not recurse).
   void enter() {
     if (++depth_ > kMaxSnapshotDepth)
       throw Error(kProgramLimitExceeded,
@@ -1082,14 +1050,9 @@ class SnapshotHandler {
 namespace {
 
 SnapshotSummary read(Source& source, RowVisitor* rows) {
-  SourceBuffer buffer(source);
-  std::istream stream(&buffer);
   SnapshotHandler handler(rows);
-  if (!sax_json::sax_parse(stream, &handler, sax_json::input_format_t::json, /*strict=*/true))
-    handler.throw_parse_error();
-  if (buffer.stopped_at_nul())
-    throw Error(sqlstate::kInvalidTextRepresentation,
-                "snapshot is not valid JSON: a NUL byte follows the document");
+  JsonScanner<SnapshotHandler> scanner(source, handler);
+  if (!scanner.run()) handler.throw_parse_error();
   return handler.finish();
 }
 

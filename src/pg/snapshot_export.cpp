@@ -82,6 +82,18 @@ void write_value(core::JsonWriter& w, const ColumnOutput& col, Datum value) {
       w.base64(reinterpret_cast<const uint8_t*>(VARDATA_ANY(bytes)), VARSIZE_ANY_EXHDR(bytes));
       return;
     }
+    case ValueEncoding::Text:
+    case ValueEncoding::Json:
+      // Their output functions copy the stored text as it is (textout,
+      // varcharout, bpcharout, json_out): the bytes go to the writer
+      // directly, with no output call and no C string in between.
+      if (col.base_type == TEXTOID || col.base_type == VARCHAROID ||
+          col.base_type == BPCHAROID || col.base_type == JSONOID) {
+        text* t = DatumGetTextPP(value);
+        w.string(std::string_view(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t)));
+        return;
+      }
+      break;
     default:
       break;
   }

@@ -117,3 +117,55 @@ TEST(ValueEncoding, WrappedJsonbUsesTheEscapeKey) {
   w.flush();
   EXPECT_EQ(sink.data(), R"([{"$jsonb":null},{"$jsonb":{"$jsonb": 1}}])");
 }
+
+// The escape scan works eight bytes at a time: a byte that needs an escape
+// must be found at every position, in strings of every length around 8.
+TEST(JsonWriter, EscapesAtEveryPositionOfTheWordScan) {
+  for (size_t length = 1; length <= 40; ++length) {
+    for (size_t at = 0; at < length; ++at) {
+      for (char special : {'"', '\\', '\n', '\x01', '\x1f'}) {
+        std::string value(length, 'a');
+        value[at] = special;
+        std::string out;
+        append_json_string(out, value);
+        ASSERT_EQ(nlohmann::json::parse(out).get<std::string>(), value) << length << " " << at;
+        StringSink sink;
+        JsonWriter w(sink, 16);
+        w.string(value);
+        w.flush();
+        ASSERT_EQ(sink.data(), out);
+      }
+    }
+  }
+  // Bytes just above the escaped ones, and high bytes, stay as they are.
+  std::string kept = "\x20!#[]^\x7f\xc3\xa9\xf0\x9f\x98\x80 0123456789";
+  std::string out;
+  append_json_string(out, kept);
+  EXPECT_EQ(out, "\"" + kept + "\"");
+}
+
+// Values larger than the writer's buffer pass through whole and in order.
+TEST(JsonWriter, WritesValuesLargerThanItsBuffer) {
+  CountingSink sink;
+  JsonWriter w(sink, 64);
+  std::string big(10000, 'x');
+  big[5000] = '"';
+  w.begin_array();
+  w.string(big);
+  w.raw("\"" + std::string(500, 'r') + "\"");
+  w.integer(7);
+  w.begin_object();
+  w.key(std::string(300, 'k'));
+  w.begin_array();
+  w.end_array();
+  w.end_object();
+  w.end_array();
+  w.flush();
+  auto parsed = nlohmann::json::parse(sink.data);
+  ASSERT_EQ(parsed.size(), 4u);
+  EXPECT_EQ(parsed[0].get<std::string>(), big);
+  EXPECT_EQ(parsed[1].get<std::string>(), std::string(500, 'r'));
+  EXPECT_EQ(parsed[2], 7);
+  EXPECT_EQ(parsed[3][std::string(300, 'k')], nlohmann::json::array());
+  EXPECT_EQ(w.bytes_written(), sink.data.size());
+}
