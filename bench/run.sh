@@ -97,26 +97,26 @@ if [ -z "${ONLY:-}" ] || [[ pg_dump_custom =~ $ONLY ]]; then
   echo "   pg_dump_custom: ${times[-1]} s"
 fi
 
-# SKIP_IMPORT=1: the export side only (not indented, to keep this diff small).
+# SKIP_IMPORT=1: the export side only.
 if [ "${SKIP_IMPORT:-0}" != 1 ]; then
-echo "== import side (tenant 1's rows deleted before each load)"
-delete_tenant1="SET session_replication_role = replica;
-  DELETE FROM order_items WHERE $in_tenant_items; DELETE FROM orders WHERE $in_tenant_orders;
-  DELETE FROM accounts WHERE tenant_id = 1; RESET session_replication_role; CHECKPOINT"
-snapshot=$(psql -qXAt -c "SELECT backup_create('1', '{\"compression\": \"zstd\", \"verify_after_backup\": false}')")
-psql -qX -c "$delete_tenant1"
-measure copy_from "COPY accounts FROM '$out/accounts.copy'; COPY orders FROM '$out/orders.copy'; COPY order_items FROM '$out/items.copy'"
-psql -qX -c "$delete_tenant1"
-measure import_replace "SELECT backup_import_stored($snapshot, 'replace') -> 'totals'"
-measure import_merge_unchanged "SELECT backup_import_stored($snapshot, 'merge') -> 'totals'"
-psql -qX -c "UPDATE order_items SET qty = qty + 1 WHERE $in_tenant_items AND id % 10 = 0"
-measure import_merge_10pct "SELECT backup_import_stored($snapshot, 'merge') -> 'totals'"
-# The same document as one jsonb value (backup_read), as an application
-# holding a snapshot in memory would pass it: memory grows with the tenant.
-psql -qX -c "$delete_tenant1"
-measure import_jsonb_replace "SELECT backup_import(backup_read($snapshot), 'replace') -> 'totals'"
-psql -qX -c "$delete_tenant1"
-measure backup_restore "SET pg_tenant_backup.allow_restore = on; SELECT backup_restore($snapshot) -> 'totals'"
+  echo "== import side (tenant 1's rows deleted before each load)"
+  delete_tenant1="SET session_replication_role = replica;
+    DELETE FROM order_items WHERE $in_tenant_items; DELETE FROM orders WHERE $in_tenant_orders;
+    DELETE FROM accounts WHERE tenant_id = 1; RESET session_replication_role; CHECKPOINT"
+  snapshot=$(psql -qXAt -c "SELECT backup_create('1', '{\"compression\": \"zstd\", \"verify_after_backup\": false}')")
+  psql -qX -c "$delete_tenant1"
+  measure copy_from "COPY accounts FROM '$out/accounts.copy'; COPY orders FROM '$out/orders.copy'; COPY order_items FROM '$out/items.copy'"
+  psql -qX -c "$delete_tenant1"
+  measure import_replace "SELECT backup_import_stored($snapshot, 'replace') -> 'totals'"
+  measure import_merge_unchanged "SELECT backup_import_stored($snapshot, 'merge') -> 'totals'"
+  psql -qX -c "UPDATE order_items SET qty = qty + 1 WHERE $in_tenant_items AND id % 10 = 0"
+  measure import_merge_10pct "SELECT backup_import_stored($snapshot, 'merge') -> 'totals'"
+  # The same document as one jsonb value (backup_read), as an application
+  # holding a snapshot in memory would pass it: memory grows with the tenant.
+  psql -qX -c "$delete_tenant1"
+  measure import_jsonb_replace "SELECT backup_import(backup_read($snapshot), 'replace') -> 'totals'"
+  psql -qX -c "$delete_tenant1"
+  measure backup_restore "SET pg_tenant_backup.allow_restore = on; SELECT backup_restore($snapshot) -> 'totals'"
 fi
 
 # The table: ratios against COPY TO of the same rows (export side) and
