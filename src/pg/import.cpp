@@ -1564,6 +1564,24 @@ CallOptions call_options(FunctionCallInfo fcinfo, int argno) {
   return o;
 }
 
+// Writes the completed row of an import or restore in the caller's
+// transaction (a rollback of the caller removes it with the changes), and
+// returns its report.
+json log_completed(const LogEntry& base, const std::optional<std::string>& tenant,
+                   const ImportOutcome& outcome, const std::string& notes_suffix = {}) {
+  LogEntry done = base;
+  done.tenant = tenant;
+  done.status = "completed";
+  done.finished = true;
+  done.notes = core::report_summary(outcome.report) + notes_suffix;
+  done.table_count = static_cast<int64_t>(outcome.report.tables.size());
+  done.row_count = outcome.total_rows;
+  done.table_counts = outcome.table_counts.dump();
+  done.options = outcome.options.dump();
+  write_log(done, false);
+  return core::report_json(outcome.report);
+}
+
 json import_call(FunctionCallInfo fcinfo) {
   if (PG_ARGISNULL(0))
     throw core::Error("22004", "the snapshot document must not be NULL");
@@ -1583,18 +1601,7 @@ json import_call(FunctionCallInfo fcinfo) {
   request.opts = options.opts;
   request.tenant_out = &tenant;
   ImportOutcome outcome = logged(base, &tenant, !options.import.dry_run, [&] { return run_import(request); });
-
-  LogEntry done = base;
-  done.tenant = tenant;
-  done.status = "completed";
-  done.finished = true;
-  done.notes = core::report_summary(outcome.report);
-  done.table_count = static_cast<int64_t>(outcome.report.tables.size());
-  done.row_count = outcome.total_rows;
-  done.table_counts = outcome.table_counts.dump();
-  done.options = outcome.options.dump();
-  write_log(done, false);
-  return core::report_json(outcome.report);
+  return log_completed(base, tenant, outcome);
 }
 
 // Reads stored snapshot `b` as a stream into `spill`. It must pass
@@ -1665,17 +1672,7 @@ json import_stored_call(FunctionCallInfo fcinfo) {
     return o;
   });
 
-  LogEntry done = base;
-  done.tenant = tenant;
-  done.status = "completed";
-  done.finished = true;
-  done.notes = core::report_summary(outcome.report);
-  done.table_count = static_cast<int64_t>(outcome.report.tables.size());
-  done.row_count = outcome.total_rows;
-  done.table_counts = outcome.table_counts.dump();
-  done.options = outcome.options.dump();
-  write_log(done, false);
-  json report = core::report_json(outcome.report);
+  json report = log_completed(base, tenant, outcome);
   report["source_id"] = id;
   return report;
 }
@@ -1774,20 +1771,11 @@ json restore_call(FunctionCallInfo fcinfo) {
   RestoreResult result =
       logged(base, &tenant, !options.import.dry_run, [&] { return restore_backup(id, options, &tenant); });
 
-  LogEntry done = base;
-  done.tenant = tenant;
-  done.status = "completed";
-  done.finished = true;
-  done.notes = core::report_summary(result.outcome.report) +
-               (result.pre_restore_id ? "; pre_restore snapshot " + std::to_string(*result.pre_restore_id)
-                : options.import.dry_run ? std::string()
-                                         : "; no pre_restore snapshot: the tenant did not exist");
-  done.table_count = static_cast<int64_t>(result.outcome.report.tables.size());
-  done.row_count = result.outcome.total_rows;
-  done.table_counts = result.outcome.table_counts.dump();
-  done.options = result.outcome.options.dump();
-  write_log(done, false);
-  json report = core::report_json(result.outcome.report);
+  json report = log_completed(
+      base, tenant, result.outcome,
+      result.pre_restore_id ? "; pre_restore snapshot " + std::to_string(*result.pre_restore_id)
+      : options.import.dry_run ? std::string()
+                               : "; no pre_restore snapshot: the tenant did not exist");
   report["source_id"] = id;
   report["pre_restore_id"] = result.pre_restore_id ? json(*result.pre_restore_id) : json(nullptr);
   return report;
