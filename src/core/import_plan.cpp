@@ -325,8 +325,41 @@ std::string insert_missing_sql(const StagedTable& t) {
   return sql;
 }
 
+namespace {
+
+// Whether `sql` is one EXISTS (...) and nothing else.
+bool single_exists(const std::string& sql) {
+  if (sql.rfind("EXISTS (", 0) != 0) return false;
+  int depth = 0;
+  bool quoted = false;
+  for (size_t i = 7; i < sql.size(); ++i) {
+    const char c = sql[i];
+    if (c == '\'') quoted = !quoted;  // '' inside a literal toggles twice
+    if (quoted) continue;
+    if (c == '(') ++depth;
+    if (c == ')' && --depth == 0) return i + 1 == sql.size();
+  }
+  return false;
+}
+
+// Membership tests are written so the planner can turn an EXISTS along the
+// owning chain into a (semi or anti) join, which spills to disk past
+// work_mem. Wrapped in COALESCE it can only run as a subplan, and a hashed
+// subplan over the tenant's parent rows grows with the tenant.
+// In a WHERE clause NULL already counts as false: a positive test needs no
+// wrapper.
+std::string owned_condition(const std::string& membership) { return "(" + membership + ")"; }
+
+// Not the tenant's, NULL counted as not: NOT EXISTS for an owning chain.
+std::string not_owned_condition(const std::string& membership) {
+  if (single_exists(membership)) return "NOT " + membership;
+  return "NOT COALESCE((" + membership + "), false)";
+}
+
+}  // namespace
+
 std::string doomed_sql(const StagedTable& t, std::string_view alias, const std::string& membership) {
-  std::string owned = "COALESCE((" + membership + "), false)";
+  std::string owned = owned_condition(membership);
   if (!t.has_key()) return owned;
   return owned + " AND NOT EXISTS (SELECT 1 FROM " + t.stage + " ptb_k WHERE " +
          key_match_sql(t, alias, "ptb_k") + ")";
@@ -369,21 +402,21 @@ std::string missing_rows_sql(const StagedTable& t) {
 std::string foreign_owner_sql(const StagedTable& t, const std::string& owned) {
   return first_row_of("SELECT " + describe_row_sql(t.key, "ptb_s") + " FROM " + t.stage + " ptb_s JOIN " +
                       t.only_target() + " t0 ON " + key_match_sql(t, "t0", "ptb_s") +
-                      " WHERE NOT COALESCE((" + owned + "), false)");
+                      " WHERE " + not_owned_condition(owned));
 }
 
 std::string stray_staged_sql(const StagedTable& t, const std::string& owned) {
   std::vector<std::string> shown = t.key;
   if (!t.has_key()) shown.assign(t.columns.begin(), t.columns.begin() + std::min<size_t>(t.columns.size(), 4));
   return first_row_of("SELECT " + describe_row_sql(shown, "t0") + " FROM " + t.stage +
-                      " t0 WHERE NOT COALESCE((" + owned + "), false)");
+                      " t0 WHERE " + not_owned_condition(owned));
 }
 
 std::string not_owned_sql(const StagedTable& t, const std::string& owned) {
   if (!t.has_key()) return stray_staged_sql(t, owned);
   return first_row_of("SELECT " + describe_row_sql(t.key, "ptb_s") + " FROM " + t.stage +
                       " ptb_s WHERE NOT EXISTS (SELECT 1 FROM " + t.only_target() + " t0 WHERE " +
-                      key_match_sql(t, "t0", "ptb_s") + " AND COALESCE((" + owned + "), false))");
+                      key_match_sql(t, "t0", "ptb_s") + " AND " + owned_condition(owned) + ")");
 }
 
 std::string blocked_delete_sql(const ForeignKeyCheck& fk, const std::string& to_doomed,
