@@ -137,7 +137,7 @@ void mark_interrupted_rows() {
       "   SELECT 1 FROM pg_catalog.pg_stat_activity a"
       "    WHERE a.pid = l.pid AND a.backend_start <= l.started_at)"
       " RETURNING l.id::pg_catalog.text, l.operation";
-  const auto rows = as_owner(table.owner, [&] { return Spi::execute_returning(sql); });
+  const auto rows = as_owner(table.owner, [&] { return Spi::execute_returning(sql).rows; });
   // A backup stopped after its file was renamed into place (archive_command
   // running, or before its row said completed) left a whole file that no
   // row will ever own.

@@ -61,45 +61,10 @@ using core::quote_ident;
 // Every statement takes a new snapshot (SPI's default for read-write), so
 // each sees what the statements before it wrote, COPY included.
 
-struct SqlResult {
-  std::vector<TextRow> rows;
-  uint64_t processed = 0;
-};
+using SqlResult = Spi::Result;
 
 SqlResult run(const std::string& sql, const std::vector<TextValue>& params = {}) {
-  char*** cells = nullptr;
-  uint64 nrows = 0;
-  int ncols = 0;
-  uint64 processed = 0;
-  guarded([&] {
-    SPIExecuteOptions options;
-    memset(&options, 0, sizeof options);
-    options.params = text_params(params);
-    options.read_only = false;
-    int rc = SPI_execute_extended(sql.c_str(), &options);
-    if (rc < 0) elog(ERROR, "pg_tenant_backup: unexpected SPI result %d", rc);
-    processed = SPI_processed;
-    if (SPI_tuptable != nullptr) {
-      nrows = SPI_processed;
-      ncols = SPI_tuptable->tupdesc->natts;
-      cells = static_cast<char***>(palloc(sizeof(char**) * (nrows + 1)));
-      for (uint64 r = 0; r < nrows; ++r) {
-        cells[r] = static_cast<char**>(palloc(sizeof(char*) * (ncols + 1)));
-        for (int c = 0; c < ncols; ++c)
-          cells[r][c] = SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, c + 1);
-      }
-      SPI_freetuptable(SPI_tuptable);
-    }
-  });
-  SqlResult result;
-  result.processed = processed;
-  result.rows.reserve(nrows);
-  for (uint64 r = 0; r < nrows; ++r) {
-    TextRow row;
-    for (int c = 0; c < ncols; ++c) row.push_back(cells[r][c] ? TextValue(cells[r][c]) : std::nullopt);
-    result.rows.push_back(std::move(row));
-  }
-  return result;
+  return Spi::execute_returning(sql, params);
 }
 
 int64_t first_int(const SqlResult& r, size_t column = 0) {

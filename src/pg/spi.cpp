@@ -69,9 +69,12 @@ TextValue Spi::execute(const std::string& sql, const std::vector<TextValue>& par
   return first ? TextValue(first) : std::nullopt;
 }
 
-std::vector<TextRow> Spi::execute_returning(const std::string& sql, const std::vector<TextValue>& params) {
+Spi::Result Spi::execute_returning(const std::string& sql, const std::vector<TextValue>& params) {
   run(sql, params, false, nullptr, 0);
-  return collect_rows();
+  Result result;
+  result.processed = SPI_processed;
+  result.rows = collect_rows();
+  return result;
 }
 
 std::vector<TextRow> Spi::query(const std::string& sql, const std::vector<TextValue>& params) {
@@ -90,7 +93,11 @@ std::vector<TextRow> collect_rows() {
   char*** cells = nullptr;
   uint64 nrows = 0;
   int ncols = 0;
+  // A statement without rows to return (INSERT without RETURNING) has no
+  // tuple table. The values are copied out, so the table is freed at once:
+  // a caller may run many statements in one SPI connection.
   guarded([&] {
+    if (SPI_tuptable == nullptr) return;
     nrows = SPI_processed;
     ncols = SPI_tuptable->tupdesc->natts;
     cells = static_cast<char***>(palloc(sizeof(char**) * (nrows + 1)));
@@ -99,6 +106,7 @@ std::vector<TextRow> collect_rows() {
       for (int c = 0; c < ncols; ++c)
         cells[r][c] = SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, c + 1);
     }
+    SPI_freetuptable(SPI_tuptable);
   });
   std::vector<TextRow> rows;
   rows.reserve(nrows);

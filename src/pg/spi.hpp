@@ -38,9 +38,13 @@ class Spi {
   // parameters; returns the first column of the first row it returns
   // (RETURNING), if any.
   static TextValue execute(const std::string& sql, const std::vector<TextValue>& params = {});
-  // The same, returning every row of its RETURNING list.
-  static std::vector<TextRow> execute_returning(const std::string& sql,
-                                                const std::vector<TextValue>& params = {});
+  // The same, returning every row it returns (RETURNING, or a SELECT) and
+  // the number of rows it processed.
+  struct Result {
+    std::vector<TextRow> rows;
+    uint64_t processed = 0;
+  };
+  static Result execute_returning(const std::string& sql, const std::vector<TextValue>& params = {});
 
   // Runs a read-only query whose rows go to `dest` (a streaming
   // DestReceiver) instead of a materialized SPI_tuptable.
