@@ -2,13 +2,14 @@
 //
 // The flow of one import, all in a subtransaction of the caller's
 // transaction (rolled back for a dry run, or when anything fails):
-//   1. read and check the document (format, version, shape); a stored
-//      snapshot is read as a stream, its rows spilled to a temporary file
+//   1. read and check the document (format, version, shape) as a stream,
+//      the text of a jsonb argument as a stored file; its rows are spilled
+//      to a temporary file
 //   2. take the tenant's lock (55P03 when taken), plan the tenant as the
 //      snapshot was taken (the document's options)
 //   3. match the document's sections with the tables and columns here
 //   4. stage every section in a temporary table through COPY (a data
-//      source callback turns the jsonb rows into COPY text lines)
+//      source callback turns the spilled rows into COPY text lines)
 //   5. check before any change: the tenant, duplicate keys, master and
 //      reference rows, keys owned by another tenant
 //   6. change: one set-based statement per table and step
@@ -46,7 +47,6 @@ extern "C" {
 #include "nodes/makefuncs.h"
 #include "parser/parse_node.h"
 #include "parser/parse_relation.h"
-#include "utils/numeric.h"
 #include "utils/resowner.h"
 }
 
@@ -208,40 +208,15 @@ auto in_subtransaction(bool keep, Body&& body) -> decltype(body()) {
 
 // --- The document ---------------------------------------------------------
 
-// Server-side helpers: call inside guarded().
-JsonbValue* jsonb_field(JsonbContainer* container, const char* key) {
-  if (container == nullptr || !JsonContainerIsObject(container)) return nullptr;
-  JsonbValue k;
-  k.type = jbvString;
-  k.val.string.val = const_cast<char*>(key);
-  k.val.string.len = static_cast<int>(strlen(key));
-  return findJsonbValueFromContainer(container, JB_FOBJECT, &k);
-}
-
-JsonbContainer* container_of(JsonbValue* v) {
-  return v != nullptr && v->type == jbvBinary ? v->val.binary.data : nullptr;
-}
-
 [[noreturn]] void bad_shape(const char* what) {
   ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
                   errmsg("snapshot has an unexpected shape: %s", what)));
   pg_unreachable();
 }
 
-struct RawText {
-  const char* data = nullptr;
-  int size = 0;
-};
-
-RawText string_of(JsonbValue* v) {
-  if (v == nullptr || v->type != jbvString) return {};
-  return {v->val.string.val, v->val.string.len};
-}
-
-std::string to_string(const RawText& t) { return t.data ? std::string(t.data, t.size) : std::string(); }
-
-// --- Rows spilled from a stored snapshot -----------------------------------
-// A stored snapshot is read once, as a stream; its rows go to a temporary
+// --- Rows spilled from the snapshot ------------------------------------------
+// The document (a stored file, or the text of a jsonb argument) is read
+// once, as a stream; its rows go to a temporary
 // file (deleted at the end of the transaction at the latest) in the order
 // the document holds them, and each section is read back from its start
 // when it is staged. Memory stays flat whatever the snapshot's size.
@@ -403,7 +378,6 @@ struct Section {
   std::string name;
   std::string role;
   std::vector<std::string> columns;
-  JsonbContainer* rows = nullptr;  // points into the document, or
   std::optional<SpillPosition> spilled;  // where its rows start in the spill
   uint32 row_count = 0;
 
@@ -413,101 +387,9 @@ struct Section {
   }
 };
 
-// Reads the strings of a JSON array of strings (names).
-std::vector<std::string> string_array(JsonbContainer* array) {
-  uint32 n = 0;
-  guarded([&] { n = array != nullptr && JsonContainerIsArray(array) ? JsonContainerSize(array) : 0; });
-  std::vector<RawText> raw(n);
-  guarded([&] {
-    for (uint32 i = 0; i < n; ++i) {
-      raw[i] = string_of(getIthJsonbValueFromContainer(array, i));
-      if (raw[i].data == nullptr) bad_shape("a column name is not a string");
-    }
-  });
-  std::vector<std::string> out;
-  for (const auto& r : raw) out.push_back(to_string(r));
-  return out;
-}
-
-std::vector<Section> read_sections(Jsonb* doc, bool master) {
-  JsonbContainer* array = nullptr;
-  uint32 n = 0;
-  guarded([&] {
-    array = container_of(jsonb_field(&doc->root, master ? "master_data" : "data"));
-    if (array == nullptr || !JsonContainerIsArray(array)) bad_shape("no data or master_data array");
-    n = JsonContainerSize(array);
-  });
-  std::vector<Section> sections;
-  for (uint32 i = 0; i < n; ++i) {
-    RawText schema, name, role;
-    JsonbContainer* columns = nullptr;
-    JsonbContainer* rows = nullptr;
-    uint32 row_count = 0;
-    guarded([&] {
-      JsonbContainer* s = container_of(getIthJsonbValueFromContainer(array, i));
-      schema = string_of(jsonb_field(s, "schema"));
-      name = string_of(jsonb_field(s, "name"));
-      role = string_of(jsonb_field(s, "role"));
-      columns = container_of(jsonb_field(s, "columns"));
-      rows = container_of(jsonb_field(s, "rows"));
-      if (schema.data == nullptr || name.data == nullptr || columns == nullptr || rows == nullptr ||
-          !JsonContainerIsArray(rows))
-        bad_shape("a section lacks schema, name, columns or rows");
-      row_count = JsonContainerSize(rows);
-    });
-    Section section;
-    section.master = master;
-    section.position = static_cast<int>(i);
-    section.schema = to_string(schema);
-    section.name = to_string(name);
-    section.role = to_string(role);
-    section.columns = string_array(columns);
-    section.rows = rows;
-    section.row_count = row_count;
-    sections.push_back(std::move(section));
-  }
-  return sections;
-}
-
 using TableKey = std::pair<std::string, std::string>;  // schema, name
 
-// The encodings schema.tables records per column: how the values were
-// written. Missing or unknown entries fall back to the column's type here.
-std::map<TableKey, std::map<std::string, core::ValueEncoding>> read_encodings(Jsonb* doc) {
-  std::map<TableKey, std::map<std::string, core::ValueEncoding>> out;
-  JsonbContainer* tables = nullptr;
-  uint32 n = 0;
-  guarded([&] {
-    tables = container_of(jsonb_field(container_of(jsonb_field(&doc->root, "schema")), "tables"));
-    n = tables != nullptr && JsonContainerIsArray(tables) ? JsonContainerSize(tables) : 0;
-  });
-  for (uint32 i = 0; i < n; ++i) {
-    RawText schema, name;
-    JsonbContainer* columns = nullptr;
-    uint32 ncolumns = 0;
-    guarded([&] {
-      JsonbContainer* t = container_of(getIthJsonbValueFromContainer(tables, i));
-      schema = string_of(jsonb_field(t, "schema"));
-      name = string_of(jsonb_field(t, "name"));
-      columns = container_of(jsonb_field(t, "columns"));
-      ncolumns = columns != nullptr && JsonContainerIsArray(columns) ? JsonContainerSize(columns) : 0;
-    });
-    std::vector<std::pair<RawText, RawText>> raw(ncolumns);
-    guarded([&] {
-      for (uint32 c = 0; c < ncolumns; ++c) {
-        JsonbContainer* column = container_of(getIthJsonbValueFromContainer(columns, c));
-        raw[c] = {string_of(jsonb_field(column, "name")), string_of(jsonb_field(column, "encoding"))};
-      }
-    });
-    auto& table = out[{to_string(schema), to_string(name)}];
-    for (const auto& [column, encoding] : raw)
-      if (auto e = core::encoding_from_string(to_string(encoding)); e && column.data)
-        table[to_string(column)] = *e;
-  }
-  return out;
-}
-
-// The sections of a stored snapshot read by read_stored_snapshot.
+// The sections of a document read into `spill`.
 std::vector<Section> spilled_sections(const core::SnapshotSummary& summary, const SpilledRows& spill,
                                       bool master) {
   std::vector<Section> sections;
@@ -531,6 +413,8 @@ std::vector<Section> spilled_sections(const core::SnapshotSummary& summary, cons
   return sections;
 }
 
+// The encodings schema.tables records per column: how the values were
+// written. Missing or unknown entries fall back to the column's type here.
 std::map<TableKey, std::map<std::string, core::ValueEncoding>> encodings_of(const json& schema_tables) {
   std::map<TableKey, std::map<std::string, core::ValueEncoding>> out;
   if (!schema_tables.is_array()) return out;
@@ -555,23 +439,13 @@ std::map<TableKey, std::map<std::string, core::ValueEncoding>> encodings_of(cons
   return out;
 }
 
-core::SnapshotSummary read_summary(Jsonb* doc) {
-  char* text = nullptr;
-  guarded([&] { text = JsonbToCString(nullptr, &doc->root, VARSIZE(doc)); });
-  core::StringSource source(std::string_view(text, strlen(text)));
-  core::SnapshotSummary summary = core::read_snapshot_summary(source);
-  guarded([&] { pfree(text); });
-  return summary;
-}
-
 // --- COPY from the document -----------------------------------------------
 
 constexpr uint32 kRowsPerBatch = 256;
 
 // What the COPY data source callback reads: the rows of one section.
 struct CopyFeed {
-  JsonbContainer* rows = nullptr;
-  std::optional<SpillReader> spill;  // instead of rows
+  std::optional<SpillReader> spill;  // none for a section without rows
   uint32 row_count = 0;
   uint32 next_row = 0;
   std::vector<int> positions;  // per loaded column, its index in a row
@@ -580,45 +454,10 @@ struct CopyFeed {
   std::string table;
   std::string buffer;  // COPY text not yet handed over
   size_t consumed = 0;
-  std::vector<core::CopyCell> cells;  // one batch of rows
-  MemoryContext batch_context = nullptr;
 };
 
 // The callback has no argument of its own; one COPY runs at a time.
 CopyFeed* current_feed = nullptr;
-
-// Inside guarded(): palloc'd texts go to the batch context.
-core::CopyCell make_cell(JsonbValue* v, core::ValueEncoding encoding) {
-  if (v == nullptr) bad_shape("a row is shorter than its columns");
-  switch (v->type) {
-    case jbvNull: return {core::CellKind::Null, nullptr, 0};
-    case jbvString:
-      return {core::CellKind::String, v->val.string.val, static_cast<size_t>(v->val.string.len)};
-    case jbvNumeric: {
-      char* text = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v->val.numeric)));
-      return {core::CellKind::Literal, text, strlen(text)};
-    }
-    case jbvBool:
-      return v->val.boolean ? core::CopyCell{core::CellKind::Literal, "true", 4}
-                            : core::CopyCell{core::CellKind::Literal, "false", 5};
-    case jbvBinary: {
-      JsonbContainer* c = v->val.binary.data;
-      if (encoding == core::ValueEncoding::Jsonb && JsonContainerIsObject(c) &&
-          JsonContainerSize(c) == 1) {
-        // {"$jsonb": v} stands for v (docs/format.md, jsonb encoding).
-        if (JsonbValue* inner = jsonb_field(c, core::kJsonbEscapeKey)) {
-          if (inner->type == jbvNull) return {core::CellKind::Json, "null", 4};
-          if (inner->type != jbvBinary) return make_cell(inner, encoding);
-          char* text = JsonbToCString(nullptr, inner->val.binary.data, inner->val.binary.len);
-          return {core::CellKind::Json, text, strlen(text)};
-        }
-      }
-      char* text = JsonbToCString(nullptr, c, v->val.binary.len);
-      return {core::CellKind::Json, text, strlen(text)};
-    }
-    default: bad_shape("a value of an unknown kind");
-  }
-}
 
 // Appends one COPY field, naming where a value that cannot be loaded is.
 void append_field(CopyFeed& f, const core::CopyCell& cell, size_t column, uint32 row) {
@@ -632,7 +471,11 @@ void append_field(CopyFeed& f, const core::CopyCell& cell, size_t column, uint32
   }
 }
 
-void refill_from_spill(CopyFeed& f) {
+void refill(CopyFeed& f) {
+  if (f.consumed > 0) {
+    f.buffer.erase(0, f.consumed);
+    f.consumed = 0;
+  }
   const uint32 count = std::min(kRowsPerBatch, f.row_count - f.next_row);
   const size_t ncols = f.positions.size();
   for (uint32 r = 0; r < count; ++r) {
@@ -646,38 +489,6 @@ void refill_from_spill(CopyFeed& f) {
                    f.encodings[c] == core::ValueEncoding::Jsonb && cell.jsonb_unwrapped ? *cell.jsonb_unwrapped
                                                                                         : cell.value,
                    c, f.next_row + r);
-    }
-    f.buffer += '\n';
-  }
-  f.next_row += count;
-}
-
-void refill(CopyFeed& f) {
-  if (f.consumed > 0) {
-    f.buffer.erase(0, f.consumed);
-    f.consumed = 0;
-  }
-  if (f.spill) return refill_from_spill(f);
-  const uint32 count = std::min(kRowsPerBatch, f.row_count - f.next_row);
-  const size_t ncols = f.positions.size();
-  f.cells.assign(static_cast<size_t>(count) * ncols, core::CopyCell{});
-  guarded([&] {
-    MemoryContextReset(f.batch_context);
-    MemoryContext old = MemoryContextSwitchTo(f.batch_context);
-    for (uint32 r = 0; r < count; ++r) {
-      JsonbContainer* row = container_of(getIthJsonbValueFromContainer(f.rows, f.next_row + r));
-      if (row == nullptr || !JsonContainerIsArray(row)) bad_shape("a row is not an array");
-      for (size_t c = 0; c < ncols; ++c)
-        f.cells[r * ncols + c] =
-            make_cell(getIthJsonbValueFromContainer(row, static_cast<uint32>(f.positions[c])),
-                      f.encodings[c]);
-    }
-    MemoryContextSwitchTo(old);
-  });
-  for (uint32 r = 0; r < count; ++r) {
-    for (size_t c = 0; c < ncols; ++c) {
-      if (c > 0) f.buffer += '\t';
-      append_field(f, f.cells[r * ncols + c], c, f.next_row + r);
     }
     f.buffer += '\n';
   }
@@ -830,7 +641,6 @@ void stage(LoadTable& t, BufFile* spill_file) {
       column_list(t.staged.columns) + " FROM " + t.staged.target + " WITH NO DATA");
 
   CopyFeed feed;
-  feed.rows = t.section->rows;
   if (t.section->spilled) feed.spill.emplace(spill_file, *t.section->spilled);
   feed.row_count = t.section->row_count;
   feed.positions = t.positions;
@@ -842,8 +652,6 @@ void stage(LoadTable& t, BufFile* spill_file) {
   current_feed = &feed;
   try {
     guarded([&] {
-      feed.batch_context = AllocSetContextCreate(CurrentMemoryContext, "pg_tenant_backup import batch",
-                                                 ALLOCSET_DEFAULT_SIZES);
       ErrorContextCallback callback;
       callback.callback = ptb_copy_error_context;
       callback.arg = const_cast<char*>(context.c_str());
@@ -870,7 +678,6 @@ void stage(LoadTable& t, BufFile* spill_file) {
       free_parsestate(pstate);
       table_close(rel, NoLock);
       error_context_stack = callback.previous;
-      MemoryContextDelete(feed.batch_context);
       CommandCounterIncrement();
     });
   } catch (...) {
@@ -1001,12 +808,7 @@ SELECT a.attname, d.objid::pg_catalog.regclass::pg_catalog.text, s.seqincrement:
 
 ImportOutcome run_import(const ImportRequest& request) {
   const auto started = std::chrono::steady_clock::now();
-  core::SnapshotSummary own_summary;
   const core::SnapshotSummary* summary = request.summary;
-  if (summary == nullptr) {
-    own_summary = read_summary(request.doc);
-    summary = &own_summary;
-  }
   const std::optional<std::string> tenant = summary->tenant_id;
   if (request.tenant_out != nullptr) *request.tenant_out = tenant;
 
@@ -1047,11 +849,9 @@ ImportOutcome run_import(const ImportRequest& request) {
   };
 
   // --- 3. Sections and tables.
-  const std::vector<Section> data_sections =
-      request.spilled ? spilled_sections(*summary, *request.spilled, false) : read_sections(request.doc, false);
-  const std::vector<Section> master_sections =
-      request.spilled ? spilled_sections(*summary, *request.spilled, true) : read_sections(request.doc, true);
-  const auto encodings = request.spilled ? encodings_of(summary->schema_tables) : read_encodings(request.doc);
+  const std::vector<Section> data_sections = spilled_sections(*summary, *request.spilled, false);
+  const std::vector<Section> master_sections = spilled_sections(*summary, *request.spilled, true);
+  const auto encodings = encodings_of(summary->schema_tables);
   std::map<TableKey, const Section*> data_by_name;
   for (const auto& s : data_sections) {
     if (!data_by_name.emplace(TableKey{s.schema, s.name}, &s).second)
@@ -1223,7 +1023,7 @@ ImportOutcome run_import(const ImportRequest& request) {
 
   // --- 4. Stage.
   for (auto& t : tables)
-    if (t.data || t.staged.has_key()) stage(t, request.spilled ? request.spilled->file() : nullptr);
+    if (t.data || t.staged.has_key()) stage(t, request.spilled->file());
 
   // --- 5. Checks before any change.
   std::vector<LoadTable*> data_tables;
@@ -1559,13 +1359,27 @@ json import_call(FunctionCallInfo fcinfo) {
   base.operation = "import";
   base.started_at = now_text();
   std::optional<std::string> tenant;
-  ImportRequest request;
-  request.doc = doc;
-  request.mode = mode;
-  request.options = options.import;
-  request.opts = options.opts;
-  request.tenant_out = &tenant;
-  ImportOutcome outcome = logged(base, &tenant, !options.import.dry_run, [&] { return run_import(request); });
+  ImportOutcome outcome = logged(base, &tenant, !options.import.dry_run, [&] {
+    // The document's text, read as a stored file is: the same reader, the
+    // same checks, its rows spilled for COPY.
+    char* text = nullptr;
+    guarded([&] { text = JsonbToCString(nullptr, &doc->root, VARSIZE(doc)); });
+    core::StringSource source(std::string_view(text, strlen(text)));
+    SpilledRows spill;
+    const core::SnapshotSummary summary = core::read_snapshot(source, spill);
+    spill.finish();
+    guarded([&] { pfree(text); });
+    ImportRequest request;
+    request.spilled = &spill;
+    request.summary = &summary;
+    request.mode = mode;
+    request.options = options.import;
+    request.opts = options.opts;
+    request.tenant_out = &tenant;
+    ImportOutcome o = run_import(request);
+    spill.close();
+    return o;
+  });
   return log_completed(base, tenant, outcome);
 }
 

@@ -18,15 +18,14 @@
 
 namespace ptb::pg {
 
-// The rows of a stored snapshot read as a stream (import.cpp).
+// The rows of a snapshot read as a stream, in a temporary file (import.cpp).
 class SpilledRows;
 
 struct ImportRequest {
-  Jsonb* doc = nullptr;  // the snapshot document (detoasted), or
-  SpilledRows* spilled = nullptr;  // the rows of a stored snapshot (with `summary`)
-  // What read_snapshot_summary found in it, when the caller has read it
-  // already (a restore); otherwise the document is read here first.
+  // The snapshot as read_snapshot read it: its summary, and its rows
+  // spilled to a temporary file.
   const core::SnapshotSummary* summary = nullptr;
+  SpilledRows* spilled = nullptr;
   core::ImportMode mode = core::ImportMode::Merge;
   core::ImportOptions options;
   Jsonb* opts = nullptr;  // snapshot options over the document's (may be null)
