@@ -1,3 +1,4 @@
+#include "trickle_source.hpp"
 #include "core/compression.hpp"
 
 #include <gtest/gtest.h>
@@ -11,6 +12,7 @@
 #include "core/error.hpp"
 
 using namespace ptb::core;
+using ptb::core::test_support::TrickleSource;
 
 namespace {
 
@@ -25,21 +27,6 @@ class ChunkSink : public Sink {
   std::vector<size_t> chunks;
 };
 
-// Hands out its data a few bytes at a time, as a pipe or socket may.
-class TrickleSource : public Source {
- public:
-  TrickleSource(std::string_view data, size_t step) : data_(data), step_(step) {}
-  size_t read(char* buf, size_t capacity) override {
-    size_t n = std::min({capacity, step_, data_.size()});
-    std::copy_n(data_.data(), n, buf);
-    data_.remove_prefix(n);
-    return n;
-  }
-
- private:
-  std::string_view data_;
-  size_t step_;
-};
 
 // Text that compresses like a snapshot does (repetitive, not trivial).
 std::string sample_text(size_t size, unsigned seed = 1) {

@@ -7,10 +7,12 @@
 #include <string>
 #include <vector>
 
+#include "trickle_source.hpp"
 #include "core/compression.hpp"
 #include "core/json_scan.hpp"
 
 using namespace ptb::core;
+using ptb::core::test_support::TrickleSource;
 using json = nlohmann::json;
 
 namespace {
@@ -43,22 +45,6 @@ struct Recorder {
   }
 };
 
-// A document read through a source that hands over a few bytes at a time,
-// so tokens straddle reads.
-class TrickleSource : public Source {
- public:
-  TrickleSource(std::string_view data, size_t step) : data_(data), step_(step) {}
-  size_t read(char* buf, size_t capacity) override {
-    size_t n = std::min({capacity, step_, data_.size()});
-    std::memcpy(buf, data_.data(), n);
-    data_.remove_prefix(n);
-    return n;
-  }
-
- private:
-  std::string_view data_;
-  size_t step_;
-};
 
 std::string with_nlohmann(const std::string& text) {
   Recorder r;
