@@ -741,21 +741,19 @@ class SnapshotHandler {
 
   bool building() const { return !dom_stack_.empty(); }
 
-  void begin_dom(json& root, const char* name, json empty = json::object(),
-                 size_t limit = kMaxSnapshotSectionBytes) {
-    root = std::move(empty);
+  void begin_dom(json& root, const char* name) {
+    root = json::object();
     dom_stack_.push_back(&root);
     dom_name_ = name;
     dom_bytes_ = 2;
-    dom_limit_ = limit;
   }
 
   void dom_count(size_t bytes) {
     dom_bytes_ += bytes + 1;
-    if (dom_bytes_ > dom_limit_)
+    if (dom_bytes_ > kMaxSnapshotSectionBytes)
       throw Error(kProgramLimitExceeded,
                   std::string("snapshot \"") + dom_name_ + "\" is larger than " +
-                      std::to_string(dom_limit_ >> 20) + " MB");
+                      std::to_string(kMaxSnapshotSectionBytes >> 20) + " MB");
   }
 
   // --- Row values for a RowVisitor. A row's cells are kept in arena_ (as
@@ -1021,7 +1019,6 @@ class SnapshotHandler {
   std::string dom_key_;
   const char* dom_name_ = "";
   size_t dom_bytes_ = 0;
-  size_t dom_limit_ = kMaxSnapshotSectionBytes;
 
   RowVisitor* visitor_ = nullptr;
   json def_table_;   // the schema.tables entry being read (when streaming)
