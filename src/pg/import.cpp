@@ -1347,6 +1347,22 @@ json log_completed(const LogEntry& base, const std::optional<std::string>& tenan
   return core::report_json(outcome.report);
 }
 
+// backup_import and backup_import_stored, once the document is read into
+// `spill`: applies it, then deletes the spill file.
+ImportOutcome import_spilled(const core::SnapshotSummary& summary, SpilledRows& spill, core::ImportMode mode,
+                             const CallOptions& options, std::optional<std::string>* tenant) {
+  ImportRequest request;
+  request.spilled = &spill;
+  request.summary = &summary;
+  request.mode = mode;
+  request.options = options.import;
+  request.opts = options.opts;
+  request.tenant_out = tenant;
+  ImportOutcome outcome = run_import(request);
+  spill.close();
+  return outcome;
+}
+
 json import_call(FunctionCallInfo fcinfo) {
   if (PG_ARGISNULL(0))
     throw core::Error("22004", "the snapshot document must not be NULL");
@@ -1369,16 +1385,7 @@ json import_call(FunctionCallInfo fcinfo) {
     const core::SnapshotSummary summary = core::read_snapshot(source, spill);
     spill.finish();
     guarded([&] { pfree(text); });
-    ImportRequest request;
-    request.spilled = &spill;
-    request.summary = &summary;
-    request.mode = mode;
-    request.options = options.import;
-    request.opts = options.opts;
-    request.tenant_out = &tenant;
-    ImportOutcome o = run_import(request);
-    spill.close();
-    return o;
+    return import_spilled(summary, spill, mode, options, &tenant);
   });
   return log_completed(base, tenant, outcome);
 }
@@ -1439,16 +1446,7 @@ json import_stored_call(FunctionCallInfo fcinfo) {
     tenant = b.tenant;
     SpilledRows spill;
     const core::SnapshotSummary summary = read_verified_snapshot(b, spill, "import another snapshot");
-    ImportRequest request;
-    request.spilled = &spill;
-    request.summary = &summary;
-    request.mode = mode;
-    request.options = options.import;
-    request.opts = options.opts;
-    request.tenant_out = &tenant;
-    ImportOutcome o = run_import(request);
-    spill.close();
-    return o;
+    return import_spilled(summary, spill, mode, options, &tenant);
   });
 
   json report = log_completed(base, tenant, outcome);
