@@ -1,7 +1,6 @@
 #include "core/snapshot_reader.hpp"
 
 #include <limits>
-#include <map>
 #include <string_view>
 #include <utility>
 
@@ -14,11 +13,6 @@ namespace ptb::core {
 namespace {
 
 using json = nlohmann::json;
-// The handler's types (nlohmann's SAX names): floats as long double, so a
-// number beyond a double's range (jsonb keeps 1e400 exactly and writes it
-// as 401 digits) still reads; rows keep the number's text anyway.
-using sax_json = nlohmann::basic_json<std::map, std::vector, std::string, bool, std::int64_t,
-                                      std::uint64_t, long double>;
 
 // SQLSTATEs not in error.hpp's list (which other work edits).
 constexpr const char* kDataCorrupted = "XX001";         // data_corrupted
@@ -205,7 +199,9 @@ class SnapshotHandler {
  public:
   explicit SnapshotHandler(RowVisitor* rows = nullptr) : visitor_(rows) {}
 
-  // --- nlohmann::json SAX interface.
+  // --- What JsonScanner calls (nlohmann's SAX interface). Floats come as
+  // long double, so a number beyond a double's range (jsonb keeps 1e400
+  // exactly and writes it as 401 digits) still reads; rows keep its text.
   bool null() {
     if (skipping()) return true;
     if (capturing()) return capture_scalar(CellKind::Null, "null");
@@ -227,7 +223,7 @@ class SnapshotHandler {
     return true;
   }
 
-  bool number_integer(sax_json::number_integer_t value) {
+  bool number_integer(int64_t value) {
     if (skipping()) return true;
     if (capturing()) return capture_scalar(CellKind::Literal, std::to_string(value));
     if (building()) return dom_add(value, 20);
@@ -240,7 +236,7 @@ class SnapshotHandler {
     return true;
   }
 
-  bool number_unsigned(sax_json::number_unsigned_t value) {
+  bool number_unsigned(uint64_t value) {
     if (skipping()) return true;
     if (capturing()) return capture_scalar(CellKind::Literal, std::to_string(value));
     if (building()) return dom_add(value, 20);
@@ -257,7 +253,7 @@ class SnapshotHandler {
     return true;
   }
 
-  bool number_float(sax_json::number_float_t value, const sax_json::string_t& text) {
+  bool number_float(long double value, const std::string& text) {
     if (skipping()) return true;
     // Rows keep the number's text: a double would round numeric values.
     if (capturing()) return capture_scalar(CellKind::Literal, text);
@@ -273,7 +269,7 @@ class SnapshotHandler {
     return true;
   }
 
-  bool string(sax_json::string_t& value) {
+  bool string(std::string& value) {
     if (skipping()) return true;
     if (capturing()) return capture_string(value);
     if (building()) return dom_add(value, value.size() + 2);
@@ -301,8 +297,6 @@ class SnapshotHandler {
     }
     return true;
   }
-
-  bool binary(sax_json::binary_t&) { return true; }  // JSON text has none
 
   bool start_object(std::size_t) {
     enter();
@@ -392,7 +386,7 @@ class SnapshotHandler {
     return true;
   }
 
-  bool key(sax_json::string_t& name) {
+  bool key(std::string& name) {
     if (skipping()) return true;
     if (capturing()) return capture_key(name);
     if (building()) {
