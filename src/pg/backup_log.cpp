@@ -31,6 +31,11 @@ void check_log_columns(const LogTable& table, const LogEntry& e) {
                       "backup_logs has no encryption columns: the extension's SQL objects are older "
                       "than its library",
                       {}, "Run ALTER EXTENSION pg_tenant_backup UPDATE in this database.");
+  if (!table.has_keep_column && e.keep)
+    throw core::Error("55000",
+                      "backup_logs has no keep column: the extension's SQL objects are older than "
+                      "its library",
+                      {}, "Run ALTER EXTENSION pg_tenant_backup UPDATE in this database.");
 }
 
 std::string insert_sql(const LogTable& table) {
@@ -40,11 +45,14 @@ std::string insert_sql(const LogTable& table) {
          "  size_bytes, compression, checksum, table_count, row_count, table_counts, options,"
          "  error, source_id, archive_status, created_by, pid, schedule_id" +
          std::string(enc ? ", encryption, encryption_key_id" : "") +
+         std::string(table.has_keep_column ? ", keep" : "") +
          ") VALUES ($1, $2, $3, $4, $5, $6, COALESCE($7::timestamptz, clock_timestamp()),"
          "  CASE WHEN $8::bool THEN clock_timestamp() END, $9, $10::bigint, $11, $12, $13::int,"
          "  $14::bigint, $15::jsonb, $16::jsonb, $17::jsonb, $18::bigint, $19, $20, $21::int,"
          "  $22::bigint" +
-         std::string(enc ? ", $23, $24" : "") + ") RETURNING id";
+         std::string(enc ? ", $23, $24" : "") +
+         std::string(table.has_keep_column ? (enc ? ", $25::bool" : ", $23::bool") : "") +
+         ") RETURNING id";
 }
 
 std::vector<TextValue> insert_params(const LogTable& table, const LogEntry& e) {
@@ -61,6 +69,7 @@ std::vector<TextValue> insert_params(const LogTable& table, const LogEntry& e) {
     params.push_back(e.encryption);
     params.push_back(e.encryption_key_id);
   }
+  if (table.has_keep_column) params.push_back(e.keep ? "true" : "false");
   return params;
 }
 
@@ -70,7 +79,9 @@ LogTable find_log_table() {
   auto rows = Spi::query(
       "SELECT quote_ident(n.nspname) || '.backup_logs', c.relowner::text, "
       "       EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid"
-      "                  AND a.attname = 'encryption_key_id' AND NOT a.attisdropped) "
+      "                  AND a.attname = 'encryption_key_id' AND NOT a.attisdropped), "
+      "       EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid"
+      "                  AND a.attname = 'keep' AND NOT a.attisdropped) "
       "  FROM pg_catalog.pg_extension e "
       "  JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace "
       "  JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = 'backup_logs' "
@@ -80,7 +91,8 @@ LogTable find_log_table() {
                       "the backup_logs table of pg_tenant_backup is missing", {},
                       "Reinstall the extension: DROP EXTENSION pg_tenant_backup; CREATE EXTENSION "
                       "pg_tenant_backup.");
-  return {*rows[0][0], static_cast<Oid>(std::stoul(*rows[0][1])), rows[0][2] == "t"};
+  return {*rows[0][0], static_cast<Oid>(std::stoul(*rows[0][1])), rows[0][2] == "t",
+          rows[0][3] == "t"};
 }
 
 std::string log_clock() {
