@@ -213,11 +213,12 @@ int64_t prune_backups(const std::optional<std::optional<std::string>>& only_grou
   // restore_backup in import.cpp for the same test).
   std::string sql =
       "SELECT id::pg_catalog.text, tenant,"
-      "       pg_catalog.extract(epoch FROM finished_at)::pg_catalog.int8::pg_catalog.text,"
+      "       pg_catalog.date_part('epoch', finished_at)::pg_catalog.int8::pg_catalog.text,"
       "       file_name, trigger, schedule_id::pg_catalog.text, " +
       std::string(table.has_keep_column ? "keep" : "false") +
-      ", NOT ($1::pg_catalog.interval OPERATOR(pg_catalog.>) '0'::pg_catalog.interval"
-      "       AND finished_at OPERATOR(pg_catalog.<) pg_catalog.now() OPERATOR(pg_catalog.-) $1::pg_catalog.interval)"
+      ", NOT (($1::pg_catalog.interval OPERATOR(pg_catalog.>) '0'::pg_catalog.interval)"
+      "       AND (finished_at OPERATOR(pg_catalog.<)"
+      "            (pg_catalog.now() OPERATOR(pg_catalog.-) $1::pg_catalog.interval)))"
       "  FROM " + table.qualified_name +
       " WHERE operation OPERATOR(pg_catalog.=) 'backup'"
       "   AND status OPERATOR(pg_catalog.=) ANY ('{completed,restored}'::pg_catalog.text[])"
@@ -266,9 +267,9 @@ int64_t prune_backups(const std::optional<std::optional<std::string>>& only_grou
           " INSERT INTO " + table.qualified_name +
           " (operation, status, tenant, started_at, finished_at, row_count, notes, created_by, pid)"
           " SELECT 'prune', 'completed', $2, pg_catalog.clock_timestamp(), pg_catalog.clock_timestamp(), n,"
-          "        'expired snapshots: ' OPERATOR(pg_catalog.||) pg_catalog.coalesce(list, 'none'), $3, $4::pg_catalog.int4"
+          "        'expired snapshots: ' OPERATOR(pg_catalog.||) COALESCE(list, 'none'), $3, $4::pg_catalog.int4"
           "   FROM listed"
-          " RETURNING (SELECT pg_catalog.coalesce(ids, '[]'::pg_catalog.jsonb)::pg_catalog.text FROM listed)",
+          " RETURNING (SELECT COALESCE(ids, '[]'::pg_catalog.jsonb)::pg_catalog.text FROM listed)",
       {ids.dump(), only_group && only_group->has_value() ? **only_group : TextValue(),
        [] {
          std::string role;
