@@ -59,7 +59,7 @@ ALTER TABLE orders ENABLE ROW LEVEL SECURITY;
 CREATE POLICY explode ON orders USING (boom('orders'));
 CREATE ROLE app;
 GRANT SELECT ON ALL TABLES IN SCHEMA public TO app;
-GRANT EXECUTE ON FUNCTION backup_create(text, jsonb, text, text) TO app;
+GRANT EXECUTE ON FUNCTION backup_create(text, jsonb, text, text, boolean) TO app;
 SQL
 before=$(ls "$storage" | wc -l)
 err=$(psql -qXAt -v VERBOSITY=verbose -c "SET ROLE app" -c "BEGIN" -c "SET LOCAL test.boom = on" -c "SELECT backup_create('1')" -c "ROLLBACK" 2>&1 | grep -m1 ERROR || true)

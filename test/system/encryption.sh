@@ -50,7 +50,7 @@ CREATE FUNCTION tenant1() RETURNS text LANGUAGE sql AS $$
   SELECT md5(string_agg(c::text, ',' ORDER BY c.id)) FROM customers c WHERE tenant_id = 1 $$;
 CREATE ROLE app LOGIN;
 GRANT SELECT ON ALL TABLES IN SCHEMA public TO app;
-GRANT EXECUTE ON FUNCTION backup_create(text, jsonb, text, text) TO app;
+GRANT EXECUTE ON FUNCTION backup_create(text, jsonb, text, text, boolean) TO app;
 SQL
 
 echo "# an encrypted snapshot holds no plaintext and reads back"
