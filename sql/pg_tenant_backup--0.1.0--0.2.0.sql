@@ -20,13 +20,72 @@ ALTER TABLE backup_logs ADD COLUMN encryption text CHECK (encryption IN ('aes-25
   ADD COLUMN encryption_key_id text;
 COMMENT ON COLUMN backup_logs.encryption IS 'aes-256-gcm when the stored file is encrypted, else NULL';
 COMMENT ON COLUMN backup_logs.encryption_key_id IS 'first 8 bytes (hex) of SHA-256 of the key the file is encrypted with';
+-- Snapshots kept for good (docs/operations.md, "Retention"): no retention
+-- and no backup_prune removes them, only backup_delete.
+ALTER TABLE backup_logs ADD COLUMN keep boolean NOT NULL DEFAULT false;
+COMMENT ON COLUMN backup_logs.keep IS
+  'kept for good (backup_keep, backup_create keep): no retention and no backup_prune removes it, only backup_delete';
 -- New columns come last: CREATE OR REPLACE keeps the view's grants.
 CREATE OR REPLACE VIEW backup_list AS
 SELECT id, tenant, name, notes, trigger, status, started_at, finished_at, file_name,
        round(size_bytes / 1048576.0, 3) AS size_mb, compression, checksum, table_count, row_count,
        round((extract(epoch FROM (now() - finished_at)) / 86400)::numeric, 2) AS age_days,
        status IN ('completed', 'restored') AS restorable,
-       created_by, encryption, encryption_key_id
+       created_by, encryption, encryption_key_id, keep
   FROM backup_logs
  WHERE operation = 'backup' AND status IN ('completed', 'restored')
  ORDER BY id;
+
+CREATE FUNCTION backup_keep(id bigint, keep boolean DEFAULT true)
+RETURNS void
+AS 'MODULE_PATHNAME', 'backup_keep'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION backup_keep(bigint, boolean) IS
+  'Keep a stored snapshot for good (true) or hand it back to retention (false)';
+REVOKE ALL ON FUNCTION backup_keep(bigint, boolean) FROM PUBLIC;
+
+-- backup_create gains `keep`, last and with a default, so every call
+-- written for 0.1.0 works unchanged. A signature cannot change in place:
+-- the function is dropped and created again, and the EXECUTE grants made on
+-- the old one are made on the new one. The extension's initial privileges
+-- (pg_init_privs, which pg_dump leaves out) stay those of a fresh install,
+-- so pg_dump still dumps the grants an admin made.
+DO $upgrade$
+DECLARE
+  old_acl pg_catalog.aclitem[];
+  old_owner pg_catalog.oid;
+  new_function pg_catalog.regprocedure;
+  initial pg_catalog.aclitem[];
+  granted record;
+BEGIN
+  SELECT p.proacl, p.proowner INTO old_acl, old_owner FROM pg_catalog.pg_proc p
+   WHERE p.oid OPERATOR(pg_catalog.=) '@extschema@.backup_create(text, jsonb, text, text)'::pg_catalog.regprocedure;
+  DROP FUNCTION @extschema@.backup_create(text, jsonb, text, text);
+  CREATE FUNCTION @extschema@.backup_create(tenant text, opts jsonb DEFAULT '{}', name text DEFAULT NULL,
+                                            notes text DEFAULT NULL, keep boolean DEFAULT false)
+  RETURNS bigint
+  AS 'MODULE_PATHNAME', 'backup_create'
+  LANGUAGE C CALLED ON NULL INPUT VOLATILE PARALLEL UNSAFE;
+  new_function := '@extschema@.backup_create(text, jsonb, text, text, boolean)'::pg_catalog.regprocedure;
+  REVOKE ALL ON FUNCTION @extschema@.backup_create(text, jsonb, text, text, boolean) FROM PUBLIC;
+  SELECT p.proacl INTO initial FROM pg_catalog.pg_proc p WHERE p.oid OPERATOR(pg_catalog.=) new_function;
+  FOR granted IN
+    SELECT a.grantee, a.is_grantable FROM pg_catalog.aclexplode(old_acl) a
+     WHERE a.privilege_type OPERATOR(pg_catalog.=) 'EXECUTE'
+       AND a.grantee OPERATOR(pg_catalog.<>) old_owner
+       AND a.grantee OPERATOR(pg_catalog.<>) (SELECT p.proowner FROM pg_catalog.pg_proc p
+                                                WHERE p.oid OPERATOR(pg_catalog.=) new_function)
+  LOOP
+    EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO %s%s', new_function,
+      CASE WHEN granted.grantee OPERATOR(pg_catalog.=) 0 THEN 'PUBLIC'
+           ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(granted.grantee)) END,
+      CASE WHEN granted.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END);
+  END LOOP;
+  UPDATE pg_catalog.pg_init_privs SET initprivs = initial
+   WHERE objoid OPERATOR(pg_catalog.=) new_function
+     AND classoid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass
+     AND objsubid OPERATOR(pg_catalog.=) 0;
+END
+$upgrade$;
+COMMENT ON FUNCTION backup_create(text, jsonb, text, text, boolean) IS
+  'Stream a tenant''s snapshot to a file in pg_tenant_backup.storage_path; returns its backup_logs id';

@@ -22,8 +22,31 @@ bool older_than(int64_t finished_at, int64_t now, int64_t limit) {
 
 }  // namespace
 
-std::vector<int64_t> snapshots_to_expire(std::vector<StoredSnapshot> completed,
-                                         const RetentionPolicy& policy, int64_t now) {
+std::optional<SnapshotTrigger> snapshot_trigger_from_string(std::string_view text) {
+  if (text == "manual") return SnapshotTrigger::Manual;
+  if (text == "scheduled") return SnapshotTrigger::Scheduled;
+  if (text == "pre_restore") return SnapshotTrigger::PreRestore;
+  return std::nullopt;
+}
+
+bool in_retention_scope(const StoredSnapshot& s, const RetentionScope& scope) {
+  if (s.keep) return false;
+  if (s.trigger == SnapshotTrigger::PreRestore && s.undo_possible) return false;
+  switch (scope.kind) {
+    case RetentionScope::Kind::Schedule:
+      return s.trigger == SnapshotTrigger::Scheduled && scope.schedule_id &&
+             s.schedule_id == scope.schedule_id;
+    case RetentionScope::Kind::Manual:
+      return s.trigger == SnapshotTrigger::Manual || s.trigger == SnapshotTrigger::PreRestore;
+    case RetentionScope::Kind::Prune:
+      return true;
+  }
+  return false;
+}
+
+std::vector<int64_t> snapshots_to_expire(std::vector<StoredSnapshot> snapshots,
+                                         const RetentionPolicy& policy, int64_t now,
+                                         const RetentionScope& scope) {
   if (policy.max_backups && *policy.max_backups <= 0)
     throw Error(sqlstate::kInvalidParameterValue,
                 "max_backups must be at least 1, not " + std::to_string(*policy.max_backups));
@@ -36,6 +59,10 @@ std::vector<int64_t> snapshots_to_expire(std::vector<StoredSnapshot> completed,
   if (policy.retention_days &&
       *policy.retention_days <= std::numeric_limits<int64_t>::max() / kSecondsPerDay)
     max_age = *policy.retention_days * kSecondsPerDay;
+
+  std::vector<StoredSnapshot> completed;
+  for (auto& s : snapshots)
+    if (in_retention_scope(s, scope)) completed.push_back(std::move(s));
 
   // Groups together (whole-database first: nullopt sorts lowest), newest first inside.
   std::sort(

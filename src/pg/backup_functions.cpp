@@ -1,5 +1,5 @@
 // SQL entry points of stored snapshots: backup_create, backup_prune,
-// backup_delete.
+// backup_delete, backup_keep.
 #include "core/error.hpp"
 #include "core/storage_names.hpp"
 #include "pg/autonomous.hpp"
@@ -63,6 +63,42 @@ void delete_backup(int64_t id) {
   pg::Spi::finish();
 }
 
+// Pins (or unpins) a stored snapshot. Like backup_delete it commits at once,
+// in a transaction of its own: retention runs autonomously too, and would
+// otherwise wait forever for a row the caller's transaction holds. A prune
+// running at the same time waits for this row and then leaves it alone.
+void keep_backup(int64_t id, bool keep) {
+  pg::Spi::connect();
+  pg::LogTable table = pg::find_log_table();
+  if (!table.has_keep_column)
+    throw core::Error("55000",
+                      "backup_logs has no keep column: the extension's SQL objects are older than "
+                      "its library",
+                      {}, "Run ALTER EXTENSION pg_tenant_backup UPDATE in this database.");
+  const std::string which = "backup " + std::to_string(id);
+  auto updated = pg::run_autonomously(
+      "UPDATE " + table.qualified_name + " SET keep = $2::pg_catalog.bool"
+      " WHERE id OPERATOR(pg_catalog.=) $1::pg_catalog.int8"
+      "   AND operation OPERATOR(pg_catalog.=) 'backup'"
+      "   AND status OPERATOR(pg_catalog.=) ANY ('{completed,restored}'::pg_catalog.text[])"
+      " RETURNING id::pg_catalog.text",
+      {std::to_string(id), keep ? "true" : "false"}, table.owner);
+  if (!updated) {
+    auto rows = pg::as_owner(table.owner, [&] {
+      return pg::Spi::query("SELECT status FROM " + table.qualified_name +
+                                " WHERE id OPERATOR(pg_catalog.=) $1::pg_catalog.int8"
+                                "   AND operation OPERATOR(pg_catalog.=) 'backup'",
+                            {std::to_string(id)});
+    });
+    if (rows.empty())
+      throw core::Error("42704", which + " does not exist", {},
+                        "List stored snapshots with SELECT * FROM backup_list.");
+    throw core::Error("55000", which + " is " + rows[0][0].value_or("?") + ": it has no stored snapshot to keep",
+                      {}, "Only a completed snapshot (one of backup_list) can be kept.");
+  }
+  pg::Spi::finish();
+}
+
 }  // namespace
 
 extern "C" {
@@ -75,6 +111,11 @@ Datum backup_create(PG_FUNCTION_ARGS) {
     request.opts = PG_ARGISNULL(1) ? nullptr : PG_GETARG_JSONB_P(1);
     request.name = optional_text(fcinfo, 2);
     request.notes = optional_text(fcinfo, 3);
+    // keep: since 0.2.0 (a 0.1.0 definition passes four arguments).
+    if (PG_NARGS() > 4) {
+      if (PG_ARGISNULL(4)) throw core::Error("22004", "keep must not be NULL", {}, "Pass true or false.");
+      request.keep = PG_GETARG_BOOL(4);
+    }
     return Int64GetDatum(pg::create_backup(request));
   });
 }
@@ -92,7 +133,8 @@ Datum backup_prune(PG_FUNCTION_ARGS) {
     pg::Spi::connect();
     std::optional<std::optional<std::string>> group;
     if (tenant) group = tenant;
-    int64_t expired = pg::prune_backups(group, max_backups, retention_days);
+    int64_t expired = pg::prune_backups(group, {core::RetentionScope::Kind::Prune, std::nullopt},
+                                        max_backups, retention_days);
     pg::Spi::finish();
     return Int32GetDatum(static_cast<int32>(expired));
   });
@@ -102,6 +144,15 @@ PG_FUNCTION_INFO_V1(backup_delete);
 Datum backup_delete(PG_FUNCTION_ARGS) {
   return pg::entry([&]() -> Datum {
     delete_backup(PG_GETARG_INT64(0));
+    PG_RETURN_VOID();
+  });
+}
+PG_FUNCTION_INFO_V1(backup_keep);
+Datum backup_keep(PG_FUNCTION_ARGS) {
+  return pg::entry([&]() -> Datum {
+    if (PG_ARGISNULL(0)) throw core::Error("22004", "the backup id must not be NULL");
+    if (PG_ARGISNULL(1)) throw core::Error("22004", "keep must not be NULL", {}, "Pass true or false.");
+    keep_backup(PG_GETARG_INT64(0), PG_GETARG_BOOL(1));
     PG_RETURN_VOID();
   });
 }

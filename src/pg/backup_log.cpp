@@ -31,6 +31,11 @@ void check_log_columns(const LogTable& table, const LogEntry& e) {
                       "backup_logs has no encryption columns: the extension's SQL objects are older "
                       "than its library",
                       {}, "Run ALTER EXTENSION pg_tenant_backup UPDATE in this database.");
+  if (!table.has_keep_column && e.keep)
+    throw core::Error("55000",
+                      "backup_logs has no keep column: the extension's SQL objects are older than "
+                      "its library",
+                      {}, "Run ALTER EXTENSION pg_tenant_backup UPDATE in this database.");
 }
 
 std::string insert_sql(const LogTable& table) {
@@ -40,13 +45,16 @@ std::string insert_sql(const LogTable& table) {
          "  size_bytes, compression, checksum, table_count, row_count, table_counts, options,"
          "  error, source_id, archive_status, created_by, pid, schedule_id" +
          std::string(enc ? ", encryption, encryption_key_id" : "") +
+         std::string(table.has_keep_column ? ", keep" : "") +
          ") VALUES ($1, $2, $3, $4, $5, $6,"
          "  COALESCE($7::pg_catalog.timestamptz, pg_catalog.clock_timestamp()),"
          "  CASE WHEN $8::pg_catalog.bool THEN pg_catalog.clock_timestamp() END, $9,"
          "  $10::pg_catalog.int8, $11, $12, $13::pg_catalog.int4, $14::pg_catalog.int8,"
          "  $15::pg_catalog.jsonb, $16::pg_catalog.jsonb, $17::pg_catalog.jsonb, $18::pg_catalog.int8,"
          "  $19, $20::pg_catalog.name, $21::pg_catalog.int4, $22::pg_catalog.int8" +
-         std::string(enc ? ", $23, $24" : "") + ") RETURNING id";
+         std::string(enc ? ", $23, $24" : "") +
+         std::string(table.has_keep_column ? (enc ? ", $25::pg_catalog.bool" : ", $23::pg_catalog.bool") : "") +
+         ") RETURNING id";
 }
 
 std::vector<TextValue> insert_params(const LogTable& table, const LogEntry& e) {
@@ -63,6 +71,7 @@ std::vector<TextValue> insert_params(const LogTable& table, const LogEntry& e) {
     params.push_back(e.encryption);
     params.push_back(e.encryption_key_id);
   }
+  if (table.has_keep_column) params.push_back(e.keep ? "true" : "false");
   return params;
 }
 
@@ -75,6 +84,10 @@ LogTable find_log_table() {
       "       EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a"
       "                WHERE a.attrelid OPERATOR(pg_catalog.=) c.oid"
       "                  AND a.attname OPERATOR(pg_catalog.=) 'encryption_key_id'"
+      "                  AND NOT a.attisdropped),"
+      "       EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a"
+      "                WHERE a.attrelid OPERATOR(pg_catalog.=) c.oid"
+      "                  AND a.attname OPERATOR(pg_catalog.=) 'keep'"
       "                  AND NOT a.attisdropped)"
       "  FROM pg_catalog.pg_extension e"
       "  JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) e.extnamespace"
@@ -86,7 +99,8 @@ LogTable find_log_table() {
                       "the backup_logs table of pg_tenant_backup is missing", {},
                       "Reinstall the extension: DROP EXTENSION pg_tenant_backup; CREATE EXTENSION "
                       "pg_tenant_backup.");
-  return {*rows[0][0], static_cast<Oid>(std::stoul(*rows[0][1])), rows[0][2] == "t"};
+  return {*rows[0][0], static_cast<Oid>(std::stoul(*rows[0][1])), rows[0][2] == "t",
+          rows[0][3] == "t"};
 }
 
 std::string log_clock() {

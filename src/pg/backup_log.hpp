@@ -40,6 +40,7 @@ struct LogEntry {
   std::optional<int64_t> schedule_id;
   std::optional<std::string> encryption;         // aes-256-gcm; unset: not encrypted
   std::optional<std::string> encryption_key_id;  // id of the key the file is encrypted with
+  bool keep = false;  // a backup kept for good (only backup_delete removes it)
 };
 
 // The table and its owner (log rows are written with the owner's rights).
@@ -49,6 +50,7 @@ struct LogTable {
   // Columns added by 0.2.0: false until ALTER EXTENSION ... UPDATE has run
   // (the library is new, the extension's tables still 0.1.0's).
   bool has_encryption_columns = false;
+  bool has_keep_column = false;  // backup_logs.keep, also added by 0.2.0
 };
 LogTable find_log_table();
 

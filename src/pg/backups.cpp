@@ -82,7 +82,7 @@ std::string run_archive_command(const std::string& command_template, const std::
 
 int64_t create_backup(const CreateRequest& request, std::optional<int64_t>* log_id) {
   const StorageSettings settings = storage_settings();
-  core::SnapshotOptions options = snapshot_options(request.opts, core::stored_snapshot_option_keys());
+  core::SnapshotOptions options = stored_snapshot_options(request.opts);
   core::StoredSnapshotOptions file_options{settings.compression, settings.verify_after_backup};
   if (request.opts != nullptr)
     file_options = core::apply_stored_snapshot_options(jsonb_text(request.opts), file_options);
@@ -108,6 +108,7 @@ int64_t create_backup(const CreateRequest& request, std::optional<int64_t>* log_
   start.compression = file_options.compression;
   start.options = recorded_options.dump();
   start.schedule_id = request.schedule_id;
+  start.keep = request.keep;
   StoredFileWriter writer;
   if (encryption_settings().enabled) {
     start.encryption = std::string(core::kEncryptionAlgorithm);
@@ -135,9 +136,14 @@ int64_t create_backup(const CreateRequest& request, std::optional<int64_t>* log_
         run_archive_command(settings.archive_command, dir + "/" + *done.file_name, *done.file_name);
   finish_log_autonomously(id, done);
   restore_output_settings(level);
-  prune_backups(std::optional<std::optional<std::string>>(request.tenant),
-                request.max_backups.value_or(settings.max_backups),
-                request.retention_days.value_or(settings.retention_days));
+  // Retention removes only what it owns (core/retention.hpp).
+  const std::optional<std::optional<std::string>> group(request.tenant);
+  if (request.trigger == "scheduled" && request.schedule_id)
+    prune_backups(group, {core::RetentionScope::Kind::Schedule, request.schedule_id},
+                  request.max_backups, request.retention_days);
+  else if (request.trigger == "manual" && settings.prune_manual)
+    prune_backups(group, {core::RetentionScope::Kind::Manual, std::nullopt}, std::nullopt,
+                  std::nullopt);
   Spi::finish();
   return id;
 }
@@ -196,21 +202,30 @@ int64_t store_snapshot_file(const LogEntry& start, const std::string& directory,
 }
 
 int64_t prune_backups(const std::optional<std::optional<std::string>>& only_group,
-                      std::optional<int64_t> max_backups, std::optional<int64_t> retention_days) {
+                      const core::RetentionScope& scope, std::optional<int64_t> max_backups,
+                      std::optional<int64_t> retention_days) {
   const StorageSettings settings = storage_settings();
   core::RetentionPolicy policy{max_backups ? max_backups : settings.max_backups,
                                retention_days ? retention_days : settings.retention_days};
   LogTable table = find_log_table();
+  // undo_possible: the restore a pre_restore snapshot protects can still be
+  // undone, i.e. backup_restore would accept it (restore_window; see
+  // restore_backup in import.cpp for the same test).
   std::string sql =
       "SELECT id::pg_catalog.text, tenant,"
-      "       pg_catalog.date_part('epoch', finished_at)::pg_catalog.int8::pg_catalog.text, file_name"
+      "       pg_catalog.date_part('epoch', finished_at)::pg_catalog.int8::pg_catalog.text,"
+      "       file_name, trigger, schedule_id::pg_catalog.text, " +
+      std::string(table.has_keep_column ? "keep" : "false") +
+      ", NOT (($1::pg_catalog.interval OPERATOR(pg_catalog.>) '0'::pg_catalog.interval)"
+      "       AND (finished_at OPERATOR(pg_catalog.<)"
+      "            (pg_catalog.now() OPERATOR(pg_catalog.-) $1::pg_catalog.interval)))"
       "  FROM " + table.qualified_name +
       " WHERE operation OPERATOR(pg_catalog.=) 'backup'"
       "   AND status OPERATOR(pg_catalog.=) ANY ('{completed,restored}'::pg_catalog.text[])"
       "   AND file_name IS NOT NULL";
-  std::vector<TextValue> params;
+  std::vector<TextValue> params = {restore_settings().restore_window};
   if (only_group) {
-    sql += only_group->has_value() ? " AND tenant OPERATOR(pg_catalog.=) $1" : " AND tenant IS NULL";
+    sql += only_group->has_value() ? " AND tenant OPERATOR(pg_catalog.=) $2" : " AND tenant IS NULL";
     if (only_group->has_value()) params.push_back(**only_group);
   }
   // A new snapshot: the rows the log writer just completed must be seen.
@@ -219,30 +234,43 @@ int64_t prune_backups(const std::optional<std::optional<std::string>>& only_grou
   std::map<int64_t, std::string> files;
   for (const auto& row : rows) {
     int64_t id = std::stoll(*row[0]);
-    completed.push_back({id, row[1], std::stoll(*row[2])});
+    core::StoredSnapshot s{id, row[1], std::stoll(*row[2])};
+    // A trigger this version does not know is left alone (never expired).
+    auto trigger = core::snapshot_trigger_from_string(row[4].value_or(""));
+    if (!trigger) continue;
+    s.trigger = *trigger;
+    if (row[5]) s.schedule_id = std::stoll(*row[5]);
+    s.keep = row[6] == "t";
+    s.undo_possible = row[7] == "t";
+    completed.push_back(std::move(s));
     files[id] = *row[3];
   }
-  auto expired = core::snapshots_to_expire(completed, policy, unix_now());
+  auto expired = core::snapshots_to_expire(completed, policy, unix_now(), scope);
   if (expired.empty()) return 0;
 
   nlohmann::json ids = expired;
-  std::string id_list;
-  for (auto id : expired) id_list += (id_list.empty() ? "" : ", ") + std::to_string(id);
   // Rows first, then files: a crash in between leaves a file without a
-  // row (harmless), never a completed row without its file.
-  run_autonomously(
+  // row (harmless), never a completed row without its file. A row pinned,
+  // deleted or expired meanwhile by another session is left as it is (the
+  // UPDATE waits for that session and reads the row again), and so is its
+  // file: only the ids the UPDATE returns lose their files.
+  const std::string keep_test = table.has_keep_column ? " AND NOT keep" : "";
+  auto gone = run_autonomously(
       "WITH expired AS (UPDATE " + table.qualified_name +
           " SET status = 'expired'"
-          " WHERE id OPERATOR(pg_catalog.=) ANY (SELECT pg_catalog.jsonb_array_elements_text("
-          "                                          $1::pg_catalog.jsonb)::pg_catalog.int8)"
-          "   AND status OPERATOR(pg_catalog.=) ANY ('{completed,restored}'::pg_catalog.text[])"
-          " RETURNING id)"
+          " WHERE id OPERATOR(pg_catalog.=) ANY (SELECT pg_catalog.jsonb_array_elements_text($1::pg_catalog.jsonb)::pg_catalog.int8)"
+          "   AND status OPERATOR(pg_catalog.=) ANY ('{completed,restored}'::pg_catalog.text[])" + keep_test +
+          " RETURNING id),"
+          " listed AS (SELECT pg_catalog.count(*) AS n,"
+          "                   pg_catalog.string_agg(id::pg_catalog.text, ', ' ORDER BY id) AS list,"
+          "                   pg_catalog.jsonb_agg(id) AS ids FROM expired)"
           " INSERT INTO " + table.qualified_name +
           " (operation, status, tenant, started_at, finished_at, row_count, notes, created_by, pid)"
-          " SELECT 'prune', 'completed', $2, pg_catalog.clock_timestamp(), pg_catalog.clock_timestamp(),"
-          "        pg_catalog.count(*), 'expired snapshots: ' OPERATOR(pg_catalog.||) $3,"
-          "        $4::pg_catalog.name, $5::pg_catalog.int4 FROM expired",
-      {ids.dump(), only_group && only_group->has_value() ? **only_group : TextValue(), id_list,
+          " SELECT 'prune', 'completed', $2, pg_catalog.clock_timestamp(), pg_catalog.clock_timestamp(), n,"
+          "        'expired snapshots: ' OPERATOR(pg_catalog.||) COALESCE(list, 'none'), $3, $4::pg_catalog.int4"
+          "   FROM listed"
+          " RETURNING (SELECT COALESCE(ids, '[]'::pg_catalog.jsonb)::pg_catalog.text FROM listed)",
+      {ids.dump(), only_group && only_group->has_value() ? **only_group : TextValue(),
        [] {
          std::string role;
          guarded([&] { role = GetUserNameFromId(GetUserId(), false); });
@@ -250,6 +278,8 @@ int64_t prune_backups(const std::optional<std::optional<std::string>>& only_grou
        }(),
        std::to_string(MyProcPid)},
       table.owner);
+  expired.clear();
+  for (const auto& id : nlohmann::json::parse(gone.value_or("[]"))) expired.push_back(id.get<int64_t>());
   const std::string dir = settings.storage_path;
   for (auto id : expired)
     if (core::is_snapshot_file_name(files[id])) remove_file_quietly(dir + "/" + files[id]);

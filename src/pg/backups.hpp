@@ -10,6 +10,7 @@
 
 #include "core/compression.hpp"
 #include "core/json_writer.hpp"
+#include "core/retention.hpp"
 #include "pg/backup_log.hpp"
 #include "pg/server.hpp"
 
@@ -22,7 +23,10 @@ struct CreateRequest {
   std::optional<std::string> notes;
   std::string trigger = "manual";  // manual | scheduled | pre_restore
   std::optional<int64_t> schedule_id;
-  // Retention after the backup; the settings when unset.
+  bool keep = false;  // kept for good: no retention and no backup_prune removes it
+  // Retention after a scheduled backup (the schedule's own snapshots only);
+  // the settings when unset. A manual backup prunes only with
+  // pg_tenant_backup.prune_manual on; a pre_restore one never does.
   std::optional<int64_t> max_backups;
   std::optional<int64_t> retention_days;
 };
@@ -55,11 +59,14 @@ int64_t store_snapshot_file(const LogEntry& start, const std::string& directory,
                             core::Compression compression, const StoredFileWriter& writer,
                             LogEntry& done, std::optional<int64_t>* log_id = nullptr);
 
-// Expires completed snapshots beyond max_backups per tenant and older than
-// retention_days, never the newest of a tenant. `only_group`: prune one
-// tenant's group (nullopt inside = whole-database snapshots); without it,
-// every group. Returns how many were expired.
+// Expires the completed snapshots `scope` owns (core/retention.hpp) beyond
+// max_backups per tenant and older than retention_days (the settings when
+// unset), never the newest of a tenant in the scope, never a kept one, never
+// a pre_restore snapshot whose restore can still be undone. `only_group`:
+// prune one tenant's group (nullopt inside = whole-database snapshots);
+// without it, every group. Returns how many were expired.
 int64_t prune_backups(const std::optional<std::optional<std::string>>& only_group,
-                      std::optional<int64_t> max_backups, std::optional<int64_t> retention_days);
+                      const core::RetentionScope& scope, std::optional<int64_t> max_backups,
+                      std::optional<int64_t> retention_days);
 
 }  // namespace ptb::pg

@@ -1544,16 +1544,21 @@ RestoreResult restore_backup(int64_t id, const CallOptions& options, std::option
     // A tenant that does not exist has nothing to keep: undoing the restore
     // of a deleted tenant is deleting it again.
     if (options.import.dry_run || !tenant_exists) return;
+    // Soft-deleted rows always: the restore may change them (a snapshot row
+    // brings back a row soft-deleted since), and undoing it must put them
+    // back as they were.
+    core::SnapshotOptions complete = snapshot_options;
+    complete.include_deleted = true;
     const std::string recorded =
-        core::recorded_options_as_opts(json::parse(core::options_to_json(snapshot_options))).dump();
+        core::recorded_options_as_opts(json::parse(core::options_to_json(complete))).dump();
     CreateRequest create;
     create.tenant = b.tenant;
     guarded([&] { create.opts = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(recorded.c_str()))); });
     create.notes = "taken before restoring backup " + std::to_string(id);
+    // A pre_restore backup prunes nothing (it could expire the very snapshot
+    // being restored), and no retention expires it while the restore can be
+    // undone (core/retention.hpp).
     create.trigger = "pre_restore";
-    // No pruning now: it could expire the very snapshot being restored.
-    create.max_backups = INT64_MAX;
-    create.retention_days = INT64_MAX;
     result.pre_restore_id = create_backup(create);
   };
   result.outcome = run_import(request);

@@ -22,6 +22,7 @@ int compression_setting = 1;
 bool verify_after_backup_setting = true;
 int max_backups_setting = 50;
 int retention_days_setting = 30;
+bool prune_manual_setting = false;
 char* archive_command_setting = nullptr;
 
 char* database_setting = nullptr;
@@ -149,14 +150,22 @@ void define_settings() {
                            nullptr, &verify_after_backup_setting, true, PGC_USERSET, 0, nullptr,
                            nullptr, nullptr);
   DefineCustomIntVariable("pg_tenant_backup.max_backups",
-                          "Completed snapshots kept per tenant by backup_prune.", nullptr,
-                          &max_backups_setting, 50, 1, INT_MAX, PGC_SUSET, 0, nullptr, nullptr,
-                          nullptr);
+                          "Completed snapshots kept per tenant by a schedule without its own "
+                          "max_backups, and by backup_prune.",
+                          nullptr, &max_backups_setting, 50, 1, INT_MAX, PGC_SUSET, 0, nullptr,
+                          nullptr, nullptr);
   DefineCustomIntVariable("pg_tenant_backup.retention_days",
-                          "Snapshots older than this many days are pruned (the newest of a "
-                          "tenant is always kept).",
+                          "Snapshots older than this many days are expired by a schedule "
+                          "without its own retention_days, and by backup_prune (the newest of "
+                          "a tenant is always kept).",
                           nullptr, &retention_days_setting, 30, 0, 36500, PGC_SUSET, 0, nullptr,
                           nullptr, nullptr);
+  DefineCustomBoolVariable("pg_tenant_backup.prune_manual",
+                           "backup_create also expires the tenant's manual and pre_restore "
+                           "snapshots by max_backups and retention_days (superuser only).",
+                           "Kept snapshots, and pre_restore snapshots whose restore can still be "
+                           "undone, are never expired.",
+                           &prune_manual_setting, false, PGC_SUSET, 0, nullptr, nullptr, nullptr);
   DefineCustomStringVariable(
       "pg_tenant_backup.archive_command",
       "Shell command run after each completed snapshot, with %p (path) and %f (file name).",
@@ -231,6 +240,7 @@ StorageSettings storage_settings() {
   s.verify_after_backup = verify_after_backup_setting;
   s.max_backups = max_backups_setting;
   s.retention_days = retention_days_setting;
+  s.prune_manual = prune_manual_setting;
   s.archive_command = archive_command_setting ? archive_command_setting : "";
   return s;
 }
@@ -270,6 +280,15 @@ core::SnapshotOptions snapshot_options(Jsonb* opts, const std::vector<std::strin
        text(soft_delete_column_setting)});
   if (opts != nullptr)
     options = core::apply_options_json(jsonb_text(opts), std::move(options), extra_keys);
+  return options;
+}
+
+core::SnapshotOptions stored_snapshot_options(Jsonb* opts) {
+  core::SnapshotOptions options = snapshot_options(nullptr);
+  options.include_deleted = true;
+  if (opts != nullptr)
+    options = core::apply_options_json(jsonb_text(opts), std::move(options),
+                                       core::stored_snapshot_option_keys());
   return options;
 }
 

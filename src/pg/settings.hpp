@@ -17,13 +17,20 @@ void define_settings();
 // core::apply_options_json).
 core::SnapshotOptions snapshot_options(Jsonb* opts, const std::vector<std::string>& extra_keys = {});
 
+// The options of a stored snapshot (backup_create, a schedule's backups,
+// pre_restore): as snapshot_options with backup_create's own keys, but a
+// backup is complete by default: soft-deleted rows are in unless opts says
+// "include_deleted": false.
+core::SnapshotOptions stored_snapshot_options(Jsonb* opts);
+
 // Settings of stored snapshots (backup_create and friends).
 struct StorageSettings {
   std::string storage_path;  // absolute; the default is under the data directory
   std::string compression;   // none | zstd
   bool verify_after_backup;
-  int max_backups;
+  int max_backups;     // default retention of schedules and backup_prune
   int retention_days;
+  bool prune_manual;   // backup_create applies them to manual and pre_restore snapshots too
   std::string archive_command;  // empty: none
 };
 StorageSettings storage_settings();

@@ -29,9 +29,9 @@ GRANT INSERT, SELECT ON public.ptb_trap_log TO PUBLIC;
 CREATE ROLE ptb_esc_admin;
 GRANT EXECUTE ON FUNCTION
   backup_stats(text, jsonb), backup_export(text, jsonb),
-  backup_create(text, jsonb, text, text), backup_verify(bigint), backup_read(bigint),
+  backup_create(text, jsonb, text, text, boolean), backup_verify(bigint), backup_read(bigint),
   backup_download(bigint), backup_upload(bytea, text, text),
-  backup_delete(bigint), backup_prune(text, integer, integer),
+  backup_delete(bigint), backup_prune(text, integer, integer), backup_keep(bigint, boolean),
   backup_import(jsonb, text, jsonb), backup_import_stored(bigint, text, jsonb),
   backup_restore(bigint, jsonb), backup_tenant_busy(text)
   TO ptb_esc_admin;
@@ -152,7 +152,8 @@ CREATE TEMP TABLE calls (seq serial, fn regprocedure, call text);
 INSERT INTO calls (fn, call) VALUES
   ('backup_stats(text, jsonb)', $$SELECT backup_stats('1')$$),
   ('backup_export(text, jsonb)', $$SELECT backup_export('1')$$),
-  ('backup_create(text, jsonb, text, text)', $$SELECT backup_create('1')$$),
+  ('backup_create(text, jsonb, text, text, boolean)', $$SELECT backup_create('1')$$),
+  ('backup_keep(bigint, boolean)', $$SELECT backup_keep(stored, true), backup_keep(stored, false) FROM ids$$),
   ('backup_verify(bigint)', $$SELECT backup_verify(stored) FROM ids$$),
   ('backup_read(bigint)', $$SELECT backup_read(stored) FROM ids$$),
   ('backup_download(bigint)', $$SELECT count(*) FROM ids, backup_download(stored)$$),
@@ -227,7 +228,7 @@ SELECT diag(string_agg(format('%s as %s with %s: %s %s', fn, role, technique, st
 -- The admin's calls reached the extension's SQL: they ran, they did not
 -- all fail on privileges.
 SELECT is((SELECT count(*)::int FROM outcomes o WHERE o.role = 'ptb_esc_admin' AND o.technique = t.technique
-              AND o.fn IN ('backup_export(text, jsonb)', 'backup_create(text, jsonb, text, text)',
+              AND o.fn IN ('backup_export(text, jsonb)', 'backup_create(text, jsonb, text, text, boolean)',
                            'backup_verify(bigint)', 'backup_read(bigint)', 'backup_prune(text, integer, integer)',
                            'backup_import_stored(bigint, text, jsonb)', 'backup_restore(bigint, jsonb)')
               AND o.state = 'ok'), 7,

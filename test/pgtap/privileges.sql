@@ -25,9 +25,9 @@ LOAD 'pg_tenant_backup';
 CREATE ROLE ptb_priv_admin;
 GRANT EXECUTE ON FUNCTION
   backup_stats(text, jsonb), backup_export(text, jsonb),
-  backup_create(text, jsonb, text, text), backup_verify(bigint), backup_read(bigint),
+  backup_create(text, jsonb, text, text, boolean), backup_verify(bigint), backup_read(bigint),
   backup_download(bigint), backup_upload(bytea, text, text),
-  backup_delete(bigint), backup_prune(text, integer, integer)
+  backup_delete(bigint), backup_prune(text, integer, integer), backup_keep(bigint, boolean)
   TO ptb_priv_admin;
 GRANT SELECT ON backup_logs, backup_list TO ptb_priv_admin;
 GRANT EXECUTE ON FUNCTION backup_import(jsonb, text, jsonb), backup_import_stored(bigint, text, jsonb),
@@ -49,13 +49,14 @@ CREATE TEMP TABLE matrix (fn regprocedure PRIMARY KEY, call text NOT NULL,
 INSERT INTO matrix VALUES
   ('backup_stats(text, jsonb)',           $$SELECT backup_stats('1')$$,                       true, true,  false, false, false),
   ('backup_export(text, jsonb)',          $$SELECT backup_export('1')$$,                      true, true,  false, false, false),
-  ('backup_create(text, jsonb, text, text)', $$SELECT backup_create('no such tenant')$$,      true, true,  false, false, false),
+  ('backup_create(text, jsonb, text, text, boolean)', $$SELECT backup_create('no such tenant')$$,      true, true,  false, false, false),
   ('backup_verify(bigint)',               $$SELECT backup_verify(-1)$$,                       true, true,  false, false, false),
   ('backup_read(bigint)',                 $$SELECT backup_read(-1)$$,                         true, true,  false, false, false),
   ('backup_download(bigint)',             $$SELECT * FROM backup_download(-1)$$,              true, true,  false, false, false),
   ('backup_upload(bytea, text, text)',    $$SELECT backup_upload('\x7b'::bytea)$$,            true, true,  false, false, false),
   ('backup_delete(bigint)',               $$SELECT backup_delete(-1)$$,                       true, true,  false, false, false),
   ('backup_prune(text, integer, integer)', $$SELECT backup_prune('no such tenant')$$,         true, true,  false, false, false),
+  ('backup_keep(bigint, boolean)',        $$SELECT backup_keep(-1)$$,                         true, true,  false, false, false),
   ('backup_import(jsonb, text, jsonb)',   $$SELECT backup_import('{}', 'no such mode')$$,     true, true,  false, false, false),
   ('backup_import_stored(bigint, text, jsonb)', $$SELECT backup_import_stored(-1)$$,      true, true,  false, false, false),
   ('backup_restore(bigint, jsonb)',       $$SELECT backup_restore(-1)$$,                      true, true,  false, false, false),
@@ -76,9 +77,10 @@ INSERT INTO matrix VALUES
   ('backup_schedule_drop(text)',          $$SELECT backup_schedule_drop('no such schedule')$$,    true, false, false, false, false),
   ('backup_scheduler_status()',           $$SELECT backup_scheduler_status()$$,               true, false, false, false, false);
 
-UPDATE matrix SET expect = '22P02' WHERE fn IN ('backup_create(text, jsonb, text, text)', 'backup_upload(bytea, text, text)');
+UPDATE matrix SET expect = '22P02' WHERE fn IN ('backup_create(text, jsonb, text, text, boolean)', 'backup_upload(bytea, text, text)');
 UPDATE matrix SET expect = '42704'
  WHERE fn IN ('backup_verify(bigint)', 'backup_read(bigint)', 'backup_download(bigint)', 'backup_delete(bigint)',
+              'backup_keep(bigint, boolean)',
               'backup_schedule_update(text, text, text, jsonb, text)', 'backup_schedule_enable(text)',
               'backup_schedule_disable(text)', 'backup_schedule_drop(text)',
               'backup_import_stored(bigint, text, jsonb)');
@@ -138,7 +140,8 @@ SELECT is(tap.error_of($$SELECT count(*) FROM backup_list$$, 'ptb_priv_auditor')
 SELECT set_eq($$SELECT name FROM pg_settings WHERE name LIKE 'pg_tenant_backup.%' AND context = 'superuser'$$,
               ARRAY['pg_tenant_backup.allow_restore', 'pg_tenant_backup.restore_window',
                     'pg_tenant_backup.storage_path', 'pg_tenant_backup.max_backups',
-                    'pg_tenant_backup.retention_days', 'pg_tenant_backup.archive_command',
+                    'pg_tenant_backup.retention_days', 'pg_tenant_backup.prune_manual',
+                    'pg_tenant_backup.archive_command',
                     'pg_tenant_backup.encryption', 'pg_tenant_backup.encryption_key_file',
                     'pg_tenant_backup.encryption_old_key_files'],
               'the superuser settings are those docs/security.md lists');

@@ -22,7 +22,9 @@ echo "# create, verify, download, upload, delete"
 id=$(q -c "SELECT backup_create('1', name => 'nightly', notes => 'first')")
 check "backup_create returns the log id" 1 "$id"
 row=$(q -c "SELECT status, trigger, tenant, name, compression, table_count, row_count, size_bytes > 0, checksum ~ '^[0-9a-f]{64}$', file_name FROM backup_logs WHERE id = $id")
-check_match "the row is completed with counts, size and checksum" '^completed\|manual\|1\|nightly\|zstd\|8\|12\|t\|t\|tenant-1-[0-9]{8}T[0-9]{6}Z-1\.json\.zst$' "$row"
+# 15 rows: with the soft-deleted customer 12, its order and its line (a stored
+# snapshot holds soft-deleted rows by default).
+check_match "the row is completed with counts, size and checksum" '^completed\|manual\|1\|nightly\|zstd\|8\|15\|t\|t\|tenant-1-[0-9]{8}T[0-9]{6}Z-1\.json\.zst$' "$row"
 file=$(q -c "SELECT file_name FROM backup_logs WHERE id = $id")
 check "the file is in the storage directory" yes "$([ -f "$storage/$file" ] && echo yes || echo no)"
 check "the storage directory is private (0700)" 700 "$(stat -c %a "$storage")"
@@ -33,7 +35,7 @@ check "verify logs a verify row" "verify|completed|$id" "$(q -c "SELECT operatio
 q -c "SELECT encode(c, 'hex') FROM backup_download($id) c" | xxd -r -p > "$work/downloaded"
 check "download gives the file's bytes" "$(sha256sum < "$storage/$file")" "$(sha256sum < "$work/downloaded")"
 check "backup_read gives the document" '"1"' "$(q -c "SELECT backup_read($id) -> 'metadata' -> 'tenant' -> 'id'")"
-check "backup_read equals a fresh export's data" t "$(q -c "SELECT backup_read($id) -> 'data' = backup_export('1') -> 'data'")"
+check "backup_read equals a fresh export's data with soft-deleted rows" t "$(q -c "SELECT backup_read($id) -> 'data' = backup_export('1', '{\"include_deleted\": true}') -> 'data'")"
 up=$(q -c "SELECT backup_upload(decode('$(xxd -p "$work/downloaded" | tr -d '\n')', 'hex'), 'uploaded', 'from a client')")
 check "upload of the downloaded file gives the same document" t "$(q -c "SELECT backup_read($up) = backup_read($id)")"
 check "the uploaded snapshot is listed" "uploaded|from a client|completed" "$(q -c "SELECT name, notes, status FROM backup_list WHERE id = $up")"
@@ -59,7 +61,7 @@ ALTER TABLE orders ENABLE ROW LEVEL SECURITY;
 CREATE POLICY explode ON orders USING (boom('orders'));
 CREATE ROLE app;
 GRANT SELECT ON ALL TABLES IN SCHEMA public TO app;
-GRANT EXECUTE ON FUNCTION backup_create(text, jsonb, text, text) TO app;
+GRANT EXECUTE ON FUNCTION backup_create(text, jsonb, text, text, boolean) TO app;
 SQL
 before=$(ls "$storage" | wc -l)
 err=$(psql -qXAt -v VERBOSITY=verbose -c "SET ROLE app" -c "BEGIN" -c "SET LOCAL test.boom = on" -c "SELECT backup_create('1')" -c "ROLLBACK" 2>&1 | grep -m1 ERROR || true)

@@ -37,9 +37,9 @@ q -c "SET client_min_messages = warning" -c "CREATE EXTENSION pg_tenant_backup" 
 q >/dev/null <<'SQL'
 GRANT EXECUTE ON FUNCTION
   backup_stats(text, jsonb), backup_export(text, jsonb),
-  backup_create(text, jsonb, text, text), backup_verify(bigint), backup_read(bigint),
+  backup_create(text, jsonb, text, text, boolean), backup_verify(bigint), backup_read(bigint),
   backup_download(bigint), backup_upload(bytea, text, text),
-  backup_delete(bigint), backup_prune(text, integer, integer),
+  backup_delete(bigint), backup_prune(text, integer, integer), backup_keep(bigint, boolean),
   backup_import(jsonb, text, jsonb), backup_import_stored(bigint, text, jsonb),
   backup_restore(bigint, jsonb), backup_tenant_busy(text),
   backup_schedule_create(text, text, text, jsonb, text), backup_schedule_update(text, text, text, jsonb, text),
@@ -111,6 +111,7 @@ SELECT backup_upload(string_agg(chunk, ''::bytea ORDER BY n), 'mallory upload')
   FROM (SELECT chunk, row_number() OVER () AS n FROM backup_list l, backup_download(l.id) AS chunk
          WHERE l.name = 'mallory manual') c;
 SELECT backup_delete(id) FROM backup_list WHERE name = 'mallory upload';
+SELECT backup_keep(id) FROM backup_list WHERE name = 'mallory manual';
 SELECT backup_prune('2', 1);
 SELECT backup_tenant_busy('1');
 SELECT backup_scheduler_status();

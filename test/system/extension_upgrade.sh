@@ -6,8 +6,10 @@
 # - the old log rows and schedules are intact (same ids, checksums, files);
 # - the old snapshots verify, restore, and import; new backups work; the
 #   scheduler runs an old schedule against the updated tables;
+# - an admin's grant on backup_create, whose signature 0.2.0 changes, is
+#   kept, and 0.1.0 calls of it still work;
 # - the extension's member objects and their definitions (functions with
-#   ACLs and settings, columns, defaults, constraints, indexes, policies,
+#   ACLs and settings, initial privileges (pg_init_privs), columns, defaults, constraints, indexes, policies,
 #   grants, comments, config dump registration) are IDENTICAL to a fresh
 #   CREATE EXTENSION in another database, and so is pg_dump --schema-only;
 # - DROP EXTENSION after the update leaves no error, no job worker, no
@@ -45,8 +47,12 @@ q -d app >/dev/null <<'SQL'
 SET client_min_messages = warning;
 SELECT backup_create('1', name => 'acme before update');
 SELECT backup_create('2', '{"compression": "none"}', 'globex before update');
-CREATE TABLE saved_export AS SELECT backup_export('1') AS doc;
+-- A stored snapshot holds soft-deleted rows (include_deleted defaults to true for it).
+CREATE TABLE saved_export AS SELECT backup_export('1') AS doc, backup_export('1', '{"include_deleted": true}') AS complete;
 SELECT backup_schedule_create('nightly', '*', '0 3 * * *', '{"timezone": "Europe/Berlin", "max_backups": 7}', 'every tenant at night');
+-- An admin's grant on a function whose signature 0.2.0 changes.
+CREATE ROLE ptb_upgrade_admin;
+GRANT EXECUTE ON FUNCTION backup_create(text, jsonb, text, text) TO ptb_upgrade_admin;
 SQL
 logs_sql="SELECT string_agg(concat_ws(':', id, operation, trigger, tenant, name, status, file_name, size_bytes, checksum, row_count, table_counts, created_by), ',' ORDER BY id) FROM backup_logs"
 schedules_sql="SELECT string_agg(concat_ws(':', id, name, tenant, schedule, timezone, is_active, options, max_backups, description, created_by, next_run_at), ',' ORDER BY id) FROM backup_schedules"
@@ -70,7 +76,7 @@ id2=$(q -d app -c "SELECT id FROM backup_logs WHERE name = 'globex before update
 check "the old zstd snapshot verifies" true "$(q -d app -c "SELECT backup_verify($id1) -> 'ok'")"
 check "the old uncompressed snapshot verifies" true "$(q -d app -c "SELECT backup_verify($id2) -> 'ok'")"
 check "the old snapshot reads back as the old export's data" t \
-  "$(q -d app -c "SELECT backup_read($id1) -> 'data' = doc -> 'data' FROM saved_export")"
+  "$(q -d app -c "SELECT backup_read($id1) -> 'data' = complete -> 'data' FROM saved_export")"
 
 echo "# old snapshots restore and import after the update"
 q -d app -c "UPDATE customers SET name = 'Ann (typo)' WHERE id = 10" -c "DELETE FROM orders WHERE id = 101" >/dev/null
@@ -83,6 +89,16 @@ check "the old export document imports as a new one would (dry run)" \
   "$(q -d app -c "SELECT backup_import(backup_export('1'), 'replace', '{\"dry_run\": true}') -> 'totals'")" \
   "$(q -d app -c "SELECT backup_import(doc, 'replace', '{\"dry_run\": true}') -> 'totals' FROM saved_export")"
 check "which changes nothing" 0 "$(q -d app -c "SELECT backup_import(doc, 'replace', '{\"dry_run\": true}') -> 'totals' -> 'updated' FROM saved_export")"
+
+echo "# backup_create's new signature keeps the grants and the old calls"
+check "the admin's EXECUTE grant on backup_create is kept" t \
+  "$(q -d app -c "SELECT has_function_privilege('ptb_upgrade_admin', 'backup_create(text, jsonb, text, text, boolean)', 'EXECUTE')")"
+check "and it is the only backup_create" 1 "$(q -d app -c "SELECT count(*) FROM pg_proc WHERE proname = 'backup_create'")"
+old_call=$(q -d app -c "SELECT backup_create('1', '{}', 'old call', 'notes')")
+check "a 0.1.0 call with four positional arguments works" "completed|old call|f" \
+  "$(q -d app -c "SELECT status, name, keep FROM backup_logs WHERE id = $old_call")"
+kept=$(q -d app -c "SELECT backup_create('1', name => 'kept', keep => true)")
+check "keep => true pins the new snapshot" t "$(q -d app -c "SELECT keep FROM backup_list WHERE id = $kept")"
 
 echo "# new backups after the update"
 new=$(q -d app -c "SELECT backup_create('2', name => 'after update')")
@@ -102,6 +118,8 @@ check "the scheduler runs the old schedule on the updated tables (every tenant, 
 
 echo "# the updated extension is the same as a fresh CREATE EXTENSION"
 q -d fresh -c "SET client_min_messages = warning" -c "CREATE EXTENSION pg_tenant_backup" -f test/fixtures/shop.sql >/dev/null
+# The same admin grant as in app, made on the new signature.
+q -d fresh -c "GRANT EXECUTE ON FUNCTION backup_create(text, jsonb, text, text, boolean) TO ptb_upgrade_admin" >/dev/null
 check "the fresh database runs the default_version" "$default_version" \
   "$(q -d fresh -c "SELECT extversion FROM pg_extension WHERE extname = 'pg_tenant_backup'")"
 # One line per fact about the extension and its members, sorted.
@@ -155,6 +173,9 @@ facts(line) AS (
                                        WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype IN ('a', 'i')
                                          AND d.refclassid = 'pg_class'::regclass), '<none>')
     FROM rels c JOIN pg_sequence s ON s.seqrelid = c.oid
+  UNION ALL SELECT 'initprivs: ' || pg_describe_object(i.classoid, i.objoid, i.objsubid) || ' ' || i.privtype::text
+         || ' ' || i.initprivs::text
+    FROM pg_init_privs i JOIN members m ON m.classid = i.classoid AND m.objid = i.objoid AND i.objsubid IN (0, m.objsubid)
   UNION ALL SELECT 'type: ' || t.oid::regtype || ' ' || t.typtype::text || ' ' || coalesce(t.typacl::text, '<default>')
     FROM pg_type t JOIN members m ON m.classid = 'pg_type'::regclass AND m.objid = t.oid)
 SELECT line FROM facts ORDER BY line COLLATE "C";

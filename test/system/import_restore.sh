@@ -26,7 +26,7 @@ CREATE ROLE app LOGIN;
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO app;
 GRANT USAGE, UPDATE ON ALL SEQUENCES IN SCHEMA public TO app;
 GRANT EXECUTE ON FUNCTION backup_restore(bigint, jsonb), backup_import(jsonb, text, jsonb),
-  backup_create(text, jsonb, text, text), backup_tenant_busy(text) TO app;
+  backup_create(text, jsonb, text, text, boolean), backup_tenant_busy(text) TO app;
 -- The tenant's rows as sorted text, and every other row with its row version.
 CREATE FUNCTION tenant1() RETURNS text LANGUAGE sql AS $$
   SELECT string_agg(r, ' | ' ORDER BY r) FROM (

@@ -20,7 +20,7 @@ CREATE EXTENSION pg_tenant_backup;
 CREATE ROLE cron_app LOGIN;
 GRANT USAGE ON SCHEMA cron TO cron_app;
 GRANT SELECT ON ALL TABLES IN SCHEMA public TO cron_app;
-GRANT EXECUTE ON FUNCTION backup_create(text, jsonb, text, text) TO cron_app;
+GRANT EXECUTE ON FUNCTION backup_create(text, jsonb, text, text, boolean) TO cron_app;
 SQL
 q -U cron_app -c "SELECT cron.schedule('acme-backup', '* * * * *', \$\$SELECT backup_create('1', name => 'from pg_cron')\$\$)" >/dev/null
 for i in $(seq 150); do

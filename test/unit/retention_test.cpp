@@ -200,3 +200,186 @@ TEST(RetentionProperty, ExpiresExactlyWhatTheRulesSay) {
     }
   }
 }
+
+// --- Ownership: what each kind of retention may remove.
+
+namespace {
+
+StoredSnapshot scheduled(int64_t id, std::optional<std::string> tenant, int64_t finished_at,
+                         int64_t schedule_id) {
+  StoredSnapshot s = snap(id, std::move(tenant), finished_at);
+  s.trigger = SnapshotTrigger::Scheduled;
+  s.schedule_id = schedule_id;
+  return s;
+}
+
+StoredSnapshot pre_restore(int64_t id, std::optional<std::string> tenant, int64_t finished_at,
+                           bool undo_possible) {
+  StoredSnapshot s = snap(id, std::move(tenant), finished_at);
+  s.trigger = SnapshotTrigger::PreRestore;
+  s.undo_possible = undo_possible;
+  return s;
+}
+
+StoredSnapshot kept(StoredSnapshot s) {
+  s.keep = true;
+  return s;
+}
+
+const RetentionScope kSchedule7{RetentionScope::Kind::Schedule, 7};
+const RetentionScope kManual{RetentionScope::Kind::Manual, std::nullopt};
+const RetentionScope kPrune{RetentionScope::Kind::Prune, std::nullopt};
+
+// The case: tenant "a" has a manual snapshot ("before migration"),
+// a pinned one, a pre_restore one, two of schedule 8 and many of schedule 7.
+std::vector<StoredSnapshot> mixed_tenant() {
+  std::vector<StoredSnapshot> all = {
+      snap(1, "a", kNow - 10 * kDay),                  // manual
+      kept(snap(2, "a", kNow - 400 * kDay)),           // pinned, very old
+      pre_restore(3, "a", kNow - 2 * kDay, true),      // its restore can be undone
+      scheduled(4, "a", kNow - 3, 8),                  // another schedule
+      scheduled(5, "a", kNow - 2, 8),
+  };
+  for (int i = 0; i < 5; ++i) all.push_back(scheduled(10 + i, "a", kNow - 100 + i, 7));
+  return all;
+}
+
+}  // namespace
+
+TEST(RetentionScope, TriggersReadFromTheLog) {
+  EXPECT_EQ(snapshot_trigger_from_string("manual"), SnapshotTrigger::Manual);
+  EXPECT_EQ(snapshot_trigger_from_string("scheduled"), SnapshotTrigger::Scheduled);
+  EXPECT_EQ(snapshot_trigger_from_string("pre_restore"), SnapshotTrigger::PreRestore);
+  EXPECT_EQ(snapshot_trigger_from_string("Manual"), std::nullopt);
+  EXPECT_EQ(snapshot_trigger_from_string(""), std::nullopt);
+}
+
+TEST(RetentionScope, AScheduleCountsAndExpiresOnlyItsOwnSnapshots) {
+  // max_backups 1: schedule 7 keeps its newest (14), nothing else is touched
+  // however new the others are.
+  EXPECT_EQ(snapshots_to_expire(mixed_tenant(), {1, std::nullopt}, kNow, kSchedule7),
+            (std::vector<int64_t>{10, 11, 12, 13}));
+  // By age as well: the manual snapshot (10 days) and the pinned one (400
+  // days) stay under a 1-day retention; schedule 7's are all young.
+  EXPECT_TRUE(snapshots_to_expire(mixed_tenant(), {std::nullopt, 1}, kNow, kSchedule7).empty());
+  // Another schedule's snapshots do not take schedule 7's places: with
+  // max_backups 5 all five of its own stay.
+  EXPECT_TRUE(snapshots_to_expire(mixed_tenant(), {5, std::nullopt}, kNow, kSchedule7).empty());
+}
+
+TEST(RetentionScope, AScheduleWithoutAnIdOwnsNothing) {
+  EXPECT_TRUE(snapshots_to_expire(mixed_tenant(), {1, 0},
+                                  kNow, {RetentionScope::Kind::Schedule, std::nullopt})
+                  .empty());
+}
+
+TEST(RetentionScope, AScheduleKeepsItsNewestPerTenant) {
+  // A '*' schedule: one group per tenant, each keeps its newest.
+  std::vector<StoredSnapshot> all = {scheduled(1, "a", kNow - 2, 7), scheduled(2, "a", kNow - 1, 7),
+                                     scheduled(3, "b", kNow - 2, 7), scheduled(4, "b", kNow - 1, 7),
+                                     snap(5, "b", kNow)};
+  EXPECT_EQ(snapshots_to_expire(all, {1, std::nullopt}, kNow, kSchedule7),
+            (std::vector<int64_t>{1, 3}));
+}
+
+TEST(RetentionScope, ManualRetentionSeesManualAndPreRestoreSnapshotsOnly) {
+  std::vector<StoredSnapshot> all = {
+      snap(1, "a", kNow - 3 * kDay),  snap(2, "a", kNow - 2 * kDay), snap(3, "a", kNow - kDay),
+      pre_restore(4, "a", kNow - 5 * kDay, false),  // its restore can no longer be undone
+      pre_restore(5, "a", kNow - 6 * kDay, true),   // it can
+      scheduled(6, "a", kNow - 9 * kDay, 7),        // a schedule's: not manual retention's
+      kept(snap(7, "a", kNow - 9 * kDay)),
+  };
+  EXPECT_EQ(snapshots_to_expire(all, {1, std::nullopt}, kNow, kManual),
+            (std::vector<int64_t>{1, 2, 4}));
+  EXPECT_EQ(snapshots_to_expire(all, {std::nullopt, 4}, kNow, kManual), (std::vector<int64_t>{4}));
+}
+
+TEST(RetentionScope, PruneSeesEveryKindButKeptAndUndoableSnapshots) {
+  auto all = mixed_tenant();
+  all.push_back(pre_restore(20, "a", kNow - 30 * kDay, false));
+  // One group over every kind: its newest is 5 (schedule 8, two seconds old);
+  // the pinned 2 and the undoable pre_restore 3 are left out.
+  EXPECT_EQ(snapshots_to_expire(all, {1, std::nullopt}, kNow, kPrune),
+            (std::vector<int64_t>{1, 4, 10, 11, 12, 13, 14, 20}));
+  // The default scope is the explicit prune.
+  EXPECT_EQ(snapshots_to_expire(all, {1, std::nullopt}, kNow),
+            snapshots_to_expire(all, {1, std::nullopt}, kNow, kPrune));
+}
+
+TEST(RetentionScope, KeptSnapshotsAreNeitherCountedNorExpired) {
+  // Three pinned snapshots newer than the two unpinned ones: with
+  // max_backups 2 nothing goes, the pinned ones take no place.
+  std::vector<StoredSnapshot> all = {kept(snap(1, "a", kNow)), kept(snap(2, "a", kNow - 1)),
+                                     kept(snap(3, "a", kNow - 2)), snap(4, "a", kNow - 3),
+                                     snap(5, "a", kNow - 4)};
+  for (const auto& scope : {kManual, kPrune})
+    EXPECT_TRUE(snapshots_to_expire(all, {2, std::nullopt}, kNow, scope).empty());
+  // Every limit at its tightest: the unpinned older one goes, pinned ones stay.
+  EXPECT_EQ(snapshots_to_expire(all, {1, 0}, kNow, kPrune), (std::vector<int64_t>{5}));
+  // A pinned scheduled snapshot is out of its schedule's retention too.
+  std::vector<StoredSnapshot> own = {kept(scheduled(1, "a", kNow - 9, 7)), scheduled(2, "a", kNow - 1, 7)};
+  EXPECT_TRUE(snapshots_to_expire(own, {1, 0}, kNow, kSchedule7).empty());
+}
+
+TEST(RetentionScope, APreRestoreSnapshotStaysWhileItsRestoreCanBeUndone) {
+  for (const auto& scope : {kSchedule7, kManual, kPrune}) {
+    std::vector<StoredSnapshot> all = {snap(1, "a", kNow), pre_restore(2, "a", kNow - 999 * kDay, true)};
+    EXPECT_TRUE(snapshots_to_expire(all, {1, 0}, kNow, scope).empty());
+  }
+  // Once it cannot be undone, the explicit prune may take it.
+  std::vector<StoredSnapshot> all = {snap(1, "a", kNow), pre_restore(2, "a", kNow - kDay, false)};
+  EXPECT_EQ(snapshots_to_expire(all, {1, std::nullopt}, kNow, kPrune), (std::vector<int64_t>{2}));
+  // undo_possible means nothing for other triggers.
+  StoredSnapshot manual = snap(3, "a", kNow - kDay);
+  manual.undo_possible = true;
+  EXPECT_TRUE(in_retention_scope(manual, kPrune));
+}
+
+// Random sets: whatever the policy, no scope expires what it does not own.
+TEST(RetentionScopeProperty, NothingOutsideTheScopeIsEverExpired) {
+  std::mt19937_64 random(20261201);
+  for (int round = 0; round < 2000; ++round) {
+    std::vector<StoredSnapshot> all;
+    const int count = static_cast<int>(random() % 25);
+    for (int i = 0; i < count; ++i) {
+      StoredSnapshot s = snap(100 + i, random() % 2 ? std::optional<std::string>("a") : std::nullopt,
+                              kNow - static_cast<int64_t>(random() % 10) * kDay);
+      switch (random() % 3) {
+        case 0: break;
+        case 1:
+          s.trigger = SnapshotTrigger::Scheduled;
+          s.schedule_id = 7 + static_cast<int64_t>(random() % 2);
+          break;
+        default:
+          s.trigger = SnapshotTrigger::PreRestore;
+          s.undo_possible = random() % 2;
+      }
+      s.keep = random() % 5 == 0;
+      all.push_back(s);
+    }
+    const RetentionPolicy policy{1 + static_cast<int64_t>(random() % 3),
+                                 static_cast<int64_t>(random() % 4)};
+    for (const auto& scope : {kSchedule7, kManual, kPrune}) {
+      auto expired = snapshots_to_expire(all, policy, kNow, scope);
+      std::set<int64_t> gone(expired.begin(), expired.end());
+      for (const auto& s : all) {
+        if (!gone.count(s.id)) continue;
+        EXPECT_FALSE(s.keep) << "round " << round;
+        EXPECT_FALSE(s.trigger == SnapshotTrigger::PreRestore && s.undo_possible) << "round " << round;
+        if (scope.kind == RetentionScope::Kind::Schedule)
+          EXPECT_TRUE(s.trigger == SnapshotTrigger::Scheduled && s.schedule_id == 7);
+        if (scope.kind == RetentionScope::Kind::Manual)
+          EXPECT_NE(s.trigger, SnapshotTrigger::Scheduled);
+      }
+      // And within the scope it is the plain policy over the scope's own.
+      std::vector<StoredSnapshot> own;
+      for (const auto& s : all)
+        if (in_retention_scope(s, scope)) {
+          StoredSnapshot plain = snap(s.id, s.tenant, s.finished_at);
+          own.push_back(plain);
+        }
+      EXPECT_EQ(expired, snapshots_to_expire(own, policy, kNow)) << "round " << round;
+    }
+  }
+}
