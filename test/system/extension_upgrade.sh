@@ -191,12 +191,12 @@ for i in $(seq 100); do
   [ "$(q -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'pg_tenant_backup job'")" = 0 ] && break
   sleep 0.2
 done
-files=$(ls "$storage" | sort | tr '\n' ' ')
+files=$(cd "$storage" && find . -type f | sort | tr '\n' ' ')
 drop=$(psql -qXAt -d app -c "DROP EXTENSION pg_tenant_backup" 2>&1) || true
 check "DROP EXTENSION succeeds without a message" "" "$drop"
 check "no member object is left" "0|0" \
   "$(q -d app -c "SELECT (SELECT count(*) FROM pg_proc WHERE proname LIKE 'backup\_%'), (SELECT count(*) FROM pg_class WHERE relname LIKE 'backup\_%')")"
-check "the stored files are kept" "$files" "$(ls "$storage" | sort | tr '\n' ' ')"
+check "the stored files are kept" "$files" "$(cd "$storage" && find . -type f | sort | tr '\n' ' ')"
 sleep 1
 check "no job worker is left" 0 "$(q -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'pg_tenant_backup job'")"
 check "the app's own tables are untouched" "$tenant1_before" "$(q -d app -c "$tenant1_sql")"
