@@ -54,7 +54,7 @@ tenant1_sql="SELECT md5(string_agg(x::text, ',' ORDER BY x::text)) FROM (SELECT 
 logs_before=$(q -d app -c "$logs_sql")
 schedules_before=$(q -d app -c "$schedules_sql")
 tenant1_before=$(q -d app -c "$tenant1_sql")
-files_before=$(ls "$storage" | sort | tr '\n' ' ')
+files_before=$(cd "$storage" && find . -type f | sort | tr '\n' ' ')
 check "0.1.0 made two completed backups" 2 "$(q -d app -c "SELECT count(*) FROM backup_logs WHERE operation = 'backup' AND status = 'completed'")"
 
 echo "# ALTER EXTENSION pg_tenant_backup UPDATE"
@@ -64,7 +64,7 @@ check "extversion is the control file's default_version" "$default_version" \
   "$(q -d app -c "SELECT extversion FROM pg_extension WHERE extname = 'pg_tenant_backup'")"
 check "the log rows are intact (ids, files, checksums, counts)" "$logs_before" "$(q -d app -c "$logs_sql")"
 check "the schedules are intact" "$schedules_before" "$(q -d app -c "$schedules_sql")"
-check "the stored files are untouched" "$files_before" "$(ls "$storage" | sort | tr '\n' ' ')"
+check "the stored files are untouched" "$files_before" "$(cd "$storage" && find . -type f | sort | tr '\n' ' ')"
 id1=$(q -d app -c "SELECT id FROM backup_logs WHERE name = 'acme before update'")
 id2=$(q -d app -c "SELECT id FROM backup_logs WHERE name = 'globex before update'")
 check "the old zstd snapshot verifies" true "$(q -d app -c "SELECT backup_verify($id1) -> 'ok'")"
