@@ -59,7 +59,7 @@ f=$(file_of "$id")
 check "the row records the algorithm and the key id" "completed|aes-256-gcm|$k1" \
   "$(q -c "SELECT status, encryption, encryption_key_id FROM backup_logs WHERE id = $id")"
 check "backup_list shows them" "aes-256-gcm|$k1" "$(q -c "SELECT encryption, encryption_key_id FROM backup_list WHERE id = $id")"
-check_match "the file name ends in .json.enc" "^tenant-1-[0-9]{8}T[0-9]{6}Z-$id\.json\.enc$" "$(basename "$f")"
+check_match "the file name ends in .json.enc" "^tenant-1-[0-9]{8}T[0-9]{6}Z-db[0-9]+-$id\.json\.enc$" "$(basename "$f")"
 check "the file starts with the encryption header" PTBENC "$(head -c 6 "$f")"
 check "no tenant value is in the file" 0 "$(grep -c -a Plaintextmarker "$f" || true)"
 check "no JSON key is in the file" 0 "$(grep -c -a -e tenant_id -e pg_tenant_backup "$f" || true)"
