@@ -84,11 +84,11 @@ measure json_agg "COPY (SELECT json_agg(t) FROM (SELECT * FROM accounts WHERE te
   COPY (SELECT json_agg(t) FROM (SELECT * FROM orders WHERE $in_tenant_orders) t) TO '$out/orders.json';
   COPY (SELECT json_agg(t) FROM (SELECT * FROM order_items WHERE $in_tenant_items) t) TO '$out/items.json'" "$out/*.json"
 measure backup_export "SELECT backup_export('1') IS NOT NULL"
-measure backup_create_zstd "SELECT backup_create('1', '{\"compression\": \"zstd\", \"verify_after_backup\": false}')" "$storage/*.zst"
-rm -f "$storage"/*
-measure backup_create_zstd_verified "SELECT backup_create('1', '{\"compression\": \"zstd\"}')" "$storage/*.zst"
-rm -f "$storage"/*
-measure backup_create_none "SELECT backup_create('1', '{\"compression\": \"none\", \"verify_after_backup\": false}')" "$storage/*.json"
+measure backup_create_zstd "SELECT backup_create('1', '{\"compression\": \"zstd\", \"verify_after_backup\": false}')" "$storage/*/*.zst"
+rm -f "$storage"/*/*.json*  # the files, not the database folder and its DATABASE file
+measure backup_create_zstd_verified "SELECT backup_create('1', '{\"compression\": \"zstd\"}')" "$storage/*/*.zst"
+rm -f "$storage"/*/*.json*  # the files, not the database folder and its DATABASE file
+measure backup_create_none "SELECT backup_create('1', '{\"compression\": \"none\", \"verify_after_backup\": false}')" "$storage/*/*.json"
 if [ -z "${ONLY:-}" ] || [[ pg_dump_custom =~ $ONLY ]]; then
   t0=$(date +%s.%N)
   "$PG_BINDIR/pg_dump" -Fc -n tenant1_copy -f "$out/tenant1.dump" postgres

@@ -16,6 +16,9 @@ SELECT d -> 'metadata' -> 'tenant' AS tenant, d -> 'metadata' ->> 'tenancy' AS t
        d -> 'metadata' ->> 'extension_version' = (SELECT extversion FROM pg_extension WHERE extname = 'pg_tenant_backup') AS extension_version_is_installed,
        d -> 'metadata' ->> 'exported_at' ~ '^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$' AS exported_at_is_iso_utc
   FROM acme;
+SELECT (d -> 'metadata' ->> 'database_oid')::oid = (SELECT oid FROM pg_database WHERE datname = current_database()) AS database_oid_is_this_database,
+       d -> 'metadata' ->> 'system_identifier' = (SELECT system_identifier::text FROM pg_control_system()) AS system_identifier_is_this_cluster
+  FROM acme;
 SELECT d -> 'metadata' -> 'options' AS options FROM acme;
 
 -- Schema: every table with its role, primary key and, for children, the owning chain.

@@ -29,7 +29,7 @@ struct AutonomousTask {
   bool failed;
   bool has_result;
   char sqlstate[6];
-  char result[1024];
+  char result[256 * 1024];  // prune returns the ids it expired
   char error[4096];
   Size text_size;
   char text[FLEXIBLE_ARRAY_MEMBER];
@@ -143,6 +143,8 @@ extern "C" void ptb_autonomous_main(Datum segment_handle) {
           if (SPI_tuptable != nullptr && SPI_processed > 0) {
             char* first = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
             if (first != nullptr) {
+              if (strlen(first) >= sizeof task->result)
+                elog(ERROR, "the statement's result does not fit the log writer's buffer");
               strlcpy(task->result, first, sizeof task->result);
               task->has_result = true;
             }

@@ -30,7 +30,7 @@ void delete_backup(int64_t id) {
   pg::Spi::connect();
   pg::LogTable table = pg::find_log_table();
   auto rows = pg::as_owner(table.owner, [&] {
-    return pg::Spi::query("SELECT status, file_name, tenant, table_counts::pg_catalog.text FROM " +
+    return pg::Spi::query("SELECT status, file_name, tenant, compression, table_counts::pg_catalog.text FROM " +
                               table.qualified_name +
                               " WHERE id OPERATOR(pg_catalog.=) $1::pg_catalog.int8"
                               "   AND operation OPERATOR(pg_catalog.=) 'backup'",
@@ -39,13 +39,33 @@ void delete_backup(int64_t id) {
   if (rows.empty())
     throw core::Error("42704", "backup " + std::to_string(id) + " does not exist", {},
                       "List stored snapshots with SELECT * FROM backup_list.");
-  pg::check_may_open_snapshot(id, rows[0][3] ? nlohmann::json::parse(*rows[0][3]) : nlohmann::json::object());
+  pg::check_may_open_snapshot(id, rows[0][4] ? nlohmann::json::parse(*rows[0][4]) : nlohmann::json::object());
   const std::string status = *rows[0][0];
   if (status == "running")
     throw core::Error("55006", "backup " + std::to_string(id) + " is still running", {},
                       "Wait for it to finish, then delete it.");
   if (status != "completed" && status != "restored" && status != "failed")
     throw core::Error("55000", "backup " + std::to_string(id) + " is already " + status);
+  // Whose file it is, before anything changes: another database's file (a
+  // row copied with the database) is refused, and so is a 0.1.0 file whose
+  // snapshot does not name this database.
+  std::optional<std::string> doomed;
+  if (rows[0][1] &&
+      core::owner_of_stored_file(*rows[0][1], id, MyDatabaseId).owner != core::FileOwner::Invalid) {
+    const pg::RowFile file = pg::file_of_row(id, *rows[0][1], "delete");
+    if (file.legacy &&
+        !pg::legacy_file_is_own(file.path, core::compression_from_string(rows[0][3].value_or("none"))
+                                               .value_or(core::Compression::None)))
+      throw core::Error(
+          "55000",
+          "cannot delete backup " + std::to_string(id) +
+              ": its file, written by version 0.1.0, cannot be shown to be this database's",
+          "A 0.1.0 file carries no database in its name; its snapshot's first bytes must name this "
+          "database (metadata.database), and those of " + *rows[0][1] + " do not.",
+          "If the file is this database's, remove it from pg_tenant_backup.storage_path by hand and "
+          "call backup_delete again; otherwise delete the snapshot in the database it belongs to.");
+    doomed = file.path;
+  }
   std::string role;
   pg::guarded([&] { role = GetUserNameFromId(GetUserId(), false); });
   pg::run_autonomously(
@@ -58,8 +78,7 @@ void delete_backup(int64_t id) {
           "        pg_catalog.clock_timestamp(), file_name, id, $2::pg_catalog.name,"
           "        $3::pg_catalog.int4 FROM deleted",
       {std::to_string(id), role, std::to_string(MyProcPid)}, table.owner);
-  if (rows[0][1] && core::is_snapshot_file_name(*rows[0][1]))
-    pg::remove_file_quietly(pg::storage_settings().storage_path + "/" + *rows[0][1]);
+  if (doomed) pg::remove_file_quietly(*doomed);
   pg::Spi::finish();
 }
 

@@ -20,6 +20,7 @@
 #include "pg/spi.hpp"
 #include "pg/srf.hpp"
 #include "pg/storage.hpp"
+#include "pg/stored_backups.hpp"
 
 namespace ptb::pg {
 
@@ -90,7 +91,7 @@ int64_t create_backup(const CreateRequest& request, std::optional<int64_t>* log_
 
   Spi::connect();
   mark_interrupted_rows();
-  const std::string dir = prepare_storage_directory();
+  const StorageFolder folder = prepare_storage_directory();
   const int level = fix_output_settings();
   // Invalid calls (unknown tenant, bad options) fail here, before any row.
   TenantSnapshotPlan snapshot = plan_tenant_snapshot(request.tenant, std::move(options));
@@ -126,14 +127,15 @@ int64_t create_backup(const CreateRequest& request, std::optional<int64_t>* log_
     writer.check = [&](const std::string& path, const std::string& checksum) {
       verify_written_file(path, checksum, compression, writer.encrypt, stats);
     };
-  const int64_t id = store_snapshot_file(start, dir, compression, writer, done, log_id);
+  const int64_t id = store_snapshot_file(start, folder, compression, writer, done, log_id);
   done.table_count = static_cast<int64_t>(stats.data_tables.size());
   done.row_count = stats.total_rows;
   done.table_counts = counts_json(stats.data_tables);
   done.status = "completed";
   if (!settings.archive_command.empty())
     done.archive_status =
-        run_archive_command(settings.archive_command, dir + "/" + *done.file_name, *done.file_name);
+        run_archive_command(settings.archive_command, folder.root + "/" + *done.file_name,
+                            done.file_name->substr(done.file_name->find('/') + 1));
   finish_log_autonomously(id, done);
   restore_output_settings(level);
   // Retention removes only what it owns (core/retention.hpp).
@@ -148,14 +150,17 @@ int64_t create_backup(const CreateRequest& request, std::optional<int64_t>* log_
   return id;
 }
 
-int64_t store_snapshot_file(const LogEntry& start, const std::string& directory,
+int64_t store_snapshot_file(const LogEntry& start, const StorageFolder& folder,
                             core::Compression compression, const StoredFileWriter& writer,
                             LogEntry& done, std::optional<int64_t>* log_id) {
   const int64_t id = insert_log_autonomously(start);
   if (log_id != nullptr) *log_id = id;
-  const std::string file_name = core::snapshot_file_name(start.tenant, id, unix_now(), compression,
-                                                          start.encryption.has_value());
-  const std::string final_path = directory + "/" + file_name;
+  // "<folder>/<name>": backup_logs.file_name says whose file it is.
+  const std::string file_name =
+      folder.name + "/" +
+      core::snapshot_file_name(start.tenant, MyDatabaseId, id, unix_now(), compression,
+                               start.encryption.has_value());
+  const std::string final_path = folder.root + "/" + file_name;
   const std::string temporary_path = final_path + "." + std::to_string(MyProcPid) + ".tmp";
   try {
     // The key first: without it no file, not even a temporary one, exists.
@@ -183,7 +188,7 @@ int64_t store_snapshot_file(const LogEntry& start, const std::string& directory,
     done.checksum = file.sha256();
     done.size_bytes = static_cast<int64_t>(file.size());
     if (writer.check) writer.check(temporary_path, *done.checksum);
-    durable_rename_file(temporary_path, final_path);
+    install_new_file(temporary_path, final_path);
   } catch (...) {
     remove_file_quietly(temporary_path);
     LogEntry failed;
@@ -218,7 +223,8 @@ int64_t prune_backups(const std::optional<std::optional<std::string>>& only_grou
       std::string(table.has_keep_column ? "keep" : "false") +
       ", NOT (($1::pg_catalog.interval OPERATOR(pg_catalog.>) '0'::pg_catalog.interval)"
       "       AND (finished_at OPERATOR(pg_catalog.<)"
-      "            (pg_catalog.now() OPERATOR(pg_catalog.-) $1::pg_catalog.interval)))"
+      "            (pg_catalog.now() OPERATOR(pg_catalog.-) $1::pg_catalog.interval))),"
+      "       compression"
       "  FROM " + table.qualified_name +
       " WHERE operation OPERATOR(pg_catalog.=) 'backup'"
       "   AND status OPERATOR(pg_catalog.=) ANY ('{completed,restored}'::pg_catalog.text[])"
@@ -232,8 +238,27 @@ int64_t prune_backups(const std::optional<std::optional<std::string>>& only_grou
   auto rows = as_owner(table.owner, [&] { return Spi::query_latest(sql, params); });
   std::vector<core::StoredSnapshot> completed;
   std::map<int64_t, std::string> files;
+  // Rows whose files are not this database's (copied with the database by
+  // CREATE DATABASE ... TEMPLATE or a dump; 0.1.0 files whose document does
+  // not name this database) are neither counted nor expired: their files
+  // stay as they are.
+  int64_t foreign = 0;
   for (const auto& row : rows) {
     int64_t id = std::stoll(*row[0]);
+    bool own = false;
+    try {
+      const RowFile file = file_of_row(id, *row[3], "prune");
+      own = !file.legacy ||
+            legacy_file_is_own(file.path, core::compression_from_string(row[8].value_or("none"))
+                                              .value_or(core::Compression::None));
+      if (own) files[id] = file.path;
+    } catch (const core::Error&) {
+      own = false;
+    }
+    if (!own) {
+      ++foreign;
+      continue;
+    }
     core::StoredSnapshot s{id, row[1], std::stoll(*row[2])};
     // A trigger this version does not know is left alone (never expired).
     auto trigger = core::snapshot_trigger_from_string(row[4].value_or(""));
@@ -243,8 +268,19 @@ int64_t prune_backups(const std::optional<std::optional<std::string>>& only_grou
     s.keep = row[6] == "t";
     s.undo_possible = row[7] == "t";
     completed.push_back(std::move(s));
-    files[id] = *row[3];
   }
+  if (foreign > 0)
+    guarded([&] {
+      ereport(NOTICE,
+              (errmsg("pg_tenant_backup: %lld stored snapshots whose files are not this database's "
+                      "were left alone",
+                      static_cast<long long>(foreign)),
+               errdetail("Their rows were copied from another database (CREATE DATABASE ... "
+                         "TEMPLATE, or a restored dump), or they are 0.1.0 files whose snapshot "
+                         "does not name this database."),
+               errhint("Prune them in the database that owns them; docs/operations.md, Storage, "
+                       "says how.")));
+    });
   auto expired = core::snapshots_to_expire(completed, policy, unix_now(), scope);
   if (expired.empty()) return 0;
 
@@ -280,9 +316,7 @@ int64_t prune_backups(const std::optional<std::optional<std::string>>& only_grou
       table.owner);
   expired.clear();
   for (const auto& id : nlohmann::json::parse(gone.value_or("[]"))) expired.push_back(id.get<int64_t>());
-  const std::string dir = settings.storage_path;
-  for (auto id : expired)
-    if (core::is_snapshot_file_name(files[id])) remove_file_quietly(dir + "/" + files[id]);
+  for (auto id : expired) remove_file_quietly(files[id]);
   return static_cast<int64_t>(expired.size());
 }
 

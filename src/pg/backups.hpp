@@ -13,6 +13,7 @@
 #include "core/retention.hpp"
 #include "pg/backup_log.hpp"
 #include "pg/server.hpp"
+#include "pg/storage.hpp"
 
 namespace ptb::pg {
 
@@ -43,7 +44,9 @@ int64_t create_backup(const CreateRequest& request, std::optional<int64_t>* log_
 // temporary name (hashed and fsynced), `check` run on the temporary file
 // (may be empty), then a durable rename. On any error the temporary file is
 // removed, the row says failed with the error, and the error is rethrown.
-// Returns the row id; `done` gets the file name, size and checksum.
+// Returns the row id; `done` gets the file name ("<folder>/<name>", see
+// core::snapshot_file_name), size and checksum. The final name is never an
+// existing file's (install_new_file).
 // With `encrypt`, what `write` writes is encrypted with the key of
 // pg_tenant_backup.encryption_key_file, loaded after the row exists (a key
 // that cannot be loaded leaves a failed row and no file); start.encryption
@@ -55,7 +58,7 @@ struct StoredFileWriter {
   std::function<void(const std::string& temporary_path, const std::string& checksum)> check;
   bool encrypt = false;
 };
-int64_t store_snapshot_file(const LogEntry& start, const std::string& directory,
+int64_t store_snapshot_file(const LogEntry& start, const StorageFolder& folder,
                             core::Compression compression, const StoredFileWriter& writer,
                             LogEntry& done, std::optional<int64_t>* log_id = nullptr);
 

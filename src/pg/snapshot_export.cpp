@@ -9,6 +9,8 @@
 #include "pg/spi.hpp"
 
 extern "C" {
+#include "access/xlog.h"
+#include "miscadmin.h"
 #include "tcop/dest.h"
 #include "utils/fmgroids.h"
 }
@@ -267,6 +269,14 @@ void write_metadata(core::JsonWriter& w, const TenantSnapshotPlan& snapshot) {
   w.string(core::to_string(options.tenancy));
   w.key("database");
   w.string(*row[1]);
+  // Which database of which cluster the snapshot was taken in: a name can
+  // be reused, these cannot.
+  w.key("database_oid");
+  w.integer(static_cast<int64_t>(MyDatabaseId));
+  w.key("system_identifier");
+  uint64_t system_identifier = 0;
+  guarded([&] { system_identifier = GetSystemIdentifier(); });
+  w.string(std::to_string(system_identifier));
   w.key("server_version");
   w.string(*row[2]);
   w.key("server_version_num");

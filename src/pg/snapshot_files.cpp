@@ -149,7 +149,7 @@ int64_t upload_backup(std::string_view data, const std::optional<std::string>& n
 
   pg::Spi::connect();
   pg::mark_interrupted_rows();
-  const std::string dir = pg::prepare_storage_directory();
+  const pg::StorageFolder folder = pg::prepare_storage_directory();
   // The snapshot's tenant must be a tenant of this database, found with the
   // tenancy options it was taken with.
   json options = summary.metadata.value("options", json::object());
@@ -192,7 +192,7 @@ int64_t upload_backup(std::string_view data, const std::optional<std::string>& n
   writer.write = [&](core::Sink& file) {
     for (size_t pos = 0; pos < data.size(); pos += kChunk) file.write(data.substr(pos, kChunk));
   };
-  const int64_t id = pg::store_snapshot_file(start, dir, compression, writer, done);
+  const int64_t id = pg::store_snapshot_file(start, folder, compression, writer, done);
   done.status = "completed";
   done.table_count = table_count;
   done.row_count = summary.total_rows;

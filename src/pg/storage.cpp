@@ -15,7 +15,10 @@
 #include "pg/settings.hpp"
 
 extern "C" {
+#include "access/xlog.h"
+#include "commands/dbcommands.h"
 #include "common/file_perm.h"
+#include "miscadmin.h"
 #include "common/sha2.h"
 #include "storage/fd.h"
 #include "storage/procarray.h"
@@ -43,50 +46,179 @@ bool stale_temporary(const char* name) {
 
 }  // namespace
 
-std::string prepare_storage_directory() {
-  std::string dir = storage_settings().storage_path;
+namespace {
+
+void remove_stale_temporaries(const std::string& dir) {
+  DIR* d = AllocateDir(dir.c_str());
+  struct dirent* entry;
+  while ((entry = ReadDir(d, dir.c_str())) != nullptr) {
+    if (stale_temporary(entry->d_name)) {
+      char path[MAXPGPATH];
+      snprintf(path, sizeof path, "%s/%s", dir.c_str(), entry->d_name);
+      if (unlink(path) == 0)
+        ereport(LOG, (errmsg("pg_tenant_backup: removed temporary file \"%s\" of an interrupted backup", path)));
+    }
+  }
+  FreeDir(d);
+}
+
+// Creates a directory (mode 0700) when missing; refuses a non-directory.
+void make_directory(const std::string& dir) {
+  struct stat st;
+  if (stat(dir.c_str(), &st) != 0) {
+    if (pg_mkdir_p(const_cast<char*>(dir.c_str()), pg_dir_create_mode) != 0 && errno != EEXIST)
+      ereport(ERROR, (errcode_for_file_access(),
+                      errmsg("could not create snapshot storage directory \"%s\": %m", dir.c_str()),
+                      errhint("Check pg_tenant_backup.storage_path and the server's rights.")));
+    (void)chmod(dir.c_str(), S_IRWXU);
+  } else if (!S_ISDIR(st.st_mode)) {
+    ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                    errmsg("snapshot storage directory \"%s\" is not a directory", dir.c_str()),
+                    errhint("Check pg_tenant_backup.storage_path.")));
+  }
+}
+
+bool is_directory(const std::string& dir) {
+  struct stat st;
+  return stat(dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+// The marker's text, or nullopt when there is no marker file. Small: read
+// up to 4 kB.
+std::optional<std::string> read_marker(const std::string& folder_path) {
+  const std::string path = folder_path + "/" + core::kFolderMarker;
+  std::optional<std::string> text;
   guarded([&] {
-    struct stat st;
-    if (stat(dir.c_str(), &st) != 0) {
-      if (pg_mkdir_p(const_cast<char*>(dir.c_str()), pg_dir_create_mode) != 0 && errno != EEXIST)
-        ereport(ERROR, (errcode_for_file_access(),
-                        errmsg("could not create snapshot storage directory \"%s\": %m", dir.c_str()),
-                        errhint("Check pg_tenant_backup.storage_path and the server's rights.")));
-      (void)chmod(dir.c_str(), S_IRWXU);
-    } else if (!S_ISDIR(st.st_mode)) {
-      ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-                      errmsg("pg_tenant_backup.storage_path \"%s\" is not a directory", dir.c_str())));
+    int fd = OpenTransientFile(path.c_str(), O_RDONLY | PG_BINARY);
+    if (fd < 0) {
+      if (errno == ENOENT) return;
+      ereport(ERROR, (errcode_for_file_access(), errmsg("could not open \"%s\": %m", path.c_str())));
     }
-    DIR* d = AllocateDir(dir.c_str());
+    char buffer[4096];
+    ssize_t n = read(fd, buffer, sizeof buffer);
+    CloseTransientFile(fd);
+    if (n < 0)
+      ereport(ERROR, (errcode_for_file_access(), errmsg("could not read \"%s\": %m", path.c_str())));
+    text = std::string(buffer, static_cast<size_t>(n));
+  });
+  return text;
+}
+
+// Refuses a folder whose marker is not this database's of this cluster.
+void check_marker(const std::string& folder_name, const std::string& text) {
+  const auto owner = core::parse_folder_marker(text);
+  const uint64_t system = GetSystemIdentifier();
+  if (!owner)
+    throw core::Error("55000",
+                      "snapshot storage folder \"" + folder_name + "\" has no valid " +
+                          core::kFolderMarker + " file",
+                      "Its " + std::string(core::kFolderMarker) +
+                          " file says which database and cluster the folder belongs to; without it "
+                          "no file in the folder is read, replaced or removed.",
+                      "Check pg_tenant_backup.storage_path; move the folder away if it is not "
+                      "this database's.");
+  if (owner->database_oid != MyDatabaseId || owner->system_identifier != system)
+    throw core::Error(
+        "55000",
+        "snapshot storage folder \"" + folder_name + "\" belongs to another " +
+            (owner->system_identifier != system ? "cluster" : "database"),
+        "Its " + std::string(core::kFolderMarker) + " file names database OID " +
+            std::to_string(owner->database_oid) + " of the cluster with system identifier " +
+            std::to_string(owner->system_identifier) + "; this is database OID " +
+            std::to_string(MyDatabaseId) + " of " + std::to_string(system) + ".",
+        "Give each cluster its own pg_tenant_backup.storage_path; no file of another database or "
+        "cluster is read, replaced or removed.");
+}
+
+void write_marker(const std::string& folder_path, const std::string& database) {
+  const std::string path = folder_path + "/" + core::kFolderMarker;
+  const std::string temporary = path + "." + std::to_string(MyProcPid) + ".tmp";
+  const std::string text = core::format_folder_marker(database, MyDatabaseId, GetSystemIdentifier());
+  try {
+    FileSink file(temporary);
+    file.write(text);
+    file.finish();
+    (void)file.sha256();  // frees the hash context
+    guarded([&] { (void)durable_rename(temporary.c_str(), path.c_str(), ERROR); });
+  } catch (...) {
+    remove_file_quietly(temporary);
+    throw;
+  }
+}
+
+// This database's folders: those whose names carry its OID and whose
+// markers say so (more than one after ALTER DATABASE ... RENAME).
+std::vector<std::string> own_folders(const std::string& root) {
+  std::vector<std::string> names;
+  if (!is_directory(root)) return names;
+  guarded([&] {
+    DIR* d = AllocateDir(root.c_str());
     struct dirent* entry;
-    while ((entry = ReadDir(d, dir.c_str())) != nullptr) {
-      if (stale_temporary(entry->d_name)) {
-        char path[MAXPGPATH];
-        snprintf(path, sizeof path, "%s/%s", dir.c_str(), entry->d_name);
-        if (unlink(path) == 0)
-          ereport(LOG, (errmsg("pg_tenant_backup: removed temporary file \"%s\" of an interrupted backup", path)));
-      }
-    }
+    while ((entry = ReadDir(d, root.c_str())) != nullptr)
+      if (core::database_oid_of_folder_name(entry->d_name) == MyDatabaseId)
+        names.emplace_back(entry->d_name);
     FreeDir(d);
   });
-  return dir;
+  std::vector<std::string> own;
+  for (const auto& name : names) {
+    try {
+      if (check_own_folder(name)) own.push_back(name);
+    } catch (const core::Error&) {
+      // Not this database's: left alone.
+    }
+  }
+  return own;
+}
+
+}  // namespace
+
+StorageFolder prepare_storage_directory() {
+  StorageFolder folder;
+  folder.root = storage_settings().storage_path;
+  std::string database;
+  guarded([&] {
+    make_directory(folder.root);
+    database = get_database_name(MyDatabaseId);
+  });
+  folder.name = core::database_folder_name(database, MyDatabaseId);
+  const std::string path = folder.path();
+  guarded([&] { make_directory(path); });
+  if (auto marker = read_marker(path))
+    check_marker(folder.name, *marker);
+  else
+    write_marker(path, database);  // a new folder (or one whose creation was cut short)
+  guarded([&] {
+    remove_stale_temporaries(folder.root);
+    remove_stale_temporaries(path);
+  });
+  return folder;
+}
+
+bool check_own_folder(const std::string& folder_name) {
+  const std::string path = storage_settings().storage_path + "/" + folder_name;
+  if (!is_directory(path)) return false;
+  auto marker = read_marker(path);
+  check_marker(folder_name, marker.value_or(""));
+  return true;
 }
 
 void remove_snapshot_files_of(const std::set<int64_t>& ids) {
   if (ids.empty()) return;
-  const std::string dir = storage_settings().storage_path;
+  const std::string root = storage_settings().storage_path;
   std::vector<std::string> doomed;
-  guarded([&] {
-    struct stat st;
-    if (stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return;
-    DIR* d = AllocateDir(dir.c_str());
-    struct dirent* entry;
-    while ((entry = ReadDir(d, dir.c_str())) != nullptr) {
-      const auto id = core::snapshot_id_of_file_name(entry->d_name);
-      if (id && ids.count(*id)) doomed.push_back(dir + "/" + entry->d_name);
-    }
-    FreeDir(d);
-  });
+  for (const auto& folder : own_folders(root)) {
+    const std::string dir = root + "/" + folder;
+    guarded([&] {
+      DIR* d = AllocateDir(dir.c_str());
+      struct dirent* entry;
+      while ((entry = ReadDir(d, dir.c_str())) != nullptr) {
+        const auto id = core::snapshot_id_of_file_name(entry->d_name);
+        if (id && ids.count(*id) && core::database_oid_of_file_name(entry->d_name) == MyDatabaseId)
+          doomed.push_back(dir + "/" + entry->d_name);
+      }
+      FreeDir(d);
+    });
+  }
   for (const auto& path : doomed)
     if (remove_file_quietly(path))
       guarded([&] {
@@ -201,8 +333,31 @@ void FileSource::close() {
   fd_ = -1;
 }
 
-void durable_rename_file(const std::string& from, const std::string& to) {
-  guarded([&] { (void)durable_rename(from.c_str(), to.c_str(), ERROR); });
+void install_new_file(const std::string& from, const std::string& to) {
+  guarded([&] {
+    auto exists = [&] {
+      ereport(ERROR, (errcode(ERRCODE_DUPLICATE_FILE),
+                      errmsg("snapshot file \"%s\" already exists", to.c_str()),
+                      errdetail("A stored snapshot file is never replaced."),
+                      errhint("Check that no other cluster writes into pg_tenant_backup.storage_path.")));
+    };
+    // link() fails when the name is taken: no file is ever replaced.
+    if (link(from.c_str(), to.c_str()) == 0) {
+      if (unlink(from.c_str()) != 0)
+        ereport(ERROR, (errcode_for_file_access(),
+                        errmsg("could not remove temporary file \"%s\": %m", from.c_str())));
+      fsync_fname(to.c_str(), false);
+      char dir[MAXPGPATH];
+      strlcpy(dir, to.c_str(), sizeof dir);
+      get_parent_directory(dir);
+      fsync_fname(dir, true);
+      return;
+    }
+    if (errno == EEXIST) exists();
+    // A file system without hard links: check, then rename.
+    if (file_exists(to)) exists();
+    (void)durable_rename(from.c_str(), to.c_str(), ERROR);
+  });
 }
 
 bool remove_file_quietly(const std::string& path) noexcept {

@@ -21,9 +21,28 @@ extern "C" {
 
 namespace ptb::pg {
 
-// The storage directory, created (mode 0700) when missing. Removes
-// temporary files left by backends that no longer exist.
-std::string prepare_storage_directory();
+// This database's folder under the storage directory
+// (core::database_folder_name: "<database>-<oid>"), where its new files go.
+struct StorageFolder {
+  std::string root;  // pg_tenant_backup.storage_path
+  std::string name;  // "<database>-<oid>"
+  std::string path() const { return root + "/" + name; }
+};
+
+// The storage directory and this database's folder in it, created (mode
+// 0700) when missing, the folder with its marker file (core::kFolderMarker:
+// this database's OID and the cluster's system identifier). A folder of
+// that name whose marker names another database or cluster is refused
+// (55000). Removes temporary files left by backends that no longer exist,
+// in the folder and in the storage directory itself (0.1.0 layout).
+StorageFolder prepare_storage_directory();
+
+// Checks, by its marker file, that the folder `folder_name` of the storage
+// directory is this database's, before a file in it is read, replaced or
+// removed: 55000 when the marker names another database or cluster, or is
+// missing or unreadable while the folder exists. Returns false when the
+// folder does not exist.
+bool check_own_folder(const std::string& folder_name);
 
 // Lowercase hex SHA-256 of a running stream of bytes.
 class Sha256 {
@@ -71,13 +90,16 @@ class FileSource : public core::Source {
 };
 
 // Removes the complete snapshot files of these backup_logs ids (rows an
-// interruption left failed after their file was renamed into place).
-// Nothing when the storage directory does not exist.
+// interruption left failed after their file was renamed into place): only
+// files in this database's folders (checked by their marker) whose names
+// carry this database's OID, never a file of another database or of the
+// 0.1.0 layout. Nothing when there is no such folder.
 void remove_snapshot_files_of(const std::set<int64_t>& ids);
 
-// rename() made durable (fsync of file and directory), as the server does
-// for its own files.
-void durable_rename_file(const std::string& from, const std::string& to);
+// Gives a complete file its final name, durably (fsync of file and
+// directory, as the server does for its own files), never replacing a
+// file: 58P02 when `to` exists already.
+void install_new_file(const std::string& from, const std::string& to);
 // Removes a file; a missing file is not an error. Never throws: used on
 // error paths.
 bool remove_file_quietly(const std::string& path) noexcept;

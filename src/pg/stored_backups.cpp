@@ -12,6 +12,8 @@
 
 extern "C" {
 #include "utils/rls.h"
+#include "commands/dbcommands.h"
+#include "miscadmin.h"
 }
 
 namespace ptb::pg {
@@ -42,14 +44,16 @@ StoredBackup find_stored_backup(int64_t id) {
   if (*r[0] != "completed" && *r[0] != "restored")
     throw core::Error("55000", which + " is " + *r[0] + ": it has no stored snapshot", {},
                       "Only completed snapshots can be read, verified or restored.");
-  if (!r[2] || !core::is_snapshot_file_name(*r[2]) || !r[3] || !r[4])
+  if (!r[2] || !r[3] || !r[4])
     throw core::Error("XX001", which + " has no valid file name or checksum in backup_logs");
+  const RowFile file = file_of_row(id, *r[2], "read");
   StoredBackup b;
   b.id = id;
   b.status = *r[0];
   b.tenant = r[1];
   b.file_name = *r[2];
-  b.path = storage_settings().storage_path + "/" + b.file_name;
+  b.path = file.path;
+  b.legacy = file.legacy;
   b.checksum = *r[3];
   b.size_bytes = std::stoll(*r[4]);
   b.compression = core::compression_from_string(r[5].value_or("none")).value_or(core::Compression::None);
@@ -98,6 +102,64 @@ void check_may_open_snapshot(int64_t id, const json& table_counts) {
                             ", of which row level security lets you read only part.",
                         hint);
   }
+}
+
+RowFile file_of_row(int64_t id, const std::string& file_name, const std::string& action) {
+  const std::string which = "backup " + std::to_string(id);
+  const auto owner = core::owner_of_stored_file(file_name, id, MyDatabaseId);
+  const std::string root = storage_settings().storage_path;
+  switch (owner.owner) {
+    case core::FileOwner::This:
+      check_own_folder(file_name.substr(0, file_name.find('/')));
+      return {root + "/" + file_name, false};
+    case core::FileOwner::Legacy:
+      return {root + "/" + file_name, true};
+    case core::FileOwner::Other: {
+      std::optional<std::string> database;
+      guarded([&] {
+        if (const char* name = get_database_name(owner.database_oid)) database = name;
+      });
+      const std::string owner_text =
+          database ? "database \"" + *database + "\" (OID " + std::to_string(owner.database_oid) + ")"
+                   : "the database with OID " + std::to_string(owner.database_oid) +
+                         ", which no longer exists";
+      throw core::Error(
+          "55000",
+          "cannot " + action + " " + which + ": its file belongs to " + owner_text +
+              ", not to this database",
+          "The row was copied into this database (CREATE DATABASE ... TEMPLATE, or a restored "
+          "dump); the file " + file_name + " is left as it is.",
+          database ? "Read, verify, restore or delete it in database \"" + *database +
+                         "\". To keep a copy here, fetch it there with backup_download and store it "
+                         "here with backup_upload."
+                   : "To keep the file, store it in this database with backup_upload "
+                     "(docs/operations.md, Storage).");
+    }
+    case core::FileOwner::Invalid: break;
+  }
+  throw core::Error("XX001", which + " has no valid file name in backup_logs",
+                    "Its file name \"" + file_name + "\" is not one this extension writes.");
+}
+
+bool legacy_file_is_own(const std::string& path, core::Compression compression) {
+  if (!file_exists(path)) return true;  // nothing to remove
+  constexpr size_t kPrefix = 64 << 10;
+  std::string prefix;
+  StoredSnapshotSource plain(path, compression, false);
+  try {
+    std::string buffer(kPrefix, '\0');
+    for (size_t n; prefix.size() < kPrefix &&
+                   (n = plain.read(buffer.data(), kPrefix - prefix.size())) > 0;)
+      prefix.append(buffer.data(), n);
+    plain.close();
+  } catch (const core::Error&) {
+    plain.close();
+    return false;  // not readable as a snapshot: not proven
+  }
+  const auto recorded = core::database_in_snapshot_prefix(prefix);
+  std::string current;
+  guarded([&] { current = get_database_name(MyDatabaseId); });
+  return recorded && *recorded == current;
 }
 
 std::unique_ptr<StoredSnapshotSource> open_stored_snapshot(const StoredBackup& b, bool hashed) {

@@ -28,12 +28,34 @@ struct StoredBackup {
   nlohmann::json table_counts;
   bool encrypted = false;                        // backup_logs.encryption is set
   std::optional<std::string> encryption_key_id;  // as recorded
+  bool legacy = false;  // a 0.1.0 file, in the storage directory itself
 };
+
+// Where the file of backup_logs row `id` (its file_name) is, decided from
+// the name before anything is opened (core::owner_of_stored_file): a file
+// of this database, in one of its folders (whose marker is checked), or a
+// 0.1.0 file in the storage directory itself (`legacy`). A file of another
+// database (a row copied by CREATE DATABASE ... TEMPLATE or a restored
+// dump) is refused with 55000, naming that database; any other name with
+// XX001. `action` says what was refused ("read", "delete").
+struct RowFile {
+  std::string path;
+  bool legacy = false;
+};
+RowFile file_of_row(int64_t id, const std::string& file_name, const std::string& action);
+
+// Whether a 0.1.0 file (never encrypted) may be removed by this database:
+// the database its document records (metadata.database), read from the
+// first 64 kB of its content and no more, is this database; or the file is
+// gone. A file whose beginning does not say (uploaded documents in jsonb's
+// key order, a database renamed since) is not this database's to remove.
+bool legacy_file_is_own(const std::string& path, core::Compression compression);
 
 // The stored snapshot `id`, which must be completed (or restored) and have
 // a file: 42704 when there is no such backup, 55000 when it has no stored
-// snapshot, XX001 when its row lacks a file name or checksum, 42501 when
-// the caller may not open it (check_may_open_snapshot). Needs SPI.
+// snapshot or its file is another database's (file_of_row), XX001 when its
+// row lacks a file name or checksum, 42501 when the caller may not open it
+// (check_may_open_snapshot). Needs SPI.
 StoredBackup find_stored_backup(int64_t id);
 
 // A stored snapshot holds every row of its tenant: only a caller who could

@@ -153,7 +153,7 @@ INSERT INTO calls (fn, call) VALUES
   ('backup_stats(text, jsonb)', $$SELECT backup_stats('1')$$),
   ('backup_export(text, jsonb)', $$SELECT backup_export('1')$$),
   ('backup_create(text, jsonb, text, text, boolean)', $$SELECT backup_create('1')$$),
-  ('backup_keep(bigint, boolean)', $$SELECT backup_keep(stored, true), backup_keep(stored, false) FROM ids$$),
+  ('backup_keep(bigint, boolean)', $$SELECT backup_keep(for_import, true), backup_keep(for_import, false) FROM ids$$),
   ('backup_verify(bigint)', $$SELECT backup_verify(stored) FROM ids$$),
   ('backup_read(bigint)', $$SELECT backup_read(stored) FROM ids$$),
   ('backup_download(bigint)', $$SELECT count(*) FROM ids, backup_download(stored)$$),

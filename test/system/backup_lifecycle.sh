@@ -24,10 +24,12 @@ check "backup_create returns the log id" 1 "$id"
 row=$(q -c "SELECT status, trigger, tenant, name, compression, table_count, row_count, size_bytes > 0, checksum ~ '^[0-9a-f]{64}$', file_name FROM backup_logs WHERE id = $id")
 # 15 rows: with the soft-deleted customer 12, its order and its line (a stored
 # snapshot holds soft-deleted rows by default).
-check_match "the row is completed with counts, size and checksum" '^completed\|manual\|1\|nightly\|zstd\|8\|15\|t\|t\|tenant-1-[0-9]{8}T[0-9]{6}Z-1\.json\.zst$' "$row"
+check_match "the row is completed with counts, size and checksum" '^completed\|manual\|1\|nightly\|zstd\|8\|15\|t\|t\|[A-Za-z0-9_-]+-[0-9]+/tenant-1-[0-9]{8}T[0-9]{6}Z-db[0-9]+-1\.json\.zst$' "$row"
 file=$(q -c "SELECT file_name FROM backup_logs WHERE id = $id")
+dbdir="$storage/${file%%/*}"  # this database's folder
 check "the file is in the storage directory" yes "$([ -f "$storage/$file" ] && echo yes || echo no)"
 check "the storage directory is private (0700)" 700 "$(stat -c %a "$storage")"
+check "the database's folder is private (0700)" 700 "$(stat -c %a "$storage/${file%%/*}")"
 check "the file's SHA-256 is the logged checksum" "$(q -c "SELECT checksum FROM backup_logs WHERE id = $id")" "$(sha256sum "$storage/$file" | cut -d' ' -f1)"
 check "the file's size is the logged size" "$(q -c "SELECT size_bytes FROM backup_logs WHERE id = $id")" "$(stat -c %s "$storage/$file")"
 check "verify says ok" true "$(q -c "SELECT backup_verify($id) -> 'ok'")"
@@ -44,7 +46,7 @@ check "an uploaded plain-JSON export is accepted" "completed|none" "$(q -c "SELE
 q -c "SELECT backup_delete($up)" >/dev/null
 check "delete marks the row deleted" deleted "$(q -c "SELECT status FROM backup_logs WHERE id = $up")"
 check "delete logs a delete row" "delete|$up" "$(q -c "SELECT operation, source_id FROM backup_logs WHERE operation = 'delete'")"
-check "delete removes the file" 0 "$(ls "$storage" | grep -c -- "-$up\.json" || true)"
+check "delete removes the file" 0 "$(ls "$dbdir" | grep -c -- "-$up\.json" || true)"
 check_match "deleting again is refused" '55000: backup [0-9]+ is already deleted' "$(q_error "SELECT backup_delete($up)")"
 check_match "reading a deleted backup is refused" '55000: backup [0-9]+ is deleted' "$(q_error "SELECT backup_read($up)")"
 check_match "an unknown id" '42704: backup 999 does not exist' "$(q_error "SELECT backup_verify(999)")"
@@ -63,12 +65,12 @@ CREATE ROLE app;
 GRANT SELECT ON ALL TABLES IN SCHEMA public TO app;
 GRANT EXECUTE ON FUNCTION backup_create(text, jsonb, text, text, boolean) TO app;
 SQL
-before=$(ls "$storage" | wc -l)
+before=$(ls "$dbdir" | wc -l)
 err=$(psql -qXAt -v VERBOSITY=verbose -c "SET ROLE app" -c "BEGIN" -c "SET LOCAL test.boom = on" -c "SELECT backup_create('1')" -c "ROLLBACK" 2>&1 | grep -m1 ERROR || true)
 check_match "the backup fails with the cause" 'ERROR:  P0001: boom while reading orders' "$err"
 failed=$(q -c "SELECT status, error ->> 'message', error ->> 'sqlstate', created_by FROM backup_logs WHERE operation = 'backup' ORDER BY id DESC LIMIT 1")
 check "its row says failed with the error, after ROLLBACK" "failed|boom while reading orders|P0001|app" "$failed"
-check "no file and no temporary file is left" "$before" "$(ls "$storage" | wc -l)"
+check "no file and no temporary file is left" "$before" "$(ls "$dbdir" | wc -l)"
 q -c "DROP POLICY explode ON orders" -c "ALTER TABLE orders DISABLE ROW LEVEL SECURITY" >/dev/null
 check_match "an unknown tenant fails before any row" '42704: tenant "77" does not exist' "$(q_error "SELECT backup_create('77')")"
 
@@ -79,7 +81,7 @@ expired=$(q -c "SELECT backup_prune('2', 2)")
 check "prune by count expires all but max_backups" "$((kept - 2))" "$expired"
 check "two snapshots of tenant 2 remain" 2 "$(q -c "SELECT count(*) FROM backup_list WHERE tenant = '2'")"
 check "the newest remains" t "$(q -c "SELECT max(id) = (SELECT max(id) FROM backup_logs WHERE tenant = '2' AND operation = 'backup') FROM backup_list WHERE tenant = '2'")"
-check "expired files are gone" 2 "$(ls "$storage" | grep -c '^tenant-2-' || true)"
+check "expired files are gone" 2 "$(ls "$dbdir" | grep -c '^tenant-2-' || true)"
 check "tenant 1 is untouched by tenant 2's prune" 1 "$(q -c "SELECT count(*) FROM backup_list WHERE tenant = '1'")"
 q -c "UPDATE backup_logs SET finished_at = now() - interval '40 days' WHERE operation = 'backup' AND status = 'completed'" >/dev/null
 check "prune by age (30 days) keeps each tenant's newest" 1 "$(q -c "SELECT backup_prune('2', 50, 30)")"
@@ -121,7 +123,7 @@ CREATE TABLE "../evil" (id int PRIMARY KEY, tenant_id int REFERENCES tenants);
 INSERT INTO "../evil" VALUES (1, 4);
 SQL
 hid=$(q -c "SELECT backup_create('4', name => '../../x', notes => E'/etc/passwd\\nnul')")
-check_match "the file name comes from the tenant id, time and log id" '^tenant-4-[0-9]{8}T[0-9]{6}Z-[0-9]+\.json\.zst$' "$(q -c "SELECT file_name FROM backup_logs WHERE id = $hid")"
+check_match "the file name comes from the tenant id, time and log id" '^[A-Za-z0-9_-]+-[0-9]+/tenant-4-[0-9]{8}T[0-9]{6}Z-db[0-9]+-[0-9]+\.json\.zst$' "$(q -c "SELECT file_name FROM backup_logs WHERE id = $hid")"
 q -c "CREATE SCHEMA hostile" -c "CREATE TABLE hostile.text_tenants (id text PRIMARY KEY, name text)" \
   -c "CREATE TABLE hostile.notes (id int PRIMARY KEY, tenant_id text REFERENCES hostile.text_tenants)" >/dev/null
 hostile_values=('../../../tmp/x; rm -rf /' '漢字/../..' "$(printf 'a%.0s' $(seq 300))" "quote' \"dq\" back\\slash /")
@@ -131,10 +133,10 @@ done
 for t in "${hostile_values[@]}"; do
   tid=$(echo "SELECT backup_create(:'t', '{\"schemas\": [\"hostile\"]}')" | q -v t="$t" || echo none)
   name=$(q -c "SELECT file_name FROM backup_logs WHERE id = $tid" 2>/dev/null || echo none)
-  check_match "hostile tenant value gives a safe file name" '^tenant-[A-Za-z0-9_-]{1,40}-[0-9]{8}T[0-9]{6}Z-[0-9]+\.json\.zst$' "$name"
+  check_match "hostile tenant value gives a safe file name" '^[A-Za-z0-9_-]+-[0-9]+/tenant-[A-Za-z0-9_-]{1,40}-[0-9]{8}T[0-9]{6}Z-db[0-9]+-[0-9]+\.json\.zst$' "$name"
 done
 check "every file stayed in the storage directory" 0 "$(find "$work/cluster" -name '*.json*' -not -path "$storage/*" | wc -l)"
-check "no temporary file left" 0 "$(ls "$storage" | grep -c '\.tmp$' || true)"
+check "no temporary file left" 0 "$(find "$storage" -name '*.tmp' | wc -l)"
 cluster_crashed "$work/cluster" && check "no backend crashed" no yes || check "no backend crashed" no no
 
 echo "# NOTIFY when a backup finishes"
@@ -147,9 +149,10 @@ mkdir -p "$work/archive"
 q -c "LOAD 'pg_tenant_backup'" -c "ALTER SYSTEM SET pg_tenant_backup.archive_command = 'cp %p $work/archive/%f'" -c "SELECT pg_reload_conf()" >/dev/null
 sleep 0.5
 aid=$(q -c "SELECT backup_create('1')")
+check_match "%f is the file's name, without its folder" '^tenant-1-.*-db[0-9]+-[0-9]+\.json\.zst$' "$(ls "$work/archive")"
 check "the archive status is recorded" archived "$(q -c "SELECT archive_status FROM backup_logs WHERE id = $aid")"
 check "the archived copy is identical" "$(sha256sum < "$storage/$(q -c "SELECT file_name FROM backup_logs WHERE id = $aid")")" \
-  "$(sha256sum < "$work/archive/$(q -c "SELECT file_name FROM backup_logs WHERE id = $aid")")"
+  "$(sha256sum < "$work/archive/$(q -c "SELECT split_part(file_name, '/', 2) FROM backup_logs WHERE id = $aid")")"
 q -c "LOAD 'pg_tenant_backup'" -c "ALTER SYSTEM SET pg_tenant_backup.archive_command = 'exit 3'" -c "SELECT pg_reload_conf()" >/dev/null
 sleep 0.5
 warned=$(psql -qXAt -c "SELECT backup_create('1')" 2>&1)
@@ -165,10 +168,10 @@ q -c "INSERT INTO customers SELECT 1000 + g, 1, 'bulk ' || g, 'DE', NULL, NULL F
 psql -qXAt -c "SELECT backup_create('1', '{\"compression\": \"none\"}')" >/dev/null 2>&1 &
 for i in $(seq 100); do
   pid=$(q -c "SELECT pid FROM pg_stat_activity WHERE query LIKE 'SELECT backup_create(''1'', ''{\"compression%' AND pid <> pg_backend_pid()")
-  [ -n "$pid" ] && ls "$storage" | grep -q '\.tmp$' && break
+  [ -n "$pid" ] && ls "$dbdir" | grep -q '\.tmp$' && break
   sleep 0.05
 done
-check "a temporary file exists while the backup runs" yes "$(ls "$storage" | grep -q '\.tmp$' && echo yes || echo no)"
+check "a temporary file exists while the backup runs" yes "$(ls "$dbdir" | grep -q '\.tmp$' && echo yes || echo no)"
 kill -9 "$pid"
 wait || true
 for i in $(seq 100); do q -c "SELECT 1" >/dev/null 2>&1 && break; sleep 0.1; done
@@ -177,7 +180,7 @@ next=$(q -c "SELECT backup_create('2')")
 check "the next backup succeeds" completed "$(q -c "SELECT status FROM backup_logs WHERE id = $next")"
 check "the killed backup's row is failed (interrupted)" "failed|57P01" "$(q -c "SELECT status, error ->> 'sqlstate' FROM backup_logs WHERE pid = $pid AND operation = 'backup'")"
 check_match "its error says interrupted" '^interrupted' "$(q -c "SELECT error ->> 'message' FROM backup_logs WHERE pid = $pid AND operation = 'backup'")"
-check "its temporary file is gone" 0 "$(ls "$storage" | grep -c '\.tmp$' || true)"
+check "its temporary file is gone" 0 "$(ls "$dbdir" | grep -c '\.tmp$' || true)"
 
 echo "# kill -9 after the rename, while archive_command runs: the whole file of the failed row is removed"
 q -c "LOAD 'pg_tenant_backup'" -c "ALTER SYSTEM SET pg_tenant_backup.archive_command = 'touch $work/archiving; sleep 30'" -c "SELECT pg_reload_conf()" >/dev/null
@@ -187,7 +190,7 @@ psql -qXAt -c "SELECT backup_create('1', '{\"compression\": \"none\"}')" >/dev/n
 for i in $(seq 300); do [ -f "$work/archiving" ] && break; sleep 0.05; done
 pid=$(q -c "SELECT pid FROM backup_logs WHERE status = 'running' AND operation = 'backup' ORDER BY id DESC LIMIT 1")
 orphan=$(q -c "SELECT id FROM backup_logs WHERE status = 'running' AND operation = 'backup' ORDER BY id DESC LIMIT 1")
-check "the file is in place while archive_command runs" 1 "$(ls "$storage" | grep -c -- "-$orphan\.json$" || true)"
+check "the file is in place while archive_command runs" 1 "$(ls "$dbdir" | grep -c -- "-$orphan\.json$" || true)"
 kill -9 "$pid"
 wait || true
 pkill -f "sleep 30" || true
@@ -196,6 +199,6 @@ q -c "LOAD 'pg_tenant_backup'" -c "ALTER SYSTEM RESET pg_tenant_backup.archive_c
 sleep 0.5
 q -c "SELECT backup_create('2')" >/dev/null
 check "the killed backup's row is failed (interrupted)" "failed|57P01" "$(q -c "SELECT status, error ->> 'sqlstate' FROM backup_logs WHERE id = $orphan")"
-check "and its whole file is removed with it" 0 "$(ls "$storage" | grep -c -- "-$orphan\.json$" || true)"
+check "and its whole file is removed with it" 0 "$(ls "$dbdir" | grep -c -- "-$orphan\.json$" || true)"
 check_match "the server log says so" "removed snapshot file .*-$orphan\.json\" of an interrupted backup" "$(grep 'removed snapshot file' "$(cluster_log "$work/cluster")" || true)"
 finish

@@ -33,7 +33,11 @@ check "the schedules are restored" "$schedules_before" "$(q -d app_restored -c "
 check "row level security on schedules is restored" t "$(q -d app_restored -c "SELECT relrowsecurity FROM pg_class WHERE relname = 'backup_schedules'")"
 next=$(q -d app_restored -c "SELECT backup_create('2')")
 check "the log's sequence goes on after the restored rows" t "$(q -d app_restored -c "SELECT $next > max(id) FROM backup_logs WHERE id <> $next")"
-check "the restored log still verifies the stored file" true "$(q -d app_restored -c "SELECT backup_verify(1) -> 'ok'")"
+# The restored rows point at app's file: another database's, never followed.
+check_match "the restored database refuses app's file, naming app" \
+  '^ERROR:  55000: cannot read backup 1: its file belongs to database "app" \(OID [0-9]+\), not to this database$' \
+  "$(PGDATABASE=app_restored q_error "SELECT backup_verify(1)")"
+check "the file still verifies in app" true "$(q -d app -c "SELECT backup_verify(1) -> 'ok'")"
 
 # The scheduler retries every 10 s until its database exists.
 for i in $(seq 75); do
@@ -41,10 +45,10 @@ for i in $(seq 75); do
   sleep 0.2
 done
 scheduler=$(q -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'pg_tenant_backup scheduler'")
-files=$(ls "$storage" | wc -l)
+files=$(find "$storage" -type f | wc -l)
 drop=$(psql -qXAt -d app -c "DROP EXTENSION pg_tenant_backup" 2>&1)
 check "DROP EXTENSION succeeds without a message" "" "$drop"
-check "the stored files are kept" "$files" "$(ls "$storage" | wc -l)"
+check "the stored files are kept" "$files" "$(find "$storage" -type f | wc -l)"
 sleep 2
 check "the scheduler carries on, the same process" "$scheduler" "$(q -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'pg_tenant_backup scheduler'")"
 q -d app -c "CREATE EXTENSION pg_tenant_backup" >/dev/null

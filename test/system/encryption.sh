@@ -41,7 +41,7 @@ storage="$work/cluster/data/pg_tenant_backup"
 # Settings for one session only (libpq's PGOPTIONS).
 with() { local opts=$1; shift; PGOPTIONS="$opts" "$@"; }
 file_of() { echo "$storage/$(q -c "SELECT file_name FROM backup_logs WHERE id = $1")"; }
-temporaries() { ls "$storage" | grep -c '\.tmp$' || true; }
+temporaries() { find "$storage" -name '*.tmp' | wc -l; }
 
 q -c "SET client_min_messages = warning" -c "CREATE EXTENSION pg_tenant_backup" -f test/fixtures/shop.sql >/dev/null
 q >/dev/null <<'SQL'
@@ -59,7 +59,7 @@ f=$(file_of "$id")
 check "the row records the algorithm and the key id" "completed|aes-256-gcm|$k1" \
   "$(q -c "SELECT status, encryption, encryption_key_id FROM backup_logs WHERE id = $id")"
 check "backup_list shows them" "aes-256-gcm|$k1" "$(q -c "SELECT encryption, encryption_key_id FROM backup_list WHERE id = $id")"
-check_match "the file name ends in .json.enc" "^tenant-1-[0-9]{8}T[0-9]{6}Z-$id\.json\.enc$" "$(basename "$f")"
+check_match "the file name ends in .json.enc" "^tenant-1-[0-9]{8}T[0-9]{6}Z-db[0-9]+-$id\.json\.enc$" "$(basename "$f")"
 check "the file starts with the encryption header" PTBENC "$(head -c 6 "$f")"
 check "no tenant value is in the file" 0 "$(grep -c -a Plaintextmarker "$f" || true)"
 check "no JSON key is in the file" 0 "$(grep -c -a -e tenant_id -e pg_tenant_backup "$f" || true)"
@@ -149,7 +149,7 @@ check_match "upload of a changed file is refused" "XX001: snapshot file is corru
   "$(q_error "SELECT backup_upload(overlay(pg_read_binary_file('$zf') PLACING '\\x00'::bytea FROM 100))")"
 
 echo "# a key that cannot be loaded: the backup fails loudly, leaves no file"
-before_files=$(ls "$storage" | wc -l)
+before_files=$(find "$storage" -type f | wc -l)
 refused() {  # $1 what, $2 PGOPTIONS, $3 expected error regex, $4 expected sqlstate
   local err last
   err=$(with "$2" q_error "SELECT backup_create('1')")
@@ -157,7 +157,7 @@ refused() {  # $1 what, $2 PGOPTIONS, $3 expected error regex, $4 expected sqlst
   last=$(q -c "SELECT id FROM backup_logs WHERE operation = 'backup' ORDER BY id DESC LIMIT 1")
   check "$1: a failed row with the SQLSTATE" "failed|aes-256-gcm|$4" \
     "$(q -c "SELECT status, encryption, error ->> 'sqlstate' FROM backup_logs WHERE id = $last")"
-  check "$1: no file, no temporary file" "$before_files|0" "$(ls "$storage" | wc -l)|$(temporaries)"
+  check "$1: no file, no temporary file" "$before_files|0" "$(find "$storage" -type f | wc -l)|$(temporaries)"
 }
 refused "no key file set" "-c pg_tenant_backup.encryption_key_file=" \
   'F0000: pg_tenant_backup.encryption is aes-256-gcm but pg_tenant_backup.encryption_key_file is not set' F0000
@@ -175,7 +175,7 @@ check "the error never shows the key" no "$([[ "$short_error" == *"$short_key"* 
 check "nor does backup_logs" 0 "$(q -c "SELECT count(*) FROM backup_logs WHERE strpos(error::text, '$short_key') > 0")"
 check_match "an upload fails the same way" '58P01: encryption key file' \
   "$(with "-c pg_tenant_backup.encryption_key_file=$keys/nothing" q_error "SELECT backup_upload(convert_to(backup_export('2')::text, 'UTF8'))")"
-check "no file, no temporary file after all that" "$before_files|0" "$(ls "$storage" | wc -l)|$(temporaries)"
+check "no file, no temporary file after all that" "$before_files|0" "$(find "$storage" -type f | wc -l)|$(temporaries)"
 
 echo "# only a superuser sees or changes the key settings"
 for setting in encryption_key_file encryption_old_key_files; do

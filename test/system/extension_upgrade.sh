@@ -60,7 +60,7 @@ tenant1_sql="SELECT md5(string_agg(x::text, ',' ORDER BY x::text)) FROM (SELECT 
 logs_before=$(q -d app -c "$logs_sql")
 schedules_before=$(q -d app -c "$schedules_sql")
 tenant1_before=$(q -d app -c "$tenant1_sql")
-files_before=$(ls "$storage" | sort | tr '\n' ' ')
+files_before=$(cd "$storage" && find . -type f | sort | tr '\n' ' ')
 check "0.1.0 made two completed backups" 2 "$(q -d app -c "SELECT count(*) FROM backup_logs WHERE operation = 'backup' AND status = 'completed'")"
 
 echo "# ALTER EXTENSION pg_tenant_backup UPDATE"
@@ -70,7 +70,7 @@ check "extversion is the control file's default_version" "$default_version" \
   "$(q -d app -c "SELECT extversion FROM pg_extension WHERE extname = 'pg_tenant_backup'")"
 check "the log rows are intact (ids, files, checksums, counts)" "$logs_before" "$(q -d app -c "$logs_sql")"
 check "the schedules are intact" "$schedules_before" "$(q -d app -c "$schedules_sql")"
-check "the stored files are untouched" "$files_before" "$(ls "$storage" | sort | tr '\n' ' ')"
+check "the stored files are untouched" "$files_before" "$(cd "$storage" && find . -type f | sort | tr '\n' ' ')"
 id1=$(q -d app -c "SELECT id FROM backup_logs WHERE name = 'acme before update'")
 id2=$(q -d app -c "SELECT id FROM backup_logs WHERE name = 'globex before update'")
 check "the old zstd snapshot verifies" true "$(q -d app -c "SELECT backup_verify($id1) -> 'ok'")"
@@ -212,12 +212,12 @@ for i in $(seq 100); do
   [ "$(q -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'pg_tenant_backup job'")" = 0 ] && break
   sleep 0.2
 done
-files=$(ls "$storage" | sort | tr '\n' ' ')
+files=$(cd "$storage" && find . -type f | sort | tr '\n' ' ')
 drop=$(psql -qXAt -d app -c "DROP EXTENSION pg_tenant_backup" 2>&1) || true
 check "DROP EXTENSION succeeds without a message" "" "$drop"
 check "no member object is left" "0|0" \
   "$(q -d app -c "SELECT (SELECT count(*) FROM pg_proc WHERE proname LIKE 'backup\_%'), (SELECT count(*) FROM pg_class WHERE relname LIKE 'backup\_%')")"
-check "the stored files are kept" "$files" "$(ls "$storage" | sort | tr '\n' ' ')"
+check "the stored files are kept" "$files" "$(cd "$storage" && find . -type f | sort | tr '\n' ' ')"
 sleep 1
 check "no job worker is left" 0 "$(q -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'pg_tenant_backup job'")"
 check "the app's own tables are untouched" "$tenant1_before" "$(q -d app -c "$tenant1_sql")"

@@ -121,13 +121,13 @@ statement() {  # op target
     create) echo "SELECT backup_create('1', '{\"include_deleted\": true}')" ;;
   esac
 }
-tmp_files() { ls "$storage" | grep -c '\.tmp$' || true; }
+tmp_files() { find "$storage" -name '*.tmp' 2>/dev/null | wc -l; }
 # Files and completed rows match: each completed (or restored) snapshot row
 # has its file, each file a completed row.
 storage_mismatch() {
   local rows files
   rows=$(q -c "SELECT file_name FROM backup_logs WHERE operation = 'backup' AND status IN ('completed', 'restored') ORDER BY 1")
-  files=$(ls "$storage" | grep -v '\.tmp$' | sort || true)
+  files=$(cd "$storage" 2>/dev/null && find . -type f -name '*.json*' ! -name '*.tmp' | sed 's|^\./||' | sort || true)
   diff <(echo "$rows") <(echo "$files") || true
 }
 

@@ -21,10 +21,10 @@ q -c "SELECT backup_schedule_create('big', '1', '4 seconds', '{\"compression\": 
 job=""
 for i in $(seq 200); do
   job=$(q -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'pg_tenant_backup job'" 2>/dev/null || true)
-  [ -n "$job" ] && ls "$storage" 2>/dev/null | grep -q '\.tmp$' && break
+  [ -n "$job" ] && find "$storage" -name '*.tmp' 2>/dev/null | grep -q . && break
   sleep 0.05
 done
-check "a job is writing its temporary file" yes "$([ -n "$job" ] && ls "$storage" | grep -q '\.tmp$' && echo yes || echo no)"
+check "a job is writing its temporary file" yes "$([ -n "$job" ] && find "$storage" -name '*.tmp' | grep -q . && echo yes || echo no)"
 check_match "pg_stat_activity shows what the job does" 'schedule big: backup of tenant 1' "$(q -c "SELECT query FROM pg_stat_activity WHERE pid = $job")"
 kill -9 "$job"
 killed_row=""
@@ -41,6 +41,6 @@ done
 check "the next run succeeds" t "$(q -c "SELECT count(*) > 0 FROM backup_logs WHERE status = 'completed' AND trigger = 'scheduled'")"
 q -c "SELECT backup_schedule_disable('big')" >/dev/null
 sleep 1
-check "no temporary file is left" 0 "$(ls "$storage" | grep -c '\.tmp$' || true)"
-check "every stored file has a completed row" "$(ls "$storage" | grep -c 'json$' || true)" "$(q -c "SELECT count(*) FROM backup_list")"
+check "no temporary file is left" 0 "$(find "$storage" -name '*.tmp' | wc -l)"
+check "every stored file has a completed row" "$(find "$storage" -name '*.json' | wc -l)" "$(q -c "SELECT count(*) FROM backup_list")"
 finish

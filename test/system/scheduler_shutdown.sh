@@ -37,12 +37,12 @@ wait_for() {  # seconds sql expected
   done
   return 1
 }
-tmp_files() { ls "$storage" 2>/dev/null | grep -c '\.tmp$' || true; }
+tmp_files() { find "$storage" -name '*.tmp' 2>/dev/null | wc -l; }
 # Each completed row has its file and each file a completed row.
 storage_mismatch() {
   local rows files
   rows=$(q -c "SELECT file_name FROM backup_logs WHERE operation = 'backup' AND status IN ('completed', 'restored') ORDER BY 1")
-  files=$(ls "$storage" | grep -v '\.tmp$' | sort || true)
+  files=$(cd "$storage" 2>/dev/null && find . -type f -name '*.json*' ! -name '*.tmp' | sed 's|^\./||' | sort || true)
   diff <(echo "$rows") <(echo "$files") || true
 }
 

@@ -181,6 +181,8 @@ class DocumentWriter {
                        }},
                       {"tenancy", text("column")},
                       {"database", text("shop")},
+                      {"database_oid", [](JsonWriter& w) { w.integer(16384); }},
+                      {"system_identifier", text("7321549201234567890")},
                       {"server_version_num", [](JsonWriter& w) { w.integer(150020); }},
                       {"options", raw(R"({"tenancy": "column", "schemas": ["public"]})")}});
          }},
@@ -292,6 +294,8 @@ TEST(SnapshotReader, SummarizesADocumentFromTheWriter) {
   EXPECT_EQ(s.tables[4].rows, 3);
   EXPECT_EQ(s.tables[5].rows, 0);
   EXPECT_EQ(s.metadata["database"], "shop");
+  EXPECT_EQ(s.metadata["database_oid"], 16384);
+  EXPECT_EQ(s.metadata["system_identifier"], "7321549201234567890");
   EXPECT_EQ(s.metadata["options"]["schemas"][0], "public");
   EXPECT_EQ(s.statistics["total_rows"], 7);
   EXPECT_EQ(s.statistics["tables"].size(), 4u);
@@ -350,6 +354,20 @@ TEST(SnapshotReader, IgnoresUnknownKeys) {
   std::string text = write(shop());
   text.replace(text.find("\"total_rows\""), 0, "\"bytes\":{\"x\":[1]},");
   EXPECT_EQ(read(text).statistics["bytes"]["x"][0], 1);
+}
+
+TEST(SnapshotReader, ReadsSnapshotsWithoutTheDatabaseOidAndSystemIdentifier) {
+  // Written before metadata.database_oid and system_identifier existed.
+  std::string text = write(shop());
+  for (const char* key : {"\"database_oid\"", "\"system_identifier\""}) {
+    const size_t at = text.find(key);
+    ASSERT_NE(at, std::string::npos) << key;
+    text.erase(at, text.find(',', at) + 1 - at);
+  }
+  ASSERT_EQ(text.find("database_oid"), std::string::npos);
+  SnapshotSummary s = read(text);
+  EXPECT_EQ(s.total_rows, 7);
+  EXPECT_EQ(s.metadata["database"], "shop");
 }
 
 TEST(SnapshotReader, AllowsNulAndLargeStrings) {

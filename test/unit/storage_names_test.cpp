@@ -20,33 +20,33 @@ constexpr int64_t kSample = 1795299780;  // 2026-11-21 22:23:00 UTC
 }  // namespace
 
 TEST(StorageNames, NamesTenantAndDatabaseSnapshots) {
-  EXPECT_EQ(snapshot_file_name(std::string("acme_42"), 17, kSample, Compression::Zstd),
-            "tenant-acme_42-20261121T222300Z-17.json.zst");
-  EXPECT_EQ(snapshot_file_name(std::string("acme_42"), 17, kSample, Compression::None),
-            "tenant-acme_42-20261121T222300Z-17.json");
-  EXPECT_EQ(snapshot_file_name(std::nullopt, 17, kSample, Compression::Zstd),
-            "database-20261121T222300Z-17.json.zst");
-  EXPECT_EQ(snapshot_file_name(std::nullopt, 0, 0, Compression::None),
-            "database-19700101T000000Z-0.json");
-  EXPECT_EQ(snapshot_file_name(std::nullopt, 1, 253402300799, Compression::None),
-            "database-99991231T235959Z-1.json");
-  EXPECT_EQ(snapshot_file_name(std::string("x"), 9, 951782400, Compression::None),  // leap day
-            "tenant-x-20000229T000000Z-9.json");
+  EXPECT_EQ(snapshot_file_name(std::string("acme_42"), 16384, 17, kSample, Compression::Zstd),
+            "tenant-acme_42-20261121T222300Z-db16384-17.json.zst");
+  EXPECT_EQ(snapshot_file_name(std::string("acme_42"), 16384, 17, kSample, Compression::None),
+            "tenant-acme_42-20261121T222300Z-db16384-17.json");
+  EXPECT_EQ(snapshot_file_name(std::nullopt, 16384, 17, kSample, Compression::Zstd),
+            "database-20261121T222300Z-db16384-17.json.zst");
+  EXPECT_EQ(snapshot_file_name(std::nullopt, 16384, 0, 0, Compression::None),
+            "database-19700101T000000Z-db16384-0.json");
+  EXPECT_EQ(snapshot_file_name(std::nullopt, 16384, 1, 253402300799, Compression::None),
+            "database-99991231T235959Z-db16384-1.json");
+  EXPECT_EQ(snapshot_file_name(std::string("x"), 16384, 9, 951782400, Compression::None),  // leap day
+            "tenant-x-20000229T000000Z-db16384-9.json");
 }
 
 TEST(StorageNames, DerivesTheTenantPartNeverUsingItRaw) {
   auto name = [](std::string tenant) {
-    return snapshot_file_name(tenant, 5, kSample, Compression::None);
+    return snapshot_file_name(tenant, 16384, 5, kSample, Compression::None);
   };
-  EXPECT_EQ(name("../../etc/passwd"), "tenant-______etc_passwd-20261121T222300Z-5.json");
-  EXPECT_EQ(name("Acme Corp."), "tenant-Acme_Corp_-20261121T222300Z-5.json");
-  EXPECT_EQ(name(std::string("a\0b/c", 5)), "tenant-a_b_c-20261121T222300Z-5.json");
-  EXPECT_EQ(name("caf\xc3\xa9"), "tenant-caf__-20261121T222300Z-5.json");  // per byte
-  EXPECT_EQ(name(""), "tenant--20261121T222300Z-5.json");
-  EXPECT_EQ(name(".hidden"), "tenant-_hidden-20261121T222300Z-5.json");
+  EXPECT_EQ(name("../../etc/passwd"), "tenant-______etc_passwd-20261121T222300Z-db16384-5.json");
+  EXPECT_EQ(name("Acme Corp."), "tenant-Acme_Corp_-20261121T222300Z-db16384-5.json");
+  EXPECT_EQ(name(std::string("a\0b/c", 5)), "tenant-a_b_c-20261121T222300Z-db16384-5.json");
+  EXPECT_EQ(name("caf\xc3\xa9"), "tenant-caf__-20261121T222300Z-db16384-5.json");  // per byte
+  EXPECT_EQ(name(""), "tenant--20261121T222300Z-db16384-5.json");
+  EXPECT_EQ(name(".hidden"), "tenant-_hidden-20261121T222300Z-db16384-5.json");
   // Cut at 40 bytes.
   EXPECT_EQ(name(std::string(100, 'z')),
-            "tenant-" + std::string(40, 'z') + "-20261121T222300Z-5.json");
+            "tenant-" + std::string(40, 'z') + "-20261121T222300Z-db16384-5.json");
 }
 
 TEST(StorageNames, GeneratedNamesAreAlwaysSafeAndAccepted) {
@@ -57,7 +57,7 @@ TEST(StorageNames, GeneratedNamesAreAlwaysSafeAndAccepted) {
     auto compression = i % 2 ? Compression::Zstd : Compression::None;
     std::optional<std::string> who;
     if (i % 5) who = tenant;
-    std::string name = snapshot_file_name(who, static_cast<int64_t>(random()) * 1000003,
+    std::string name = snapshot_file_name(who, 16384, static_cast<int64_t>(random()) * 1000003,
                                           random() % 253402300800, compression);
     EXPECT_NE(name.front(), '.');
     EXPECT_EQ(name.find('/'), std::string::npos);
@@ -67,21 +67,22 @@ TEST(StorageNames, GeneratedNamesAreAlwaysSafeAndAccepted) {
     EXPECT_FALSE(is_snapshot_file_name(temporary_file_name(name))) << name;
   }
   // The longest possible name still fits.
-  std::string longest = snapshot_file_name(
-      std::string(200, 'a'), std::numeric_limits<int64_t>::max(), 253402300799, Compression::Zstd);
+  std::string longest =
+      snapshot_file_name(std::string(200, 'a'), UINT32_MAX, std::numeric_limits<int64_t>::max(),
+                         253402300799, Compression::Zstd);
   EXPECT_TRUE(is_snapshot_file_name(longest)) << longest;
   std::string longest_encrypted =
-      snapshot_file_name(std::string(200, 'a'), std::numeric_limits<int64_t>::max(), 253402300799,
-                         Compression::Zstd, true);
+      snapshot_file_name(std::string(200, 'a'), UINT32_MAX, std::numeric_limits<int64_t>::max(),
+                         253402300799, Compression::Zstd, true);
   EXPECT_TRUE(is_snapshot_file_name(longest_encrypted)) << longest_encrypted;
 }
 
 TEST(StorageNames, EncryptedFilesEndInEnc) {
-  EXPECT_EQ(snapshot_file_name(std::string("acme_42"), 17, kSample, Compression::Zstd, true),
-            "tenant-acme_42-20261121T222300Z-17.json.zst.enc");
-  EXPECT_EQ(snapshot_file_name(std::nullopt, 17, kSample, Compression::None, true),
-            "database-20261121T222300Z-17.json.enc");
-  EXPECT_TRUE(is_snapshot_file_name("database-20261121T222300Z-17.json.enc"));
+  EXPECT_EQ(snapshot_file_name(std::string("acme_42"), 16384, 17, kSample, Compression::Zstd, true),
+            "tenant-acme_42-20261121T222300Z-db16384-17.json.zst.enc");
+  EXPECT_EQ(snapshot_file_name(std::nullopt, 16384, 17, kSample, Compression::None, true),
+            "database-20261121T222300Z-db16384-17.json.enc");
+  EXPECT_TRUE(is_snapshot_file_name("database-20261121T222300Z-db16384-17.json.enc"));
   EXPECT_TRUE(is_snapshot_file_name("a.json.zst.enc"));
   EXPECT_FALSE(is_snapshot_file_name("a.enc"));
   EXPECT_FALSE(is_snapshot_file_name("a.json.enc.tmp"));
@@ -96,7 +97,7 @@ TEST(StorageNames, RejectsNegativeIdsAndTimesOutOfRange) {
                              {1, std::numeric_limits<int64_t>::max()},
                              {std::numeric_limits<int64_t>::min(), kSample}}) {
     try {
-      snapshot_file_name(std::nullopt, id, seconds, Compression::None);
+      snapshot_file_name(std::nullopt, 16384, id, seconds, Compression::None);
       ADD_FAILURE() << id << " " << seconds;
     } catch (const Error& e) {
       EXPECT_EQ(e.sqlstate(), "22023");
@@ -105,8 +106,8 @@ TEST(StorageNames, RejectsNegativeIdsAndTimesOutOfRange) {
 }
 
 TEST(StorageNames, RecognizesSnapshotFileNames) {
-  EXPECT_TRUE(is_snapshot_file_name("tenant-acme_42-20261121T222300Z-17.json.zst"));
-  EXPECT_TRUE(is_snapshot_file_name("database-20261121T222300Z-17.json"));
+  EXPECT_TRUE(is_snapshot_file_name("tenant-acme_42-20261121T222300Z-db16384-17.json.zst"));
+  EXPECT_TRUE(is_snapshot_file_name("database-20261121T222300Z-db16384-17.json"));
   EXPECT_TRUE(is_snapshot_file_name("a.json"));
   EXPECT_TRUE(is_snapshot_file_name("x.y.json.zst"));
   EXPECT_TRUE(is_snapshot_file_name(std::string(123, 'a') + ".json"));  // 128 bytes
@@ -132,8 +133,8 @@ TEST(StorageNames, RecognizesSnapshotFileNames) {
 }
 
 TEST(StorageNames, TemporaryNameAppendsTmp) {
-  EXPECT_EQ(temporary_file_name("database-20261121T222300Z-17.json"),
-            "database-20261121T222300Z-17.json.tmp");
+  EXPECT_EQ(temporary_file_name("database-20261121T222300Z-db16384-17.json"),
+            "database-20261121T222300Z-db16384-17.json.tmp");
   EXPECT_EQ(temporary_file_name(""), ".tmp");
 }
 
@@ -214,12 +215,142 @@ TEST(StorageNames, TheIdOfAFileNameIsTheOneItWasMadeWith) {
   for (int64_t id : {int64_t{0}, int64_t{17}, int64_t{123456789012}})
     for (bool encrypted : {false, true})
       for (Compression c : {Compression::None, Compression::Zstd}) {
-        const std::string name = snapshot_file_name(std::string("acme-42"), id, 1763763780, c, encrypted);
+        const std::string name = snapshot_file_name(std::string("acme-42"), 16384, id, 1763763780, c, encrypted);
         EXPECT_EQ(snapshot_id_of_file_name(name), id) << name;
       }
-  EXPECT_EQ(snapshot_id_of_file_name(snapshot_file_name(std::nullopt, 5, 0, Compression::None)), 5);
+  EXPECT_EQ(snapshot_id_of_file_name(snapshot_file_name(std::nullopt, 16384, 5, 0, Compression::None)), 5);
   EXPECT_EQ(snapshot_id_of_file_name("tenant-x-20261121T222300Z-.json"), std::nullopt);
   EXPECT_EQ(snapshot_id_of_file_name("tenant-x-20261121T222300Z-1a.json"), std::nullopt);
-  EXPECT_EQ(snapshot_id_of_file_name("tenant-x-20261121T222300Z-17.json.zst.1234.tmp"), std::nullopt);
+  EXPECT_EQ(snapshot_id_of_file_name("tenant-x-20261121T222300Z-db16384-17.json.zst.1234.tmp"), std::nullopt);
   EXPECT_EQ(snapshot_id_of_file_name("notes.txt"), std::nullopt);
+}
+
+TEST(StorageNames, FileNamesCarryTheDatabaseOid) {
+  // Two databases, same tenant, same second, same log id: two names.
+  const std::string a = snapshot_file_name(std::string("1"), 16384, 1, kSample, Compression::Zstd);
+  const std::string b = snapshot_file_name(std::string("1"), 16385, 1, kSample, Compression::Zstd);
+  EXPECT_NE(a, b);
+  EXPECT_EQ(database_oid_of_file_name(a), 16384u);
+  EXPECT_EQ(database_oid_of_file_name(b), 16385u);
+  EXPECT_EQ(database_oid_of_file_name(snapshot_file_name(std::nullopt, UINT32_MAX, 7, 0,
+                                                         Compression::None, true)),
+            UINT32_MAX);
+  // A tenant that looks like the database part does not confuse it.
+  EXPECT_EQ(database_oid_of_file_name(snapshot_file_name(std::string("db9-1"), 5, 3, kSample,
+                                                         Compression::None)),
+            5u);
+  // 0.1.0 names carry none.
+  EXPECT_EQ(database_oid_of_file_name("tenant-1-20261121T222300Z-17.json.zst"), std::nullopt);
+  EXPECT_EQ(database_oid_of_file_name("tenant-db1-20261121T222300Z-17.json"), std::nullopt);
+  EXPECT_EQ(database_oid_of_file_name("tenant-1-20261121T222300Z-db4294967296-17.json"),
+            std::nullopt);  // not an OID
+  EXPECT_EQ(database_oid_of_file_name("tenant-1-20261121T222300Z-db-17.json"), std::nullopt);
+  EXPECT_EQ(database_oid_of_file_name("tenant-1-20261121T222300Z-dbx1-17.json"), std::nullopt);
+  EXPECT_EQ(database_oid_of_file_name("notes.txt"), std::nullopt);
+}
+
+TEST(StorageNames, DatabaseFoldersAreNamedByNameAndOid) {
+  EXPECT_EQ(database_folder_name("shop", 16384), "shop-16384");
+  EXPECT_EQ(database_folder_name("my-db", 1), "my-db-1");
+  EXPECT_EQ(database_folder_name("../etc", 5), "___etc-5");
+  EXPECT_EQ(database_folder_name("caf\xc3\xa9 db", 7), "caf___db-7");
+  EXPECT_EQ(database_folder_name(std::string(100, 'x'), UINT32_MAX),
+            std::string(40, 'x') + "-4294967295");
+  EXPECT_EQ(database_folder_name("", 3), "_-3");
+  for (const char* name : {"shop", "my-db", "../etc", "", ".hidden", "a/b"}) {
+    const std::string folder = database_folder_name(name, 16384);
+    EXPECT_EQ(database_oid_of_folder_name(folder), 16384u) << folder;
+    EXPECT_EQ(folder.find('/'), std::string::npos);
+    EXPECT_NE(folder.front(), '.');
+  }
+  EXPECT_EQ(database_oid_of_folder_name("shop"), std::nullopt);
+  EXPECT_EQ(database_oid_of_folder_name("-16384"), std::nullopt);
+  EXPECT_EQ(database_oid_of_folder_name("shop-"), std::nullopt);
+  EXPECT_EQ(database_oid_of_folder_name("shop-4294967296"), std::nullopt);
+  EXPECT_EQ(database_oid_of_folder_name("../shop-1"), std::nullopt);
+  EXPECT_EQ(database_oid_of_folder_name("sh.op-1"), std::nullopt);
+  EXPECT_EQ(database_oid_of_folder_name(std::string(41, 'x') + "-1"), std::nullopt);
+}
+
+TEST(StorageNames, FolderMarkersRecordDatabaseAndCluster) {
+  const std::string marker = format_folder_marker("shop\nx", 16384, 7321549201234567890ull);
+  EXPECT_NE(marker.find("database: shop?x\n"), std::string::npos) << marker;
+  auto owner = parse_folder_marker(marker);
+  ASSERT_TRUE(owner);
+  EXPECT_EQ(owner->database_oid, 16384u);
+  EXPECT_EQ(owner->system_identifier, 7321549201234567890ull);
+  auto max = parse_folder_marker(format_folder_marker("d", UINT32_MAX, UINT64_MAX));
+  ASSERT_TRUE(max);
+  EXPECT_EQ(max->system_identifier, UINT64_MAX);
+  EXPECT_FALSE(parse_folder_marker(""));
+  EXPECT_FALSE(parse_folder_marker("database_oid: 1\nsystem_identifier: 2\n"));
+  EXPECT_FALSE(parse_folder_marker(marker.substr(0, marker.find("system_identifier"))));
+  std::string bad = marker;
+  bad.replace(bad.find("16384"), 5, "1x384");
+  EXPECT_FALSE(parse_folder_marker(bad));
+}
+
+TEST(StorageNames, TheOwnerOfARowsFileComesFromItsName) {
+  const std::string mine = "shop-16384/" + snapshot_file_name(std::string("1"), 16384, 17, kSample,
+                                                                Compression::Zstd);
+  auto owner = owner_of_stored_file(mine, 17, 16384);
+  EXPECT_EQ(owner.owner, FileOwner::This);
+  EXPECT_EQ(owner.database_oid, 16384u);
+  // The same row seen from a clone (another OID): another database's file.
+  owner = owner_of_stored_file(mine, 17, 16390);
+  EXPECT_EQ(owner.owner, FileOwner::Other);
+  EXPECT_EQ(owner.database_oid, 16384u);
+  // Folder and name must both be this database's.
+  EXPECT_EQ(owner_of_stored_file("clone-16390/" + mine.substr(11), 17, 16390).owner,
+            FileOwner::Other);
+  EXPECT_EQ(owner_of_stored_file("shop-16384/tenant-1-20261121T222300Z-db16390-17.json", 17, 16390)
+                .owner,
+            FileOwner::Other);
+  // Another row's id, or shapes no writer makes.
+  EXPECT_EQ(owner_of_stored_file(mine, 18, 16384).owner, FileOwner::Invalid);
+  EXPECT_EQ(owner_of_stored_file("../x-16384/tenant-1-20261121T222300Z-db16384-17.json", 17, 16384)
+                .owner,
+            FileOwner::Invalid);
+  EXPECT_EQ(owner_of_stored_file("shop-16384/sub/tenant-1-20261121T222300Z-db16384-17.json", 17,
+                                 16384)
+                .owner,
+            FileOwner::Invalid);
+  EXPECT_EQ(owner_of_stored_file("shop-16384/tenant-1-20261121T222300Z-db16384-17.json.tmp", 17,
+                                 16384)
+                .owner,
+            FileOwner::Invalid);
+  EXPECT_EQ(owner_of_stored_file("shop-16384/", 17, 16384).owner, FileOwner::Invalid);
+  EXPECT_EQ(owner_of_stored_file("", 17, 16384).owner, FileOwner::Invalid);
+  // 0.1.0 names: bare, the timestamp right before the id.
+  EXPECT_EQ(owner_of_stored_file("tenant-1-20261121T222300Z-17.json.zst", 17, 16384).owner,
+            FileOwner::Legacy);
+  EXPECT_EQ(owner_of_stored_file("database-20261121T222300Z-3.json", 3, 1).owner,
+            FileOwner::Legacy);
+  EXPECT_EQ(owner_of_stored_file("tenant-1-20261121T222300Z-17.json.zst", 18, 16384).owner,
+            FileOwner::Invalid);
+  EXPECT_EQ(owner_of_stored_file(mine.substr(11), 17, 16384).owner, FileOwner::Invalid);
+  EXPECT_EQ(owner_of_stored_file("../tenant-1-20261121T222300Z-17.json", 17, 16384).owner,
+            FileOwner::Invalid);
+}
+
+TEST(StorageNames, FindsTheRecordedDatabaseInADocumentsFirstBytes) {
+  const std::string doc =
+      R"({"format": "pg_tenant_backup", "format_version": 1, "metadata": {"exported_at": "x",)"
+      R"( "tenant": {"id": "1", "name": "database"}, "tenancy": "column", "database": "shop",)"
+      R"( "options": {"database": "no"}}, "data": [)";
+  EXPECT_EQ(database_in_snapshot_prefix(doc), "shop");
+  // Cut anywhere before the value: not found; a value cut short: not found.
+  EXPECT_EQ(database_in_snapshot_prefix(doc.substr(0, doc.find("shop") + 2)), std::nullopt);
+  EXPECT_EQ(database_in_snapshot_prefix(doc.substr(0, 40)), std::nullopt);
+  // Only metadata.database counts, not a "database" key elsewhere.
+  EXPECT_EQ(database_in_snapshot_prefix(R"({"data": [{"database": "x"}], "database": "y"})"),
+            std::nullopt);
+  EXPECT_EQ(database_in_snapshot_prefix(R"({"metadata": {"options": {"database": "x"}}})"),
+            std::nullopt);
+  EXPECT_EQ(database_in_snapshot_prefix(R"({"metadata": {"database": 5}})"), std::nullopt);
+  EXPECT_EQ(database_in_snapshot_prefix(R"([{"metadata": {"database": "x"}}])"), std::nullopt);
+  EXPECT_EQ(database_in_snapshot_prefix("not json"), std::nullopt);
+  EXPECT_EQ(database_in_snapshot_prefix(""), std::nullopt);
+  EXPECT_EQ(database_in_snapshot_prefix(R"({"metadata": {"database": "caf\u00e9"}})"),
+            "caf\xc3\xa9");
 }
