@@ -365,7 +365,8 @@ TenancyPlan TenancyPlan::build(Catalog catalog, SnapshotOptions options,
   // scanned schemas, inherit from a tenant or child table without its keys,
   // or have a key to one on some of their partitions only. Nothing selects
   // their rows, so the snapshot cannot hold them: require_complete refuses
-  // unless an option leaves them out.
+  // unless an option leaves them out. (In a whole-database snapshot they
+  // are global: it holds the scanned schemas whole.)
   struct Unplaced {
     std::string reason;
     std::string hint;
@@ -385,9 +386,18 @@ TenancyPlan TenancyPlan::build(Catalog catalog, SnapshotOptions options,
                                     " to schemas, or leave the table out with " +
                                     option_example("exclude_tables", t) + ".";
     if (plan.by_column_ && !t.in_scanned_schema && t.find_column(opt.tenant_column) != nullptr) {
-      unplaced[i] = Unplaced{"has the tenant column " + display_identifier(opt.tenant_column) + outside,
-                             schema_hint};
-      continue;
+      // Unless its tenant column is a key to another table than the tenant
+      // table: tenants of another application (a schema of its own).
+      const ForeignKey* elsewhere = nullptr;
+      for (const auto& fk : cat.foreign_keys)
+        if (fk.from == i && fk.from_columns == std::vector<std::string>{opt.tenant_column} &&
+            (!plan.tenant_table_ || fk.to != plan.tenant_table_->table))
+          elsewhere = &fk;
+      if (elsewhere == nullptr) {
+        unplaced[i] = Unplaced{"has the tenant column " + display_identifier(opt.tenant_column) + outside,
+                               schema_hint};
+        continue;
+      }
     }
     const ForeignKey* reference = nullptr;
     for (const auto& fk : cat.foreign_keys)
@@ -535,6 +545,11 @@ TenancyPlan TenancyPlan::build(Catalog catalog, SnapshotOptions options,
         c.reason = excluded + " (otherwise " + std::string(to_string(*member[i].role)) + ": " +
                    role_reason(i) + ")";
       }
+    } else if (unplaced[i] && !one_tenant_by_column) {
+      // A whole-database snapshot holds every row of the scanned schemas;
+      // what lies outside them is outside by choice.
+      c.coverage = Coverage::Global;
+      c.reason = unplaced[i]->reason;
     } else if (unplaced[i]) {
       if (excluded.empty()) {
         c.coverage = Coverage::Unplaced;
@@ -546,7 +561,17 @@ TenancyPlan TenancyPlan::build(Catalog catalog, SnapshotOptions options,
       }
     } else {
       c.coverage = Coverage::Global;
-      c.reason = t.in_scanned_schema
+      const ForeignKey* other_tenants = nullptr;
+      if (plan.by_column_ && t.find_column(opt.tenant_column) != nullptr)
+        for (const auto& fk : cat.foreign_keys)
+          if (fk.from == i && fk.from_columns == std::vector<std::string>{opt.tenant_column})
+            other_tenants = &fk;
+      if (other_tenants != nullptr)
+        c.reason = "schema " + display_identifier(t.schema) + " is not in schemas, and its tenant column " +
+                   display_identifier(opt.tenant_column) + " references " +
+                   shown(cat.tables[other_tenants->to]) + ", not the tenant table";
+      else
+        c.reason = t.in_scanned_schema
                      ? "no tenant column and no foreign key path to a tenant table"
                      : "schema " + display_identifier(t.schema) +
                            " is not in schemas, and no row of the snapshot references it";

@@ -522,6 +522,8 @@ TEST(Coverage, TablesOutsideTheSchemasThatHoldTenantRowsAreRefused) {
   EXPECT_EQ(covered(plan, "old_logs").reason,
             "has the tenant column tenant_id, but its schema archive is not in schemas");
   EXPECT_EQ(covered(plan, "rates").coverage, Coverage::Global);
+  EXPECT_EQ(covered(plan, "rates").reason,
+            "schema archive is not in schemas, and no row of the snapshot references it");
   try {
     plan.require_complete();
     FAIL();
@@ -546,10 +548,42 @@ TEST(Coverage, TablesOutsideTheSchemasThatHoldTenantRowsAreRefused) {
   EXPECT_EQ(covered(scanned, "old_orders").coverage, Coverage::Child);
   EXPECT_EQ(covered(scanned, "old_logs").coverage, Coverage::Tenant);
   for (auto& t : cat.tables) t.in_scanned_schema = t.schema == "public";
-  // A whole-database snapshot refuses the key into it, not the column.
+  // A whole-database snapshot holds the scanned schemas whole: what is
+  // outside them is global, with the reason.
   auto whole = TenancyPlan::build(cat, defaults(), false);
-  EXPECT_EQ(covered(whole, "old_orders").coverage, Coverage::Unplaced);
+  EXPECT_NO_THROW(whole.require_complete());
+  EXPECT_EQ(covered(whole, "old_orders").coverage, Coverage::Global);
+  EXPECT_EQ(covered(whole, "old_orders").reason,
+            "references rows of the snapshot through its foreign key old_orders_customer_fk "
+            "(customer_id) -> public.customers, but its schema archive is not in schemas");
   EXPECT_EQ(covered(whole, "old_logs").coverage, Coverage::Global);
+  // Schema tenancy refuses a key into the tenant's schema from outside.
+  auto schema_opts = defaults();
+  schema_opts.tenancy = TenancyMode::Schema;
+  auto by_schema = TenancyPlan::build(cat, schema_opts, true);
+  EXPECT_EQ(covered(by_schema, "old_orders").coverage, Coverage::Unplaced);
+  EXPECT_EQ(covered(by_schema, "old_logs").coverage, Coverage::Global);
+}
+
+TEST(Coverage, ATenantColumnOfAnotherApplicationIsGlobal) {
+  // Schema other: its own tenant table; its tenant_id is a key to it.
+  auto cat = CatalogBuilder()
+                 .table("tenants", {"id", "name"})
+                 .table("customers", {"id", "tenant_id"})
+                 .table("other_tenants", {"id", "name"}, "other")
+                 .table("things", {"id", "tenant_id"}, "other")
+                 .fk("customers_tenant_fk", "customers", {"tenant_id"}, "tenants")
+                 .fk("things_tenant_fk", "things", {"tenant_id"}, "other_tenants")
+                 .build();
+  auto plan = TenancyPlan::build(cat, defaults(), true);
+  EXPECT_NO_THROW(plan.require_complete());
+  EXPECT_EQ(covered(plan, "things").coverage, Coverage::Global);
+  EXPECT_EQ(covered(plan, "things").reason,
+            "schema other is not in schemas, and its tenant column tenant_id references "
+            "other.other_tenants, not the tenant table");
+  // A key to the tenant table itself is the tenant's rows.
+  cat.foreign_keys[1].to = 0;
+  expect_refused(TenancyPlan::build(cat, defaults(), true), "other.things", "Add schema other");
 }
 
 TEST(Coverage, InheritanceChildrenWithoutTheKeysAreRefused) {
