@@ -17,6 +17,9 @@ SELECT d -> 'metadata' -> 'tenant' AS tenant, d -> 'metadata' ->> 'tenancy' AS t
        d -> 'metadata' ->> 'exported_at' ~ '^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$' AS exported_at_is_iso_utc
   FROM acme;
 SELECT d -> 'metadata' -> 'options' AS options FROM acme;
+-- What the snapshot does not hold, and why (backup_coverage's global and
+-- excluded tables).
+SELECT jsonb_pretty(d -> 'metadata' -> 'coverage') AS coverage FROM acme;
 
 -- Schema: every table with its role, primary key and, for children, the owning chain.
 SELECT t ->> 'schema' AS schema, t ->> 'name' AS name, t ->> 'role' AS role, t -> 'primary_key' AS pk,

@@ -542,8 +542,7 @@ TenancyPlan TenancyPlan::build(Catalog catalog, SnapshotOptions options,
         c.reason = role_reason(i);
       } else {
         c.coverage = Coverage::Excluded;
-        c.reason = excluded + " (otherwise " + std::string(to_string(*member[i].role)) + ": " +
-                   role_reason(i) + ")";
+        c.reason = excluded + " (otherwise " + std::string(to_string(*member[i].role)) + ")";
       }
     } else if (unplaced[i] && !one_tenant_by_column) {
       // A whole-database snapshot holds every row of the scanned schemas;
