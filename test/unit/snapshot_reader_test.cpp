@@ -182,7 +182,12 @@ class DocumentWriter {
                       {"tenancy", text("column")},
                       {"database", text("shop")},
                       {"server_version_num", [](JsonWriter& w) { w.integer(150020); }},
-                      {"options", raw(R"({"tenancy": "column", "schemas": ["public"]})")}});
+                      {"options", raw(R"({"tenancy": "column", "schemas": ["public"]})")},
+                      {"coverage",
+                       // ("schema" : with a blank: tests find the top-level "schema": key)
+                       raw(R"({"left_out": [{"schema" : "public", "name": "app_settings",)"
+                           R"( "role": "global", "reason": "no tenant column"}],)"
+                           R"( "left_out_count": 1, "large_object_columns": []})")}});
          }},
         {"schema",
          [&](JsonWriter& w) {
@@ -350,6 +355,13 @@ TEST(SnapshotReader, IgnoresUnknownKeys) {
   std::string text = write(shop());
   text.replace(text.find("\"total_rows\""), 0, "\"bytes\":{\"x\":[1]},");
   EXPECT_EQ(read(text).statistics["bytes"]["x"][0], 1);
+}
+
+TEST(SnapshotReader, KeepsMetadataCoverage) {
+  // Written since 0.2.0 (docs/format.md): read and kept with the metadata.
+  SnapshotSummary s = read(write(shop(), KeyOrder::Shuffled, 5));
+  EXPECT_EQ(s.metadata["coverage"]["left_out"][0]["name"], "app_settings");
+  EXPECT_EQ(s.metadata["coverage"]["left_out_count"], 1);
 }
 
 TEST(SnapshotReader, AllowsNulAndLargeStrings) {
