@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config xxd bc bsdextrautils clang libclang-rt-14-dev
-  postgresql-15 postgresql-server-dev-15 postgresql-15-pgtap postgresql-15-cron
+  postgresql-15 postgresql-server-dev-15 postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl postgresql-15-cron
   nlohmann-json3-dev libgtest-dev libzstd-dev libssl-dev
   libipc-run-perl python3 python3-jsonschema python3-croniter python3-dateutil python3-psycopg2 python3-sqlalchemy
   zstd

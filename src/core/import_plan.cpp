@@ -170,6 +170,47 @@ json recorded_options_as_opts(const json& recorded) {
   return out;
 }
 
+SnapshotOptions import_snapshot_options(SnapshotOptions settings, const json& recorded,
+                                        std::string_view caller_opts) {
+  // Options that decide whose rows are whose.
+  static const std::vector<std::string> kIdentity = {"tenancy", "tenant_column", "schemas",
+                                                     "owning_fks"};
+  const json given = caller_opts.empty() ? json::object() : json::parse(caller_opts, nullptr, false);
+  auto caller_names = [&](const std::string& key) { return given.is_object() && given.contains(key); };
+  const json from_snapshot = recorded_options_as_opts(recorded);
+
+  // The scope the snapshot was taken with narrows the import.
+  json scope = json::object();
+  for (const auto& [key, value] : from_snapshot.items())
+    if (std::find(kIdentity.begin(), kIdentity.end(), key) == kIdentity.end()) scope[key] = value;
+  std::vector<QualifiedName> excluded = settings.exclude_tables;
+  SnapshotOptions options = apply_options_json(scope.dump(), std::move(settings));
+  for (const auto& name : excluded)  // excluded here stays excluded
+    if (std::find(options.exclude_tables.begin(), options.exclude_tables.end(), name) ==
+        options.exclude_tables.end())
+      options.exclude_tables.push_back(name);
+  if (!caller_opts.empty())
+    options = apply_options_json(caller_opts, std::move(options), kImportOptionKeys);
+
+  const json effective = json::parse(options_to_json(options));
+  for (const auto& key : kIdentity) {
+    if (!from_snapshot.contains(key) || caller_names(key)) continue;
+    if (key != "tenancy" && options.tenancy != TenancyMode::Column) continue;
+    const SnapshotOptions as_recorded =
+        apply_options_json(json{{key, from_snapshot[key]}}.dump(), options);
+    const json recorded_value = json::parse(options_to_json(as_recorded))[key];
+    if (recorded_value == effective[key]) continue;
+    throw Error(sqlstate::kInvalidParameterValue,
+                "the snapshot was taken with " + key + " " + recorded_value.dump() +
+                    ", but this database plans imports with " + key + " " + effective[key].dump(),
+                "A snapshot's own options never decide whose rows an import changes: the "
+                "server's settings and the options of the call do.",
+                "If the snapshot is to be applied that way, pass the option in opts: {\"" + key +
+                    "\": " + from_snapshot[key].dump() + "}.");
+  }
+  return options;
+}
+
 json import_options_json(ImportMode mode, const ImportOptions& o) {
   json keys = json::object();
   for (const auto& [table, columns] : o.key_columns) keys[table.to_string()] = columns;
@@ -480,6 +521,7 @@ json report_json(const ImportReport& r) {
           {"tables", tables},
           {"totals",
            {{"inserted", inserted}, {"updated", updated}, {"unchanged", unchanged}, {"deleted", deleted}}},
+          {"triggers", {{"fired", r.triggers.fired}, {"reason", r.triggers.reason}}},
           {"duration_ms", std::round(r.duration_ms * 1000.0) / 1000.0}};
 }
 

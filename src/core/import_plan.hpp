@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/names.hpp"
+#include "core/options.hpp"
 #include "core/value_encoding.hpp"
 
 namespace ptb::core {
@@ -53,6 +54,18 @@ ImportOptions parse_import_options(std::string_view json_text);
 // soft_delete_column, schemas) are quoted so they read back unchanged
 // ("Tenant A", "TenantId"); table names are recorded as written in SQL.
 nlohmann::json recorded_options_as_opts(const nlohmann::json& recorded);
+
+// The options an import is planned with (docs/import.md, "Options"): the
+// server's settings (`settings`), the snapshot's recorded options
+// (metadata.options, `recorded`), then the caller's opts (JSON text, may
+// hold the import keys too; empty: none). The recorded options only narrow
+// what the import touches (tables, exclude_tables added to the settings',
+// include_deleted, ...); they never decide whose rows are whose: a
+// recorded tenancy (and in column tenancy tenant_column, schemas,
+// owning_fks) that differs from the value the settings and the caller give
+// is Error(22023) naming both, unless the caller's opts name that option.
+SnapshotOptions import_snapshot_options(SnapshotOptions settings, const nlohmann::json& recorded,
+                                        std::string_view caller_opts);
 
 // The import keys as recorded in backup_logs.options.
 nlohmann::json import_options_json(ImportMode mode, const ImportOptions& options);
@@ -208,16 +221,24 @@ struct TableOutcome {
   int64_t unchanged() const;
 };
 
+// Whether the import's inserts and updates fire triggers, and why.
+struct TriggerDecision {
+  bool fired = false;
+  std::string reason;
+};
+
 struct ImportReport {
   ImportMode mode = ImportMode::Merge;
   bool dry_run = false;
+  TriggerDecision triggers;
   std::optional<std::string> tenant;
   std::vector<TableOutcome> tables;
   double duration_ms = 0;
 };
 
 // {"mode", "dry_run", "tenant", "tables": [{"table", "inserted", "updated",
-//  "unchanged", "deleted"}], "totals": {...}, "duration_ms"}
+//  "unchanged", "deleted"}], "totals": {...}, "triggers": {"fired", "reason"},
+//  "duration_ms"}
 nlohmann::json report_json(const ImportReport& report);
 // One line for backup_logs.notes: "replace: 2 inserted, 1 updated, 9 unchanged, 3 deleted".
 std::string report_summary(const ImportReport& report);

@@ -4,6 +4,7 @@
 
 #include "core/error.hpp"
 #include "pg/boundary.hpp"
+#include "pg/owner_rights.hpp"
 
 extern "C" {
 #include "access/xact.h"
@@ -122,42 +123,54 @@ extern "C" void ptb_autonomous_main(Datum segment_handle) {
       cursor += strlen(cursor + 1) + 2;
     }
 
-    SetCurrentStatementStartTimestamp();
-    StartTransactionCommand();
-    pgstat_report_activity(STATE_RUNNING, sql);
-    MemoryContext worker_context = CurrentMemoryContext;
-    PG_TRY();
-    {
+    // The role's and database's settings came with the connection: none
+    // of them may choose what the statement's names resolve to.
+    ptb::pg::pin_worker_search_path();
+    ptb::pg::guarded([&] {
+      SetCurrentStatementStartTimestamp();
+      StartTransactionCommand();
+      pgstat_report_activity(STATE_RUNNING, sql);
       // Never wait long on a lock the caller may hold.
       SetConfigOption("lock_timeout", "10s", PGC_USERSET, PGC_S_SESSION);
-      SPI_connect();
-      PushActiveSnapshot(GetTransactionSnapshot());
-      int rc = SPI_execute_with_args(sql, n, types, values, nulls, false, 0);
-      if (rc < 0) elog(ERROR, "SPI_execute_with_args returned %d", rc);
-      if (SPI_tuptable != nullptr && SPI_processed > 0) {
-        char* first = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-        if (first != nullptr) {
-          strlcpy(task->result, first, sizeof task->result);
-          task->has_result = true;
-        }
-      }
-      SPI_finish();
-      PopActiveSnapshot();
-      CommitTransactionCommand();
+    });
+    try {
+      ptb::pg::as_owner(task->role, [&] {
+        ptb::pg::guarded([&] {
+          SPI_connect();
+          PushActiveSnapshot(GetTransactionSnapshot());
+          int rc = SPI_execute_with_args(sql, n, types, values, nulls, false, 0);
+          if (rc < 0) elog(ERROR, "SPI_execute_with_args returned %d", rc);
+          if (SPI_tuptable != nullptr && SPI_processed > 0) {
+            char* first = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+            if (first != nullptr) {
+              strlcpy(task->result, first, sizeof task->result);
+              task->has_result = true;
+            }
+          }
+          SPI_finish();
+          PopActiveSnapshot();
+        });
+        return 0;
+      });
+      ptb::pg::guarded([] { CommitTransactionCommand(); });
       task->finished = true;
-    }
-    PG_CATCH();
-    {
-      MemoryContextSwitchTo(worker_context);
-      ErrorData* error = CopyErrorData();
-      strlcpy(task->error, error->message ? error->message : "unknown error", sizeof task->error);
-      strlcpy(task->sqlstate, unpack_sql_state(error->sqlerrcode), sizeof task->sqlstate);
+    } catch (const std::exception& e) {
+      // The message and SQLSTATE travel back through the segment.
+      const auto* server = dynamic_cast<const ptb::pg::ServerError*>(&e);
+      const auto* ours = dynamic_cast<const ptb::core::Error*>(&e);
+      strlcpy(task->error, e.what(), sizeof task->error);
+      strlcpy(task->sqlstate, server ? server->sqlstate() : ours ? ours->sqlstate().c_str() : "XX000",
+              sizeof task->sqlstate);
       task->failed = true;
       task->finished = true;
-      FlushErrorState();
-      AbortCurrentTransaction();
+      ptb::pg::guarded([] { AbortCurrentTransaction(); });
+    } catch (...) {
+      strlcpy(task->error, "unknown error", sizeof task->error);
+      strlcpy(task->sqlstate, "XX000", sizeof task->sqlstate);
+      task->failed = true;
+      task->finished = true;
+      ptb::pg::guarded([] { AbortCurrentTransaction(); });
     }
-    PG_END_TRY();
     pgstat_report_activity(STATE_IDLE, nullptr);
     dsm_detach(segment);
   });

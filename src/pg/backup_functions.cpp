@@ -10,6 +10,7 @@
 #include "pg/spi.hpp"
 #include "pg/srf.hpp"
 #include "pg/storage.hpp"
+#include "pg/stored_backups.hpp"
 
 namespace {
 
@@ -29,13 +30,16 @@ void delete_backup(int64_t id) {
   pg::Spi::connect();
   pg::LogTable table = pg::find_log_table();
   auto rows = pg::as_owner(table.owner, [&] {
-    return pg::Spi::query("SELECT status, file_name, tenant FROM " + table.qualified_name +
-                              " WHERE id = $1::bigint AND operation = 'backup'",
+    return pg::Spi::query("SELECT status, file_name, tenant, table_counts::pg_catalog.text FROM " +
+                              table.qualified_name +
+                              " WHERE id OPERATOR(pg_catalog.=) $1::pg_catalog.int8"
+                              "   AND operation OPERATOR(pg_catalog.=) 'backup'",
                           {std::to_string(id)});
   });
   if (rows.empty())
     throw core::Error("42704", "backup " + std::to_string(id) + " does not exist", {},
                       "List stored snapshots with SELECT * FROM backup_list.");
+  pg::check_may_open_snapshot(id, rows[0][3] ? nlohmann::json::parse(*rows[0][3]) : nlohmann::json::object());
   const std::string status = *rows[0][0];
   if (status == "running")
     throw core::Error("55006", "backup " + std::to_string(id) + " is still running", {},
@@ -46,11 +50,13 @@ void delete_backup(int64_t id) {
   pg::guarded([&] { role = GetUserNameFromId(GetUserId(), false); });
   pg::run_autonomously(
       "WITH deleted AS (UPDATE " + table.qualified_name +
-          " SET status = 'deleted' WHERE id = $1::bigint RETURNING id, tenant, file_name)"
+          " SET status = 'deleted' WHERE id OPERATOR(pg_catalog.=) $1::pg_catalog.int8"
+          " RETURNING id, tenant, file_name)"
           " INSERT INTO " + table.qualified_name +
           " (operation, status, tenant, started_at, finished_at, file_name, source_id, created_by, pid)"
-          " SELECT 'delete', 'completed', tenant, clock_timestamp(), clock_timestamp(), file_name,"
-          "        id, $2, $3::int FROM deleted",
+          " SELECT 'delete', 'completed', tenant, pg_catalog.clock_timestamp(),"
+          "        pg_catalog.clock_timestamp(), file_name, id, $2::pg_catalog.name,"
+          "        $3::pg_catalog.int4 FROM deleted",
       {std::to_string(id), role, std::to_string(MyProcPid)}, table.owner);
   if (rows[0][1] && core::is_snapshot_file_name(*rows[0][1]))
     pg::remove_file_quietly(pg::storage_settings().storage_path + "/" + *rows[0][1]);

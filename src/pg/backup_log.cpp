@@ -40,10 +40,12 @@ std::string insert_sql(const LogTable& table) {
          "  size_bytes, compression, checksum, table_count, row_count, table_counts, options,"
          "  error, source_id, archive_status, created_by, pid, schedule_id" +
          std::string(enc ? ", encryption, encryption_key_id" : "") +
-         ") VALUES ($1, $2, $3, $4, $5, $6, COALESCE($7::timestamptz, clock_timestamp()),"
-         "  CASE WHEN $8::bool THEN clock_timestamp() END, $9, $10::bigint, $11, $12, $13::int,"
-         "  $14::bigint, $15::jsonb, $16::jsonb, $17::jsonb, $18::bigint, $19, $20, $21::int,"
-         "  $22::bigint" +
+         ") VALUES ($1, $2, $3, $4, $5, $6,"
+         "  COALESCE($7::pg_catalog.timestamptz, pg_catalog.clock_timestamp()),"
+         "  CASE WHEN $8::pg_catalog.bool THEN pg_catalog.clock_timestamp() END, $9,"
+         "  $10::pg_catalog.int8, $11, $12, $13::pg_catalog.int4, $14::pg_catalog.int8,"
+         "  $15::pg_catalog.jsonb, $16::pg_catalog.jsonb, $17::pg_catalog.jsonb, $18::pg_catalog.int8,"
+         "  $19, $20::pg_catalog.name, $21::pg_catalog.int4, $22::pg_catalog.int8" +
          std::string(enc ? ", $23, $24" : "") + ") RETURNING id";
 }
 
@@ -68,13 +70,17 @@ std::vector<TextValue> insert_params(const LogTable& table, const LogEntry& e) {
 
 LogTable find_log_table() {
   auto rows = Spi::query(
-      "SELECT quote_ident(n.nspname) || '.backup_logs', c.relowner::text, "
-      "       EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid"
-      "                  AND a.attname = 'encryption_key_id' AND NOT a.attisdropped) "
-      "  FROM pg_catalog.pg_extension e "
-      "  JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace "
-      "  JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = 'backup_logs' "
-      " WHERE e.extname = 'pg_tenant_backup'");
+      "SELECT pg_catalog.quote_ident(n.nspname) OPERATOR(pg_catalog.||) '.backup_logs',"
+      "       c.relowner::pg_catalog.text,"
+      "       EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a"
+      "                WHERE a.attrelid OPERATOR(pg_catalog.=) c.oid"
+      "                  AND a.attname OPERATOR(pg_catalog.=) 'encryption_key_id'"
+      "                  AND NOT a.attisdropped)"
+      "  FROM pg_catalog.pg_extension e"
+      "  JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) e.extnamespace"
+      "  JOIN pg_catalog.pg_class c ON c.relnamespace OPERATOR(pg_catalog.=) n.oid"
+      "   AND c.relname OPERATOR(pg_catalog.=) 'backup_logs'"
+      " WHERE e.extname OPERATOR(pg_catalog.=) 'pg_tenant_backup'");
   if (rows.empty())
     throw core::Error(core::sqlstate::kUndefinedTable,
                       "the backup_logs table of pg_tenant_backup is missing", {},
@@ -86,7 +92,7 @@ LogTable find_log_table() {
 std::string log_clock() {
   // ISO 8601 in UTC: reads back the same whatever DateStyle and TimeZone are.
   return *Spi::query(
-              "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', "
+              "SELECT pg_catalog.to_char(pg_catalog.clock_timestamp() AT TIME ZONE 'UTC', "
               "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')")
               .at(0)
               .at(0);
@@ -110,15 +116,20 @@ void finish_log_autonomously(int64_t id, const LogEntry& e) {
   check_log_columns(table, e);
   const std::string sql =
       "WITH done AS (UPDATE " + table.qualified_name +
-      " SET status = $2, finished_at = clock_timestamp(),"
-      "     file_name = COALESCE($3, file_name), size_bytes = COALESCE($4::bigint, size_bytes),"
+      " SET status = $2, finished_at = pg_catalog.clock_timestamp(),"
+      "     file_name = COALESCE($3, file_name),"
+      "     size_bytes = COALESCE($4::pg_catalog.int8, size_bytes),"
       "     compression = COALESCE($5, compression), checksum = COALESCE($6, checksum),"
-      "     table_count = COALESCE($7::int, table_count), row_count = COALESCE($8::bigint, row_count),"
-      "     table_counts = COALESCE($9::jsonb, table_counts), error = COALESCE($10::jsonb, error),"
+      "     table_count = COALESCE($7::pg_catalog.int4, table_count),"
+      "     row_count = COALESCE($8::pg_catalog.int8, row_count),"
+      "     table_counts = COALESCE($9::pg_catalog.jsonb, table_counts),"
+      "     error = COALESCE($10::pg_catalog.jsonb, error),"
       "     archive_status = COALESCE($11, archive_status)" +
       std::string(table.has_encryption_columns ? ", encryption_key_id = COALESCE($12, encryption_key_id)" : "") +
-      " WHERE id = $1::bigint RETURNING id, operation, trigger, tenant, status)"
-      " SELECT pg_catalog.pg_notify('pg_tenant_backup', row_to_json(done)::text) FROM done";
+      " WHERE id OPERATOR(pg_catalog.=) $1::pg_catalog.int8"
+      " RETURNING id, operation, trigger, tenant, status)"
+      " SELECT pg_catalog.pg_notify('pg_tenant_backup', pg_catalog.row_to_json(done)::pg_catalog.text)"
+      "   FROM done";
   std::vector<TextValue> params = {std::to_string(id), e.status, e.file_name, number(e.size_bytes),
                                    e.compression, e.checksum, number(e.table_count), number(e.row_count),
                                    e.table_counts, e.error, e.archive_status};
@@ -130,12 +141,13 @@ void mark_interrupted_rows() {
   LogTable table = find_log_table();
   const std::string sql =
       "UPDATE " + table.qualified_name +
-      " l SET status = 'failed', finished_at = clock_timestamp(),"
-      "   error = jsonb_build_object('message', 'interrupted: the backend or the server stopped"
-      " before the operation finished', 'sqlstate', '57P01')"
-      " WHERE l.status = 'running' AND NOT EXISTS ("
+      " l SET status = 'failed', finished_at = pg_catalog.clock_timestamp(),"
+      "   error = pg_catalog.jsonb_build_object('message', 'interrupted: the backend or the server"
+      " stopped before the operation finished'::pg_catalog.text, 'sqlstate', '57P01'::pg_catalog.text)"
+      " WHERE l.status OPERATOR(pg_catalog.=) 'running' AND NOT EXISTS ("
       "   SELECT 1 FROM pg_catalog.pg_stat_activity a"
-      "    WHERE a.pid = l.pid AND a.backend_start <= l.started_at)"
+      "    WHERE a.pid OPERATOR(pg_catalog.=) l.pid"
+      "      AND a.backend_start OPERATOR(pg_catalog.<=) l.started_at)"
       " RETURNING l.id::pg_catalog.text, l.operation";
   const auto rows = as_owner(table.owner, [&] { return Spi::execute_returning(sql).rows; });
   // A backup stopped after its file was renamed into place (archive_command

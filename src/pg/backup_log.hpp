@@ -12,6 +12,7 @@
 #include <string>
 
 #include "pg/boundary.hpp"
+#include "pg/owner_rights.hpp"
 #include "pg/server.hpp"
 
 namespace ptb::pg {
@@ -50,28 +51,6 @@ struct LogTable {
   bool has_encryption_columns = false;
 };
 LogTable find_log_table();
-
-// Runs `call` with the rights of `owner` (the log's owner), in a
-// restricted security context so no user code runs with them; the caller's
-// identity comes back even when `call` throws.
-template <typename Call>
-auto as_owner(Oid owner, Call&& call) {
-  Oid caller = InvalidOid;
-  int context = 0;
-  guarded([&] {
-    GetUserIdAndSecContext(&caller, &context);
-    SetUserIdAndSecContext(owner, context | SECURITY_LOCAL_USERID_CHANGE |
-                                      SECURITY_RESTRICTED_OPERATION);
-  });
-  try {
-    auto result = call();
-    guarded([&] { SetUserIdAndSecContext(caller, context); });
-    return result;
-  } catch (...) {
-    guarded([&] { SetUserIdAndSecContext(caller, context); });
-    throw;
-  }
-}
 
 // Inserts in the caller's transaction; returns the id.
 int64_t insert_log(const LogEntry& entry);

@@ -202,13 +202,15 @@ int64_t prune_backups(const std::optional<std::optional<std::string>>& only_grou
                                retention_days ? retention_days : settings.retention_days};
   LogTable table = find_log_table();
   std::string sql =
-      "SELECT id::text, tenant, extract(epoch FROM finished_at)::bigint::text, file_name FROM " +
-      table.qualified_name +
-      " WHERE operation = 'backup' AND status IN ('completed', 'restored')"
+      "SELECT id::pg_catalog.text, tenant,"
+      "       pg_catalog.date_part('epoch', finished_at)::pg_catalog.int8::pg_catalog.text, file_name"
+      "  FROM " + table.qualified_name +
+      " WHERE operation OPERATOR(pg_catalog.=) 'backup'"
+      "   AND status OPERATOR(pg_catalog.=) ANY ('{completed,restored}'::pg_catalog.text[])"
       "   AND file_name IS NOT NULL";
   std::vector<TextValue> params;
   if (only_group) {
-    sql += only_group->has_value() ? " AND tenant = $1" : " AND tenant IS NULL";
+    sql += only_group->has_value() ? " AND tenant OPERATOR(pg_catalog.=) $1" : " AND tenant IS NULL";
     if (only_group->has_value()) params.push_back(**only_group);
   }
   // A new snapshot: the rows the log writer just completed must be seen.
@@ -230,12 +232,16 @@ int64_t prune_backups(const std::optional<std::optional<std::string>>& only_grou
   // row (harmless), never a completed row without its file.
   run_autonomously(
       "WITH expired AS (UPDATE " + table.qualified_name +
-          " SET status = 'expired' WHERE id IN (SELECT jsonb_array_elements_text($1::jsonb)::bigint)"
-          "   AND status IN ('completed', 'restored') RETURNING id)"
+          " SET status = 'expired'"
+          " WHERE id OPERATOR(pg_catalog.=) ANY (SELECT pg_catalog.jsonb_array_elements_text("
+          "                                          $1::pg_catalog.jsonb)::pg_catalog.int8)"
+          "   AND status OPERATOR(pg_catalog.=) ANY ('{completed,restored}'::pg_catalog.text[])"
+          " RETURNING id)"
           " INSERT INTO " + table.qualified_name +
           " (operation, status, tenant, started_at, finished_at, row_count, notes, created_by, pid)"
-          " SELECT 'prune', 'completed', $2, clock_timestamp(), clock_timestamp(), count(*),"
-          "        'expired snapshots: ' || $3, $4, $5::int FROM expired",
+          " SELECT 'prune', 'completed', $2, pg_catalog.clock_timestamp(), pg_catalog.clock_timestamp(),"
+          "        pg_catalog.count(*), 'expired snapshots: ' OPERATOR(pg_catalog.||) $3,"
+          "        $4::pg_catalog.name, $5::pg_catalog.int4 FROM expired",
       {ids.dump(), only_group && only_group->has_value() ? **only_group : TextValue(), id_list,
        [] {
          std::string role;

@@ -811,22 +811,54 @@ SELECT a.attname, d.objid::pg_catalog.regclass::pg_catalog.text, s.seqincrement:
                     "not edited, and that the tenancy options are those it was taken with.");
 }
 
+namespace {
+
+// session_replication_role = replica switches off every trigger, key checks
+// and audit triggers included: a superuser-only setting. An import sets it
+// only for a caller who could have done as much itself: a superuser, or
+// the owner of every table written (who may disable its triggers).
+core::TriggerDecision decide_triggers(bool requested, const std::vector<LoadTable>& tables) {
+  if (requested) return {true, "requested (fire_triggers)"};
+  bool super = false;
+  guarded([&] { super = superuser(); });
+  if (super) return {false, "skipped (session_replication_role = replica): the caller is a superuser"};
+  std::vector<std::string> oids;
+  for (const auto& t : tables)
+    if (t.data) oids.push_back(t.oid);
+  const auto not_owned = run(
+      "SELECT c.oid::pg_catalog.regclass::pg_catalog.text FROM pg_catalog.pg_class c"
+      " WHERE c.oid OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.oid[])"
+      "   AND NOT pg_catalog.pg_has_role(c.relowner, 'USAGE')"
+      " ORDER BY c.oid::pg_catalog.regclass::pg_catalog.text LIMIT 1",
+      {"{" + [&] {
+         std::string list;
+         for (const auto& o : oids) list += (list.empty() ? "" : ",") + o;
+         return list;
+       }() + "}"});
+  if (not_owned.rows.empty())
+    return {false, "skipped (session_replication_role = replica): the caller owns every table written"};
+  return {true, "fired: the caller is not a superuser and does not own table " +
+                    not_owned.rows[0][0].value_or("?") +
+                    ", so the import cannot switch its triggers off"};
+}
+
+}  // namespace
+
 ImportOutcome run_import(const ImportRequest& request) {
   const auto started = std::chrono::steady_clock::now();
   const core::SnapshotSummary* summary = request.summary;
   const std::optional<std::string> tenant = summary->tenant_id;
   if (request.tenant_out != nullptr) *request.tenant_out = tenant;
 
-  // Options: the settings, then those the snapshot was taken with, then the
-  // caller's. Keys a later release of format 1 may add are ignored.
-  core::SnapshotOptions options = snapshot_options(nullptr);
-  if (auto o = summary->metadata.find("options"); o != summary->metadata.end())
-    options = core::apply_options_json(core::recorded_options_as_opts(*o).dump(), std::move(options));
-  if (request.opts != nullptr)
-    options = core::apply_options_json(jsonb_text(request.opts), std::move(options),
-                                       core::kImportOptionKeys);
+  // Options: the settings and the caller's; the snapshot's own only narrow
+  // them (core::import_snapshot_options). Keys a later release of format 1
+  // may add are ignored.
+  const auto recorded = summary->metadata.find("options");
+  core::SnapshotOptions options = core::import_snapshot_options(
+      snapshot_options(nullptr), recorded != summary->metadata.end() ? *recorded : json::object(),
+      request.opts != nullptr ? jsonb_text(request.opts) : std::string());
   const core::ImportMode mode = request.mode;
-  const core::ImportOptions& io = request.options;
+  core::ImportOptions io = request.options;  // fire_triggers may be forced on below
 
   Spi::connect();
   stage_counter = 0;
@@ -917,6 +949,18 @@ ImportOutcome run_import(const ImportRequest& request) {
     tables.push_back(std::move(lt));
   }
 
+  for (auto& t : tables) {
+    const core::Table& table = catalog.tables[t.catalog_index];
+    t.oid = *run("SELECT c.oid::pg_catalog.text FROM pg_catalog.pg_class c"
+                 "  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+                 " WHERE n.nspname = $1 AND c.relname = $2",
+                 {table.schema, table.name})
+                 .rows.at(0)
+                 .at(0);
+  }
+  const core::TriggerDecision triggers = decide_triggers(io.fire_triggers, tables);
+  io.fire_triggers = triggers.fired;
+
   std::set<core::QualifiedName> used_key_columns;
   for (auto& t : tables) {
     const core::Table& table = catalog.tables[t.catalog_index];
@@ -924,12 +968,6 @@ ImportOutcome run_import(const ImportRequest& request) {
     t.staged.display = table_display(table.schema, table.name);
     t.staged.target = core::quote_qualified(table.schema, table.name);
     t.staged.partitioned = table.partitioned;
-    t.oid = *run("SELECT c.oid::pg_catalog.text FROM pg_catalog.pg_class c"
-                 "  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
-                 " WHERE n.nspname = $1 AND c.relname = $2",
-                 {table.schema, table.name})
-                 .rows.at(0)
-                 .at(0);
     const auto columns = table_columns(t.oid);
     const auto keys = unique_keys(t.oid);
     const auto doc_encodings = encodings.find({s.schema, s.name});
@@ -1254,6 +1292,7 @@ ImportOutcome run_import(const ImportRequest& request) {
   ImportOutcome outcome;
   outcome.report.mode = mode;
   outcome.report.dry_run = io.dry_run;
+  outcome.report.triggers = triggers;
   outcome.report.tenant = tenant;
   for (auto* t : data_tables) {
     outcome.report.tables.push_back(t->outcome);
@@ -1479,10 +1518,11 @@ RestoreResult restore_backup(int64_t id, const CallOptions& options, std::option
   *tenant = b.tenant;
   LogTable log_table = find_log_table();
   auto age = as_owner(log_table.owner, [&] {
-    return Spi::query("SELECT $2::pg_catalog.interval > '0'::pg_catalog.interval"
-                      "   AND finished_at < pg_catalog.now() - $2::pg_catalog.interval,"
+    return Spi::query("SELECT $2::pg_catalog.interval OPERATOR(pg_catalog.>) '0'::pg_catalog.interval"
+                      "   AND finished_at OPERATOR(pg_catalog.<)"
+                      "       (pg_catalog.now() OPERATOR(pg_catalog.-) $2::pg_catalog.interval),"
                       "       finished_at::pg_catalog.text FROM " + log_table.qualified_name +
-                          " WHERE id = $1::pg_catalog.int8",
+                          " WHERE id OPERATOR(pg_catalog.=) $1::pg_catalog.int8",
                       {std::to_string(id), settings.restore_window});
   });
   restore_output_settings(level);
@@ -1530,8 +1570,8 @@ RestoreResult restore_backup(int64_t id, const CallOptions& options, std::option
     LogTable table = find_log_table();
     as_owner(table.owner, [&] {
       return Spi::execute("UPDATE " + table.qualified_name +
-                              " SET status = 'restored' WHERE id = $1::pg_catalog.int8"
-                              "   AND status IN ('completed', 'restored')",
+                              " SET status = 'restored' WHERE id OPERATOR(pg_catalog.=) $1::pg_catalog.int8"
+                              "   AND status OPERATOR(pg_catalog.=) ANY ('{completed,restored}'::pg_catalog.text[])",
                           {std::to_string(id)});
     });
     restore_output_settings(level);

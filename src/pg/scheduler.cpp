@@ -9,6 +9,7 @@
 #include "pg/backup_log.hpp"
 #include "pg/backups.hpp"
 #include "pg/boundary.hpp"
+#include "pg/owner_rights.hpp"
 #include "pg/settings.hpp"
 #include "pg/spi.hpp"
 #include "pg/tenancy.hpp"
@@ -72,8 +73,9 @@ bool in_transaction(const char* what, Body&& body) {
 
 std::string extension_schema_table(const char* table) {
   auto rows = Spi::query(
-      "SELECT quote_ident(n.nspname) FROM pg_catalog.pg_extension e "
-      "JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = $1",
+      "SELECT pg_catalog.quote_ident(n.nspname) FROM pg_catalog.pg_extension e "
+      "JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) e.extnamespace"
+      " WHERE e.extname OPERATOR(pg_catalog.=) $1::pg_catalog.name",
       {std::string(kLibrary)});
   if (rows.empty()) return {};
   return *rows[0][0] + "." + table;
@@ -116,9 +118,10 @@ void start_due_schedules(std::vector<RunningJob>& running) {
   const int free_slots = schedule_settings().max_workers - static_cast<int>(running.size());
   if (free_slots <= 0) return;
   auto due = Spi::query(
-      "SELECT s.id::text, s.created_by::text, r.oid IS NOT NULL FROM " + schedules +
-      " s LEFT JOIN pg_catalog.pg_roles r ON r.rolname = s.created_by"
-      " WHERE s.is_active AND s.next_run_at <= now() ORDER BY s.next_run_at, s.id");
+      "SELECT s.id::pg_catalog.text, s.created_by::pg_catalog.text, r.oid IS NOT NULL FROM " +
+      schedules + " s LEFT JOIN pg_catalog.pg_roles r ON r.rolname OPERATOR(pg_catalog.=) s.created_by"
+      " WHERE s.is_active AND s.next_run_at OPERATOR(pg_catalog.<=) pg_catalog.now()"
+      " ORDER BY s.next_run_at, s.id");
   int started = 0;
   for (const auto& row : due) {
     if (started >= free_slots) break;
@@ -148,9 +151,10 @@ void start_due_schedules(std::vector<RunningJob>& running) {
       ++started;
     }
     Spi::execute("UPDATE " + schedules +
-                     " SET last_run_at = now(), last_status = $2,"
+                     " SET last_run_at = pg_catalog.now(), last_status = $2,"
                      "     next_run_at = " + extension_schema_table("backup_schedule_next") +
-                     "(schedule, timezone, now(), now()) WHERE id = $1::bigint",
+                     "(schedule, timezone, pg_catalog.now(), pg_catalog.now())"
+                     " WHERE id OPERATOR(pg_catalog.=) $1::pg_catalog.int8",
                  {*row[0], status});
   }
 }
@@ -164,9 +168,11 @@ void recover_after_start() {
   if (!schedule_settings().catch_up_once)
     Spi::execute("UPDATE " + schedules + " SET next_run_at = " +
                  extension_schema_table("backup_schedule_next") +
-                 "(schedule, timezone, now(), now()) WHERE is_active AND next_run_at < now()");
+                 "(schedule, timezone, pg_catalog.now(), pg_catalog.now())"
+                 " WHERE is_active AND next_run_at OPERATOR(pg_catalog.<) pg_catalog.now()");
   Spi::execute("UPDATE " + schedules +
-               " SET last_status = 'failed: interrupted' WHERE last_status = 'running'");
+               " SET last_status = 'failed: interrupted'"
+               " WHERE last_status OPERATOR(pg_catalog.=) 'running'");
 }
 
 }  // namespace
@@ -195,6 +201,7 @@ extern "C" void ptb_scheduler_main(Datum) {
   BackgroundWorkerUnblockSignals();
   const std::string database = schedule_settings().database;
   BackgroundWorkerInitializeConnection(database.c_str(), nullptr, 0);
+  pin_worker_search_path();
   pgstat_report_appname("pg_tenant_backup scheduler");
   ereport(LOG, (errmsg("pg_tenant_backup scheduler started in database \"%s\"", database.c_str())));
 
@@ -239,6 +246,9 @@ extern "C" void ptb_job_main(Datum schedule_id_datum) {
   const char* role = database + strlen(database) + 1;
   // The schedule's owner: the backup runs with its privileges.
   BackgroundWorkerInitializeConnection(database, role, 0);
+  // Before anything runs: the owner's role settings (ALTER ROLE ... SET
+  // search_path) must not reach the extension's statements.
+  pin_worker_search_path();
   pgstat_report_appname("pg_tenant_backup job");
 
   struct Schedule {
@@ -252,8 +262,9 @@ extern "C" void ptb_job_main(Datum schedule_id_datum) {
   std::string schedules_table;
   in_transaction("reading a schedule", [&] {
     schedules_table = extension_schema_table("backup_schedules");
-    auto rows = Spi::query("SELECT name, tenant, options::text, max_backups::text, retention_days::text FROM " +
-                               schedules_table + " WHERE id = $1::bigint",
+    auto rows = Spi::query("SELECT name, tenant, options::pg_catalog.text, max_backups::pg_catalog.text,"
+                           "       retention_days::pg_catalog.text FROM " +
+                               schedules_table + " WHERE id OPERATOR(pg_catalog.=) $1::pg_catalog.int8",
                            {std::to_string(schedule_id)});
     if (rows.empty()) return;
     const auto& r = rows[0];
@@ -311,7 +322,8 @@ extern "C" void ptb_job_main(Datum schedule_id_datum) {
     if (!ok) ++failures;
   }
   in_transaction("recording a schedule's result", [&] {
-    Spi::execute("UPDATE " + schedules_table + " SET last_status = $2 WHERE id = $1::bigint",
+    Spi::execute("UPDATE " + schedules_table +
+                     " SET last_status = $2 WHERE id OPERATOR(pg_catalog.=) $1::pg_catalog.int8",
                  {std::to_string(schedule_id),
                   failures == 0 ? std::string("completed")
                                 : "failed: " + std::to_string(failures) + " of " +

@@ -5,6 +5,7 @@
 #include "core/error.hpp"
 #include "core/value_encoding.hpp"
 #include "pg/boundary.hpp"
+#include "pg/owner_rights.hpp"
 #include "pg/spi.hpp"
 
 extern "C" {
@@ -22,10 +23,11 @@ using core::ValueEncoding;
 // text does not depend on the session that exported it.
 // search_path is pinned too: type names (format_type) come out
 // schema-qualified the same way for everyone, and no object of a user's
-// schema can stand in for a built-in one in the generated SQL.
+// schema, nor a temporary type, can stand in for a built-in one in the
+// generated SQL (pg/owner_rights.hpp says why pg_temp is named).
 constexpr std::pair<const char*, const char*> kOutputSettings[] = {
     {"DateStyle", "ISO, YMD"},   {"IntervalStyle", "postgres"}, {"TimeZone", "UTC"},
-    {"extra_float_digits", "1"}, {"bytea_output", "hex"},       {"search_path", "pg_catalog"},
+    {"extra_float_digits", "1"}, {"bytea_output", "hex"},       {"search_path", kPinnedSearchPath},
 };
 
 // --- Streaming rows: a DestReceiver that encodes each row as a JSON array.

@@ -30,7 +30,7 @@ struct ExportStatistics {
 
 // Fixes the output settings that value texts depend on (DateStyle,
 // IntervalStyle, TimeZone, extra_float_digits, bytea_output) and
-// search_path (pg_catalog only) at a new GUC nesting level. Call it before
+// search_path (pg_catalog, then pg_temp) at a new GUC nesting level. Call it before
 // reading the catalog, so type names are qualified the same way always. restore_output_settings() puts the caller's values back
 // on success; on an error the (sub)transaction abort does. Not RAII on
 // purpose: restoring calls the server, which destructors must not.

@@ -10,6 +10,10 @@
 #include "pg/spi.hpp"
 #include "pg/storage.hpp"
 
+extern "C" {
+#include "utils/rls.h"
+}
+
 namespace ptb::pg {
 
 namespace {
@@ -21,12 +25,13 @@ StoredBackup find_stored_backup(int64_t id) {
   LogTable table = find_log_table();
   auto rows = as_owner(table.owner, [&] {
     return Spi::query(
-        "SELECT status, tenant, file_name, checksum, size_bytes::text, compression, "
-        "table_counts::text, " +
+        "SELECT status, tenant, file_name, checksum, size_bytes::pg_catalog.text, compression, "
+        "table_counts::pg_catalog.text, " +
             std::string(table.has_encryption_columns ? "encryption, encryption_key_id"
-                                                     : "NULL::text, NULL::text") +
+                                                     : "NULL::pg_catalog.text, NULL::pg_catalog.text") +
             " FROM " + table.qualified_name +
-            " WHERE id = $1::bigint AND operation = 'backup'",
+            " WHERE id OPERATOR(pg_catalog.=) $1::pg_catalog.int8"
+            "   AND operation OPERATOR(pg_catalog.=) 'backup'",
         {std::to_string(id)});
   });
   const std::string which = "backup " + std::to_string(id);
@@ -49,9 +54,50 @@ StoredBackup find_stored_backup(int64_t id) {
   b.size_bytes = std::stoll(*r[4]);
   b.compression = core::compression_from_string(r[5].value_or("none")).value_or(core::Compression::None);
   b.table_counts = r[6] ? json::parse(*r[6]) : json::object();
+  check_may_open_snapshot(id, b.table_counts);
   b.encrypted = r[7].has_value();
   b.encryption_key_id = r[8];
   return b;
+}
+
+void check_may_open_snapshot(int64_t id, const json& table_counts) {
+  if (!table_counts.is_object() || table_counts.empty()) return;
+  json names = json::array();
+  for (const auto& [name, rows] : table_counts.items()) names.push_back(name);
+  // As the caller. Every name is schema-qualified, so the caller's
+  // search_path cannot change what it resolves to; a table that no longer
+  // exists is not checked.
+  auto tables = Spi::query(
+      "SELECT c.oid::pg_catalog.text, c.oid::pg_catalog.regclass::pg_catalog.text,"
+      "       pg_catalog.has_schema_privilege(c.relnamespace, 'USAGE')"
+      "       AND pg_catalog.has_table_privilege(c.oid, 'SELECT')"
+      "  FROM pg_catalog.jsonb_array_elements_text($1::pg_catalog.jsonb) AS t(name)"
+      "  JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) pg_catalog.to_regclass(t.name)"
+      " ORDER BY 2",
+      {names.dump()});
+  const std::string which = "backup " + std::to_string(id);
+  const char* hint =
+      "A stored snapshot holds all of its tenant's rows, so only a role that could export all of "
+      "them opens it: one with SELECT on each of its tables and no row level security policy "
+      "limiting what it reads (the tables' owner, or a role with BYPASSRLS). backup_export "
+      "exports what you may read.";
+  for (const auto& t : tables) {
+    if (t[2] != "t")
+      throw core::Error("42501", "permission denied to open " + which,
+                        "It holds rows of table " + t[1].value_or("?") +
+                            ", which you have no right to read.",
+                        hint);
+    // RLS_ENABLED whatever the caller's row_security setting says;
+    // RLS_NONE_ENV is a caller who bypasses it (owner, BYPASSRLS).
+    int rls = RLS_NONE;
+    const Oid oid = static_cast<Oid>(std::stoul(*t[0]));
+    guarded([&] { rls = check_enable_rls(oid, InvalidOid, true); });
+    if (rls == RLS_ENABLED)
+      throw core::Error("42501", "permission denied to open " + which,
+                        "It holds rows of table " + t[1].value_or("?") +
+                            ", of which row level security lets you read only part.",
+                        hint);
+  }
 }
 
 std::unique_ptr<StoredSnapshotSource> open_stored_snapshot(const StoredBackup& b, bool hashed) {

@@ -32,8 +32,17 @@ struct StoredBackup {
 
 // The stored snapshot `id`, which must be completed (or restored) and have
 // a file: 42704 when there is no such backup, 55000 when it has no stored
-// snapshot, XX001 when its row lacks a file name or checksum. Needs SPI.
+// snapshot, XX001 when its row lacks a file name or checksum, 42501 when
+// the caller may not open it (check_may_open_snapshot). Needs SPI.
 StoredBackup find_stored_backup(int64_t id);
+
+// A stored snapshot holds every row of its tenant: only a caller who could
+// export all of them opens it (read, download, verify, import, restore,
+// delete). For each table it has rows of (`table_counts`, keyed by
+// qualified name) that still exists, the caller needs USAGE on the schema
+// and SELECT on the table, and no row level security policy may limit what
+// the caller reads of it; else 42501 naming the table.
+void check_may_open_snapshot(int64_t id, const nlohmann::json& table_counts);
 
 // The snapshot in b's file, decrypted (when encrypted) and decompressed:
 // the one way stored files are opened for their content (see

@@ -102,3 +102,25 @@ BEGIN
     END LOOP;
   END LOOP;
 END $$;
+
+-- The rows of a tenant of the shop fixture, one md5 per table, read
+-- independently of the extension: to check that an operation on another
+-- tenant left them byte for byte as they were.
+CREATE OR REPLACE FUNCTION tap.tenant_fingerprint(tenant text)
+RETURNS TABLE (table_name text, rows_md5 text) LANGUAGE sql STABLE AS $$
+  SELECT 'tenants', md5(string_agg(t::text, '|' ORDER BY t.id)) FROM public.tenants t WHERE t.id::text = tenant
+  UNION ALL
+  SELECT 'customers', md5(string_agg(c::text, '|' ORDER BY c.id)) FROM public.customers c WHERE c.tenant_id::text = tenant
+  UNION ALL
+  SELECT 'orders', md5(string_agg(o::text, '|' ORDER BY o.id))
+    FROM public.orders o JOIN public.customers c ON c.id = o.customer_id WHERE c.tenant_id::text = tenant
+  UNION ALL
+  SELECT 'order_lines', md5(string_agg(l::text, '|' ORDER BY l.order_id, l.line_no))
+    FROM public.order_lines l JOIN public.orders o ON o.id = l.order_id
+    JOIN public.customers c ON c.id = o.customer_id WHERE c.tenant_id::text = tenant
+  UNION ALL
+  SELECT 'events', md5(string_agg(e::text, '|' ORDER BY e.id, e.at)) FROM public.events e WHERE e.tenant_id::text = tenant
+  UNION ALL
+  SELECT 'notes', md5(string_agg(n::text, '|' ORDER BY n.id)) FROM public."Order ""Notes""; --" n WHERE n.tenant_id::text = tenant
+$$;
+GRANT EXECUTE ON FUNCTION tap.tenant_fingerprint(text) TO PUBLIC;

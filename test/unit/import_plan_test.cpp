@@ -113,6 +113,78 @@ TEST(ImportOptions, RecordedSnapshotOptionsReadBackUnchanged) {
   EXPECT_FALSE(o.tables.has_value());
 }
 
+// What an export in this database with the default settings records.
+nlohmann::json recorded_defaults() {
+  return nlohmann::json::parse(options_to_json(SnapshotOptions{}));
+}
+
+TEST(ImportSnapshotOptions, RecordedOptionsThatAgreeArePlannedWith) {
+  auto recorded = recorded_defaults();
+  recorded["tables"] = {"orders"};
+  recorded["include_deleted"] = true;
+  recorded["exclude_tables"] = {"events"};
+  SnapshotOptions o = import_snapshot_options(SnapshotOptions{}, recorded, "");
+  ASSERT_TRUE(o.tables.has_value());
+  EXPECT_EQ((*o.tables)[0], (QualifiedName{"", "orders"}));
+  EXPECT_TRUE(o.include_deleted);
+  // The snapshot's exclusions are added to this database's, never replace them.
+  EXPECT_EQ(o.exclude_tables, (std::vector<QualifiedName>{{"", "events"}, {"", "audit_logs"}, {"", "backup_logs"}}));
+}
+
+TEST(ImportSnapshotOptions, ARecordedTenancyThatDiffersIsRefusedNamingBoth) {
+  auto recorded = recorded_defaults();
+  recorded["tenancy"] = "schema";
+  try {
+    import_snapshot_options(SnapshotOptions{}, recorded, "");
+    FAIL() << "a snapshot chose its own tenancy";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.sqlstate(), "22023");
+    EXPECT_TRUE(contains(e.what(), "tenancy \"schema\"")) << e.what();
+    EXPECT_TRUE(contains(e.what(), "tenancy \"column\"")) << e.what();
+    EXPECT_TRUE(contains(e.hint(), R"({"tenancy": "schema"})")) << e.hint();
+  }
+}
+
+TEST(ImportSnapshotOptions, EachOptionThatDecidesOwnershipIsChecked) {
+  for (const auto& [key, value] :
+       std::vector<std::pair<std::string, nlohmann::json>>{
+           {"tenant_column", "account_id"},
+           {"schemas", nlohmann::json::array({"public", "other"})},
+           {"owning_fks", {{"orders", "orders_customer_fkey"}}}}) {
+    auto recorded = recorded_defaults();
+    recorded[key] = value;
+    EXPECT_THROW(import_snapshot_options(SnapshotOptions{}, recorded, ""), Error) << key;
+    // Named by the caller, it is the caller's choice.
+    nlohmann::json opts = {{key, value}};
+    SnapshotOptions o = import_snapshot_options(SnapshotOptions{}, recorded, opts.dump());
+    EXPECT_EQ(nlohmann::json::parse(options_to_json(o))[key], nlohmann::json::parse(options_to_json(
+        apply_options_json(opts.dump(), SnapshotOptions{})))[key]) << key;
+  }
+}
+
+TEST(ImportSnapshotOptions, TheCallerCanAlsoPassTheSettingsValue) {
+  auto recorded = recorded_defaults();
+  recorded["tenancy"] = "schema";
+  SnapshotOptions o = import_snapshot_options(SnapshotOptions{}, recorded, R"({"tenancy": "column"})");
+  EXPECT_EQ(o.tenancy, TenancyMode::Column);
+}
+
+TEST(ImportSnapshotOptions, SettingsDecideWhenNothingIsRecorded) {
+  SnapshotOptions settings;
+  settings.tenant_column = "account_id";
+  SnapshotOptions o = import_snapshot_options(settings, nlohmann::json::object(), R"({"dry_run": true})");
+  EXPECT_EQ(o.tenant_column, "account_id");
+  EXPECT_EQ(o.tenancy, TenancyMode::Column);
+}
+
+TEST(ImportSnapshotOptions, ColumnOptionsDoNotMatterInSchemaTenancy) {
+  auto recorded = recorded_defaults();
+  recorded["tenancy"] = "schema";
+  recorded["tenant_column"] = "whatever";
+  SnapshotOptions o = import_snapshot_options(SnapshotOptions{}, recorded, R"({"tenancy": "schema"})");
+  EXPECT_EQ(o.tenancy, TenancyMode::Schema);
+}
+
 TEST(ImportOptions, RecordedWithTheMode) {
   ImportOptions o;
   o.key_columns[{"", "customers"}] = {"email"};
