@@ -58,9 +58,10 @@ struct Partition {
   std::string name;
   size_t root = 0;    // the top partitioned table: index into Catalog::tables
   bool leaf = true;   // holds rows (not itself partitioned)
-  // Foreign keys declared on the partition itself or inherited from a
-  // partition above it, not from `root`: `from` is `root`, `to` the
-  // referenced table (the top table when a partition is referenced).
+  // Leaf partitions: every foreign key the partition has (declared on it,
+  // or inherited from a partition above it or from `root`; TenancyPlan
+  // ignores those `root` declares itself). `from` is `root`, `to` the
+  // referenced table (its top table when a partition is referenced).
   std::vector<ForeignKey> foreign_keys;
 };
 
