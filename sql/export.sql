@@ -20,6 +20,9 @@ SELECT (d -> 'metadata' ->> 'database_oid')::oid = (SELECT oid FROM pg_database 
        d -> 'metadata' ->> 'system_identifier' = (SELECT system_identifier::text FROM pg_control_system()) AS system_identifier_is_this_cluster
   FROM acme;
 SELECT d -> 'metadata' -> 'options' AS options FROM acme;
+-- What the snapshot does not hold, and why (backup_coverage's global and
+-- excluded tables).
+SELECT jsonb_pretty(d -> 'metadata' -> 'coverage') AS coverage FROM acme;
 
 -- Schema: every table with its role, primary key and, for children, the owning chain.
 SELECT t ->> 'schema' AS schema, t ->> 'name' AS name, t ->> 'role' AS role, t -> 'primary_key' AS pk,

@@ -13,6 +13,18 @@ COMMENT ON FUNCTION backup_import_stored(bigint, text, jsonb) IS
   'Apply a stored snapshot (backup_logs id) to its tenant like backup_import, streaming its file; returns a report';
 REVOKE ALL ON FUNCTION backup_import_stored(bigint, text, jsonb) FROM PUBLIC;
 
+-- Where every user table stands for a tenant's snapshot (docs/tenancy.md):
+-- in it with a role, left out by an option, global, or unplaced (a table
+-- that may hold the tenant's rows and makes backup_stats, backup_export,
+-- backup_create and backup_import refuse).
+CREATE FUNCTION backup_coverage(tenant text, opts jsonb DEFAULT '{}')
+RETURNS TABLE(table_name text, role text, reason text)
+AS 'MODULE_PATHNAME', 'backup_coverage'
+LANGUAGE C CALLED ON NULL INPUT STABLE PARALLEL UNSAFE;
+COMMENT ON FUNCTION backup_coverage(text, jsonb) IS
+  'Every user table with its place in a tenant''s snapshot (tenant, child, master, excluded, global, unplaced) and why';
+REVOKE ALL ON FUNCTION backup_coverage(text, jsonb) FROM PUBLIC;
+
 -- Encryption at rest (docs/security.md): how a stored snapshot's file is
 -- encrypted and with which key, so the right key is looked for and a
 -- missing one is named. NULL: not encrypted.

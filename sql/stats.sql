@@ -41,6 +41,17 @@ SELECT table_name, row_count FROM backup_stats('2') WHERE table_name = 'public.r
 SELECT table_name, row_count FROM backup_stats('1', '{"owning_fks": {"returns": "returns_handled_by_fkey"}}')
  WHERE table_name = 'public.returns';
 
+-- The coverage report: every user table of the database, its role in
+-- tenant 1's snapshot and why: tenant, child and master tables, the audit
+-- table left out (excluded) and app_settings (global: no path to a tenant).
+-- Partitions are listed with their parent's role.
+SELECT * FROM backup_coverage('1');
+-- An option that leaves a table out says so; the whole database has no
+-- master data (every table of the scanned schemas is in whole).
+SELECT table_name, role, reason FROM backup_coverage('1', '{"exclude_tables": ["orders"], "include_audit_logs": true}')
+ WHERE table_name IN ('public.orders', 'public.order_lines', 'public.audit_logs');
+SELECT role, count(*) FROM backup_coverage(NULL) GROUP BY role ORDER BY role;
+
 -- Schema tenancy: the tenant is a schema; references out of it are master data.
 CREATE SCHEMA "Tenant A";
 CREATE TABLE "Tenant A".invoices (id int PRIMARY KEY, country text REFERENCES countries, amount int);
@@ -48,3 +59,5 @@ CREATE TABLE "Tenant A".payments (id int PRIMARY KEY, invoice_id int REFERENCES 
 INSERT INTO "Tenant A".invoices VALUES (1, 'JP', 5), (2, 'JP', 6);
 INSERT INTO "Tenant A".payments VALUES (1, 1);
 SELECT * FROM backup_stats('Tenant A', '{"tenancy": "schema"}');
+SELECT * FROM backup_coverage('Tenant A', '{"tenancy": "schema"}') WHERE role <> 'global';
+SELECT count(*) AS global_tables FROM backup_coverage('Tenant A', '{"tenancy": "schema"}') WHERE role = 'global';

@@ -16,6 +16,7 @@ inline constexpr const char* kUndefinedObject = "42704";
 inline constexpr const char* kInvalidSchemaName = "3F000";
 inline constexpr const char* kUndefinedTable = "42P01";
 inline constexpr const char* kFeatureNotSupported = "0A000";
+inline constexpr const char* kObjectNotInPrerequisiteState = "55000";
 inline constexpr const char* kInvalidTextRepresentation = "22P02";
 inline constexpr const char* kDataException = "22000";
 inline constexpr const char* kOutOfMemory = "53200";

@@ -76,6 +76,17 @@ std::string quote_qualified(std::string_view schema, std::string_view name) {
   return quote_ident(schema) + "." + quote_ident(name);
 }
 
+std::string display_identifier(std::string_view name) {
+  bool plain = !name.empty() && !(name[0] >= '0' && name[0] <= '9') && name[0] != '$';
+  for (char c : name)
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '$')) plain = false;
+  return plain ? std::string(name) : quote_ident(name);
+}
+
+std::string display_qualified(std::string_view schema, std::string_view name) {
+  return display_identifier(schema) + "." + display_identifier(name);
+}
+
 bool QualifiedName::matches(std::string_view table_schema,
                             std::string_view table_name) const {
   return name == table_name && (schema.empty() || schema == table_schema);

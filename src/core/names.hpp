@@ -15,6 +15,12 @@ std::string quote_ident(std::string_view name);
 // "schema"."name" with both parts always quoted.
 std::string quote_qualified(std::string_view schema, std::string_view name);
 
+// For messages and reports: quoted only when needed to read it back as the
+// same name (lower-case letters, digits, _ and $ need none), so it can be
+// pasted into an option: orders, "Order Lines", public.orders.
+std::string display_identifier(std::string_view name);
+std::string display_qualified(std::string_view schema, std::string_view name);
+
 // A possibly schema-qualified name as the user wrote it. An empty schema
 // means "in any scanned schema".
 struct QualifiedName {

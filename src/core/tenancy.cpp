@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 #include <tuple>
+
+#include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
 #include "core/graph.hpp"
@@ -18,11 +21,116 @@ std::string_view to_string(TableRole role) {
   return "unknown";
 }
 
+std::string_view to_string(Coverage coverage) {
+  switch (coverage) {
+    case Coverage::Tenant: return "tenant";
+    case Coverage::Child: return "child";
+    case Coverage::Master: return "master";
+    case Coverage::Excluded: return "excluded";
+    case Coverage::Global: return "global";
+    case Coverage::Unplaced: return "unplaced";
+  }
+  return "unknown";
+}
+
 namespace {
 
 bool listed(const std::vector<QualifiedName>& names, const Table& t) {
   return std::any_of(names.begin(), names.end(),
                      [&](const QualifiedName& n) { return n.matches(t.schema, t.name); });
+}
+
+std::string shown(const Table& t) { return display_qualified(t.schema, t.name); }
+
+std::string shown(const Partition& p) { return display_qualified(p.schema, p.name); }
+
+// {"option": ["schema.table"]} as the user would write it in opts.
+std::string option_example(const std::string& option, const Table& t) {
+  nlohmann::json doc = {{option, nlohmann::json::array({shown(t)})}};
+  return doc.dump();
+}
+
+// A foreign key that partitions declare some of them but not all: which
+// ones do (with the constraint names) and which do not.
+struct PartialKey {
+  ForeignKey key;  // from: the partitioned table; partition_constraints: the names
+  std::vector<std::string> declared_by;
+  std::vector<std::string> missing_from;
+};
+
+// Foreign keys declared on partitions rather than on their partitioned
+// table. A key that every leaf partition declares alike (same referencing
+// columns, same referenced table and columns; the names may differ) becomes
+// a key of the partitioned table. A key some leaves declare and others do
+// not is returned, unless owning_fks names it for that table: then it is
+// the table's key too (the caller asked for it).
+std::vector<PartialKey> resolve_partition_keys(Catalog& cat, const SnapshotOptions& opt) {
+  using Signature = std::tuple<size_t, std::vector<std::string>, std::vector<std::string>>;
+  std::vector<PartialKey> partial;
+  for (size_t root = 0; root < cat.tables.size(); ++root) {
+    if (!cat.tables[root].partitioned) continue;
+    std::vector<const Partition*> leaves;
+    for (const auto& p : cat.partitions)
+      if (p.root == root && p.leaf) leaves.push_back(&p);
+    if (leaves.empty()) continue;
+    std::sort(leaves.begin(), leaves.end(), [](const Partition* a, const Partition* b) {
+      return std::tie(a->schema, a->name) < std::tie(b->schema, b->name);
+    });
+    std::set<Signature> own;
+    for (const auto& fk : cat.foreign_keys)
+      if (fk.from == root) own.insert({fk.to, fk.from_columns, fk.to_columns});
+    struct Seen {
+      std::set<std::string> names;
+      std::set<size_t> leaves;
+    };
+    std::map<Signature, Seen> seen;
+    for (size_t l = 0; l < leaves.size(); ++l)
+      for (const auto& fk : leaves[l]->foreign_keys) {
+        Signature sig{fk.to, fk.from_columns, fk.to_columns};
+        if (own.count(sig) != 0) continue;
+        seen[sig].names.insert(fk.name);
+        seen[sig].leaves.insert(l);
+      }
+    for (const auto& [sig, found] : seen) {
+      ForeignKey key;
+      key.from = root;
+      key.to = std::get<0>(sig);
+      key.from_columns = std::get<1>(sig);
+      key.to_columns = std::get<2>(sig);
+      key.partition_constraints.assign(found.names.begin(), found.names.end());
+      key.name = key.partition_constraints.front();
+      if (found.leaves.size() == leaves.size()) {
+        cat.foreign_keys.push_back(std::move(key));
+        continue;
+      }
+      std::optional<std::string> chosen;
+      for (const auto& [table_name, constraint] : opt.owning_fks)
+        if (table_name.matches(cat.tables[root].schema, cat.tables[root].name) &&
+            found.names.count(constraint) != 0)
+          chosen = constraint;
+      if (chosen) {
+        key.name = *chosen;
+        cat.foreign_keys.push_back(std::move(key));
+        continue;
+      }
+      PartialKey pk;
+      pk.key = std::move(key);
+      for (size_t l = 0; l < leaves.size(); ++l)
+        (found.leaves.count(l) != 0 ? pk.declared_by : pk.missing_from).push_back(shown(*leaves[l]));
+      partial.push_back(std::move(pk));
+    }
+  }
+  return partial;
+}
+
+bool names_key(const ForeignKey& fk, const std::string& constraint) {
+  return fk.name == constraint ||
+         std::find(fk.partition_constraints.begin(), fk.partition_constraints.end(),
+                   constraint) != fk.partition_constraints.end();
+}
+
+std::string describe_key(const Catalog& cat, const ForeignKey& fk) {
+  return fk.name + " (" + join(fk.from_columns, ", ") + ") -> " + shown(cat.tables[fk.to]);
 }
 
 }  // namespace
@@ -45,6 +153,7 @@ TenancyPlan TenancyPlan::build(Catalog catalog, SnapshotOptions options,
   plan.catalog_ = std::move(catalog);
   plan.options_ = std::move(options);
   plan.by_column_ = one_tenant_by_column && plan.options_.tenancy == TenancyMode::Column;
+  const std::vector<PartialKey> partial_keys = resolve_partition_keys(plan.catalog_, plan.options_);
   const Catalog& cat = plan.catalog_;
   const SnapshotOptions& opt = plan.options_;
   const size_t n = cat.tables.size();
@@ -169,7 +278,7 @@ TenancyPlan TenancyPlan::build(Catalog catalog, SnapshotOptions options,
                     {}, "Only tables reached through foreign keys can have an owning key.");
       std::optional<size_t> fk_index;
       for (size_t f = 0; f < cat.foreign_keys.size(); ++f)
-        if (cat.foreign_keys[f].from == *table && cat.foreign_keys[f].name == constraint)
+        if (cat.foreign_keys[f].from == *table && names_key(cat.foreign_keys[f], constraint))
           fk_index = f;
       if (!fk_index)
         throw Error(sqlstate::kUndefinedObject,
@@ -251,20 +360,95 @@ TenancyPlan TenancyPlan::build(Catalog catalog, SnapshotOptions options,
     }
   }
 
-  // 4. Which tables the snapshot lists, in dependency order.
-  std::vector<size_t> selected;
+  // 4. Tables without a role that may hold the tenant's rows: they have the
+  // tenant column or reference tenant or child rows from outside the
+  // scanned schemas, inherit from a tenant or child table without its keys,
+  // or have a key to one on some of their partitions only. Nothing selects
+  // their rows, so the snapshot cannot hold them: require_complete refuses
+  // unless an option leaves them out. (In a whole-database snapshot they
+  // are global: it holds the scanned schemas whole.)
+  struct Unplaced {
+    std::string reason;
+    std::string hint;
+  };
+  std::vector<std::optional<Unplaced>> unplaced(n);
+  auto holds_tenant_rows = [&](size_t t) {
+    return member[t].role == TableRole::Tenant || member[t].role == TableRole::Child;
+  };
   for (size_t i = 0; i < n; ++i) {
-    if (!member[i].role) continue;
+    if (member[i].role) continue;
     const Table& t = cat.tables[i];
-    bool audit = listed(opt.audit_tables, t);
-    if (audit) {
-      if (!opt.include_audit_logs) continue;
-    } else if (listed(opt.exclude_tables, t)) {
+    const std::string outside = t.in_scanned_schema
+                                    ? std::string()
+                                    : ", but its schema " + display_identifier(t.schema) +
+                                          " is not in schemas";
+    const std::string schema_hint = "Add schema " + display_identifier(t.schema) +
+                                    " to schemas, or leave the table out with " +
+                                    option_example("exclude_tables", t) + ".";
+    if (plan.by_column_ && !t.in_scanned_schema && t.find_column(opt.tenant_column) != nullptr) {
+      // Unless its tenant column is a key to another table than the tenant
+      // table: tenants of another application (a schema of its own).
+      const ForeignKey* elsewhere = nullptr;
+      for (const auto& fk : cat.foreign_keys)
+        if (fk.from == i && fk.from_columns == std::vector<std::string>{opt.tenant_column} &&
+            (!plan.tenant_table_ || fk.to != plan.tenant_table_->table))
+          elsewhere = &fk;
+      if (elsewhere == nullptr) {
+        unplaced[i] = Unplaced{"has the tenant column " + display_identifier(opt.tenant_column) + outside,
+                               schema_hint};
+        continue;
+      }
+    }
+    const ForeignKey* reference = nullptr;
+    for (const auto& fk : cat.foreign_keys)
+      if (fk.from == i && fk.to != i && holds_tenant_rows(fk.to) &&
+          (reference == nullptr || fk.name < reference->name))
+        reference = &fk;
+    if (reference != nullptr) {
+      unplaced[i] = Unplaced{"references rows of the snapshot through its foreign key " +
+                                 describe_key(cat, *reference) + outside,
+                             schema_hint};
       continue;
     }
-    if (opt.tables && !listed(*opt.tables, t)) continue;
-    selected.push_back(i);
+    for (const auto& pk : partial_keys) {
+      if (pk.key.from != i || !holds_tenant_rows(pk.key.to)) continue;
+      nlohmann::json owning = {{"owning_fks", {{shown(t), pk.key.name}}}};
+      unplaced[i] = Unplaced{
+          "has the foreign key " + describe_key(cat, pk.key) + " on some of its partitions only (on " +
+              join(pk.declared_by, ", ") + "; not on " + join(pk.missing_from, ", ") + ")",
+          "Declare the key on " + shown(t) + " or on every partition, choose it with " +
+              owning.dump() + ", or leave the table out with " +
+              option_example("exclude_tables", t) + "."};
+      break;
+    }
+    if (unplaced[i]) continue;
+    for (size_t parent : t.inherits) {
+      if (!holds_tenant_rows(parent)) continue;
+      unplaced[i] = Unplaced{"inherits from " + shown(cat.tables[parent]) +
+                                 ", whose rows belong to the tenant, but has no foreign key to a "
+                                 "tenant or child table (foreign keys are not inherited)",
+                             "Declare the foreign keys of " + shown(cat.tables[parent]) +
+                                 " on it too, or leave the table out with " +
+                                 option_example("exclude_tables", t) + "."};
+      break;
+    }
   }
+
+  // 5. Which tables the snapshot lists, in dependency order.
+  auto exclusion = [&](size_t i) -> std::string {
+    const Table& t = cat.tables[i];
+    if (listed(opt.audit_tables, t)) {
+      if (!opt.include_audit_logs)
+        return "an audit table (audit_tables), left out unless include_audit_logs is true";
+    } else if (listed(opt.exclude_tables, t)) {
+      return "left out by exclude_tables";
+    }
+    if (opt.tables && !listed(*opt.tables, t)) return "not named in tables";
+    return {};
+  };
+  std::vector<size_t> selected;
+  for (size_t i = 0; i < n; ++i)
+    if (member[i].role && exclusion(i).empty()) selected.push_back(i);
   if (opt.tables) {
     for (const auto& wanted : *opt.tables) {
       bool found = std::any_of(selected.begin(), selected.end(), [&](size_t i) {
@@ -297,7 +481,145 @@ TenancyPlan TenancyPlan::build(Catalog catalog, SnapshotOptions options,
       p.owning_chain.push_back(*member[cur].owning_fk);
     plan.tables_.push_back(std::move(p));
   }
+
+  // 6. Coverage: every table and partition, with its place and why.
+  auto role_reason = [&](size_t i) -> std::string {
+    const Table& t = cat.tables[i];
+    const Membership& m = member[i];
+    std::string reason;
+    if (m.role == TableRole::Tenant) {
+      if (!plan.by_column_) {
+        reason = opt.tenancy == TenancyMode::Schema && one_tenant_by_column
+                     ? "in the tenant's schema"
+                     : "in a scanned schema (a whole-database snapshot)";
+      } else if (plan.tenant_table_ && plan.tenant_table_->table == i &&
+                 t.find_column(opt.tenant_column) == nullptr) {
+        reason = "the tenant table: its column " + display_identifier(plan.tenant_table_->key_column) +
+                 " is the tenant id";
+      } else {
+        reason = "has the tenant column " + display_identifier(opt.tenant_column);
+        if (plan.tenant_table_ && plan.tenant_table_->table != i &&
+            std::none_of(cat.foreign_keys.begin(), cat.foreign_keys.end(), [&](const ForeignKey& fk) {
+              return fk.from == i && fk.to == plan.tenant_table_->table &&
+                     fk.from_columns == std::vector<std::string>{opt.tenant_column};
+            }))
+          reason += " (without a foreign key to " + shown(cat.tables[plan.tenant_table_->table]) +
+                    ": its rows are selected by the column's value)";
+      }
+    } else if (m.role == TableRole::Child) {
+      const ForeignKey& fk = cat.foreign_keys[*m.owning_fk];
+      reason = "owned through " + fk.name + " -> " + shown(cat.tables[fk.to]);
+      if (fk.declared_on_partitions()) reason += " (a key declared on each partition)";
+    } else {
+      if (m.referencing_fks.empty()) {
+        reason = "referenced by the snapshot's rows";
+      } else {
+        const ForeignKey& fk = cat.foreign_keys[m.referencing_fks.front()];
+        reason = "referenced by " + shown(cat.tables[fk.from]) + " through " + fk.name;
+      }
+    }
+    std::vector<std::string> objects;
+    for (const auto& c : t.columns)
+      if (c.large_object) objects.push_back(display_identifier(c.name));
+    if (!objects.empty())
+      reason += "; " + std::string(objects.size() == 1 ? "column " : "columns ") +
+                join(objects, ", ") +
+                " may hold large object ids: large objects are not in the snapshot";
+    return reason;
+  };
+  for (size_t i = 0; i < n; ++i) {
+    const Table& t = cat.tables[i];
+    TableCoverage c;
+    c.schema = t.schema;
+    c.name = t.name;
+    c.table = i;
+    const std::string excluded = exclusion(i);
+    if (member[i].role) {
+      if (excluded.empty()) {
+        c.coverage = *member[i].role == TableRole::Tenant  ? Coverage::Tenant
+                     : *member[i].role == TableRole::Child ? Coverage::Child
+                                                           : Coverage::Master;
+        c.reason = role_reason(i);
+      } else {
+        c.coverage = Coverage::Excluded;
+        c.reason = excluded + " (otherwise " + std::string(to_string(*member[i].role)) + ")";
+      }
+    } else if (unplaced[i] && !one_tenant_by_column) {
+      // A whole-database snapshot holds every row of the scanned schemas;
+      // what lies outside them is outside by choice.
+      c.coverage = Coverage::Global;
+      c.reason = unplaced[i]->reason;
+    } else if (unplaced[i]) {
+      if (excluded.empty()) {
+        c.coverage = Coverage::Unplaced;
+        c.reason = unplaced[i]->reason;
+        c.hint = unplaced[i]->hint;
+      } else {
+        c.coverage = Coverage::Excluded;
+        c.reason = excluded + " (otherwise unplaced: it " + unplaced[i]->reason + ")";
+      }
+    } else {
+      c.coverage = Coverage::Global;
+      const ForeignKey* other_tenants = nullptr;
+      if (plan.by_column_ && t.find_column(opt.tenant_column) != nullptr)
+        for (const auto& fk : cat.foreign_keys)
+          if (fk.from == i && fk.from_columns == std::vector<std::string>{opt.tenant_column})
+            other_tenants = &fk;
+      if (other_tenants != nullptr)
+        c.reason = "schema " + display_identifier(t.schema) + " is not in schemas, and its tenant column " +
+                   display_identifier(opt.tenant_column) + " references " +
+                   shown(cat.tables[other_tenants->to]) + ", not the tenant table";
+      else
+        c.reason = t.in_scanned_schema
+                     ? "no tenant column and no foreign key path to a tenant table"
+                     : "schema " + display_identifier(t.schema) +
+                           " is not in schemas, and no row of the snapshot references it";
+    }
+    plan.coverage_.push_back(std::move(c));
+  }
+  for (const auto& p : cat.partitions) {
+    TableCoverage c;
+    c.schema = p.schema;
+    c.name = p.name;
+    c.coverage = plan.coverage_[p.root].coverage;
+    c.reason = "a partition of " + shown(cat.tables[p.root]) + ": its rows are read through it";
+    plan.coverage_.push_back(std::move(c));
+  }
+  std::sort(plan.coverage_.begin(), plan.coverage_.end(),
+            [](const TableCoverage& a, const TableCoverage& b) {
+              return std::tie(a.schema, a.name) < std::tie(b.schema, b.name);
+            });
   return plan;
+}
+
+void TenancyPlan::require_complete() const {
+  std::vector<const TableCoverage*> refused;
+  for (const auto& c : coverage_)
+    if (c.table && c.coverage == Coverage::Unplaced) refused.push_back(&c);
+  if (refused.empty()) return;
+  const TableCoverage& first = *refused.front();
+  std::string detail = "It " + first.reason + ".";
+  if (refused.size() > 1) {
+    std::vector<std::string> others;
+    for (size_t k = 1; k < refused.size() && k <= 5; ++k)
+      others.push_back(display_qualified(refused[k]->schema, refused[k]->name));
+    if (refused.size() > 6) others.push_back("...");
+    detail += " " + std::to_string(refused.size() - 1) + " other table" +
+              (refused.size() == 2 ? " cannot" : "s cannot") + " be placed either (" +
+              join(others, ", ") + "); backup_coverage lists them with their reasons.";
+  }
+  throw Error(sqlstate::kObjectNotInPrerequisiteState,
+              "table \"" + display_qualified(first.schema, first.name) +
+                  "\" may hold rows of the snapshot but cannot be placed in it",
+              detail, first.hint);
+}
+
+std::vector<LargeObjectColumn> TenancyPlan::large_object_columns() const {
+  std::vector<LargeObjectColumn> out;
+  for (const auto& p : tables_)
+    for (const auto& c : catalog_.tables[p.table].columns)
+      if (c.large_object) out.push_back({p.table, c.name});
+  return out;
 }
 
 std::string TenancyPlan::exists_member_row(const ForeignKey& fk, bool referencing_side,

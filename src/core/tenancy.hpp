@@ -27,6 +27,30 @@ struct PlannedTable {
   std::vector<size_t> owning_chain;
 };
 
+// Where a table of the database stands for a snapshot (backup_coverage):
+// in it with a role (tenant, child, master), left out by an option
+// (excluded), holding nothing of the tenant (global), or holding rows that
+// may be the tenant's without a way to select them (unplaced: the call
+// fails unless an option settles it).
+enum class Coverage { Tenant, Child, Master, Excluded, Global, Unplaced };
+
+std::string_view to_string(Coverage coverage);
+
+struct TableCoverage {
+  std::string schema;
+  std::string name;
+  Coverage coverage = Coverage::Global;
+  std::string reason;  // a sentence fragment: why it has this role
+  std::string hint;    // unplaced only: which option settles it
+  std::optional<size_t> table;  // index into Catalog::tables; unset for a partition
+};
+
+// A column of a snapshot table that may hold large object ids.
+struct LargeObjectColumn {
+  size_t table = 0;
+  std::string column;
+};
+
 // The table the tenant column references (tenants, stores, ...): its row
 // gives the tenant's name.
 struct TenantTable {
@@ -51,6 +75,15 @@ class TenancyPlan {
   const std::vector<PlannedTable>& tables() const { return tables_; }
   const std::optional<TenantTable>& tenant_table() const { return tenant_table_; }
   bool uses_tenant_parameter() const { return by_column_; }
+  // Every table and partition of the catalog with its place in the
+  // snapshot and why, sorted by schema and name.
+  const std::vector<TableCoverage>& coverage() const { return coverage_; }
+  // Throws Error 55000 naming the first unplaced table (and counting the
+  // others) with its hint; exporting, counting or replacing a tenant
+  // calls it, backup_coverage does not.
+  void require_complete() const;
+  // Columns of the snapshot's tables that may hold large object ids.
+  std::vector<LargeObjectColumn> large_object_columns() const;
 
   // SQL text, safe to execute: every identifier is quoted.
   // "ONLY "s"."t" t0" (no ONLY for a partitioned parent).
@@ -91,6 +124,7 @@ class TenancyPlan {
   std::vector<Membership> membership_;
   std::optional<TenantTable> tenant_table_;
   std::vector<PlannedTable> tables_;
+  std::vector<TableCoverage> coverage_;
 };
 
 }  // namespace ptb::core

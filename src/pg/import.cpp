@@ -702,9 +702,13 @@ struct ForeignKey {
   std::string to_oid;
 };
 
+// A key declared on a partition counts as its top table's (from_oid), so
+// a replace knows those rows are the tenant's too (docs/tenancy.md).
 std::vector<ForeignKey> foreign_keys(const std::vector<std::string>& oids) {
   constexpr const char* kSql = R"SQL(
-SELECT con.oid::pg_catalog.text, con.conname, con.conrelid::pg_catalog.text, fn.nspname, fc.relname,
+SELECT con.oid::pg_catalog.text, con.conname,
+       COALESCE(pg_catalog.pg_partition_root(con.conrelid)::pg_catalog.oid, con.conrelid)::pg_catalog.text,
+       fn.nspname, fc.relname,
        fc.relkind = 'p', con.confrelid::pg_catalog.text, tn.nspname, tc.relname, tc.relkind = 'p',
        fa.attname, ta.attname, pg_catalog.format('OPERATOR(%I.%s)', opn.nspname, op.oprname)
   FROM pg_catalog.pg_constraint con
@@ -718,7 +722,8 @@ SELECT con.oid::pg_catalog.text, con.conname, con.conrelid::pg_catalog.text, fn.
   JOIN pg_catalog.pg_operator op ON op.oid = k.op
   JOIN pg_catalog.pg_namespace opn ON opn.oid = op.oprnamespace
  WHERE con.contype = 'f' AND con.conparentid = 0
-   AND (con.conrelid IN (SELECT pg_catalog.jsonb_array_elements_text($1::pg_catalog.jsonb)::pg_catalog.oid)
+   AND (COALESCE(pg_catalog.pg_partition_root(con.conrelid)::pg_catalog.oid, con.conrelid)
+          IN (SELECT pg_catalog.jsonb_array_elements_text($1::pg_catalog.jsonb)::pg_catalog.oid)
      OR con.confrelid IN (SELECT pg_catalog.jsonb_array_elements_text($1::pg_catalog.jsonb)::pg_catalog.oid))
  ORDER BY con.conrelid, con.conname, con.oid, k.ord)SQL";
   std::vector<ForeignKey> out;

@@ -246,6 +246,46 @@ int64_t write_rows_section(core::JsonWriter& w, const core::TenancyPlan& plan, s
   return rows;
 }
 
+// What the snapshot does not hold: the tables left out (by an option, or
+// global: nothing of the tenant), at most kMaxLeftOut of them (metadata has
+// a size limit; left_out_count has them all), and the columns that may hold
+// large object ids.
+constexpr size_t kMaxLeftOut = 1000;
+
+void write_coverage(core::JsonWriter& w, const core::TenancyPlan& plan) {
+  w.key("coverage");
+  w.begin_object();
+  w.key("left_out");
+  w.begin_array();
+  int64_t left_out = 0;
+  for (const auto& c : plan.coverage()) {
+    if (!c.table || (c.coverage != core::Coverage::Excluded && c.coverage != core::Coverage::Global))
+      continue;
+    if (static_cast<size_t>(left_out++) >= kMaxLeftOut) continue;
+    w.begin_object();
+    write_table_name(w, plan.catalog().tables[*c.table]);
+    w.key("role");
+    w.string(core::to_string(c.coverage));
+    w.key("reason");
+    w.string(c.reason);
+    w.end_object();
+  }
+  w.end_array();
+  w.key("left_out_count");
+  w.integer(left_out);
+  w.key("large_object_columns");
+  w.begin_array();
+  for (const auto& lo : plan.large_object_columns()) {
+    w.begin_object();
+    write_table_name(w, plan.catalog().tables[lo.table]);
+    w.key("column");
+    w.string(lo.column);
+    w.end_object();
+  }
+  w.end_array();
+  w.end_object();
+}
+
 void write_metadata(core::JsonWriter& w, const TenantSnapshotPlan& snapshot) {
   auto info = Spi::query(
       "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), "
@@ -287,6 +327,7 @@ void write_metadata(core::JsonWriter& w, const TenantSnapshotPlan& snapshot) {
   w.raw(core::options_to_json(options));
   w.key("exported_by");
   w.string(*row[5]);
+  write_coverage(w, snapshot.plan);
   w.end_object();
 }
 

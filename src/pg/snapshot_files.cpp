@@ -151,14 +151,15 @@ int64_t upload_backup(std::string_view data, const std::optional<std::string>& n
   pg::mark_interrupted_rows();
   const pg::StorageFolder folder = pg::prepare_storage_directory();
   // The snapshot's tenant must be a tenant of this database, found with the
-  // tenancy options it was taken with.
+  // tenancy options it was taken with. Tables that cannot be placed are for
+  // the calls that read or change the tenant's rows to refuse, not upload.
   json options = summary.metadata.value("options", json::object());
   const int level = pg::fix_output_settings();
   // Recorded options hold names as stored ("Tenant A"), not as SQL writes them.
   core::SnapshotOptions snapshot_options = core::apply_options_json(
       core::recorded_options_as_opts(options).dump(), pg::snapshot_options(nullptr));
   try {
-    (void)pg::plan_tenant_snapshot(summary.tenant_id, snapshot_options);
+    (void)pg::plan_tenant_snapshot(summary.tenant_id, snapshot_options, true, false);
   } catch (const core::Error& e) {
     throw core::Error(e.sqlstate(), "cannot accept the uploaded snapshot: " + std::string(e.what()),
                       e.detail(), "A snapshot can only be uploaded to a database that has its tenant.");

@@ -57,3 +57,43 @@ Datum backup_stats(PG_FUNCTION_ARGS) {
   });
 }
 }
+
+// backup_coverage(tenant text, opts jsonb) RETURNS TABLE(table_name, role, reason):
+// every user table of the database and where it stands for the snapshot.
+namespace {
+
+std::vector<ptb::core::TableCoverage> plan_coverage(const std::optional<std::string>& tenant,
+                                                   Jsonb* opts) {
+  using namespace ptb;
+  using namespace ptb::pg;
+  core::SnapshotOptions options = snapshot_options(opts);
+  Spi::connect();
+  TenantSnapshotPlan snapshot = plan_tenant_snapshot(tenant, std::move(options), true, false);
+  std::vector<core::TableCoverage> out = snapshot.plan.coverage();
+  Spi::finish();
+  return out;
+}
+
+}  // namespace
+
+extern "C" {
+PG_FUNCTION_INFO_V1(backup_coverage);
+Datum backup_coverage(PG_FUNCTION_ARGS) {
+  return ptb::pg::entry([&]() -> Datum {
+    std::optional<std::string> tenant;
+    if (!PG_ARGISNULL(0)) tenant = ptb::pg::text_arg(fcinfo, 0);
+    Jsonb* opts = PG_ARGISNULL(1) ? nullptr : PG_GETARG_JSONB_P(1);
+    auto coverage = plan_coverage(tenant, opts);
+    ptb::pg::MaterializedResult result(fcinfo);
+    for (const auto& c : coverage) {
+      ptb::core::Table t;
+      t.schema = c.schema;
+      t.name = c.name;
+      result.add_row({ptb::pg::SqlValue::text(ptb::pg::display_name(t)),
+                      ptb::pg::SqlValue::text(std::string(ptb::core::to_string(c.coverage))),
+                      ptb::pg::SqlValue::text(c.reason)});
+    }
+    return (Datum)0;
+  });
+}
+}

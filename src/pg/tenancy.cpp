@@ -48,10 +48,12 @@ SELECT con.conrelid::text, a.attname
    AND con.conrelid IN (SELECT jsonb_array_elements_text($1::jsonb)::oid)
  ORDER BY con.conrelid, k.ord)SQL";
 
-// Foreign keys between the listed tables, one row per column pair.
+// Foreign keys between the listed tables, one row per column pair; a key
+// that references a partition counts as referencing its top table.
 // Constraints inherited by partitions (conparentid <> 0) are skipped.
 constexpr const char* kForeignKeysSql = R"SQL(
-SELECT con.oid::text, con.conname, con.conrelid::text, con.confrelid::text,
+SELECT con.oid::text, con.conname, con.conrelid::text,
+       COALESCE(pg_catalog.pg_partition_root(con.confrelid)::oid, con.confrelid)::text,
        fa.attname, ta.attname
   FROM pg_catalog.pg_constraint con
   CROSS JOIN LATERAL unnest(con.conkey, con.confkey) WITH ORDINALITY AS k(fromnum, tonum, ord)
@@ -59,7 +61,45 @@ SELECT con.oid::text, con.conname, con.conrelid::text, con.confrelid::text,
   JOIN pg_catalog.pg_attribute ta ON ta.attrelid = con.confrelid AND ta.attnum = k.tonum
  WHERE con.contype = 'f' AND con.conparentid = 0
    AND con.conrelid IN (SELECT jsonb_array_elements_text($1::jsonb)::oid)
-   AND con.confrelid IN (SELECT jsonb_array_elements_text($1::jsonb)::oid)
+   AND COALESCE(pg_catalog.pg_partition_root(con.confrelid), con.confrelid)
+       IN (SELECT jsonb_array_elements_text($1::jsonb)::oid)
+ ORDER BY con.conrelid, con.conname, con.oid, k.ord)SQL";
+
+// Inheritance (INHERITS, not partitioning) between the listed tables.
+constexpr const char* kInheritsSql = R"SQL(
+SELECT i.inhrelid::text, i.inhparent::text
+  FROM pg_catalog.pg_inherits i
+  JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid
+ WHERE NOT c.relispartition
+   AND i.inhrelid IN (SELECT jsonb_array_elements_text($1::jsonb)::oid)
+   AND i.inhparent IN (SELECT jsonb_array_elements_text($1::jsonb)::oid)
+ ORDER BY i.inhrelid, i.inhseqno)SQL";
+
+// Every partition, at any depth, of the listed partitioned tables.
+constexpr const char* kPartitionsSql = R"SQL(
+SELECT c.oid::text, n.nspname, c.relname, pg_catalog.pg_partition_root(c.oid)::oid::text,
+       c.relkind <> 'p'
+  FROM pg_catalog.pg_class c
+  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+ WHERE c.relispartition AND c.relkind IN ('r', 'p', 'f')
+   AND pg_catalog.pg_partition_root(c.oid) IN (SELECT jsonb_array_elements_text($1::jsonb)::oid)
+ ORDER BY n.nspname, c.relname)SQL";
+
+// Foreign keys on leaf partitions (declared there, on a partition above
+// or on the top table: core keeps those the top table does not declare),
+// one row per column pair, the referenced table mapped to its top table.
+constexpr const char* kPartitionForeignKeysSql = R"SQL(
+SELECT con.oid::text, con.conname, con.conrelid::text,
+       COALESCE(pg_catalog.pg_partition_root(con.confrelid)::oid, con.confrelid)::text,
+       fa.attname, ta.attname
+  FROM pg_catalog.pg_constraint con
+  CROSS JOIN LATERAL unnest(con.conkey, con.confkey) WITH ORDINALITY AS k(fromnum, tonum, ord)
+  JOIN pg_catalog.pg_attribute fa ON fa.attrelid = con.conrelid AND fa.attnum = k.fromnum
+  JOIN pg_catalog.pg_attribute ta ON ta.attrelid = con.confrelid AND ta.attnum = k.tonum
+ WHERE con.contype = 'f'
+   AND con.conrelid IN (SELECT jsonb_array_elements_text($1::jsonb)::oid)
+   AND COALESCE(pg_catalog.pg_partition_root(con.confrelid), con.confrelid)
+       IN (SELECT jsonb_array_elements_text($2::jsonb)::oid)
  ORDER BY con.conrelid, con.conname, con.oid, k.ord)SQL";
 
 }  // namespace
@@ -106,7 +146,11 @@ core::Catalog load_catalog(const std::vector<std::string>& schemas) {
     c.not_null = *row[3] == "t";
     c.generated = *row[4] == "t";
     c.is_text = *row[5] == "t";
-    c.encoding = value_encoding_of(static_cast<Oid>(std::stoul(*row[6])));
+    const Oid type = static_cast<Oid>(std::stoul(*row[6]));
+    c.encoding = value_encoding_of(type);
+    Oid base = InvalidOid;
+    guarded([&] { base = getBaseType(type); });
+    c.large_object = base == OIDOID;
     catalog.tables[by_oid.at(*row[0])].columns.push_back(std::move(c));
   }
   for (const auto& row : Spi::query(kPrimaryKeysSql, {oid_list}))
@@ -123,6 +167,41 @@ core::Catalog load_catalog(const std::vector<std::string>& schemas) {
     }
     catalog.foreign_keys.back().from_columns.push_back(*row[4]);
     catalog.foreign_keys.back().to_columns.push_back(*row[5]);
+  }
+  for (const auto& row : Spi::query(kInheritsSql, {oid_list}))
+    catalog.tables[by_oid.at(*row[0])].inherits.push_back(by_oid.at(*row[1]));
+
+  std::map<std::string, size_t> leaf_by_oid;
+  nlohmann::json leaf_oids = nlohmann::json::array();
+  for (const auto& row : Spi::query(kPartitionsSql, {oid_list})) {
+    core::Partition p;
+    p.schema = *row[1];
+    p.name = *row[2];
+    p.root = by_oid.at(*row[3]);
+    p.leaf = *row[4] == "t";
+    if (p.leaf) {
+      leaf_by_oid[*row[0]] = catalog.partitions.size();
+      leaf_oids.push_back(*row[0]);
+    }
+    catalog.partitions.push_back(std::move(p));
+  }
+  if (!leaf_oids.empty()) {
+    current_fk.clear();
+    core::ForeignKey* fk = nullptr;
+    for (const auto& row : Spi::query(kPartitionForeignKeysSql, {leaf_oids.dump(), oid_list})) {
+      if (*row[0] != current_fk) {
+        current_fk = *row[0];
+        core::Partition& p = catalog.partitions[leaf_by_oid.at(*row[2])];
+        core::ForeignKey key;
+        key.name = *row[1];
+        key.from = p.root;
+        key.to = by_oid.at(*row[3]);
+        p.foreign_keys.push_back(std::move(key));
+        fk = &p.foreign_keys.back();
+      }
+      fk->from_columns.push_back(*row[4]);
+      fk->to_columns.push_back(*row[5]);
+    }
   }
   return catalog;
 }
@@ -172,7 +251,8 @@ std::vector<std::string> list_tenants(core::SnapshotOptions options) {
 }
 
 TenantSnapshotPlan plan_tenant_snapshot(const std::optional<std::string>& tenant,
-                                        core::SnapshotOptions options, bool require_tenant) {
+                                        core::SnapshotOptions options, bool require_tenant,
+                                        bool require_complete) {
   const bool schema_tenancy = options.tenancy == core::TenancyMode::Schema;
   if (schema_tenancy && tenant) {
     auto found = Spi::query("SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1", {tenant});
@@ -186,6 +266,7 @@ TenantSnapshotPlan plan_tenant_snapshot(const std::optional<std::string>& tenant
   TenantSnapshotPlan snapshot{
       core::TenancyPlan::build(std::move(catalog), std::move(options), tenant.has_value()),
       tenant, std::nullopt};
+  if (require_complete) snapshot.plan.require_complete();
   if (snapshot.plan.uses_tenant_parameter()) {
     auto rows = Spi::query(snapshot.plan.tenant_lookup_sql(), {tenant});
     if (rows.empty() && !require_tenant) return snapshot;

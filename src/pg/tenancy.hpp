@@ -21,9 +21,13 @@ struct TenantSnapshotPlan {
 // core::Error 42704 / 3F000 for an unknown tenant or schema; with
 // `require_tenant` false, an unknown tenant of column tenancy is planned
 // anyway (backup_import: the snapshot may bring the tenant's row back).
+// With `require_complete`, a table that may hold the tenant's rows but has
+// no place in the snapshot is core::Error 55000 (TenancyPlan::
+// require_complete); backup_coverage plans without it to list such tables.
 TenantSnapshotPlan plan_tenant_snapshot(const std::optional<std::string>& tenant,
                                         core::SnapshotOptions options,
-                                        bool require_tenant = true);
+                                        bool require_tenant = true,
+                                        bool require_complete = true);
 
 // Every tenant of the database, as text, sorted: the tenant table's keys
 // (else the distinct values of the tenant column), or in schema tenancy the

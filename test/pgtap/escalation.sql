@@ -28,7 +28,7 @@ GRANT INSERT, SELECT ON public.ptb_trap_log TO PUBLIC;
 -- The roles, granted as docs/security.md and docs/scheduler.md say.
 CREATE ROLE ptb_esc_admin;
 GRANT EXECUTE ON FUNCTION
-  backup_stats(text, jsonb), backup_export(text, jsonb),
+  backup_stats(text, jsonb), backup_coverage(text, jsonb), backup_export(text, jsonb),
   backup_create(text, jsonb, text, text, boolean), backup_verify(bigint), backup_read(bigint),
   backup_download(bigint), backup_upload(bytea, text, text),
   backup_delete(bigint), backup_prune(text, integer, integer), backup_keep(bigint, boolean),
@@ -151,6 +151,7 @@ CREATE TEMP TABLE tenant2_before AS SELECT * FROM tap.tenant_fingerprint('2') AS
 CREATE TEMP TABLE calls (seq serial, fn regprocedure, call text);
 INSERT INTO calls (fn, call) VALUES
   ('backup_stats(text, jsonb)', $$SELECT backup_stats('1')$$),
+  ('backup_coverage(text, jsonb)', $$SELECT backup_coverage('1')$$),
   ('backup_export(text, jsonb)', $$SELECT backup_export('1')$$),
   ('backup_create(text, jsonb, text, text, boolean)', $$SELECT backup_create('1')$$),
   ('backup_keep(bigint, boolean)', $$SELECT backup_keep(for_import, true), backup_keep(for_import, false) FROM ids$$),

@@ -24,7 +24,7 @@ LOAD 'pg_tenant_backup';
 -- document says its members need).
 CREATE ROLE ptb_priv_admin;
 GRANT EXECUTE ON FUNCTION
-  backup_stats(text, jsonb), backup_export(text, jsonb),
+  backup_stats(text, jsonb), backup_coverage(text, jsonb), backup_export(text, jsonb),
   backup_create(text, jsonb, text, text, boolean), backup_verify(bigint), backup_read(bigint),
   backup_download(bigint), backup_upload(bytea, text, text),
   backup_delete(bigint), backup_prune(text, integer, integer), backup_keep(bigint, boolean)
@@ -48,6 +48,7 @@ CREATE TEMP TABLE matrix (fn regprocedure PRIMARY KEY, call text NOT NULL,
                           expect text);  -- the SQLSTATE of the call when allowed, NULL: it succeeds
 INSERT INTO matrix VALUES
   ('backup_stats(text, jsonb)',           $$SELECT backup_stats('1')$$,                       true, true,  false, false, false),
+  ('backup_coverage(text, jsonb)',        $$SELECT backup_coverage('1')$$,                    true, true,  false, false, false),
   ('backup_export(text, jsonb)',          $$SELECT backup_export('1')$$,                      true, true,  false, false, false),
   ('backup_create(text, jsonb, text, text, boolean)', $$SELECT backup_create('no such tenant')$$,      true, true,  false, false, false),
   ('backup_verify(bigint)',               $$SELECT backup_verify(-1)$$,                       true, true,  false, false, false),

@@ -537,6 +537,12 @@ broken("a tenant id that is a number", lambda d: d["metadata"]["tenant"].update(
 broken("an unknown option in metadata.options", lambda d: d["metadata"]["options"].update(compress=True))
 broken("metadata.options without owning_fks", lambda d: d["metadata"]["options"].pop("owning_fks"))
 broken("include_deleted as a string", lambda d: d["metadata"]["options"].update(include_deleted="true"))
+broken('a left-out table with role "tenant"',
+       lambda d: d["metadata"]["coverage"]["left_out"][0].update(role="tenant"))
+broken("a left-out table without its reason", lambda d: d["metadata"]["coverage"]["left_out"][0].pop("reason"))
+broken("metadata.coverage without left_out_count", lambda d: d["metadata"]["coverage"].pop("left_out_count"))
+broken("a large object column without its column",
+       lambda d: d["metadata"]["coverage"]["large_object_columns"].append({"schema": "public", "name": "t"}))
 broken("an enum without labels", lambda d: d["schema"]["enums"].append({"name": "mood"}))
 broken("a domain definition without checks",
        lambda d: d["schema"]["domains"].append({"name": "qty", "definition": {

@@ -51,3 +51,17 @@ TEST(QualifiedNameMatch, UnqualifiedMatchesAnySchema) {
   EXPECT_FALSE(exact.matches("public", "orders"));
   EXPECT_FALSE(any.matches("public", "Orders"));
 }
+
+TEST(DisplayIdentifier, QuotesOnlyWhatWouldNotReadBack) {
+  EXPECT_EQ(display_identifier("orders"), "orders");
+  EXPECT_EQ(display_identifier("order_lines_2"), "order_lines_2");
+  EXPECT_EQ(display_identifier("Orders"), "\"Orders\"");
+  EXPECT_EQ(display_identifier("order lines"), "\"order lines\"");
+  EXPECT_EQ(display_identifier("2025"), "\"2025\"");
+  EXPECT_EQ(display_identifier("a\"b"), "\"a\"\"b\"");
+  EXPECT_EQ(display_identifier(""), "\"\"");
+  EXPECT_EQ(display_qualified("Sales", "orders"), "\"Sales\".orders");
+  // What it prints reads back as the same name.
+  EXPECT_EQ(parse_qualified_name(display_qualified("Sales", "Order \"Lines\"")),
+            (QualifiedName{"Sales", "Order \"Lines\""}));
+}

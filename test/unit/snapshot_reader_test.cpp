@@ -184,7 +184,12 @@ class DocumentWriter {
                       {"database_oid", [](JsonWriter& w) { w.integer(16384); }},
                       {"system_identifier", text("7321549201234567890")},
                       {"server_version_num", [](JsonWriter& w) { w.integer(150020); }},
-                      {"options", raw(R"({"tenancy": "column", "schemas": ["public"]})")}});
+                      {"options", raw(R"({"tenancy": "column", "schemas": ["public"]})")},
+                      {"coverage",
+                       // ("schema" : with a blank: tests find the top-level "schema": key)
+                       raw(R"({"left_out": [{"schema" : "public", "name": "app_settings",)"
+                           R"( "role": "global", "reason": "no tenant column"}],)"
+                           R"( "left_out_count": 1, "large_object_columns": []})")}});
          }},
         {"schema",
          [&](JsonWriter& w) {
@@ -368,6 +373,13 @@ TEST(SnapshotReader, ReadsSnapshotsWithoutTheDatabaseOidAndSystemIdentifier) {
   SnapshotSummary s = read(text);
   EXPECT_EQ(s.total_rows, 7);
   EXPECT_EQ(s.metadata["database"], "shop");
+}
+
+TEST(SnapshotReader, KeepsMetadataCoverage) {
+  // Written since 0.2.0 (docs/format.md): read and kept with the metadata.
+  SnapshotSummary s = read(write(shop(), KeyOrder::Shuffled, 5));
+  EXPECT_EQ(s.metadata["coverage"]["left_out"][0]["name"], "app_settings");
+  EXPECT_EQ(s.metadata["coverage"]["left_out_count"], 1);
 }
 
 TEST(SnapshotReader, AllowsNulAndLargeStrings) {

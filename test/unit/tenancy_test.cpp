@@ -377,3 +377,294 @@ TEST(Tenancy, PartitionedParentIsReadWithoutOnly) {
   auto plan = TenancyPlan::build(cat, defaults(), true);
   EXPECT_EQ(plan.from_clause(0, "t0"), "\"public\".\"events\" t0");
 }
+
+// --- Coverage: every table placed, left out with a reason, or refused.
+
+namespace {
+
+const TableCoverage& covered(const TenancyPlan& plan, const std::string& name) {
+  for (const auto& c : plan.coverage())
+    if (c.name == name) return c;
+  throw std::runtime_error("not in the coverage: " + name);
+}
+
+// tenants <- customers(tenant_id) <- visits, partitioned, whose key to
+// customers sits on each partition (names differ by partition).
+Catalog partitioned_visits(bool every_partition) {
+  auto cat = CatalogBuilder()
+                 .table("tenants", {"id", "name"})
+                 .table("customers", {"id", "tenant_id"})
+                 .table("visits", {"id", "customer_id"})
+                 .not_null("visits", "customer_id")
+                 .fk("customers_tenant_fk", "customers", {"tenant_id"}, "tenants")
+                 .build();
+  cat.tables[2].partitioned = true;
+  for (const std::string part : {"visits_2025", "visits_2026", "visits_2027"}) {
+    Partition p;
+    p.schema = "public";
+    p.name = part;
+    p.root = 2;
+    if (every_partition || part != "visits_2027")
+      p.foreign_keys.push_back({part + "_customer_fk", 2, 1, {"customer_id"}, {"id"}});
+    cat.partitions.push_back(p);
+  }
+  return cat;
+}
+
+void expect_refused(const TenancyPlan& plan, const std::string& message_part,
+                    const std::string& hint_part) {
+  try {
+    plan.require_complete();
+    ADD_FAILURE() << "require_complete did not refuse";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.sqlstate(), "55000");
+    EXPECT_NE(std::string(e.what()).find(message_part), std::string::npos) << e.what();
+    EXPECT_NE(e.hint().find(hint_part), std::string::npos) << e.hint();
+  }
+}
+
+}  // namespace
+
+TEST(Coverage, KeysEveryPartitionDeclaresAreTheParents) {
+  auto plan = TenancyPlan::build(partitioned_visits(true), defaults(), true);
+  EXPECT_NO_THROW(plan.require_complete());
+  const auto& visits = planned(plan, "visits");
+  EXPECT_EQ(visits.role, TableRole::Child);
+  ASSERT_EQ(visits.owning_chain.size(), 1u);
+  const ForeignKey& key = plan.catalog().foreign_keys[visits.owning_chain[0]];
+  EXPECT_EQ(key.name, "visits_2025_customer_fk");  // the first name of the partitions'
+  EXPECT_EQ(key.partition_constraints,
+            (std::vector<std::string>{"visits_2025_customer_fk", "visits_2026_customer_fk",
+                                      "visits_2027_customer_fk"}));
+  // Read through the parent, so every partition's rows are selected.
+  EXPECT_EQ(plan.count_sql(visits),
+            "SELECT count(*) FROM \"public\".\"visits\" t0 WHERE EXISTS (SELECT 1 FROM ONLY "
+            "\"public\".\"customers\" a1 WHERE a1.\"id\" = t0.\"customer_id\" AND "
+            "a1.\"tenant_id\" = CAST($1 AS integer))");
+  auto o = order(plan);
+  EXPECT_LT(std::find(o.begin(), o.end(), "customers"), std::find(o.begin(), o.end(), "visits"));
+  EXPECT_EQ(covered(plan, "visits").coverage, Coverage::Child);
+  EXPECT_EQ(covered(plan, "visits").reason,
+            "owned through visits_2025_customer_fk -> public.customers (a key declared on each "
+            "partition)");
+  EXPECT_EQ(covered(plan, "visits_2026").coverage, Coverage::Child);
+  EXPECT_FALSE(covered(plan, "visits_2026").table.has_value());
+  // owning_fks may name the key by any partition's constraint name.
+  auto opts = defaults();
+  opts.owning_fks = {{{"", "visits"}, "visits_2026_customer_fk"}};
+  EXPECT_EQ(planned(TenancyPlan::build(partitioned_visits(true), opts, true), "visits").role,
+            TableRole::Child);
+}
+
+TEST(Coverage, PartitionKeysLikeTheParentsAreNotDoubled) {
+  auto cat = partitioned_visits(true);
+  cat.foreign_keys.push_back({"visits_customer_fk", 2, 1, {"customer_id"}, {"id"}});
+  auto plan = TenancyPlan::build(cat, defaults(), true);
+  EXPECT_EQ(plan.catalog().foreign_keys.size(), 2u);
+  const auto& visits = planned(plan, "visits");
+  EXPECT_EQ(plan.catalog().foreign_keys[visits.owning_chain[0]].name, "visits_customer_fk");
+}
+
+TEST(Coverage, PartitionsThatDisagreeAreRefusedUntilAnOptionSettlesIt) {
+  auto plan = TenancyPlan::build(partitioned_visits(false), defaults(), true);
+  EXPECT_EQ(roles(plan).count("visits"), 0u);
+  EXPECT_EQ(covered(plan, "visits").coverage, Coverage::Unplaced);
+  EXPECT_EQ(covered(plan, "visits").reason,
+            "has the foreign key visits_2025_customer_fk (customer_id) -> public.customers on "
+            "some of its partitions only (on public.visits_2025, public.visits_2026; not on "
+            "public.visits_2027)");
+  expect_refused(plan, "public.visits", R"({"owning_fks":{"public.visits":"visits_2025_customer_fk"}})");
+  expect_refused(plan, "public.visits", R"({"exclude_tables":["public.visits"]})");
+
+  // The key named in owning_fks is taken for the whole table.
+  auto opts = defaults();
+  opts.owning_fks = {{{"public", "visits"}, "visits_2026_customer_fk"}};
+  auto chosen = TenancyPlan::build(partitioned_visits(false), opts, true);
+  EXPECT_NO_THROW(chosen.require_complete());
+  const auto& visits = planned(chosen, "visits");
+  EXPECT_EQ(chosen.catalog().foreign_keys[visits.owning_chain[0]].name, "visits_2026_customer_fk");
+
+  opts = defaults();
+  opts.exclude_tables.push_back({"", "visits"});
+  auto excluded = TenancyPlan::build(partitioned_visits(false), opts, true);
+  EXPECT_NO_THROW(excluded.require_complete());
+  EXPECT_EQ(covered(excluded, "visits").coverage, Coverage::Excluded);
+  EXPECT_EQ(covered(excluded, "visits_2027").coverage, Coverage::Excluded);
+  EXPECT_EQ(covered(excluded, "visits").reason.rfind("left out by exclude_tables (otherwise unplaced", 0), 0u);
+}
+
+TEST(Coverage, DisagreeingPartitionsOfATenantTableAreFine) {
+  // With the tenant column, the column selects the rows: the partitions'
+  // keys do not matter.
+  auto cat = partitioned_visits(false);
+  cat.tables[2].columns.push_back(cat.tables[1].columns[1]);  // tenant_id
+  auto plan = TenancyPlan::build(cat, defaults(), true);
+  EXPECT_NO_THROW(plan.require_complete());
+  EXPECT_EQ(covered(plan, "visits").coverage, Coverage::Tenant);
+}
+
+TEST(Coverage, TablesOutsideTheSchemasThatHoldTenantRowsAreRefused) {
+  auto cat = CatalogBuilder()
+                 .table("tenants", {"id", "name"})
+                 .table("customers", {"id", "tenant_id"})
+                 .table("old_orders", {"id", "customer_id"}, "archive")
+                 .table("old_logs", {"id", "tenant_id"}, "archive")
+                 .table("rates", {"id"}, "archive")
+                 .fk("customers_tenant_fk", "customers", {"tenant_id"}, "tenants")
+                 .fk("old_orders_customer_fk", "old_orders", {"customer_id"}, "customers")
+                 .build();
+  auto plan = TenancyPlan::build(cat, defaults(), true);
+  EXPECT_EQ(covered(plan, "old_orders").coverage, Coverage::Unplaced);
+  EXPECT_EQ(covered(plan, "old_orders").reason,
+            "references rows of the snapshot through its foreign key old_orders_customer_fk "
+            "(customer_id) -> public.customers, but its schema archive is not in schemas");
+  EXPECT_EQ(covered(plan, "old_logs").coverage, Coverage::Unplaced);
+  EXPECT_EQ(covered(plan, "old_logs").reason,
+            "has the tenant column tenant_id, but its schema archive is not in schemas");
+  EXPECT_EQ(covered(plan, "rates").coverage, Coverage::Global);
+  EXPECT_EQ(covered(plan, "rates").reason,
+            "schema archive is not in schemas, and no row of the snapshot references it");
+  try {
+    plan.require_complete();
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.sqlstate(), "55000");
+    EXPECT_STREQ(e.what(),
+                 "table \"archive.old_logs\" may hold rows of the snapshot but cannot be placed in it");
+    EXPECT_EQ(e.detail(),
+              "It has the tenant column tenant_id, but its schema archive is not in schemas. 1 "
+              "other table cannot be placed either (archive.old_orders); backup_coverage lists "
+              "them with their reasons.");
+    EXPECT_EQ(e.hint(),
+              "Add schema archive to schemas, or leave the table out with "
+              "{\"exclude_tables\":[\"archive.old_logs\"]}.");
+  }
+  // Scanning the schema places both; so does a whole-database snapshot of it.
+  auto opts = defaults();
+  opts.schemas = {"public", "archive"};
+  for (auto& t : cat.tables) t.in_scanned_schema = true;
+  auto scanned = TenancyPlan::build(cat, opts, true);
+  EXPECT_NO_THROW(scanned.require_complete());
+  EXPECT_EQ(covered(scanned, "old_orders").coverage, Coverage::Child);
+  EXPECT_EQ(covered(scanned, "old_logs").coverage, Coverage::Tenant);
+  for (auto& t : cat.tables) t.in_scanned_schema = t.schema == "public";
+  // A whole-database snapshot holds the scanned schemas whole: what is
+  // outside them is global, with the reason.
+  auto whole = TenancyPlan::build(cat, defaults(), false);
+  EXPECT_NO_THROW(whole.require_complete());
+  EXPECT_EQ(covered(whole, "old_orders").coverage, Coverage::Global);
+  EXPECT_EQ(covered(whole, "old_orders").reason,
+            "references rows of the snapshot through its foreign key old_orders_customer_fk "
+            "(customer_id) -> public.customers, but its schema archive is not in schemas");
+  EXPECT_EQ(covered(whole, "old_logs").coverage, Coverage::Global);
+  // Schema tenancy refuses a key into the tenant's schema from outside.
+  auto schema_opts = defaults();
+  schema_opts.tenancy = TenancyMode::Schema;
+  auto by_schema = TenancyPlan::build(cat, schema_opts, true);
+  EXPECT_EQ(covered(by_schema, "old_orders").coverage, Coverage::Unplaced);
+  EXPECT_EQ(covered(by_schema, "old_logs").coverage, Coverage::Global);
+}
+
+TEST(Coverage, ATenantColumnOfAnotherApplicationIsGlobal) {
+  // Schema other: its own tenant table; its tenant_id is a key to it.
+  auto cat = CatalogBuilder()
+                 .table("tenants", {"id", "name"})
+                 .table("customers", {"id", "tenant_id"})
+                 .table("other_tenants", {"id", "name"}, "other")
+                 .table("things", {"id", "tenant_id"}, "other")
+                 .fk("customers_tenant_fk", "customers", {"tenant_id"}, "tenants")
+                 .fk("things_tenant_fk", "things", {"tenant_id"}, "other_tenants")
+                 .build();
+  auto plan = TenancyPlan::build(cat, defaults(), true);
+  EXPECT_NO_THROW(plan.require_complete());
+  EXPECT_EQ(covered(plan, "things").coverage, Coverage::Global);
+  EXPECT_EQ(covered(plan, "things").reason,
+            "schema other is not in schemas, and its tenant column tenant_id references "
+            "other.other_tenants, not the tenant table");
+  // A key to the tenant table itself is the tenant's rows.
+  cat.foreign_keys[1].to = 0;
+  expect_refused(TenancyPlan::build(cat, defaults(), true), "other.things", "Add schema other");
+}
+
+TEST(Coverage, InheritanceChildrenWithoutTheKeysAreRefused) {
+  auto cat = CatalogBuilder()
+                 .table("tenants", {"id", "name"})
+                 .table("customers", {"id", "tenant_id"})
+                 .table("orders", {"id", "customer_id"})
+                 .table("orders_2019", {"id", "customer_id"})  // INHERITS (orders)
+                 .table("customers_old", {"id", "tenant_id"})  // INHERITS (customers)
+                 .fk("customers_tenant_fk", "customers", {"tenant_id"}, "tenants")
+                 .fk("orders_customer_fk", "orders", {"customer_id"}, "customers")
+                 .build();
+  cat.tables[3].inherits = {2};
+  cat.tables[4].inherits = {1};
+  auto plan = TenancyPlan::build(cat, defaults(), true);
+  EXPECT_EQ(covered(plan, "customers_old").coverage, Coverage::Tenant);  // has the column
+  EXPECT_EQ(covered(plan, "orders_2019").coverage, Coverage::Unplaced);
+  expect_refused(plan, "public.orders_2019", "Declare the foreign keys of public.orders on it too");
+  // Read with ONLY: a parent's count never includes its children's rows.
+  EXPECT_EQ(plan.from_clause(2, "t0"), "ONLY \"public\".\"orders\" t0");
+
+  cat.foreign_keys.push_back({"orders_2019_customer_fk", 3, 1, {"customer_id"}, {"id"}});
+  auto keyed = TenancyPlan::build(cat, defaults(), true);
+  EXPECT_NO_THROW(keyed.require_complete());
+  EXPECT_EQ(covered(keyed, "orders_2019").coverage, Coverage::Child);
+}
+
+TEST(Coverage, ListsEveryTableWithItsRoleAndWhy) {
+  auto opts = defaults();
+  opts.exclude_tables.push_back({"", "order_lines"});
+  auto plan = TenancyPlan::build(shop(), opts, true);
+  EXPECT_NO_THROW(plan.require_complete());
+  std::vector<std::string> listed;
+  for (const auto& c : plan.coverage())
+    listed.push_back(c.schema + "." + c.name + " " + std::string(to_string(c.coverage)) + ": " +
+                     c.reason);
+  EXPECT_EQ(listed, (std::vector<std::string>{
+      "public.audit_logs excluded: an audit table (audit_tables), left out unless "
+      "include_audit_logs is true (otherwise tenant)",
+      "public.categories master: referenced by public.products through products_category_fk",
+      "public.customers tenant: has the tenant column tenant_id",
+      "public.order_lines excluded: left out by exclude_tables (otherwise child)",
+      "public.orders child: owned through orders_customer_fk -> public.customers",
+      "public.products tenant: has the tenant column tenant_id",
+      "public.tenants tenant: the tenant table: its column id is the tenant id",
+      "public.unrelated global: no tenant column and no foreign key path to a tenant table",
+      "ref.countries master: referenced by public.categories through categories_country_fk",
+  }));
+  opts = defaults();
+  opts.tables = std::vector<QualifiedName>{{"", "orders"}};
+  EXPECT_EQ(covered(TenancyPlan::build(shop(), opts, true), "customers").reason,
+            "not named in tables (otherwise tenant)");
+  opts = defaults();
+  opts.include_audit_logs = true;
+  EXPECT_EQ(covered(TenancyPlan::build(shop(), opts, true), "audit_logs").reason,
+            "has the tenant column tenant_id (without a foreign key to public.tenants: its rows are "
+            "selected by the column's value)");
+  auto schema_opts = defaults();
+  schema_opts.tenancy = TenancyMode::Schema;
+  EXPECT_EQ(covered(TenancyPlan::build(shop(), schema_opts, true), "orders").reason,
+            "in the tenant's schema");
+  EXPECT_EQ(covered(TenancyPlan::build(shop(), defaults(), false), "countries").reason,
+            "referenced by public.categories through categories_country_fk");
+  EXPECT_EQ(covered(TenancyPlan::build(shop(), defaults(), false), "orders").reason,
+            "in a scanned schema (a whole-database snapshot)");
+}
+
+TEST(Coverage, ColumnsThatMayHoldLargeObjectsAreReported) {
+  auto cat = shop();
+  Column photo;
+  photo.name = "Photo";
+  photo.type = "oid";
+  photo.large_object = true;
+  cat.tables[1].columns.push_back(photo);  // customers
+  auto plan = TenancyPlan::build(cat, defaults(), true);
+  auto columns = plan.large_object_columns();
+  ASSERT_EQ(columns.size(), 1u);
+  EXPECT_EQ(plan.catalog().tables[columns[0].table].name, "customers");
+  EXPECT_EQ(columns[0].column, "Photo");
+  EXPECT_EQ(covered(plan, "customers").reason,
+            "has the tenant column tenant_id; column \"Photo\" may hold large object ids: large "
+            "objects are not in the snapshot");
+  EXPECT_TRUE(TenancyPlan::build(shop(), defaults(), true).large_object_columns().empty());
+}
