@@ -150,7 +150,11 @@ namespace {
 // --- Subtransactions ------------------------------------------------------
 
 // A copy of an error in `context`: the copy guarded() made may live in a
-// memory context that rolling back the subtransaction frees (SPI's).
+// memory context that rolling back the subtransaction frees (SPI's). Every
+// pointer field of the server's ErrorData is duplicated, the const ones
+// too: a PostgreSQL 15 minor keeps the file and function names of an
+// error in palloc'd memory, and a copy still pointing there would raise
+// the error again with garbage for its location (test/system/error_copy.sh).
 ErrorData* copy_error(const ErrorData* error, MemoryContext context) {
   ErrorData* copy = nullptr;
   guarded([&] {
@@ -161,6 +165,9 @@ ErrorData* copy_error(const ErrorData* error, MemoryContext context) {
                          &copy->context, &copy->backtrace, &copy->schema_name, &copy->table_name,
                          &copy->column_name, &copy->datatype_name, &copy->constraint_name,
                          &copy->internalquery})
+      if (*field != nullptr) *field = pstrdup(*field);
+    for (const char** field : {&copy->filename, &copy->funcname, &copy->domain, &copy->context_domain,
+                               &copy->message_id})
       if (*field != nullptr) *field = pstrdup(*field);
     copy->assoc_context = context;
     MemoryContextSwitchTo(old);
