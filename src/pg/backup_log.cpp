@@ -125,30 +125,52 @@ int64_t insert_log_autonomously(const LogEntry& e) {
   return std::stoll(id.value());
 }
 
-void finish_log_autonomously(int64_t id, const LogEntry& e) {
-  LogTable table = find_log_table();
+namespace {
+
+// UPDATE of row `id` by finish_log and finish_log_autonomously, and its
+// parameters.
+std::string finish_sql(const LogTable& table) {
+  return "WITH done AS (UPDATE " + table.qualified_name +
+         " SET status = $2, finished_at = pg_catalog.clock_timestamp(),"
+         "     file_name = COALESCE($3, file_name),"
+         "     size_bytes = COALESCE($4::pg_catalog.int8, size_bytes),"
+         "     compression = COALESCE($5, compression), checksum = COALESCE($6, checksum),"
+         "     table_count = COALESCE($7::pg_catalog.int4, table_count),"
+         "     row_count = COALESCE($8::pg_catalog.int8, row_count),"
+         "     table_counts = COALESCE($9::pg_catalog.jsonb, table_counts),"
+         "     error = COALESCE($10::pg_catalog.jsonb, error),"
+         "     archive_status = COALESCE($11, archive_status),"
+         "     notes = COALESCE($12, notes),"
+         "     options = COALESCE($13::pg_catalog.jsonb, options),"
+         "     tenant = COALESCE($14, tenant)" +
+         std::string(table.has_encryption_columns ? ", encryption_key_id = COALESCE($15, encryption_key_id)" : "") +
+         " WHERE id OPERATOR(pg_catalog.=) $1::pg_catalog.int8"
+         " RETURNING id, operation, trigger, tenant, status)"
+         " SELECT pg_catalog.pg_notify('pg_tenant_backup', pg_catalog.row_to_json(done)::pg_catalog.text)"
+         "   FROM done";
+}
+
+std::vector<TextValue> finish_params(const LogTable& table, int64_t id, const LogEntry& e) {
   check_log_columns(table, e);
-  const std::string sql =
-      "WITH done AS (UPDATE " + table.qualified_name +
-      " SET status = $2, finished_at = pg_catalog.clock_timestamp(),"
-      "     file_name = COALESCE($3, file_name),"
-      "     size_bytes = COALESCE($4::pg_catalog.int8, size_bytes),"
-      "     compression = COALESCE($5, compression), checksum = COALESCE($6, checksum),"
-      "     table_count = COALESCE($7::pg_catalog.int4, table_count),"
-      "     row_count = COALESCE($8::pg_catalog.int8, row_count),"
-      "     table_counts = COALESCE($9::pg_catalog.jsonb, table_counts),"
-      "     error = COALESCE($10::pg_catalog.jsonb, error),"
-      "     archive_status = COALESCE($11, archive_status)" +
-      std::string(table.has_encryption_columns ? ", encryption_key_id = COALESCE($12, encryption_key_id)" : "") +
-      " WHERE id OPERATOR(pg_catalog.=) $1::pg_catalog.int8"
-      " RETURNING id, operation, trigger, tenant, status)"
-      " SELECT pg_catalog.pg_notify('pg_tenant_backup', pg_catalog.row_to_json(done)::pg_catalog.text)"
-      "   FROM done";
   std::vector<TextValue> params = {std::to_string(id), e.status, e.file_name, number(e.size_bytes),
                                    e.compression, e.checksum, number(e.table_count), number(e.row_count),
-                                   e.table_counts, e.error, e.archive_status};
+                                   e.table_counts, e.error, e.archive_status, e.notes, e.options,
+                                   e.tenant};
   if (table.has_encryption_columns) params.push_back(e.encryption_key_id);
-  run_autonomously(sql, params, table.owner);
+  return params;
+}
+
+}  // namespace
+
+void finish_log_autonomously(int64_t id, const LogEntry& e) {
+  LogTable table = find_log_table();
+  run_autonomously(finish_sql(table), finish_params(table, id, e), table.owner);
+}
+
+void finish_log(int64_t id, const LogEntry& e) {
+  LogTable table = find_log_table();
+  auto params = finish_params(table, id, e);
+  as_owner(table.owner, [&] { return Spi::execute(finish_sql(table), params); });
 }
 
 void mark_interrupted_rows() {
@@ -163,7 +185,29 @@ void mark_interrupted_rows() {
       "    WHERE a.pid OPERATOR(pg_catalog.=) l.pid"
       "      AND a.backend_start OPERATOR(pg_catalog.<=) l.started_at)"
       " RETURNING l.id::pg_catalog.text, l.operation";
-  const auto rows = as_owner(table.owner, [&] { return Spi::execute_returning(sql).rows; });
+  // An import or restore whose backend is alive but whose transaction (or
+  // savepoint) rolled back after it succeeded: its 'running' row, written
+  // autonomously, was to be finished by that transaction. The transaction
+  // id is read only while that very backend is alive (it is then one of
+  // this cluster's).
+  const std::string rolled_back_sql =
+      "UPDATE " + table.qualified_name +
+      " l SET status = 'failed', finished_at = pg_catalog.clock_timestamp(),"
+      "   error = pg_catalog.jsonb_build_object('message', 'rolled back: the transaction that ran the"
+      " operation did not commit'::pg_catalog.text, 'sqlstate', '40000'::pg_catalog.text)"
+      " WHERE l.status OPERATOR(pg_catalog.=) 'running'"
+      "   AND l.operation OPERATOR(pg_catalog.=) ANY ('{import,restore}'::pg_catalog.text[])"
+      "   AND l.options OPERATOR(pg_catalog.?) 'transaction'"
+      "   AND CASE WHEN EXISTS ("
+      "     SELECT 1 FROM pg_catalog.pg_stat_activity a"
+      "      WHERE a.pid OPERATOR(pg_catalog.=) l.pid"
+      "        AND a.backend_start OPERATOR(pg_catalog.<=) l.started_at)"
+      "   THEN pg_catalog.pg_xact_status((l.options OPERATOR(pg_catalog.->>) 'transaction')::pg_catalog.xid8)"
+      "        OPERATOR(pg_catalog.=) 'aborted' ELSE false END";
+  const auto rows = as_owner(table.owner, [&] {
+    Spi::execute(rolled_back_sql);
+    return Spi::execute_returning(sql).rows;
+  });
   // A backup stopped after its file was renamed into place (archive_command
   // running, or before its row said completed) left a whole file that no
   // row will ever own.

@@ -63,8 +63,15 @@ int64_t insert_log_autonomously(const LogEntry& entry);
 // operation and the status.
 void finish_log_autonomously(int64_t id, const LogEntry& entry);
 
+// Finishes row `id` in the caller's transaction, as finish_log_autonomously
+// does (notes, options and tenant too when set): a rollback of the caller undoes it.
+void finish_log(int64_t id, const LogEntry& entry);
+
 // Marks rows left 'running' by a backend that no longer exists as failed
-// ("interrupted"). Runs in the caller's transaction.
+// ("interrupted", 57P01), and the 'running' rows of imports and restores
+// whose transaction (options.transaction) rolled back while their backend
+// lives on as failed ("rolled back", 40000). Runs in the caller's
+// transaction.
 void mark_interrupted_rows();
 
 // {"message": ..., "sqlstate": ..., "detail": ...} of the exception being

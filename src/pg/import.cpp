@@ -150,7 +150,11 @@ namespace {
 // --- Subtransactions ------------------------------------------------------
 
 // A copy of an error in `context`: the copy guarded() made may live in a
-// memory context that rolling back the subtransaction frees (SPI's).
+// memory context that rolling back the subtransaction frees (SPI's). Every
+// pointer field of the server's ErrorData is duplicated, the const ones
+// too: a PostgreSQL 15 minor keeps the file and function names of an
+// error in palloc'd memory, and a copy still pointing there would raise
+// the error again with garbage for its location (test/system/error_copy.sh).
 ErrorData* copy_error(const ErrorData* error, MemoryContext context) {
   ErrorData* copy = nullptr;
   guarded([&] {
@@ -161,6 +165,9 @@ ErrorData* copy_error(const ErrorData* error, MemoryContext context) {
                          &copy->context, &copy->backtrace, &copy->schema_name, &copy->table_name,
                          &copy->column_name, &copy->datatype_name, &copy->constraint_name,
                          &copy->internalquery})
+      if (*field != nullptr) *field = pstrdup(*field);
+    for (const char** field : {&copy->filename, &copy->funcname, &copy->domain, &copy->context_domain,
+                               &copy->message_id})
       if (*field != nullptr) *field = pstrdup(*field);
     copy->assoc_context = context;
     MemoryContextSwitchTo(old);
@@ -1331,20 +1338,40 @@ std::string now_text() {
   return text;
 }
 
-// Runs an import or restore; on failure leaves a failed row that stays
-// after the caller's rollback, then raises the error again.
+// The caller's transaction (at its savepoint level, if any): the id that
+// tells, once it has ended, whether the import it ran committed.
+std::string caller_transaction() {
+  std::string id;
+  guarded([&] { id = std::to_string(U64FromFullTransactionId(GetCurrentFullTransactionId())); });
+  return id;
+}
+
+// Runs an import or restore. First its 'running' row is written
+// autonomously (committed at once: a kill -9 or a crash leaves it, and the
+// next recovery marks it failed, interrupted). On failure the row is
+// finished as failed, autonomously (it stays after the caller's rollback),
+// then the error is raised again; on success log_completed finishes it in
+// the caller's transaction. `*log_id` is the row's id.
 template <typename Body>
-auto logged(LogEntry base, std::optional<std::string>* tenant, bool keep, Body&& body) {
+auto logged(LogEntry base, std::optional<std::string>* tenant, bool keep, int64_t* log_id, Body&& body) {
+  LogEntry running = base;
+  running.status = "running";
+  running.tenant = *tenant;
+  running.options = json{{"transaction", caller_transaction()}}.dump();
+  *log_id = write_log(running, true);
   try {
     return in_subtransaction(keep, body);
   } catch (...) {
-    LogEntry failed = std::move(base);
+    LogEntry failed;
     failed.status = "failed";
-    failed.finished = true;
     failed.tenant = *tenant;
     failed.error = current_error_json();
     try {
-      write_log(failed, true);
+      Spi::connect();
+      const int level = fix_output_settings();
+      finish_log_autonomously(*log_id, failed);
+      restore_output_settings(level);
+      Spi::finish();
     } catch (...) {
       // The original error matters more.
     }
@@ -1373,12 +1400,13 @@ CallOptions call_options(FunctionCallInfo fcinfo, int argno) {
   return o;
 }
 
-// Writes the completed row of an import or restore in the caller's
-// transaction (a rollback of the caller removes it with the changes), and
-// returns its report.
-json log_completed(const LogEntry& base, const std::optional<std::string>& tenant,
+// Finishes the row of an import or restore as completed in the caller's
+// transaction, and returns its report. A rollback of the caller undoes
+// that update with the changes: the row stays 'running' until the next
+// recovery (mark_interrupted_rows) marks it failed, rolled back.
+json log_completed(int64_t log_id, const std::optional<std::string>& tenant,
                    const ImportOutcome& outcome, const std::string& notes_suffix = {}) {
-  LogEntry done = base;
+  LogEntry done;
   done.tenant = tenant;
   done.status = "completed";
   done.finished = true;
@@ -1387,7 +1415,11 @@ json log_completed(const LogEntry& base, const std::optional<std::string>& tenan
   done.row_count = outcome.total_rows;
   done.table_counts = outcome.table_counts.dump();
   done.options = outcome.options.dump();
-  write_log(done, false);
+  Spi::connect();
+  const int level = fix_output_settings();
+  finish_log(log_id, done);
+  restore_output_settings(level);
+  Spi::finish();
   return core::report_json(outcome.report);
 }
 
@@ -1419,7 +1451,8 @@ json import_call(FunctionCallInfo fcinfo) {
   base.operation = "import";
   base.started_at = now_text();
   std::optional<std::string> tenant;
-  ImportOutcome outcome = logged(base, &tenant, !options.import.dry_run, [&] {
+  int64_t log_id = 0;
+  ImportOutcome outcome = logged(base, &tenant, !options.import.dry_run, &log_id, [&] {
     // The document's text, read as a stored file is: the same reader, the
     // same checks, its rows spilled for COPY.
     char* text = nullptr;
@@ -1431,7 +1464,7 @@ json import_call(FunctionCallInfo fcinfo) {
     guarded([&] { pfree(text); });
     return import_spilled(summary, spill, mode, options, &tenant);
   });
-  return log_completed(base, tenant, outcome);
+  return log_completed(log_id, tenant, outcome);
 }
 
 // Reads stored snapshot `b` as a stream into `spill`. It must pass
@@ -1481,7 +1514,8 @@ json import_stored_call(FunctionCallInfo fcinfo) {
   base.started_at = now_text();
   base.source_id = id;
   std::optional<std::string> tenant;
-  ImportOutcome outcome = logged(base, &tenant, !options.import.dry_run, [&] {
+  int64_t log_id = 0;
+  ImportOutcome outcome = logged(base, &tenant, !options.import.dry_run, &log_id, [&] {
     Spi::connect();
     const int level = fix_output_settings();
     const StoredBackup b = find_stored_backup(id);
@@ -1493,7 +1527,7 @@ json import_stored_call(FunctionCallInfo fcinfo) {
     return import_spilled(summary, spill, mode, options, &tenant);
   });
 
-  json report = log_completed(base, tenant, outcome);
+  json report = log_completed(log_id, tenant, outcome);
   report["source_id"] = id;
   return report;
 }
@@ -1595,11 +1629,12 @@ json restore_call(FunctionCallInfo fcinfo) {
   base.started_at = now_text();
   base.source_id = id;
   std::optional<std::string> tenant;
-  RestoreResult result =
-      logged(base, &tenant, !options.import.dry_run, [&] { return restore_backup(id, options, &tenant); });
+  int64_t log_id = 0;
+  RestoreResult result = logged(base, &tenant, !options.import.dry_run, &log_id,
+                                [&] { return restore_backup(id, options, &tenant); });
 
   json report = log_completed(
-      base, tenant, result.outcome,
+      log_id, tenant, result.outcome,
       result.pre_restore_id ? "; pre_restore snapshot " + std::to_string(*result.pre_restore_id)
       : options.import.dry_run ? std::string()
                                : "; no pre_restore snapshot: the tenant did not exist");

@@ -10,6 +10,7 @@
 #include "pg/backups.hpp"
 #include "pg/boundary.hpp"
 #include "pg/owner_rights.hpp"
+#include "pg/storage.hpp"
 #include "pg/settings.hpp"
 #include "pg/spi.hpp"
 #include "pg/tenancy.hpp"
@@ -159,12 +160,15 @@ void start_due_schedules(std::vector<RunningJob>& running) {
   }
 }
 
-// At start: rows of backups interrupted by the stop are failed, and
+// At start: rows of operations interrupted by the stop are failed (and
+// files of backups renamed into place removed), temporary files of
+// backends that are gone are removed, and
 // schedules missed while the server was down run once (or are skipped).
 void recover_after_start() {
   const std::string schedules = extension_schema_table("backup_schedules");
   if (schedules.empty()) return;
   mark_interrupted_rows();
+  remove_stale_temporary_files();
   if (!schedule_settings().catch_up_once)
     Spi::execute("UPDATE " + schedules + " SET next_run_at = " +
                  extension_schema_table("backup_schedule_next") +

@@ -194,6 +194,12 @@ StorageFolder prepare_storage_directory() {
   return folder;
 }
 
+void remove_stale_temporary_files() {
+  const std::string root = storage_settings().storage_path;
+  for (const auto& name : own_folders(root))
+    guarded([&] { remove_stale_temporaries(root + "/" + name); });
+}
+
 bool check_own_folder(const std::string& folder_name) {
   const std::string path = storage_settings().storage_path + "/" + folder_name;
   if (!is_directory(path)) return false;

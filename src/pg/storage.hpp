@@ -37,6 +37,12 @@ struct StorageFolder {
 // in the folder and in the storage directory itself (0.1.0 layout).
 StorageFolder prepare_storage_directory();
 
+// Removes the temporary files of writes whose backend no longer exists
+// (a backup killed, or the server stopped, mid-write) from this database's
+// folders (checked by their marker), creating nothing: the scheduler's
+// recovery at start, so that no leftover waits for the next backup.
+void remove_stale_temporary_files();
+
 // Checks, by its marker file, that the folder `folder_name` of the storage
 // directory is this database's, before a file in it is read, replaced or
 // removed: 55000 when the marker names another database or cluster, or is
