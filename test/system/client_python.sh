@@ -22,7 +22,7 @@ check "the streamed download is the stored file" \
 check_match "the upload is stored" 'uploaded as 2' "$out"
 # Nothing changed since the backup; events has no primary key, so its 2
 # rows are replaced (deleted and inserted) rather than matched.
-check_match "the dry run previews" "restore would change \\{'deleted': 2, 'updated': 0, 'inserted': 2, 'unchanged': 10\\}" "$out"
+check_match "the dry run previews" "restore would change \\{'deleted': 2, 'updated': 0, 'inserted': 2, 'unchanged': 13\\}" "$out"
 check_match "without allow_restore the app gets 42501 and says so" 'not allowed here' "$out"
 
 q -c "ALTER SYSTEM SET pg_tenant_backup.allow_restore = on" -c "SELECT pg_reload_conf()" >/dev/null 2>&1 ||
@@ -36,7 +36,7 @@ check_match "a running import makes the app get 55P03 and wait" 'another import 
 q -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'lock_holder'" >/dev/null
 wait 2>/dev/null || true
 out=$(run)
-check_match "then the restore runs" "restored \\{'deleted': 2, 'updated': 0, 'inserted': 2, 'unchanged': 10\\}" "$out"
+check_match "then the restore runs" "restored \\{'deleted': 2, 'updated': 0, 'inserted': 2, 'unchanged': 13\\}" "$out"
 
 echo "# the SQLAlchemy example"
 url="postgresql+psycopg2://postgres@/postgres?host=$PGHOST&port=$PGPORT"
