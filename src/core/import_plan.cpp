@@ -509,7 +509,9 @@ json report_json(const ImportReport& r) {
                       {"inserted", t.inserted},
                       {"updated", t.updated},
                       {"unchanged", t.unchanged()},
-                      {"deleted", t.deleted}});
+                      {"deleted", t.deleted},
+                      {"matched_on", t.key.empty() ? json(nullptr)
+                                                   : json{{"columns", t.key}, {"source", t.key_source}}}});
     inserted += t.inserted;
     updated += t.updated;
     unchanged += t.unchanged();

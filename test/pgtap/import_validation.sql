@@ -124,7 +124,7 @@ SELECT is((SELECT e ->> 'sqlstate' || ' ' || (e ->> 'message') FROM r WHERE name
 SELECT is((SELECT e ->> 'sqlstate' || ' ' || (e ->> 'message') FROM r WHERE name = 'duplicate'),
           '23505 the snapshot has more than one row of public.customers with (id)=(10)', 'a key twice in the snapshot: 23505');
 SELECT is((SELECT e ->> 'sqlstate' || ' ' || (e ->> 'hint') FROM r WHERE name = 'nokey'),
-          '22023 Name a unique key in opts, {"key_columns": {"events": ["column"]}}, or use mode replace.',
+          '22023 Name a unique key in opts, {"key_columns": {"events": ["column"]}}, add a primary key, or use mode replace.',
           'merge into a table without a key: 22023 telling to name key_columns');
 
 -- Every refusal above came before any change.

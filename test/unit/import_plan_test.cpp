@@ -371,6 +371,16 @@ TEST(ImportReport, CountsUnchangedRowsAndTotals) {
   EXPECT_EQ(report_summary(r).substr(0, 18), "replace (dry run):");
 }
 
+TEST(ImportReport, SaysWhichKeyRowsWereMatchedOn) {
+  ImportReport r;
+  r.tables = {{"public.accounts", 1, 0, 0, 0, {"email"}, "unique index \"accounts_email_key\""},
+              {"public.events", 2, 2, 0, 2}};
+  auto j = report_json(r);
+  EXPECT_EQ(j["tables"][0]["matched_on"]["columns"], nlohmann::json::array({"email"}));
+  EXPECT_EQ(j["tables"][0]["matched_on"]["source"], "unique index \"accounts_email_key\"");
+  EXPECT_TRUE(j["tables"][1]["matched_on"].is_null()) << "a table without a key is matched on nothing";
+}
+
 TEST(CopyField, RefusesAValueOfAKindItsEncodingNeverWrites) {
   auto cell = [](CellKind kind, const char* text) { return CopyCell{kind, text, std::strlen(text)}; };
   auto fits = [&](CellKind kind, const char* text, ValueEncoding encoding) {
