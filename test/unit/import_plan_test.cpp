@@ -131,6 +131,20 @@ TEST(ImportSnapshotOptions, RecordedOptionsThatAgreeArePlannedWith) {
   EXPECT_EQ(o.exclude_tables, (std::vector<QualifiedName>{{"", "events"}, {"", "audit_logs"}, {"", "backup_logs"}}));
 }
 
+TEST(ImportSnapshotOptions, ATableTheCallerExcludesLeavesTheRecordedTableList) {
+  auto recorded = recorded_defaults();
+  recorded["tables"] = {"tenants", "public.members", "visits"};
+  SnapshotOptions o = import_snapshot_options(SnapshotOptions{}, recorded, R"({"exclude_tables": ["members"]})");
+  ASSERT_TRUE(o.tables.has_value());
+  EXPECT_EQ(*o.tables, (std::vector<QualifiedName>{{"", "tenants"}, {"", "visits"}}));
+  // A list the caller gives is the caller's: kept as given.
+  o = import_snapshot_options(SnapshotOptions{}, recorded,
+                              R"({"tables": ["tenants", "members"], "exclude_tables": ["members"]})");
+  EXPECT_EQ(o.tables->size(), 2u);
+  o = import_snapshot_options(SnapshotOptions{}, recorded, R"({"exclude_tables": ["other.members"]})");
+  EXPECT_EQ(o.tables->size(), 3u) << "a table of another schema is another table";
+}
+
 TEST(ImportSnapshotOptions, ARecordedTenancyThatDiffersIsRefusedNamingBoth) {
   auto recorded = recorded_defaults();
   recorded["tenancy"] = "schema";
