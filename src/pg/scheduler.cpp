@@ -45,10 +45,12 @@ constexpr int kRestartSeconds = 10;
 
 // --- Shared state: how many times the scheduler has started since the
 // server (or its shared memory, after a crash) was set up, so a scheduler
-// started again after being stopped says so.
+// started again after being stopped says so; whether it has ever
+// connected; whether a missing database was reported.
 
 struct SchedulerShared {
   pg_atomic_uint32 starts;
+  pg_atomic_uint32 missing_reported;
 };
 SchedulerShared* shared_state = nullptr;
 shmem_request_hook_type previous_shmem_request = nullptr;
@@ -65,37 +67,53 @@ void start_shared_state() {
   bool found = false;
   shared_state = static_cast<SchedulerShared*>(
       ShmemInitStruct("pg_tenant_backup scheduler", sizeof(SchedulerShared), &found));
-  if (!found) pg_atomic_init_u32(&shared_state->starts, 0);
+  if (!found) {
+    pg_atomic_init_u32(&shared_state->starts, 0);
+    pg_atomic_init_u32(&shared_state->missing_reported, 0);
+  }
   LWLockRelease(AddinShmemInitLock);
 }
 
-// --- A scheduler whose database does not exist (dropped, or a wrong
-// pg_tenant_backup.database) stops for good instead of failing again every
-// kRestartSeconds: connecting raises FATAL 3D000, which no code can catch,
-// so a log hook notes it (and adds a hint to the line) and an exit
-// callback turns the exit code into 0.
+// --- The scheduler's database does not exist. Connecting raises FATAL
+// 3D000, which no code can catch; a log hook sees it:
+//   - missing since the server started (not created yet): the scheduler
+//     tries again every kRestartSeconds until it exists, as before; the
+//     first failure is logged with a hint, the next ones are not;
+//   - dropped while the server ran (the scheduler had connected): it stops
+//     for good, an exit callback turning the exit code into 0, so it does
+//     not fail every kRestartSeconds for ever.
 
 bool connecting = false;
-bool database_missing = false;
+bool stop_for_good = false;
 emit_log_hook_type previous_emit_log = nullptr;
 
 void note_missing_database(ErrorData* error) {
-  if (connecting && error->elevel == FATAL && error->sqlerrcode == ERRCODE_UNDEFINED_DATABASE) {
-    database_missing = true;
-    error->hint = pstrdup(
-        "The pg_tenant_backup scheduler stops and is not started again until the server restarts. "
-        "Set pg_tenant_backup.database to the database whose schedules should run, "
-        "or create that database, then restart the server.");
+  if (connecting && error->elevel == FATAL && error->sqlerrcode == ERRCODE_UNDEFINED_DATABASE &&
+      shared_state != nullptr) {
+    if (pg_atomic_read_u32(&shared_state->starts) > 0) {
+      stop_for_good = true;
+      error->hint = pstrdup(
+          "It was dropped while the server ran: the pg_tenant_backup scheduler stops and is not started "
+          "again until the server restarts. Set pg_tenant_backup.database to the database whose schedules "
+          "should run, or create that database, then restart the server.");
+    } else if (pg_atomic_exchange_u32(&shared_state->missing_reported, 1) == 0) {
+      error->hint = pstrdup(
+          "The pg_tenant_backup scheduler tries again every 10 seconds until the database exists "
+          "(this message is not repeated). Create it, or set pg_tenant_backup.database to the database "
+          "whose schedules should run and restart the server.");
+    } else {
+      error->output_to_server = false;
+    }
   }
   if (previous_emit_log) previous_emit_log(error);
 }
 
-void exit_without_restart_when_database_missing(int, Datum) {
+void exit_without_restart_when_database_dropped(int, Datum) {
   // proc_exit would exit(1) after the callbacks; exit(0) tells the
   // postmaster not to start the scheduler again. The callbacks registered
   // before this one still run: exit() calls the server's atexit handler,
   // which carries on with them.
-  if (database_missing) std::exit(0);
+  if (stop_for_good) std::exit(0);
 }
 
 // Runs `body` in a transaction of its own with SPI; on a server ERROR logs
@@ -276,7 +294,7 @@ extern "C" void ptb_scheduler_main(Datum) {
   pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
   BackgroundWorkerUnblockSignals();
   const std::string database = schedule_settings().database;
-  on_proc_exit(exit_without_restart_when_database_missing, 0);
+  on_proc_exit(exit_without_restart_when_database_dropped, 0);
   previous_emit_log = emit_log_hook;
   emit_log_hook = note_missing_database;
   connecting = true;
