@@ -43,10 +43,10 @@ constexpr long kRetryAfterErrorMs = 10000;
 // exited with a non-zero code (exit code 0 would unregister it for good).
 constexpr int kRestartSeconds = 10;
 
-// --- Shared state: how many times the scheduler has started since the
+// --- Shared state: how many times the scheduler has connected since the
 // server (or its shared memory, after a crash) was set up, so a scheduler
-// started again after being stopped says so; whether it has ever
-// connected; whether a missing database was reported.
+// started again after being stopped says so; whether a missing database
+// was reported.
 
 struct SchedulerShared {
   pg_atomic_uint32 starts;
