@@ -37,6 +37,7 @@
 #include "pg/srf.hpp"
 #include "pg/stored_backups.hpp"
 #include "pg/tenancy.hpp"
+#include "pg/tenant_key.hpp"
 
 extern "C" {
 #include "access/table.h"
@@ -124,24 +125,25 @@ std::string holders_sql(const char* mode, bool others_only) {
 
 }  // namespace
 
-void lock_tenant(const std::optional<std::string>& tenant) {
+void lock_tenant(const std::optional<std::string>& tenant, const core::SnapshotOptions& options) {
+  const std::optional<std::string> key = tenant_lock_key(tenant, options);
   auto got = run(std::string("SELECT pg_catalog.pg_try_advisory_xact_lock(") + kLockKeys + ")",
-                 {tenant});
+                 {key});
   if (!got.rows.empty() && got.rows[0][0] == "t") return;
   auto first = [](const SqlResult& r) { return r.rows.empty() ? std::string() : r.rows[0][0].value_or(""); };
-  const std::string importer = first(run(holders_sql("ExclusiveLock", true), {tenant}));
+  const std::string importer = first(run(holders_sql("ExclusiveLock", true), {key}));
   if (importer.empty())
     throw core::Error("55P03", quoted_tenant(tenant) + " is being written: its lock is held by writers",
                       "Server processes holding the tenant's lock shared: " +
-                          first(run(holders_sql("ShareLock", true), {tenant})) + ".",
+                          first(run(holders_sql("ShareLock", true), {key})) + ".",
                       "Wait until their transactions end, then try again.");
   throw core::Error("55P03", "an import or restore of " + quoted_tenant(tenant) + " is already running",
                     "It is run by the server process " + importer + ".",
                     "Wait until it has finished (backup_tenant_busy tells when), then try again.");
 }
 
-bool tenant_busy(const std::optional<std::string>& tenant) {
-  auto holders = run(holders_sql("ExclusiveLock", false), {tenant});
+bool tenant_busy(const std::optional<std::string>& tenant, const core::SnapshotOptions& options) {
+  auto holders = run(holders_sql("ExclusiveLock", false), {tenant_lock_key(tenant, options)});
   return !holders.rows.empty() && holders.rows[0][0].has_value();
 }
 
@@ -895,8 +897,8 @@ ImportOutcome run_import(const ImportRequest& request) {
 
   Spi::connect();
   stage_counter = 0;
-  lock_tenant(tenant);
   const int output_level = fix_output_settings();
+  lock_tenant(tenant, options);
   TenantSnapshotPlan snapshot = plan_tenant_snapshot(tenant, options, false);
   const core::TenancyPlan& plan = snapshot.plan;
   const core::Catalog& catalog = plan.catalog();
@@ -1708,7 +1710,7 @@ Datum backup_tenant_busy(PG_FUNCTION_ARGS) {
     const std::string tenant = ptb::pg::text_arg(fcinfo, 0);
     ptb::pg::Spi::connect();
     const int level = ptb::pg::fix_output_settings();
-    const bool busy = ptb::pg::tenant_busy(tenant);
+    const bool busy = ptb::pg::tenant_busy(tenant, ptb::pg::snapshot_options(nullptr));
     ptb::pg::restore_output_settings(level);
     ptb::pg::Spi::finish();
     PG_RETURN_BOOL(busy);
