@@ -941,11 +941,29 @@ std::string TenancyPlan::reference_sql(size_t table, std::string_view alias) con
 }
 
 std::string TenancyPlan::orphan_sql(size_t table, std::string_view alias) const {
-  const Membership& m = membership_[table];
-  if (m.following_fks.empty()) return {};
-  const std::string a(alias);
-  std::vector<std::string> none;
   int next_alias = 1;
+  return render_orphan(table, alias, next_alias);
+}
+
+std::string TenancyPlan::render_orphan(size_t table, std::string_view alias, int& next_alias) const {
+  const Membership& m = membership_[table];
+  const std::string a(alias);
+  if (m.owning_fk) {
+    // A child of an orphan (the variant records of an unattached blob).
+    const ForeignKey& fk = catalog_.foreign_keys[*m.owning_fk];
+    if (membership_[fk.to].following_fks.empty() && !membership_[fk.to].owning_fk) return {};
+    std::string sub = "o" + std::to_string(next_alias++);
+    const std::string above = render_orphan(fk.to, sub, next_alias);
+    if (above.empty()) return {};
+    std::vector<std::string> on;
+    for (size_t c = 0; c < fk.from_columns.size(); ++c)
+      on.push_back(sub + "." + quote_ident(fk.to_columns[c]) + " OPERATOR(pg_catalog.=) " + a + "." +
+                   quote_ident(fk.from_columns[c]));
+    return "EXISTS (SELECT 1 FROM " + from_clause(fk.to, sub) + " WHERE " + join(on, " AND ") + " AND " + above +
+           ")";
+  }
+  if (m.following_fks.empty()) return {};
+  std::vector<std::string> none;
   for (size_t f : m.following_fks) {
     const ForeignKey& fk = catalog_.foreign_keys[f];
     std::string sub = "o" + std::to_string(next_alias++);

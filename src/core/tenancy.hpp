@@ -99,7 +99,8 @@ class TenancyPlan {
   std::string reference_sql(size_t table, std::string_view alias) const;
   // For a table whose rows follow polymorphic rows (blobs of attachments):
   // true for its rows that no row references through those keys (orphans,
-  // nobody's); an import may take them over. Empty for other tables.
+  // nobody's), and for its children's rows, those of an orphan; an import
+  // may take them over. Empty for other tables.
   std::string orphan_sql(size_t table, std::string_view alias) const;
   // Tables placed through a polymorphic reference: the table, its columns,
   // and the type values that select each target table.
@@ -135,6 +136,7 @@ class TenancyPlan {
   // holds the key (it references `alias`'s table); else `alias`'s does.
   std::string exists_member_row(const ForeignKey& fk, bool referencing_side,
                                 std::string_view alias, int& next_alias) const;
+  std::string render_orphan(size_t table, std::string_view alias, int& next_alias) const;
   std::string qualified(size_t table) const;
 
   Catalog catalog_;

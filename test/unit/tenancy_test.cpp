@@ -868,3 +868,12 @@ TEST(Polymorphic, RefusesWhatCannotBePlaced) {
               "owning_fks": {"active_storage_blobs": "attachments_blob_fk"}})",
           "owning_fks names \"active_storage_blobs\", whose rows are placed through a polymorphic reference");
 }
+
+TEST(Polymorphic, ChildrenOfAnOrphanAreOrphans) {
+  auto plan = TenancyPlan::build(rails(), declared(kAttachments), true);
+  EXPECT_EQ(plan.orphan_sql(index_of(plan, "active_storage_variant_records"), "t0"),
+            "EXISTS (SELECT 1 FROM ONLY \"public\".\"active_storage_blobs\" o1 WHERE o1.\"id\" "
+            "OPERATOR(pg_catalog.=) t0.\"blob_id\" AND NOT EXISTS (SELECT 1 FROM ONLY "
+            "\"public\".\"active_storage_attachments\" o2 WHERE o2.\"blob_id\" OPERATOR(pg_catalog.=) o1.\"id\"))");
+  EXPECT_EQ(plan.orphan_sql(index_of(plan, "invoices"), "t0"), "");
+}
