@@ -9,7 +9,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(41);
+SELECT plan(46);
 
 -- Acme is tenant 1, Globex tenant 2 (test/fixtures/shop.sql).
 CREATE TABLE invoices (id bigint PRIMARY KEY, tenant_id int NOT NULL REFERENCES tenants, number text NOT NULL);
@@ -194,6 +194,22 @@ SELECT is((SELECT jsonb_agg(f ORDER BY f.table_name) FROM tap.tenant_fingerprint
           'Acme''s other tables are as they were');
 SELECT is((SELECT jsonb_agg(f ORDER BY f.table_name) FROM tap.tenant_fingerprint('2') f), (SELECT globex_shop FROM before),
           'and Globex''s too');
+
+-- A stored snapshot restored: backup_create and backup_restore with the option.
+SELECT backup_create('1', (SELECT opts FROM o)) AS acme_backup \gset
+DELETE FROM active_storage_attachments WHERE id = 2;
+UPDATE active_storage_blobs SET filename = 'renamed.pdf' WHERE id = 4;
+DELETE FROM active_storage_variant_records WHERE id = 1;
+SET pg_tenant_backup.allow_restore = on;
+SELECT is(tap.error_of(format('SELECT backup_restore(%s)', :acme_backup)) ->> 'sqlstate', '22023',
+          'backup_restore without the option the snapshot was taken with is refused');
+SELECT lives_ok(format('SELECT backup_restore(%s, %L)', :acme_backup, (SELECT opts FROM o)),
+                'backup_restore with the option runs');
+SELECT is(pg_temp.poly_rows(1), (SELECT acme FROM before), 'Acme''s polymorphic rows are restored exactly');
+SELECT is(pg_temp.poly_rows(2), (SELECT globex FROM before), 'Globex''s are untouched by the restore');
+SELECT is((SELECT count(*)::int FROM backup_logs l, jsonb_each(l.options -> 'polymorphic') p
+            WHERE l.trigger = 'pre_restore' AND l.tenant = '1'), 2,
+          'the pre_restore snapshot was taken with the same polymorphic option');
 
 -- A blob of Globex's cannot be taken over by Acme's snapshot.
 UPDATE doc SET d = jsonb_set(d, '{data}', (SELECT jsonb_agg(CASE WHEN s ->> 'name' = 'active_storage_blobs'
