@@ -880,23 +880,27 @@ std::string TenancyPlan::render_membership(size_t table, std::string_view alias,
       const std::string& pk = tt.primary_key.front();
       const Column* key = tt.find_column(pk);
       std::string sub = "a" + std::to_string(next_alias++);
-      // Same integer or uuid types compare as they are (indexes apply);
-      // other pairs (a bigint id against a uuid or text key) through their
-      // text form, which never fails to cast.
+      // The ids of the target's rows of the snapshot, in one subquery that
+      // does not depend on the row (planned once, hashed): the same
+      // integer, uuid or text types compare as they are; other pairs (a
+      // text id against a bigint or uuid key) through their text form,
+      // which never fails to cast.
       const bool direct = (integer_type(key->type) && integer_type(id->type)) ||
                           (key->type == id->type && (key->type == "uuid" || key->type == "text"));
-      const std::string match =
-          direct ? sub + "." + quote_ident(pk) + " OPERATOR(pg_catalog.=) " + a + "." + quote_ident(pp.id_column)
-                 : "CAST(" + sub + "." + quote_ident(pk) + " AS pg_catalog.text) OPERATOR(pg_catalog.=) CAST(" +
-                       a + "." + quote_ident(pp.id_column) + " AS pg_catalog.text)";
+      auto as_compared = [&](const std::string& expr) {
+        return direct ? expr : "CAST(" + expr + " AS pg_catalog.text)";
+      };
       std::vector<std::string> literals;
       for (const auto& v : target.values) literals.push_back(quote_literal(v));
       any.push_back("(CAST(" + a + "." + quote_ident(pp.type_column) +
                     " AS pg_catalog.text) OPERATOR(pg_catalog.=) ANY (CAST(ARRAY[" + join(literals, ", ") +
-                    "] AS pg_catalog.text[])) AND EXISTS (SELECT 1 FROM " + from_clause(target.table, sub) +
-                    " WHERE " + match + " AND " + render_membership(target.table, sub, next_alias) + "))");
+                    "] AS pg_catalog.text[])) AND " + as_compared(a + "." + quote_ident(pp.id_column)) +
+                    " OPERATOR(pg_catalog.=) ANY (SELECT " + as_compared(sub + "." + quote_ident(pk)) + " FROM " +
+                    from_clause(target.table, sub) + " WHERE " + render_membership(target.table, sub, next_alias) +
+                    "))");
     }
-    terms.push_back(any.empty() ? "false" : any.size() == 1 ? any[0] : "(" + join(any, " OR ") + ")");
+    // NULL (a NULL type or id) counts as not the tenant's.
+    terms.push_back(any.empty() ? "false" : "COALESCE(" + join(any, " OR ") + ", false)");
   } else if (!m.following_fks.empty()) {
     std::vector<std::string> any;
     for (size_t f : m.following_fks)

@@ -207,8 +207,8 @@ SELECT lives_ok(format('SELECT backup_restore(%s, %L)', :acme_backup, (SELECT op
                 'backup_restore with the option runs');
 SELECT is(pg_temp.poly_rows(1), (SELECT acme FROM before), 'Acme''s polymorphic rows are restored exactly');
 SELECT is(pg_temp.poly_rows(2), (SELECT globex FROM before), 'Globex''s are untouched by the restore');
-SELECT is((SELECT count(*)::int FROM backup_logs l, jsonb_each(l.options -> 'polymorphic') p
-            WHERE l.trigger = 'pre_restore' AND l.tenant = '1'), 2,
+SELECT is((SELECT l.options -> 'polymorphic' ?& ARRAY['active_storage_attachments', 'versions'] FROM backup_logs l
+            WHERE l.trigger = 'pre_restore' AND l.tenant = '1' AND l.id > :acme_backup ORDER BY l.id DESC LIMIT 1), true,
           'the pre_restore snapshot was taken with the same polymorphic option');
 
 -- A blob of Globex's cannot be taken over by Acme's snapshot.
