@@ -216,6 +216,8 @@ struct TableOutcome {
   int64_t inserted = 0;
   int64_t updated = 0;
   int64_t deleted = 0;
+  std::vector<std::string> key;  // the columns rows were matched on; empty: none
+  std::string key_source;        // "primary key", "key_columns", "unique index \"i\"", ...
   // Rows of the snapshot already in the table as they are (insert_only:
   // already there, whatever their values).
   int64_t unchanged() const;

@@ -49,10 +49,11 @@ struct ImportOutcome {
 ImportOutcome run_import(const ImportRequest& request);
 
 // The tenant's import / restore lock (a transaction-level advisory lock on
-// keys derived from the database and the tenant; nullopt: the whole
-// database). Throws 55P03 when another session holds it. Needs SPI.
-void lock_tenant(const std::optional<std::string>& tenant);
-// Is the lock held now (by any session)? Needs SPI.
-bool tenant_busy(const std::optional<std::string>& tenant);
+// keys derived from the database and the tenant as tenant_lock_key spells
+// it under `options`; nullopt: the whole database). Throws 55P03 when
+// another session holds it. Needs SPI and fix_output_settings.
+void lock_tenant(const std::optional<std::string>& tenant, const core::SnapshotOptions& options);
+// Is the lock held now (by any session)? Needs SPI and fix_output_settings.
+bool tenant_busy(const std::optional<std::string>& tenant, const core::SnapshotOptions& options);
 
 }  // namespace ptb::pg

@@ -1,5 +1,6 @@
 #include "pg/scheduler.hpp"
 
+#include <cstdlib>
 #include <cstring>
 #include <optional>
 #include <string>
@@ -20,8 +21,11 @@ extern "C" {
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
+#include "port/atomics.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
 #include "storage/proc.h"
 #include "tcop/tcopprot.h"
 #include "utils/backend_status.h"
@@ -35,6 +39,82 @@ namespace {
 constexpr const char* kLibrary = "pg_tenant_backup";
 constexpr long kTickMs = 1000;
 constexpr long kRetryAfterErrorMs = 10000;
+// The postmaster starts the scheduler again this many seconds after it
+// exited with a non-zero code (exit code 0 would unregister it for good).
+constexpr int kRestartSeconds = 10;
+
+// --- Shared state: how many times the scheduler has connected since the
+// server (or its shared memory, after a crash) was set up, so a scheduler
+// started again after being stopped says so; whether a missing database
+// was reported.
+
+struct SchedulerShared {
+  pg_atomic_uint32 starts;
+  pg_atomic_uint32 missing_reported;
+};
+SchedulerShared* shared_state = nullptr;
+shmem_request_hook_type previous_shmem_request = nullptr;
+shmem_startup_hook_type previous_shmem_startup = nullptr;
+
+void request_shared_state() {
+  if (previous_shmem_request) previous_shmem_request();
+  RequestAddinShmemSpace(MAXALIGN(sizeof(SchedulerShared)));
+}
+
+void start_shared_state() {
+  if (previous_shmem_startup) previous_shmem_startup();
+  LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+  bool found = false;
+  shared_state = static_cast<SchedulerShared*>(
+      ShmemInitStruct("pg_tenant_backup scheduler", sizeof(SchedulerShared), &found));
+  if (!found) {
+    pg_atomic_init_u32(&shared_state->starts, 0);
+    pg_atomic_init_u32(&shared_state->missing_reported, 0);
+  }
+  LWLockRelease(AddinShmemInitLock);
+}
+
+// --- The scheduler's database does not exist. Connecting raises FATAL
+// 3D000, which no code can catch; a log hook sees it:
+//   - missing since the server started (not created yet): the scheduler
+//     tries again every kRestartSeconds until it exists, as before; the
+//     first failure is logged with a hint, the next ones are not;
+//   - dropped while the server ran (the scheduler had connected): it stops
+//     for good, an exit callback turning the exit code into 0, so it does
+//     not fail every kRestartSeconds for ever.
+
+bool connecting = false;
+bool stop_for_good = false;
+emit_log_hook_type previous_emit_log = nullptr;
+
+void note_missing_database(ErrorData* error) {
+  if (connecting && error->elevel == FATAL && error->sqlerrcode == ERRCODE_UNDEFINED_DATABASE &&
+      shared_state != nullptr) {
+    if (pg_atomic_read_u32(&shared_state->starts) > 0) {
+      stop_for_good = true;
+      error->hint = pstrdup(
+          "It was dropped while the server ran: the pg_tenant_backup scheduler stops and is not started "
+          "again until the server restarts. Set pg_tenant_backup.database to the database whose schedules "
+          "should run, or create that database, then restart the server.");
+    } else if (pg_atomic_exchange_u32(&shared_state->missing_reported, 1) == 0) {
+      error->hint = pstrdup(
+          "The pg_tenant_backup scheduler tries again every 10 seconds until the database exists "
+          "(this message is not repeated). Create it, or set pg_tenant_backup.database to the database "
+          "whose schedules should run and restart the server.");
+    } else {
+      error->output_to_server = false;
+    }
+  }
+  if (previous_emit_log) previous_emit_log(error);
+}
+
+void exit_without_restart_when_database_dropped(int, Datum) {
+  // proc_exit would exit(1) after the callbacks; exit(0) tells the
+  // postmaster not to start the scheduler again. The callbacks registered
+  // before this one still run: exit() calls the server's atexit handler,
+  // which carries on with them.
+  if (stop_for_good) std::exit(0);
+}
 
 // Runs `body` in a transaction of its own with SPI; on a server ERROR logs
 // it, rolls back and returns false, so one bad row or a dropped extension
@@ -164,7 +244,9 @@ void start_due_schedules(std::vector<RunningJob>& running) {
 // files of backups renamed into place removed), temporary files of
 // backends that are gone are removed, and
 // schedules missed while the server was down run once (or are skipped).
-void recover_after_start() {
+// After a stop of the scheduler alone (`again`), jobs it started may still
+// run: their schedules keep last_status 'running' until they end.
+void recover_after_start(bool again) {
   const std::string schedules = extension_schema_table("backup_schedules");
   if (schedules.empty()) return;
   mark_interrupted_rows();
@@ -174,6 +256,7 @@ void recover_after_start() {
                  extension_schema_table("backup_schedule_next") +
                  "(schedule, timezone, pg_catalog.now(), pg_catalog.now())"
                  " WHERE is_active AND next_run_at OPERATOR(pg_catalog.<) pg_catalog.now()");
+  if (again) return;
   Spi::execute("UPDATE " + schedules +
                " SET last_status = 'failed: interrupted'"
                " WHERE last_status OPERATOR(pg_catalog.=) 'running'");
@@ -182,11 +265,18 @@ void recover_after_start() {
 }  // namespace
 
 void register_scheduler() {
+  previous_shmem_request = shmem_request_hook;
+  shmem_request_hook = request_shared_state;
+  previous_shmem_startup = shmem_startup_hook;
+  shmem_startup_hook = start_shared_state;
   BackgroundWorker worker;
   memset(&worker, 0, sizeof worker);
   worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
   worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-  worker.bgw_restart_time = 10;
+  // Started again kRestartSeconds after it exits with a non-zero code: a
+  // crash, or SIGTERM (pg_terminate_backend, DROP DATABASE ... WITH
+  // (FORCE)); not after a server shutdown, which stops every worker.
+  worker.bgw_restart_time = kRestartSeconds;
   snprintf(worker.bgw_library_name, BGW_MAXLEN, "%s", kLibrary);
   snprintf(worker.bgw_function_name, BGW_MAXLEN, "ptb_scheduler_main");
   snprintf(worker.bgw_name, BGW_MAXLEN, "pg_tenant_backup scheduler");
@@ -204,10 +294,22 @@ extern "C" void ptb_scheduler_main(Datum) {
   pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
   BackgroundWorkerUnblockSignals();
   const std::string database = schedule_settings().database;
+  on_proc_exit(exit_without_restart_when_database_dropped, 0);
+  previous_emit_log = emit_log_hook;
+  emit_log_hook = note_missing_database;
+  connecting = true;
   BackgroundWorkerInitializeConnection(database.c_str(), nullptr, 0);
+  connecting = false;
+  emit_log_hook = previous_emit_log;
   pin_worker_search_path();
   pgstat_report_appname("pg_tenant_backup scheduler");
-  ereport(LOG, (errmsg("pg_tenant_backup scheduler started in database \"%s\"", database.c_str())));
+  const uint32 earlier_starts = shared_state ? pg_atomic_fetch_add_u32(&shared_state->starts, 1) : 0;
+  if (earlier_starts == 0)
+    ereport(LOG, (errmsg("pg_tenant_backup scheduler started in database \"%s\"", database.c_str())));
+  else
+    ereport(LOG, (errmsg("pg_tenant_backup scheduler started again in database \"%s\" after it was stopped",
+                         database.c_str()),
+                  errdetail("Starts since the server started: %u.", earlier_starts + 1)));
 
   std::vector<RunningJob> running;
   bool recovered = false;
@@ -227,7 +329,8 @@ extern "C" void ptb_scheduler_main(Datum) {
       }
     }
     bool ok = true;
-    if (!recovered) ok = recovered = in_transaction("recovery at start", [] { recover_after_start(); });
+    if (!recovered)
+      ok = recovered = in_transaction("recovery at start", [&] { recover_after_start(earlier_starts > 0); });
     if (ok) {
       pgstat_report_activity(STATE_RUNNING, "checking due schedules");
       ok = in_transaction("scheduling", [&] { start_due_schedules(running); });
@@ -238,8 +341,13 @@ extern "C" void ptb_scheduler_main(Datum) {
     ResetLatch(MyLatch);
     CHECK_FOR_INTERRUPTS();
   }
-  ereport(LOG, (errmsg("pg_tenant_backup scheduler stopping")));
-  proc_exit(0);
+  // A non-zero exit code: the postmaster starts the scheduler again, unless
+  // the server is shutting down (then it starts no worker). Jobs running
+  // now go on to their end.
+  ereport(LOG, (errmsg("pg_tenant_backup scheduler stopping on SIGTERM; it is started again in %d seconds "
+                       "unless the server is shutting down",
+                       kRestartSeconds)));
+  proc_exit(1);
 }
 
 extern "C" void ptb_job_main(Datum schedule_id_datum) {

@@ -11,7 +11,7 @@
 #   cluster_log DIR                                path of the server log
 #   cluster_crashed DIR                            true when a backend died by signal
 
-PG_BINDIR=${PG_BINDIR:-$(pg_config --bindir)}
+PG_BINDIR=${PG_BINDIR:-$("${PG_CONFIG:-pg_config}" --bindir)}
 
 cluster__as_owner() {
   if [ "$(id -u)" = 0 ]; then

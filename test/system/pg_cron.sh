@@ -9,6 +9,10 @@ source test/lib/assert.sh
 work=$(mktemp -d /tmp/ptb-pgcron.XXXXXX)
 chmod 755 "$work"
 trap 'cluster_stop "$work/cluster"; rm -rf "$work"' EXIT
+if [ ! -f "$("${PG_CONFIG:-pg_config}" --pkglibdir)/pg_cron.so" ]; then
+  echo "pg_cron is not installed for $("${PG_CONFIG:-pg_config}" --version)"
+  exit 77
+fi
 PGPORT_FOR_TESTS=54346 cluster_start "$work/cluster" \
   "shared_preload_libraries = 'pg_cron,pg_tenant_backup'" "cron.database_name = 'postgres'" \
   "cron.use_background_workers = on" "max_worker_processes = 20"
