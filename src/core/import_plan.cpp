@@ -173,7 +173,7 @@ json recorded_options_as_opts(const json& recorded) {
 SnapshotOptions import_snapshot_options(SnapshotOptions settings, const json& recorded,
                                         std::string_view caller_opts) {
   // Options that decide whose rows are whose.
-  static const std::vector<std::string> kIdentity = {"tenancy", "tenant_column", "schemas",
+  static const std::vector<std::string> kIdentity = {"tenancy", "tenant_column", "schemas", "polymorphic",
                                                      "owning_fks"};
   const json given = caller_opts.empty() ? json::object() : json::parse(caller_opts, nullptr, false);
   auto caller_names = [&](const std::string& key) { return given.is_object() && given.contains(key); };

@@ -1,6 +1,7 @@
 #include "core/options.hpp"
 
 #include <algorithm>
+#include <set>
 
 #include <nlohmann/json.hpp>
 
@@ -83,8 +84,114 @@ bool bool_value(std::string_view option, const json& value) {
 }
 
 
+// {"table": {"type": "column", "id": "column", "types": {"Value": "table"},
+//            "follow": ["table"]}}
+std::map<QualifiedName, PolymorphicLink> parse_polymorphic(const json& value) {
+  const std::string option = "polymorphic";
+  if (!value.is_object())
+    bad_value(option, "expected an object {\"table\": {\"type\": \"type column\", \"id\": \"id column\"}}");
+  std::map<QualifiedName, PolymorphicLink> out;
+  for (const auto& [table, spec] : value.items()) {
+    const std::string where = "the entry for \"" + table + "\"";
+    QualifiedName name;
+    try {
+      name = parse_qualified_name(table);
+    } catch (const Error& e) {
+      bad_value(option, e.what());
+    }
+    if (!spec.is_object())
+      bad_value(option, where + " must be an object with the keys type and id (and optionally types, follow)");
+    PolymorphicLink link;
+    for (const auto& [key, item] : spec.items()) {
+      if (key == "type" || key == "id") {
+        if (!item.is_string() || item.get<std::string>().empty())
+          bad_value(option, where + ": \"" + key + "\" must be a column name");
+        (key == "type" ? link.type_column : link.id_column) =
+            parse_column_name(option, item.get<std::string>(), false);
+      } else if (key == "types") {
+        if (!item.is_object())
+          bad_value(option, where + ": \"types\" must be an object {\"type value\": \"table\"}");
+        for (const auto& [type_value, target] : item.items()) {
+          if (!target.is_string() || target.get<std::string>().empty())
+            bad_value(option, where + ": the table for type \"" + type_value + "\" must be a table name");
+          try {
+            link.types[type_value] = parse_qualified_name(target.get<std::string>());
+          } catch (const Error& e) {
+            bad_value(option, e.what());
+          }
+        }
+      } else if (key == "follow") {
+        if (item.is_null()) continue;  // every referenced table, as options_to_json records it
+        link.follow = parse_table_list(option, list_items(option, item));
+      } else {
+        bad_value(option, where + " has an unknown key \"" + key + "\" (valid: type, id, types, follow)");
+      }
+    }
+    if (link.type_column.empty() || link.id_column.empty())
+      bad_value(option, where + " must name both the type column (\"type\") and the id column (\"id\")");
+    if (link.type_column == link.id_column)
+      bad_value(option, where + ": the type and id columns must differ");
+    if (!out.emplace(name, std::move(link)).second)
+      bad_value(option, "table \"" + name.to_string() + "\" is named twice");
+  }
+  return out;
+}
+
+std::string ascii_capitalized(std::string word) {
+  if (!word.empty() && word[0] >= 'a' && word[0] <= 'z') word[0] = static_cast<char>(word[0] - 'a' + 'A');
+  return word;
+}
 
 }  // namespace
+
+std::vector<std::string> type_values_for_table(std::string_view schema, std::string_view name) {
+  std::set<std::string> values;
+  const std::string table(name);
+  values.insert(table);
+  values.insert(std::string(schema) + "." + table);
+  auto ends_with = [&](std::string_view suffix) {
+    return table.size() > suffix.size() && table.compare(table.size() - suffix.size(), suffix.size(), suffix) == 0;
+  };
+  std::vector<std::string> singulars;
+  if (ends_with("ies")) singulars.push_back(table.substr(0, table.size() - 3) + "y");
+  for (std::string_view suffix : {"ses", "xes", "zes", "ches", "shes"})
+    if (ends_with(suffix)) singulars.push_back(table.substr(0, table.size() - 2));
+  if (ends_with("s") && !ends_with("ss")) singulars.push_back(table.substr(0, table.size() - 1));
+  if (singulars.empty()) singulars.push_back(table);
+  for (const auto& singular : singulars) {
+    values.insert(singular);
+    // Words of the singular, then every way of joining them: directly
+    // (BillingInvoice) or as a namespace (Billing::Invoice). At most 64
+    // spellings; longer names get the two extremes.
+    std::vector<std::string> words;
+    size_t start = 0;
+    for (size_t i = 0; i <= singular.size(); ++i)
+      if (i == singular.size() || singular[i] == '_') {
+        if (i > start) words.push_back(ascii_capitalized(singular.substr(start, i - start)));
+        start = i + 1;
+      }
+    if (words.empty()) continue;
+    const size_t boundaries = words.size() - 1;
+    std::vector<unsigned long> masks;
+    if (boundaries <= 6) {
+      for (unsigned long m = 0; m < (1UL << boundaries); ++m) masks.push_back(m);
+    } else {
+      masks = {0, (1UL << boundaries) - 1};
+      if (boundaries >= 8 * sizeof(unsigned long)) masks = {0};
+    }
+    for (unsigned long m : masks) {
+      std::string value = words[0];
+      for (size_t w = 1; w < words.size(); ++w) value += ((m >> (w - 1)) & 1UL ? "::" : "") + words[w];
+      values.insert(value);
+    }
+  }
+  return {values.begin(), values.end()};
+}
+
+bool type_value_matches(std::string_view value, std::string_view schema, std::string_view name) {
+  const auto values = type_values_for_table(schema, name);
+  return std::binary_search(values.begin(), values.end(), std::string(value));
+}
 
 std::string_view to_string(TenancyMode mode) {
   return mode == TenancyMode::Column ? "column" : "schema";
@@ -95,7 +202,8 @@ const std::vector<std::string>& valid_option_names() {
   // backend or worker exits.
   static const auto* names = new std::vector<std::string>{
       "audit_tables",       "exclude_tables",     "include_audit_logs",
-      "include_deleted",    "owning_fks",         "schemas",
+      "include_deleted",    "owning_fks",         "polymorphic",
+      "schemas",
       "soft_delete_column", "tables",             "tenancy",
       "tenant_column"};
   return *names;
@@ -121,6 +229,17 @@ std::string options_to_json(const SnapshotOptions& o) {
   json owning = json::object();
   for (const auto& [table, constraint] : o.owning_fks) owning[table.to_string()] = constraint;
   doc["owning_fks"] = owning;
+  json polymorphic = json::object();
+  for (const auto& [table, link] : o.polymorphic) {
+    json types = json::object();
+    for (const auto& [value, target] : link.types) types[value] = target.to_string();
+    json entry = {{"type", display_identifier(link.type_column)},
+                  {"id", display_identifier(link.id_column)},
+                  {"types", types}};
+    entry["follow"] = link.follow ? names(*link.follow) : json(nullptr);
+    polymorphic[table.to_string()] = entry;
+  }
+  doc["polymorphic"] = polymorphic;
   return doc.dump();
 }
 
@@ -217,6 +336,8 @@ SnapshotOptions apply_options_json(std::string_view json_text, SnapshotOptions o
           bad_value(key, e.what());
         }
       }
+    } else if (key == "polymorphic") {
+      o.polymorphic = parse_polymorphic(value);
     } else if (std::find(extra_keys.begin(), extra_keys.end(), key) == extra_keys.end()) {
       std::vector<std::string> valid = valid_option_names();
       valid.insert(valid.end(), extra_keys.begin(), extra_keys.end());

@@ -17,6 +17,36 @@ enum class TenancyMode { Column, Schema };
 
 std::string_view to_string(TenancyMode mode);
 
+// A table whose rows belong to the tenant through a polymorphic reference
+// (Rails' record_type/record_id, PaperTrail's item_type/item_id, Laravel's
+// morphs): the type column names a table, the id column a row of it, with
+// no foreign key (docs/tenancy.md#polymorphic-references).
+struct PolymorphicLink {
+  std::string type_column;
+  std::string id_column;
+  // Type values mapped to tables, on top of the default rule (which maps a
+  // value to a table by name: type_value_matches).
+  std::map<std::string, QualifiedName> types;
+  // Tables the link's table references by foreign key whose rows follow
+  // its rows (ActiveStorage blobs); unset: every such table that has no
+  // other place.
+  std::optional<std::vector<QualifiedName>> follow;
+
+  bool operator==(const PolymorphicLink&) const = default;
+};
+
+// The default rule: does a type value name the table `name` (in schema
+// `schema`)? True for the table's name, its schema-qualified name, its
+// singulars ("invoice") and the class names of those (Rails, with or
+// without "::" between words: "Invoice", "BillingInvoice",
+// "Billing::Invoice"). The singulars: ies -> y; ses, xes, zes, ches,
+// shes -> without es; s (not ss) -> without s; a name with none of these
+// endings is its own singular.
+bool type_value_matches(std::string_view value, std::string_view schema, std::string_view name);
+// The values type_value_matches accepts for a table, sorted (the SQL
+// compares the type column with this list).
+std::vector<std::string> type_values_for_table(std::string_view schema, std::string_view name);
+
 struct SnapshotOptions {
   TenancyMode tenancy = TenancyMode::Column;
   std::string tenant_column = "tenant_id";
@@ -29,6 +59,8 @@ struct SnapshotOptions {
   std::optional<std::vector<QualifiedName>> tables;  // only these, when set
   // Owning foreign key per child table, overriding the default rule.
   std::map<QualifiedName, std::string> owning_fks;
+  // Polymorphic links per table (column tenancy).
+  std::map<QualifiedName, PolymorphicLink> polymorphic;
 };
 
 // The settings as the server stores them: GUC strings.

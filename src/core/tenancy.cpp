@@ -129,6 +129,44 @@ bool names_key(const ForeignKey& fk, const std::string& constraint) {
                    constraint) != fk.partition_constraints.end();
 }
 
+// A string literal for generated SQL ('it''s'; E'...' when it holds a
+// backslash, so standard_conforming_strings does not matter).
+std::string quote_literal(std::string_view text) {
+  std::string out;
+  bool backslash = false;
+  for (char c : text) {
+    if (c == '\'') out += "''";
+    else if (c == '\\') {
+      out += "\\\\";
+      backslash = true;
+    } else out += c;
+  }
+  return (backslash ? "E'" : "'") + out + "'";
+}
+
+bool integer_type(const std::string& type) {
+  return type == "smallint" || type == "integer" || type == "bigint";
+}
+
+// The {"polymorphic": ...} option that would declare a table's link.
+std::string polymorphic_example(const Table& t, const std::string& type_column,
+                                const std::string& id_column) {
+  nlohmann::json doc = {
+      {"polymorphic", {{shown(t), {{"type", display_identifier(type_column)}, {"id", display_identifier(id_column)}}}}}};
+  return doc.dump();
+}
+
+// The first (x_type, x_id) column pair of a table, the type column of a
+// string type: the shape of a polymorphic reference.
+std::optional<std::pair<std::string, std::string>> polymorphic_shape(const Table& t) {
+  for (const auto& c : t.columns) {
+    if (!c.is_text || c.name.size() <= 5 || c.name.compare(c.name.size() - 5, 5, "_type") != 0) continue;
+    const std::string id = c.name.substr(0, c.name.size() - 5) + "_id";
+    if (t.find_column(id) != nullptr) return std::make_pair(c.name, id);
+  }
+  return std::nullopt;
+}
+
 std::string describe_key(const Catalog& cat, const ForeignKey& fk) {
   return fk.name + " (" + join(fk.from_columns, ", ") + ") -> " + shown(cat.tables[fk.to]);
 }
@@ -220,6 +258,46 @@ TenancyPlan TenancyPlan::build(Catalog catalog, SnapshotOptions options,
       if (cat.tables[i].in_scanned_schema) member[i].role = TableRole::Tenant;
   }
 
+  // 1b. Tables declared in the polymorphic option: children whose rows are
+  // selected by their (type, id) columns (resolved in step 3b).
+  auto find_table = [&](const QualifiedName& wanted) -> std::optional<size_t> {
+    std::optional<size_t> found;
+    for (size_t i = 0; i < n; ++i)
+      if (wanted.matches(cat.tables[i].schema, cat.tables[i].name) &&
+          (!found || (cat.tables[i].in_scanned_schema && !cat.tables[*found].in_scanned_schema)))
+        found = i;
+    return found;
+  };
+  if (plan.by_column_) {
+    for (const auto& [table_name, link] : opt.polymorphic) {
+      const std::string entry = "polymorphic names \"" + table_name.to_string() + "\"";
+      const auto table = find_table(table_name);
+      if (!table || !cat.tables[*table].in_scanned_schema)
+        throw Error(sqlstate::kInvalidParameterValue,
+                    entry + ", which is not a table of the scanned schemas (" + join(opt.schemas, ", ") + ")",
+                    {}, "Name a table of schemas, or add its schema to schemas; backup_coverage lists the tables.");
+      const Table& t = cat.tables[*table];
+      if (member[*table].role)
+        throw Error(sqlstate::kInvalidParameterValue,
+                    entry + ", which has the tenant column " + display_identifier(opt.tenant_column) +
+                        ": its rows are selected by it",
+                    {}, "Remove " + shown(t) + " from polymorphic.");
+      for (const std::string* column : {&link.type_column, &link.id_column})
+        if (t.find_column(*column) == nullptr)
+          throw Error(sqlstate::kInvalidParameterValue,
+                      entry + ", which has no column " + display_identifier(*column),
+                      {}, "Give the table's type column as \"type\" and its id column as \"id\": " +
+                              polymorphic_example(t, "record_type", "record_id") + ".");
+      PolymorphicPlacement placement;
+      placement.table = *table;
+      placement.type_column = link.type_column;
+      placement.id_column = link.id_column;
+      member[*table].role = TableRole::Child;
+      member[*table].polymorphic = plan.polymorphic_.size();
+      plan.polymorphic_.push_back(std::move(placement));
+    }
+  }
+
   // 2. Child tables: tables of the scanned schemas that reach a tenant
   // table through foreign keys. Each gets one owning chain: the one with the
   // fewest nullable keys (a NOT NULL chain reaches every row), then the
@@ -236,10 +314,13 @@ TenancyPlan TenancyPlan::build(Catalog catalog, SnapshotOptions options,
     auto cost_through = [&](size_t f) -> std::optional<std::pair<size_t, size_t>> {
       const ForeignKey& fk = cat.foreign_keys[f];
       size_t extra = cat.is_mandatory(fk) ? 0 : 1;
-      if (member[fk.to].role == TableRole::Tenant) return std::make_pair(extra, size_t{1});
+      if (member[fk.to].role == TableRole::Tenant || member[fk.to].polymorphic ||
+          !member[fk.to].following_fks.empty())
+        return std::make_pair(extra, size_t{1});
       if (!best[fk.to]) return std::nullopt;
       return std::make_pair(best[fk.to]->nullable_keys + extra, best[fk.to]->hops + 1);
     };
+    auto settle = [&]() {
     for (bool changed = true; changed;) {
       changed = false;
       for (size_t f = 0; f < cat.foreign_keys.size(); ++f) {
@@ -258,6 +339,48 @@ TenancyPlan TenancyPlan::build(Catalog catalog, SnapshotOptions options,
         }
       }
     }
+    };
+    settle();
+    // Tables a polymorphic table references by foreign key (blobs of
+    // attachments) and that have no place of their own: their rows follow
+    // the polymorphic rows that reference them (all such tables, or those
+    // the link's follow names). Tables referencing them then become their
+    // children (variant records of blobs).
+    bool followed_any = false;
+    for (const auto& [table_name, link] : opt.polymorphic) {
+      const auto p_table = find_table(table_name);
+      if (!p_table) continue;
+      if (link.follow)
+        for (const auto& wanted : *link.follow) {
+          const bool referenced = std::any_of(cat.foreign_keys.begin(), cat.foreign_keys.end(), [&](const ForeignKey& fk) {
+            return fk.from == *p_table && fk.to != *p_table && wanted.matches(cat.tables[fk.to].schema, cat.tables[fk.to].name);
+          });
+          if (!referenced)
+            throw Error(sqlstate::kInvalidParameterValue,
+                        "polymorphic follow of \"" + table_name.to_string() + "\" names \"" + wanted.to_string() +
+                            "\", which " + shown(cat.tables[*p_table]) + " does not reference by a foreign key",
+                        {}, "follow lists tables that the polymorphic table references (its blobs, ...).");
+        }
+      for (size_t f = 0; f < cat.foreign_keys.size(); ++f) {
+        const ForeignKey& fk = cat.foreign_keys[f];
+        if (fk.from != *p_table || fk.to == *p_table || member[fk.to].role || best[fk.to] ||
+            !cat.tables[fk.to].in_scanned_schema)
+          continue;
+        if (link.follow && !listed(*link.follow, cat.tables[fk.to])) continue;
+        // Rows that other tenant or child rows reference too are shared
+        // (master data), unless follow names the table.
+        const bool shared = std::any_of(cat.foreign_keys.begin(), cat.foreign_keys.end(), [&](const ForeignKey& other) {
+          return other.to == fk.to && other.from != fk.to && (member[other.from].role || best[other.from]) &&
+                 !member[other.from].polymorphic;
+        });
+        if (shared && !link.follow) continue;
+        member[fk.to].following_fks.push_back(f);
+        followed_any = true;
+      }
+    }
+    for (size_t i = 0; i < n; ++i)
+      if (!member[i].following_fks.empty()) member[i].role = TableRole::Child;
+    if (followed_any) settle();
     for (size_t i = 0; i < n; ++i) {
       if (!best[i]) continue;
       member[i].role = TableRole::Child;
@@ -276,6 +399,11 @@ TenancyPlan TenancyPlan::build(Catalog catalog, SnapshotOptions options,
                     "owning_fks names \"" + table_name.to_string() +
                         "\", which is not a child table of the tenant",
                     {}, "Only tables reached through foreign keys can have an owning key.");
+      if (!member[*table].owning_fk)
+        throw Error(sqlstate::kInvalidParameterValue,
+                    "owning_fks names \"" + table_name.to_string() +
+                        "\", whose rows are placed through a polymorphic reference",
+                    {}, "Remove it from owning_fks (or from polymorphic).");
       std::optional<size_t> fk_index;
       for (size_t f = 0; f < cat.foreign_keys.size(); ++f)
         if (cat.foreign_keys[f].from == *table && names_key(cat.foreign_keys[f], constraint))
@@ -295,7 +423,7 @@ TenancyPlan TenancyPlan::build(Catalog catalog, SnapshotOptions options,
     // tenant table.
     for (size_t i = 0; i < n; ++i) {
       size_t steps = 0;
-      for (size_t cur = i; member[cur].role == TableRole::Child;
+      for (size_t cur = i; member[cur].owning_fk;
            cur = cat.foreign_keys[*member[cur].owning_fk].to) {
         if (++steps > n)
           throw Error(sqlstate::kInvalidParameterValue,
@@ -357,6 +485,58 @@ TenancyPlan TenancyPlan::build(Catalog catalog, SnapshotOptions options,
       const ForeignKey& fk = cat.foreign_keys[f];
       if (member[fk.from].role == TableRole::Master && depends_on(fk.from, fk.to)) continue;
       member[fk.to].referencing_fks.push_back(f);
+    }
+  }
+
+  // 3b. The targets of each polymorphic table: tables of the tenant (tenant
+  // or child tables whose rows are not themselves placed through a
+  // polymorphic reference) with a one-column primary key, and the type
+  // values naming each, by the default rule and the link's types.
+  if (!plan.polymorphic_.empty()) {
+    auto through_polymorphic = [&](size_t i) {
+      for (size_t cur = i, steps = 0; steps <= n; ++steps) {
+        if (member[cur].polymorphic || !member[cur].following_fks.empty()) return true;
+        if (!member[cur].owning_fk) return false;
+        cur = cat.foreign_keys[*member[cur].owning_fk].to;
+      }
+      return true;
+    };
+    auto can_target = [&](size_t i) {
+      return (member[i].role == TableRole::Tenant || member[i].role == TableRole::Child) &&
+             !through_polymorphic(i) && cat.tables[i].primary_key.size() == 1;
+    };
+    for (auto& placement : plan.polymorphic_) {
+      const Table& p_table = cat.tables[placement.table];
+      const PolymorphicLink* link = nullptr;
+      for (const auto& [table_name, l] : opt.polymorphic)
+        if (find_table(table_name) == placement.table) link = &l;
+      std::map<size_t, std::set<std::string>> values;
+      for (const auto& [value, target_name] : link->types) {
+        const std::string entry = "polymorphic types of \"" + shown(p_table) + "\" map \"" + value +
+                                  "\" to \"" + target_name.to_string() + "\"";
+        const auto target = find_table(target_name);
+        if (!target)
+          throw Error(sqlstate::kInvalidParameterValue, entry + ", which does not exist", {},
+                      "Map type values to tables of the tenant; backup_coverage lists them.");
+        if (!can_target(*target))
+          throw Error(sqlstate::kInvalidParameterValue,
+                      entry + ", which is not a table of the snapshot that a polymorphic reference can point at",
+                      "The table must be a tenant or child table of the snapshot (not master data, not itself "
+                      "placed through a polymorphic reference) with a one-column primary key.",
+                      "Map type values to tables of the tenant; backup_coverage lists them with their roles.");
+        values[*target].insert(value);
+      }
+      for (size_t i = 0; i < n; ++i) {
+        if (!can_target(i) || !cat.tables[i].in_scanned_schema) continue;
+        for (auto& value : type_values_for_table(cat.tables[i].schema, cat.tables[i].name))
+          if (link->types.count(value) == 0) values[i].insert(std::move(value));
+      }
+      for (auto& [table, names] : values)
+        placement.targets.push_back({table, std::vector<std::string>(names.begin(), names.end())});
+      std::sort(placement.targets.begin(), placement.targets.end(),
+                [&](const PolymorphicTarget& a, const PolymorphicTarget& b) {
+                  return name_of(a.table) < name_of(b.table);
+                });
     }
   }
 
@@ -476,7 +656,7 @@ TenancyPlan TenancyPlan::build(Catalog catalog, SnapshotOptions options,
     PlannedTable p;
     p.table = i;
     p.role = *member[i].role;
-    for (size_t cur = i; member[cur].role == TableRole::Child;
+    for (size_t cur = i; member[cur].owning_fk;
          cur = cat.foreign_keys[*member[cur].owning_fk].to)
       p.owning_chain.push_back(*member[cur].owning_fk);
     plan.tables_.push_back(std::move(p));
@@ -506,6 +686,18 @@ TenancyPlan TenancyPlan::build(Catalog catalog, SnapshotOptions options,
           reason += " (without a foreign key to " + shown(cat.tables[plan.tenant_table_->table]) +
                     ": its rows are selected by the column's value)";
       }
+    } else if (m.polymorphic) {
+      const PolymorphicPlacement& pp = plan.polymorphic_[*m.polymorphic];
+      reason = "placed through its polymorphic reference (" + display_identifier(pp.type_column) + ", " +
+               display_identifier(pp.id_column) + ")";
+      std::vector<std::string> targets;
+      for (const auto& target : pp.targets) targets.push_back(shown(cat.tables[target.table]));
+      reason += targets.empty() ? ": no table of the tenant can be its target"
+                                : " to " + join(targets, ", ");
+    } else if (!m.following_fks.empty()) {
+      const ForeignKey& fk = cat.foreign_keys[m.following_fks.front()];
+      reason = "referenced by " + shown(cat.tables[fk.from]) + " through " + fk.name +
+               ": its rows follow that table's polymorphic rows";
     } else if (m.role == TableRole::Child) {
       const ForeignKey& fk = cat.foreign_keys[*m.owning_fk];
       reason = "owned through " + fk.name + " -> " + shown(cat.tables[fk.to]);
@@ -557,6 +749,24 @@ TenancyPlan TenancyPlan::build(Catalog catalog, SnapshotOptions options,
       } else {
         c.coverage = Coverage::Excluded;
         c.reason = excluded + " (otherwise unplaced: it " + unplaced[i]->reason + ")";
+      }
+    } else if (auto probable = plan.by_column_ && t.in_scanned_schema ? polymorphic_shape(t) : std::nullopt) {
+      // A (something_type, something_id) pair without a foreign key: an
+      // undeclared polymorphic reference (attachments, versions) is the
+      // tenant's data that no key leads to. Reported, not refused: it may
+      // be global data.
+      const std::string example = polymorphic_example(t, probable->first, probable->second);
+      c.hint = "Declare it with " + example + ", or leave it out with " +
+               option_example("exclude_tables", t) + ".";
+      if (!excluded.empty()) {
+        c.coverage = Coverage::Excluded;
+        c.reason = excluded + " (otherwise probably tenant data through a polymorphic reference)";
+      } else {
+        c.coverage = Coverage::Global;
+        c.reason = "probably tenant data, not included: its columns " + display_identifier(probable->first) +
+                   " and " + display_identifier(probable->second) +
+                   " look like a polymorphic reference (a type and an id, no foreign key); declare it in "
+                   "polymorphic: " + example;
       }
     } else {
       c.coverage = Coverage::Global;
@@ -661,6 +871,41 @@ std::string TenancyPlan::render_membership(size_t table, std::string_view alias,
     const Column* key = t.find_column(m.tenant_key_column);
     terms.push_back(a + "." + quote_ident(m.tenant_key_column) + " = CAST($1 AS " +
                     key->type + ")");
+  } else if (m.polymorphic) {
+    const PolymorphicPlacement& pp = polymorphic_[*m.polymorphic];
+    const Column* id = t.find_column(pp.id_column);
+    std::vector<std::string> any;
+    for (const auto& target : pp.targets) {
+      const Table& tt = catalog_.tables[target.table];
+      const std::string& pk = tt.primary_key.front();
+      const Column* key = tt.find_column(pk);
+      std::string sub = "a" + std::to_string(next_alias++);
+      // The ids of the target's rows of the snapshot, in one subquery that
+      // does not depend on the row (planned once, hashed): the same
+      // integer, uuid or text types compare as they are; other pairs (a
+      // text id against a bigint or uuid key) through their text form,
+      // which never fails to cast.
+      const bool direct = (integer_type(key->type) && integer_type(id->type)) ||
+                          (key->type == id->type && (key->type == "uuid" || key->type == "text"));
+      auto as_compared = [&](const std::string& expr) {
+        return direct ? expr : "CAST(" + expr + " AS pg_catalog.text)";
+      };
+      std::vector<std::string> literals;
+      for (const auto& v : target.values) literals.push_back(quote_literal(v));
+      any.push_back("(CAST(" + a + "." + quote_ident(pp.type_column) +
+                    " AS pg_catalog.text) OPERATOR(pg_catalog.=) ANY (CAST(ARRAY[" + join(literals, ", ") +
+                    "] AS pg_catalog.text[])) AND " + as_compared(a + "." + quote_ident(pp.id_column)) +
+                    " OPERATOR(pg_catalog.=) ANY (SELECT " + as_compared(sub + "." + quote_ident(pk)) + " FROM " +
+                    from_clause(target.table, sub) + " WHERE " + render_membership(target.table, sub, next_alias) +
+                    "))");
+    }
+    // NULL (a NULL type or id) counts as not the tenant's.
+    terms.push_back(any.empty() ? "false" : "COALESCE(" + join(any, " OR ") + ", false)");
+  } else if (!m.following_fks.empty()) {
+    std::vector<std::string> any;
+    for (size_t f : m.following_fks)
+      any.push_back(exists_member_row(catalog_.foreign_keys[f], true, a, next_alias));
+    terms.push_back(any.size() == 1 ? any[0] : "(" + join(any, " OR ") + ")");
   } else if (m.role == TableRole::Child) {
     terms.push_back(
         exists_member_row(catalog_.foreign_keys[*m.owning_fk], false, a, next_alias));
@@ -687,6 +932,8 @@ std::string TenancyPlan::reference_sql(size_t table, std::string_view alias) con
     const ForeignKey& fk = catalog_.foreign_keys[f];
     if (fk.to != table || !in_data(fk.from)) continue;
     if (membership_[fk.from].owning_fk == f) continue;  // owned rows are in the snapshot
+    const auto& following = membership_[table].following_fks;
+    if (std::find(following.begin(), following.end(), f) != following.end()) continue;  // likewise
     if (tenant_table_ && fk.to == tenant_table_->table && fk.from_columns.size() == 1 &&
         fk.from_columns[0] == options_.tenant_column)
       continue;  // the tenant column points at the tenant's own row
@@ -695,6 +942,42 @@ std::string TenancyPlan::reference_sql(size_t table, std::string_view alias) con
   if (any.empty()) return {};
   return "(" + join(any, " OR ") + ") AND NOT COALESCE(" +
          render_membership(table, a, next_alias) + ", false)";
+}
+
+std::string TenancyPlan::orphan_sql(size_t table, std::string_view alias) const {
+  int next_alias = 1;
+  return render_orphan(table, alias, next_alias);
+}
+
+std::string TenancyPlan::render_orphan(size_t table, std::string_view alias, int& next_alias) const {
+  const Membership& m = membership_[table];
+  const std::string a(alias);
+  if (m.owning_fk) {
+    // A child of an orphan (the variant records of an unattached blob).
+    const ForeignKey& fk = catalog_.foreign_keys[*m.owning_fk];
+    if (membership_[fk.to].following_fks.empty() && !membership_[fk.to].owning_fk) return {};
+    std::string sub = "o" + std::to_string(next_alias++);
+    const std::string above = render_orphan(fk.to, sub, next_alias);
+    if (above.empty()) return {};
+    std::vector<std::string> on;
+    for (size_t c = 0; c < fk.from_columns.size(); ++c)
+      on.push_back(sub + "." + quote_ident(fk.to_columns[c]) + " OPERATOR(pg_catalog.=) " + a + "." +
+                   quote_ident(fk.from_columns[c]));
+    return "EXISTS (SELECT 1 FROM " + from_clause(fk.to, sub) + " WHERE " + join(on, " AND ") + " AND " + above +
+           ")";
+  }
+  if (m.following_fks.empty()) return {};
+  std::vector<std::string> none;
+  for (size_t f : m.following_fks) {
+    const ForeignKey& fk = catalog_.foreign_keys[f];
+    std::string sub = "o" + std::to_string(next_alias++);
+    std::vector<std::string> on;
+    for (size_t c = 0; c < fk.from_columns.size(); ++c)
+      on.push_back(sub + "." + quote_ident(fk.from_columns[c]) + " OPERATOR(pg_catalog.=) " + a + "." +
+                   quote_ident(fk.to_columns[c]));
+    none.push_back("NOT EXISTS (SELECT 1 FROM " + from_clause(fk.from, sub) + " WHERE " + join(on, " AND ") + ")");
+  }
+  return join(none, " AND ");
 }
 
 std::string TenancyPlan::count_sql(const PlannedTable& planned) const {

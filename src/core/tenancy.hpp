@@ -97,6 +97,24 @@ class TenancyPlan {
   // (a rental of this tenant pointing at another store's stock) and that
   // are not in the snapshot themselves. Empty when no such key exists.
   std::string reference_sql(size_t table, std::string_view alias) const;
+  // For a table whose rows follow polymorphic rows (blobs of attachments):
+  // true for its rows that no row references through those keys (orphans,
+  // nobody's), and for its children's rows, those of an orphan; an import
+  // may take them over. Empty for other tables.
+  std::string orphan_sql(size_t table, std::string_view alias) const;
+  // Tables placed through a polymorphic reference: the table, its columns,
+  // and the type values that select each target table.
+  struct PolymorphicTarget {
+    size_t table = 0;                 // index into Catalog::tables
+    std::vector<std::string> values;  // sorted
+  };
+  struct PolymorphicPlacement {
+    size_t table = 0;
+    std::string type_column;
+    std::string id_column;
+    std::vector<PolymorphicTarget> targets;
+  };
+  const std::vector<PolymorphicPlacement>& polymorphic() const { return polymorphic_; }
   // One row with the tenant's name when the tenant exists; no row otherwise.
   // Without a tenant table, one row (NULL name) when any tenant table has a
   // row for the tenant.
@@ -108,6 +126,8 @@ class TenancyPlan {
     std::optional<size_t> owning_fk;              // child: the FK to its owner
     std::vector<size_t> referencing_fks;          // master: FKs that select its rows
     std::string tenant_key_column;                // tenant role, column mode
+    std::optional<size_t> polymorphic;            // child: index into polymorphic_
+    std::vector<size_t> following_fks;            // child: keys of polymorphic rows that select its rows
   };
 
   std::string render_membership(size_t table, std::string_view alias, int& next_alias) const;
@@ -116,6 +136,7 @@ class TenancyPlan {
   // holds the key (it references `alias`'s table); else `alias`'s does.
   std::string exists_member_row(const ForeignKey& fk, bool referencing_side,
                                 std::string_view alias, int& next_alias) const;
+  std::string render_orphan(size_t table, std::string_view alias, int& next_alias) const;
   std::string qualified(size_t table) const;
 
   Catalog catalog_;
@@ -125,6 +146,7 @@ class TenancyPlan {
   std::optional<TenantTable> tenant_table_;
   std::vector<PlannedTable> tables_;
   std::vector<TableCoverage> coverage_;
+  std::vector<PolymorphicPlacement> polymorphic_;
 };
 
 }  // namespace ptb::core

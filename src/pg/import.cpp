@@ -1192,7 +1192,12 @@ ImportOutcome run_import(const ImportRequest& request) {
       if (!t->staged.has_key()) continue;
       const auto index = catalog_index(owner_plan.catalog(), catalog.tables[t->catalog_index].schema,
                                        catalog.tables[t->catalog_index].name);
-      auto taken = run(core::foreign_owner_sql(t->staged, owner_plan.membership_sql(*index, "t0")), params);
+      // Orphans (blobs no attachment references any more) are nobody's:
+      // the snapshot may take them back.
+      std::string owned = owner_plan.membership_sql(*index, "t0");
+      if (std::string orphan = owner_plan.orphan_sql(*index, "t0"); !orphan.empty())
+        owned = "(" + owned + ") OR (" + orphan + ")";
+      auto taken = run(core::foreign_owner_sql(t->staged, owned), params);
       if (!taken.rows.empty())
         throw core::Error("23505",
                           "row " + t->staged.display + " " + taken.rows[0][0].value_or("") +

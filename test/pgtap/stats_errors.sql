@@ -19,7 +19,7 @@ SELECT throws_ok($$SELECT * FROM backup_stats('1', '{"include_delted": true}')$$
                  'unknown option "include_delted"', 'unknown option is 22023 naming it');
 SELECT is(tap.error_of($$SELECT * FROM backup_stats('1', '{"include_delted": true}')$$)->>'detail',
           'Valid options are: audit_tables, exclude_tables, include_audit_logs, include_deleted, '
-          'owning_fks, schemas, soft_delete_column, tables, tenancy, tenant_column.',
+          'owning_fks, polymorphic, schemas, soft_delete_column, tables, tenancy, tenant_column.',
           'the detail lists the valid options');
 
 -- Wrongly typed or shaped options.

@@ -431,7 +431,7 @@ def expectations(name, doc):
                         "soft_delete_column": "deleted_at", "include_deleted": True, "include_audit_logs": True,
                         "tables": ["tenants", "customers", "orders", "returns", "audit_logs", "countries",
                                    "currencies"],
-                        "owning_fks": {"public.returns": "returns_handled_by_fkey"}}))
+                        "owning_fks": {"public.returns": "returns_handled_by_fkey"}, "polymorphic": {}}))
         out.append(("only the listed tables, audit_logs included",
                     sorted(data_names) == ["audit_logs", "customers", "orders", "returns", "tenants"]))
         out.append(("include_deleted keeps customer 12",

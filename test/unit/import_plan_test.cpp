@@ -164,7 +164,8 @@ TEST(ImportSnapshotOptions, EachOptionThatDecidesOwnershipIsChecked) {
        std::vector<std::pair<std::string, nlohmann::json>>{
            {"tenant_column", "account_id"},
            {"schemas", nlohmann::json::array({"public", "other"})},
-           {"owning_fks", {{"orders", "orders_customer_fkey"}}}}) {
+           {"owning_fks", {{"orders", "orders_customer_fkey"}}},
+           {"polymorphic", {{"versions", {{"type", "item_type"}, {"id", "item_id"}}}}}}) {
     auto recorded = recorded_defaults();
     recorded[key] = value;
     EXPECT_THROW(import_snapshot_options(SnapshotOptions{}, recorded, ""), Error) << key;

@@ -3,6 +3,8 @@
 #include "core/error.hpp"
 #include "core/options.hpp"
 
+#include <nlohmann/json.hpp>
+
 using namespace ptb::core;
 
 namespace {
@@ -135,4 +137,76 @@ TEST(ApplyOptionsJson, RecordedOptionsApplyAgain) {
   EXPECT_FALSE(again.tables.has_value());
   EXPECT_EQ(again.owning_fks.at(QualifiedName{"", "returns"}), "returns_fk");
   EXPECT_EQ(options_to_json(again), options_to_json(original));
+}
+
+TEST(PolymorphicOption, ParsesEveryKeyAndRecordsItAgain) {
+  auto o = apply_options_json(R"({"polymorphic": {"active_storage_attachments": {"type": "record_type",
+      "id": "Record_ID", "types": {"Billing::Invoice": "billing.invoices"}, "follow": ["active_storage_blobs"]},
+      "versions": {"type": "item_type", "id": "\"ItemId\""}}})", {});
+  ASSERT_EQ(o.polymorphic.size(), 2u);
+  const auto& a = o.polymorphic.at(QualifiedName{"", "active_storage_attachments"});
+  EXPECT_EQ(a.type_column, "record_type");
+  EXPECT_EQ(a.id_column, "record_id");  // folded like any unquoted name
+  EXPECT_EQ(a.types.at("Billing::Invoice"), (QualifiedName{"billing", "invoices"}));
+  ASSERT_TRUE(a.follow.has_value());
+  EXPECT_EQ(a.follow->at(0), (QualifiedName{"", "active_storage_blobs"}));
+  const auto& v = o.polymorphic.at(QualifiedName{"", "versions"});
+  EXPECT_EQ(v.id_column, "ItemId");
+  EXPECT_FALSE(v.follow.has_value());
+  auto again = apply_options_json(options_to_json(o), {});
+  EXPECT_EQ(again.polymorphic, o.polymorphic);
+  EXPECT_EQ(options_to_json(again), options_to_json(o));
+  auto recorded = nlohmann::json::parse(options_to_json(o))["polymorphic"]["versions"];
+  EXPECT_EQ(recorded["id"], "\"ItemId\"");
+  EXPECT_TRUE(recorded["follow"].is_null());
+  EXPECT_EQ(nlohmann::json::parse(options_to_json(SnapshotOptions{}))["polymorphic"], nlohmann::json::object());
+}
+
+TEST(PolymorphicOption, RejectsWrongShapes) {
+  for (const char* bad : {R"({"polymorphic": []})", R"({"polymorphic": {"t": "record_type"}})",
+                          R"({"polymorphic": {"t": {"type": "a"}}})", R"({"polymorphic": {"t": {"id": "a"}}})",
+                          R"({"polymorphic": {"t": {"type": "a", "id": "a"}}})",
+                          R"({"polymorphic": {"t": {"type": "", "id": "b"}}})",
+                          R"({"polymorphic": {"t": {"type": 1, "id": "b"}}})",
+                          R"({"polymorphic": {"t": {"type": "a", "id": "b", "types": ["x"]}}})",
+                          R"({"polymorphic": {"t": {"type": "a", "id": "b", "types": {"X": 1}}}})",
+                          R"({"polymorphic": {"t": {"type": "a", "id": "b", "types": {"X": "a..b"}}}})",
+                          R"({"polymorphic": {"t": {"type": "a", "id": "b", "follow": 3}}})",
+                          R"({"polymorphic": {"t": {"type": "a", "id": "b", "kind": "x"}}})",
+                          R"({"polymorphic": {"a..b": {"type": "a", "id": "b"}}})"}) {
+    try {
+      apply_options_json(bad, {});
+      ADD_FAILURE() << "accepted: " << bad;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.sqlstate(), "22023") << bad;
+      EXPECT_NE(std::string(e.what()).find("polymorphic"), std::string::npos) << e.what();
+    }
+  }
+}
+
+TEST(PolymorphicOption, TypeValuesNameTablesByTheDocumentedRule) {
+  EXPECT_TRUE(type_value_matches("Invoice", "public", "invoices"));
+  EXPECT_TRUE(type_value_matches("invoice", "public", "invoices"));
+  EXPECT_TRUE(type_value_matches("invoices", "public", "invoices"));
+  EXPECT_TRUE(type_value_matches("public.invoices", "public", "invoices"));
+  EXPECT_TRUE(type_value_matches("Billing::Invoice", "public", "billing_invoices"));
+  EXPECT_TRUE(type_value_matches("BillingInvoice", "public", "billing_invoices"));
+  EXPECT_TRUE(type_value_matches("Category", "public", "categories"));
+  EXPECT_TRUE(type_value_matches("Address", "public", "addresses"));
+  EXPECT_TRUE(type_value_matches("Box", "public", "boxes"));
+  EXPECT_TRUE(type_value_matches("Response", "public", "responses"));
+  EXPECT_TRUE(type_value_matches("Staff", "public", "staff"));  // no plural ending: the name itself
+  EXPECT_TRUE(type_value_matches("ActiveStorage::Blob", "public", "active_storage_blobs"));
+  EXPECT_FALSE(type_value_matches("Invoices", "public", "invoices"));
+  EXPECT_FALSE(type_value_matches("INVOICE", "public", "invoices"));
+  EXPECT_FALSE(type_value_matches("other.invoices", "public", "invoices"));
+  EXPECT_FALSE(type_value_matches("Invoice", "public", "invoice_lines"));
+  EXPECT_FALSE(type_value_matches("App\\Models\\Invoice", "public", "invoices"));  // Laravel: use types
+  EXPECT_TRUE(type_value_matches("Address", "public", "address"));  // "ss" is not a plural ending
+  EXPECT_FALSE(type_value_matches("Addres", "public", "addresses"));
+  EXPECT_EQ(type_values_for_table("s", "billing_invoices"),
+            (std::vector<std::string>{"Billing::Invoice", "BillingInvoice", "billing_invoice", "billing_invoices",
+                                      "s.billing_invoices"}));
+  // Long names: 64 spellings at most per singular.
+  EXPECT_LE(type_values_for_table("s", "a_b_c_d_e_f_g_h_i_js").size(), 2u * 64u + 2u);
 }

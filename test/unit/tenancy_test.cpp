@@ -668,3 +668,212 @@ TEST(Coverage, ColumnsThatMayHoldLargeObjectsAreReported) {
             "objects are not in the snapshot");
   EXPECT_TRUE(TenancyPlan::build(shop(), defaults(), true).large_object_columns().empty());
 }
+
+// --- Polymorphic references (docs/tenancy.md#polymorphic-references).
+
+namespace {
+
+// Rails: invoices of tenants, ActiveStorage attachments (record_type,
+// record_id) with blobs and variant records, PaperTrail versions.
+Catalog rails(const std::string& record_id_type = "bigint") {
+  Catalog c = CatalogBuilder()
+                  .table("tenants", {"id", "name"})
+                  .table("invoices", {"id", "tenant_id", "country_id"})
+                  .table("countries", {"id", "name"})
+                  .table("active_storage_blobs", {"id", "checksum"})
+                  .table("active_storage_attachments", {"id", "record_type", "record_id", "blob_id"})
+                  .table("active_storage_variant_records", {"id", "blob_id"})
+                  .table("versions", {"id", "item_type", "item_id", "country_id"})
+                  .not_null("active_storage_attachments", "blob_id")
+                  .not_null("active_storage_variant_records", "blob_id")
+                  .fk("invoices_tenant_fk", "invoices", {"tenant_id"}, "tenants")
+                  .fk("invoices_country_fk", "invoices", {"country_id"}, "countries")
+                  .fk("attachments_blob_fk", "active_storage_attachments", {"blob_id"}, "active_storage_blobs")
+                  .fk("variants_blob_fk", "active_storage_variant_records", {"blob_id"}, "active_storage_blobs")
+                  .fk("versions_country_fk", "versions", {"country_id"}, "countries")
+                  .build();
+  for (auto& t : c.tables)
+    for (auto& col : t.columns) {
+      if (col.name == "id" || col.name == "blob_id" || col.name == "item_id") col.type = "bigint";
+      if (col.name == "record_id") col.type = record_id_type;
+      if (col.name == "record_type" || col.name == "item_type") {
+        col.type = "character varying";
+        col.is_text = true;
+      }
+    }
+  return c;
+}
+
+SnapshotOptions declared(const std::string& json) { return apply_options_json(json, SnapshotOptions{}); }
+
+const char* kAttachments =
+    R"({"polymorphic": {"active_storage_attachments": {"type": "record_type", "id": "record_id"}}})";
+
+const TableCoverage& coverage_of(const TenancyPlan& plan, const std::string& name) {
+  for (const auto& c : plan.coverage())
+    if (c.name == name) return c;
+  throw std::runtime_error("no coverage: " + name);
+}
+
+size_t index_of(const TenancyPlan& plan, const std::string& name) {
+  for (size_t i = 0; i < plan.catalog().tables.size(); ++i)
+    if (plan.catalog().tables[i].name == name) return i;
+  throw std::runtime_error("no table: " + name);
+}
+
+}  // namespace
+
+TEST(Polymorphic, UndeclaredTablesAreReportedAsProbableTenantData) {
+  auto plan = TenancyPlan::build(rails(), defaults(), true);
+  auto r = roles(plan);
+  EXPECT_EQ(r.count("active_storage_attachments"), 0u);
+  EXPECT_EQ(r.count("versions"), 0u);
+  const auto& v = coverage_of(plan, "versions");
+  EXPECT_EQ(v.coverage, Coverage::Global);
+  EXPECT_EQ(v.reason,
+            "probably tenant data, not included: its columns item_type and item_id look like a polymorphic "
+            "reference (a type and an id, no foreign key); declare it in polymorphic: "
+            R"({"polymorphic":{"public.versions":{"id":"item_id","type":"item_type"}}})");
+  EXPECT_EQ(v.hint, R"(Declare it with {"polymorphic":{"public.versions":{"id":"item_id","type":"item_type"}}}, )"
+                    R"(or leave it out with {"exclude_tables":["public.versions"]}.)");
+  EXPECT_NO_THROW(plan.require_complete());  // may be global data: not refused
+  // A type column that is not a string, or no matching id column: not the shape.
+  auto c = rails();
+  for (auto& col : c.tables[index_of(plan, "versions")].columns)
+    if (col.name == "item_type") col.is_text = false;
+  auto other = TenancyPlan::build(c, defaults(), true);
+  EXPECT_EQ(coverage_of(other, "versions").reason, "no tenant column and no foreign key path to a tenant table");
+  EXPECT_EQ(coverage_of(TenancyPlan::build(rails(), defaults(), false), "versions").coverage, Coverage::Tenant);
+}
+
+TEST(Polymorphic, DeclaredTableAndTheTablesReachedFromItArePlaced) {
+  auto plan = TenancyPlan::build(
+      rails(), declared(R"({"polymorphic": {"active_storage_attachments": {"type": "record_type", "id": "record_id"},
+                                            "versions": {"type": "item_type", "id": "item_id"}}})"),
+      true);
+  auto r = roles(plan);
+  EXPECT_EQ(r["active_storage_attachments"], "child");
+  EXPECT_EQ(r["active_storage_blobs"], "child");
+  EXPECT_EQ(r["active_storage_variant_records"], "child");
+  EXPECT_EQ(r["versions"], "child");
+  EXPECT_EQ(r["countries"], "master");  // invoices reference it too: shared, master data
+  EXPECT_TRUE(planned(plan, "active_storage_attachments").owning_chain.empty());
+  EXPECT_TRUE(planned(plan, "active_storage_blobs").owning_chain.empty());
+  const auto& variants = planned(plan, "active_storage_variant_records");
+  ASSERT_EQ(variants.owning_chain.size(), 1u);
+  EXPECT_EQ(plan.catalog().foreign_keys[variants.owning_chain[0]].name, "variants_blob_fk");
+  auto o = order(plan);
+  auto pos = [&](const std::string& n) { return std::find(o.begin(), o.end(), n) - o.begin(); };
+  EXPECT_LT(pos("active_storage_blobs"), pos("active_storage_attachments"));
+  EXPECT_LT(pos("active_storage_blobs"), pos("active_storage_variant_records"));
+  EXPECT_EQ(coverage_of(plan, "active_storage_attachments").reason,
+            "placed through its polymorphic reference (record_type, record_id) to public.invoices, public.tenants");
+  EXPECT_EQ(coverage_of(plan, "active_storage_blobs").reason,
+            "referenced by public.active_storage_attachments through attachments_blob_fk: its rows follow that "
+            "table's polymorphic rows");
+  ASSERT_EQ(plan.polymorphic().size(), 2u);
+}
+
+TEST(Polymorphic, MembershipSqlComparesTheTypeWithTheRuleAndTheIdWithTheKey) {
+  auto plan = TenancyPlan::build(rails(), declared(kAttachments), true);
+  const std::string tenant = "a2.\"tenant_id\" = CAST($1 AS integer)";
+  EXPECT_EQ(plan.membership_sql(index_of(plan, "active_storage_attachments"), "t0"),
+            "COALESCE((CAST(t0.\"record_type\" AS pg_catalog.text) OPERATOR(pg_catalog.=) ANY (CAST(ARRAY["
+            "'Invoice', 'invoice', 'invoices', 'public.invoices'] AS pg_catalog.text[])) AND t0.\"record_id\" "
+            "OPERATOR(pg_catalog.=) ANY (SELECT a1.\"id\" FROM ONLY \"public\".\"invoices\" a1 WHERE "
+            "a1.\"tenant_id\" = CAST($1 AS integer))) OR (CAST(t0.\"record_type\" AS pg_catalog.text) "
+            "OPERATOR(pg_catalog.=) ANY (CAST(ARRAY['Tenant', 'public.tenants', 'tenant', 'tenants'] AS "
+            "pg_catalog.text[])) AND t0.\"record_id\" OPERATOR(pg_catalog.=) ANY (SELECT a2.\"id\" FROM ONLY "
+            "\"public\".\"tenants\" a2 WHERE a2.\"id\" = CAST($1 AS bigint))), false)");
+  // Blobs: rows an attachment of the snapshot references; orphans are nobody's.
+  const std::string blobs = plan.membership_sql(index_of(plan, "active_storage_blobs"), "t0");
+  EXPECT_EQ(blobs.rfind("EXISTS (SELECT 1 FROM ONLY \"public\".\"active_storage_attachments\" a1 WHERE "
+                        "a1.\"blob_id\" = t0.\"id\" AND COALESCE((CAST(a1.\"record_type\"",
+                        0),
+            0u)
+      << blobs;
+  EXPECT_EQ(plan.orphan_sql(index_of(plan, "active_storage_blobs"), "t0"),
+            "NOT EXISTS (SELECT 1 FROM ONLY \"public\".\"active_storage_attachments\" o1 WHERE o1.\"blob_id\" "
+            "OPERATOR(pg_catalog.=) t0.\"id\")");
+  EXPECT_EQ(plan.orphan_sql(index_of(plan, "active_storage_attachments"), "t0"), "");
+  EXPECT_EQ(plan.reference_sql(index_of(plan, "active_storage_blobs"), "t0"), "");
+  // Other id types: compared through their text form (a uuid key, a text id).
+  auto text_ids = TenancyPlan::build(rails("character varying"), declared(kAttachments), true);
+  EXPECT_NE(text_ids.membership_sql(index_of(text_ids, "active_storage_attachments"), "t0")
+                .find("CAST(t0.\"record_id\" AS pg_catalog.text) OPERATOR(pg_catalog.=) ANY (SELECT "
+                      "CAST(a1.\"id\" AS pg_catalog.text) FROM"),
+            std::string::npos);
+}
+
+TEST(Polymorphic, TypesOverrideAndExtendTheRuleAndAreQuoted) {
+  auto plan = TenancyPlan::build(
+      rails(), declared(R"({"polymorphic": {"active_storage_attachments": {"type": "record_type", "id": "record_id",
+                           "types": {"Invoice": "tenants", "O'Neil\\Bill": "invoices"}}}})"),
+      true);
+  const auto& p = plan.polymorphic().at(0);
+  ASSERT_EQ(p.targets.size(), 2u);
+  EXPECT_EQ(plan.catalog().tables[p.targets[0].table].name, "invoices");
+  EXPECT_EQ(p.targets[0].values, (std::vector<std::string>{"O'Neil\\Bill", "invoice", "invoices", "public.invoices"}));
+  EXPECT_EQ(p.targets[1].values,
+            (std::vector<std::string>{"Invoice", "Tenant", "public.tenants", "tenant", "tenants"}));
+  EXPECT_NE(plan.membership_sql(index_of(plan, "active_storage_attachments"), "t0")
+                .find("ARRAY[E'O''Neil\\\\Bill', 'invoice'"),
+            std::string::npos);
+}
+
+TEST(Polymorphic, FollowChoosesTheTablesThatFollow) {
+  auto plan = TenancyPlan::build(
+      rails(), declared(R"({"polymorphic": {"active_storage_attachments": {"type": "record_type", "id": "record_id",
+                           "follow": []}}})"),
+      true);
+  auto r = roles(plan);
+  EXPECT_EQ(r["active_storage_blobs"], "master");  // shared data then: checked, never changed
+  EXPECT_EQ(r.count("active_storage_variant_records"), 0u);
+}
+
+TEST(Polymorphic, RefusesWhatCannotBePlaced) {
+  auto refused = [](const std::string& json, const std::string& message) {
+    try {
+      TenancyPlan::build(rails(), declared(json), true);
+      ADD_FAILURE() << "accepted: " << json;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.sqlstate(), "22023") << json;
+      EXPECT_EQ(std::string(e.what()), message);
+      EXPECT_FALSE(e.hint().empty()) << json;
+    }
+  };
+  refused(R"({"polymorphic": {"nope": {"type": "a", "id": "b"}}})",
+          "polymorphic names \"nope\", which is not a table of the scanned schemas (public)");
+  refused(R"({"polymorphic": {"versions": {"type": "kind", "id": "item_id"}}})",
+          "polymorphic names \"versions\", which has no column kind");
+  refused(R"({"polymorphic": {"versions": {"type": "item_type", "id": "nope"}}})",
+          "polymorphic names \"versions\", which has no column nope");
+  refused(R"({"polymorphic": {"invoices": {"type": "id", "id": "tenant_id"}}})",
+          "polymorphic names \"invoices\", which has the tenant column tenant_id: its rows are selected by it");
+  refused(R"({"polymorphic": {"versions": {"type": "item_type", "id": "item_id", "types": {"X": "bills"}}}})",
+          "polymorphic types of \"public.versions\" map \"X\" to \"bills\", which does not exist");
+  refused(R"({"polymorphic": {"versions": {"type": "item_type", "id": "item_id", "types": {"Country": "countries"}}}})",
+          "polymorphic types of \"public.versions\" map \"Country\" to \"countries\", which is not a table of the "
+          "snapshot that a polymorphic reference can point at");
+  refused(R"({"polymorphic": {"versions": {"type": "item_type", "id": "item_id"},
+                              "active_storage_attachments": {"type": "record_type", "id": "record_id",
+                                                             "types": {"Version": "versions"}}}})",
+          "polymorphic types of \"public.active_storage_attachments\" map \"Version\" to \"versions\", which is "
+          "not a table of the snapshot that a polymorphic reference can point at");
+  refused(R"({"polymorphic": {"active_storage_attachments": {"type": "record_type", "id": "record_id",
+                                                             "follow": ["invoices"]}}})",
+          "polymorphic follow of \"active_storage_attachments\" names \"invoices\", which "
+          "public.active_storage_attachments does not reference by a foreign key");
+  refused(R"({"polymorphic": {"active_storage_attachments": {"type": "record_type", "id": "record_id"}},
+              "owning_fks": {"active_storage_blobs": "attachments_blob_fk"}})",
+          "owning_fks names \"active_storage_blobs\", whose rows are placed through a polymorphic reference");
+}
+
+TEST(Polymorphic, ChildrenOfAnOrphanAreOrphans) {
+  auto plan = TenancyPlan::build(rails(), declared(kAttachments), true);
+  EXPECT_EQ(plan.orphan_sql(index_of(plan, "active_storage_variant_records"), "t0"),
+            "EXISTS (SELECT 1 FROM ONLY \"public\".\"active_storage_blobs\" o1 WHERE o1.\"id\" "
+            "OPERATOR(pg_catalog.=) t0.\"blob_id\" AND NOT EXISTS (SELECT 1 FROM ONLY "
+            "\"public\".\"active_storage_attachments\" o2 WHERE o2.\"blob_id\" OPERATOR(pg_catalog.=) o1.\"id\"))");
+  EXPECT_EQ(plan.orphan_sql(index_of(plan, "invoices"), "t0"), "");
+}
