@@ -1226,8 +1226,10 @@ ImportOutcome run_import(const ImportRequest& request) {
       for (auto* t : data_tables) {
         const core::Table& table = catalog.tables[t->catalog_index];
         const auto index = catalog_index(owner_plan.catalog(), table.schema, table.name);
-        t->unrecorded = index && owner_plan.membership_sql(*index, "ptb_t") !=
-                                     plan.membership_sql(t->catalog_index, "ptb_t");
+        // (A table without a key is replaced whole: keeping its rows
+        // would double them.)
+        t->unrecorded = index && t->staged.has_key() &&
+                        owner_plan.membership_sql(*index, "ptb_t") != plan.membership_sql(t->catalog_index, "ptb_t");
       }
     auto doomed_of = [&](const LoadTable& t, const std::string& alias) -> std::string {
       if (t.unrecorded) return "false";

@@ -8,7 +8,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(41);
+SELECT plan(42);
 
 -- Projects have the soft-delete column; tasks are their children (no column
 -- of their own: left out with a soft-deleted project); links are tenant rows
@@ -18,8 +18,10 @@ CREATE TABLE sd_projects (id int PRIMARY KEY, tenant_id int NOT NULL REFERENCES 
 CREATE TABLE sd_tasks (id int PRIMARY KEY, project_id int NOT NULL REFERENCES sd_projects, title text NOT NULL);
 CREATE TABLE sd_links (id int PRIMARY KEY, tenant_id int NOT NULL REFERENCES tenants,
                        project_id int REFERENCES sd_projects, note text);
+-- Tags have no key: a replace rewrites them whole.
+CREATE TABLE sd_tags (project_id int NOT NULL REFERENCES sd_projects, tag text NOT NULL);
 CREATE TEMP TABLE opts AS
-  SELECT '{"tables": ["tenants", "sd_projects", "sd_tasks", "sd_links"]}'::jsonb AS o;
+  SELECT '{"tables": ["tenants", "sd_projects", "sd_tasks", "sd_links", "sd_tags"]}'::jsonb AS o;
 
 -- The tenant at backup time (`true`), or after a day of use (`false`):
 --   project 2 soft-deleted, undeleted since; project 3 soft-deleted, still;
@@ -27,7 +29,7 @@ CREATE TEMP TABLE opts AS
 --   project 5 live, soft-deleted since; project 6 and tasks 11, 60 and link
 --   3 created since; task 10 renamed. Tenant 2's rows never change.
 CREATE FUNCTION pg_temp.set_state(at_backup boolean) RETURNS void LANGUAGE sql AS $$
-  DELETE FROM sd_links; DELETE FROM sd_tasks; DELETE FROM sd_projects;
+  DELETE FROM sd_links; DELETE FROM sd_tasks; DELETE FROM sd_tags; DELETE FROM sd_projects;
   INSERT INTO sd_projects VALUES
     (1, 1, 'live', NULL),
     (2, 1, 'undeleted', CASE WHEN at_backup THEN timestamptz '2026-01-02 00:00:00+00' END),
@@ -42,6 +44,7 @@ CREATE FUNCTION pg_temp.set_state(at_backup boolean) RETURNS void LANGUAGE sql A
   INSERT INTO sd_tasks SELECT * FROM (VALUES (11, 1, 'new'), (60, 6, 'new')) v WHERE NOT at_backup;
   INSERT INTO sd_links VALUES (1, 1, 4, 'to a soft-deleted project'), (2, 1, 1, NULL), (9, 2, 9, NULL);
   INSERT INTO sd_links SELECT 3, 1, 1, 'created since' WHERE NOT at_backup;
+  INSERT INTO sd_tags VALUES (1, 'x'), (3, 'z');
 $$;
 CREATE TEMP VIEW acme AS
   SELECT 'p' || id || ' ' || name || ' ' || coalesce(deleted_at::text, 'live') AS r FROM sd_projects WHERE tenant_id = 1
@@ -62,14 +65,15 @@ SELECT is((SELECT d -> 'metadata' -> 'options' -> 'include_deleted' FROM doc), '
           'the export leaves soft-deleted rows out by default');
 SELECT is((SELECT jsonb_agg(jsonb_build_object(s ->> 'name', s -> 'rows') ORDER BY s ->> 'name')
              FROM doc, jsonb_array_elements(d -> 'filtered_rows') s),
-          '[{"sd_projects": [[2], [3], [4]]}, {"sd_tasks": [[20], [21], [30]]}]'::jsonb,
-          'filtered_rows holds the keys of the soft-deleted projects and of their tasks, and nothing of '
-          'tables the filter does not reach');
+          '[{"sd_projects": [[2], [3], [4]]}, {"sd_tags": [[3, "z"]]}, {"sd_tasks": [[20], [21], [30]]}]'::jsonb,
+          'filtered_rows holds the keys of the soft-deleted projects and of their tasks and tags (every column: '
+          'tags have no key), and nothing of tables the filter does not reach');
 SELECT is((SELECT array_agg(DISTINCT s ->> 'role') || array_agg(DISTINCT s ->> 'columns')
              FROM doc, jsonb_array_elements(d -> 'filtered_rows') s),
-          ARRAY['filtered', '["id"]'], 'its sections have role filtered and the primary key only');
+          ARRAY['filtered', '["id"]', '["project_id", "tag"]'], 'its sections have role filtered and the primary key only');
 SELECT is((SELECT d -> 'statistics' -> 'filtered_tables' FROM doc),
           '[{"table": "public.sd_projects", "role": "filtered", "rows": 3},
+            {"table": "public.sd_tags", "role": "filtered", "rows": 1},
             {"table": "public.sd_tasks", "role": "filtered", "rows": 3}]'::jsonb,
           'statistics.filtered_tables counts them');
 SELECT is((SELECT s -> 'rows' FROM doc, jsonb_array_elements(d -> 'master_data') s
@@ -112,7 +116,7 @@ SELECT is((SELECT title FROM sd_tasks WHERE id = 10), 'write', 'a changed row is
 SELECT set_eq($$SELECT r FROM globex$$, $$SELECT r FROM globex_before$$, 'tenant 2''s rows are as they were');
 SELECT is((SELECT jsonb_object_agg(t ->> 'table', t - 'table' - 'unchanged' - 'inserted')
              FROM report, jsonb_array_elements(r -> 'tables') t WHERE t ->> 'table' LIKE 'public.sd%'),
-          '{"public.sd_projects": {"updated": 1, "deleted": 1},
+          '{"public.sd_projects": {"updated": 1, "deleted": 1}, "public.sd_tags": {"updated": 0, "deleted": 1},
             "public.sd_tasks": {"updated": 1, "deleted": 2},
             "public.sd_links": {"updated": 0, "deleted": 1}}'::jsonb,
           'the report counts the changes');
@@ -122,11 +126,11 @@ SELECT is((SELECT r -> 'kept' FROM report),
                        {"table": "public.sd_tasks", "soft_deleted": 2, "unrecorded": 0}]}'::jsonb,
           'and the rows it left alone because the snapshot''s filter left them out');
 SELECT is((SELECT notes FROM backup_logs WHERE operation = 'import' ORDER BY id DESC LIMIT 1),
-          'replace: 0 inserted, 2 updated, 5 unchanged, 4 deleted, 4 kept soft-deleted',
+          'replace: 1 inserted, 2 updated, 5 unchanged, 5 deleted, 4 kept soft-deleted',
           'backup_logs.notes says so too');
 SELECT is((SELECT backup_import(d, 'replace') -> 'totals' FROM doc),
-          '{"inserted": 0, "updated": 0, "unchanged": 7, "deleted": 0}'::jsonb,
-          'a second replace changes nothing');
+          '{"inserted": 1, "updated": 0, "unchanged": 7, "deleted": 1}'::jsonb,
+          'a second replace changes nothing but the tag rewritten (no key)');
 
 -- 3. The same replace as a dry run reports the same and changes nothing.
 SELECT pg_temp.set_state(false);
@@ -157,7 +161,10 @@ SELECT is((SELECT r -> 'kept' FROM old_report),
             "tables": [{"table": "public.sd_projects", "soft_deleted": 0, "unrecorded": 3},
                        {"table": "public.sd_tasks", "soft_deleted": 0, "unrecorded": 4}]}'::jsonb,
           'the report counts the rows kept because the snapshot does not say whether they were soft-deleted');
-SELECT is((SELECT r -> 'totals' -> 'deleted' FROM old_report), '1', 'only the link created since was deleted');
+SELECT is((SELECT r -> 'totals' -> 'deleted' FROM old_report), '2',
+          'only the link created since was deleted, and the tag rewritten (no key)');
+SELECT is((SELECT array_agg(project_id || tag ORDER BY tag) FROM sd_tags WHERE project_id <> 9), ARRAY['1x', '3z'],
+          'a table without a key is replaced whole from the old snapshot too: not doubled');
 -- The same document with its record of filtered rows damaged is refused.
 SELECT is(tap.error_of($$SELECT backup_import(d - 'filtered_rows', 'replace') FROM doc$$) ->> 'sqlstate', 'XX001',
           'filtered_rows taken out without its statistics is refused (the statistics do not match)');
@@ -168,7 +175,8 @@ SELECT is(tap.error_of($$SELECT backup_import(jsonb_set(d, '{filtered_rows,0,col
 
 -- 5. Merge and insert_only never delete: the record changes nothing for them.
 SELECT pg_temp.set_state(false);
-SELECT ok((SELECT NOT (backup_import(d, 'merge') ? 'kept') FROM doc), 'a merge report has no kept');
+SELECT ok((SELECT NOT (backup_import(d, 'merge', '{"tables": ["tenants", "sd_projects", "sd_tasks", "sd_links"]}') ? 'kept') FROM doc),
+          'a merge report has no kept');
 SELECT ok(EXISTS (SELECT FROM sd_projects WHERE id = 6) AND (SELECT deleted_at IS NULL FROM sd_projects WHERE id = 5),
           'a merge keeps the rows created since and brings back the soft-deleted one');
 
@@ -179,7 +187,7 @@ SELECT is((SELECT (options ->> 'include_deleted')::boolean FROM backup_logs WHER
           'the stored snapshot leaves soft-deleted rows out');
 SELECT is((SELECT jsonb_agg(s -> 'rows' ORDER BY s ->> 'name')
              FROM jsonb_array_elements(backup_read(:stored) -> 'filtered_rows') s),
-          '[[[2], [3], [4]], [[20], [21], [30]]]'::jsonb, 'and records their keys');
+          '[[[2], [3], [4]], [[3, "z"]], [[20], [21], [30]]]'::jsonb, 'and records their keys');
 SELECT pg_temp.set_state(false);
 SET pg_tenant_backup.allow_restore = on;
 CREATE TEMP TABLE restored AS SELECT backup_restore(:stored) AS r;
