@@ -31,6 +31,7 @@ src/core/%.o: src/core/%.cpp $(wildcard src/core/*.hpp)
 src/pg/%.o: src/pg/%.cpp $(wildcard src/pg/*.hpp src/core/*.hpp)
 	$(CXX) $(CXXFLAGS) $(PTB_CXXFLAGS) $(CPPFLAGS) -c -o $@ $<
 
-ifeq ($(shell test $(VERSION_NUM) -lt 140000 -o $(VERSION_NUM) -ge 180000 && echo no),no)
-$(warning pg_tenant_backup is developed on PostgreSQL 15 and aims at 14 to 17; $(VERSION) is unsupported)
+# Supported: PostgreSQL 15 to 18 (src/pg/server.hpp holds what differs).
+ifeq ($(shell test $(VERSION_NUM) -lt 150000 -o $(VERSION_NUM) -ge 190000 && echo no),no)
+$(warning pg_tenant_backup supports PostgreSQL 15 to 18; $(VERSION) is untested)
 endif

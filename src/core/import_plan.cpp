@@ -191,6 +191,16 @@ SnapshotOptions import_snapshot_options(SnapshotOptions settings, const json& re
       options.exclude_tables.push_back(name);
   if (!caller_opts.empty())
     options = apply_options_json(caller_opts, std::move(options), kImportOptionKeys);
+  // A table the caller excludes leaves the snapshot's own table list too,
+  // rather than being "named in tables but not part of the snapshot".
+  if (options.tables && !caller_names("tables")) {
+    auto& listed = *options.tables;
+    std::erase_if(listed, [&](const QualifiedName& t) {
+      return std::any_of(options.exclude_tables.begin(), options.exclude_tables.end(), [&](const QualifiedName& e) {
+        return e.name == t.name && (e.schema == t.schema || e.schema.empty() || t.schema.empty());
+      });
+    });
+  }
 
   const json effective = json::parse(options_to_json(options));
   for (const auto& key : kIdentity) {
@@ -514,7 +524,9 @@ json report_json(const ImportReport& r) {
                       {"inserted", t.inserted},
                       {"updated", t.updated},
                       {"unchanged", t.unchanged()},
-                      {"deleted", t.deleted}});
+                      {"deleted", t.deleted},
+                      {"matched_on", t.key.empty() ? json(nullptr)
+                                                   : json{{"columns", t.key}, {"source", t.key_source}}}});
     inserted += t.inserted;
     updated += t.updated;
     unchanged += t.unchanged();

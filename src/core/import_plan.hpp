@@ -219,6 +219,8 @@ struct TableOutcome {
   int64_t inserted = 0;
   int64_t updated = 0;
   int64_t deleted = 0;
+  std::vector<std::string> key;  // the columns rows were matched on; empty: none
+  std::string key_source;        // "primary key", "key_columns", "unique index \"i\"", ...
   // replace: rows of the tenant the snapshot lacks that were left alone
   // (docs/import.md, "Soft-deleted rows"): recorded by the snapshot as left
   // out by its soft-delete filter (or as reference rows); or, from a

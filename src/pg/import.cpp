@@ -574,7 +574,10 @@ std::map<std::string, ColumnInfo> table_columns(const std::string& oid) {
 // deferrable): per index, its columns and the btree equality operator of
 // each column's operator class. The primary key comes first.
 struct UniqueKey {
+  std::string index;               // the index's name
   bool primary = false;
+  bool replica_identity = false;   // REPLICA IDENTITY USING INDEX
+  bool not_null = true;            // every column NOT NULL
   std::vector<std::string> columns;
   std::vector<std::string> operators;
 };
@@ -582,8 +585,10 @@ struct UniqueKey {
 std::vector<UniqueKey> unique_keys(const std::string& oid) {
   constexpr const char* kSql = R"SQL(
 SELECT i.indexrelid::pg_catalog.text, i.indisprimary, a.attname,
-       pg_catalog.format('OPERATOR(%I.%s)', opn.nspname, op.oprname)
+       pg_catalog.format('OPERATOR(%I.%s)', opn.nspname, op.oprname),
+       ic.relname, i.indisreplident, a.attnotnull
   FROM pg_catalog.pg_index i
+  JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
   CROSS JOIN LATERAL unnest(i.indkey::pg_catalog.int2[], i.indclass::pg_catalog.oid[])
        WITH ORDINALITY AS k(attnum, opclass, ord)
   JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
@@ -600,12 +605,33 @@ SELECT i.indexrelid::pg_catalog.text, i.indisprimary, a.attname,
   for (const auto& row : run(kSql, {oid}).rows) {
     if (*row[0] != current) {
       current = *row[0];
-      keys.push_back({row[1] == "t", {}, {}});
+      keys.push_back({*row[4], row[1] == "t", row[5] == "t", true, {}, {}});
     }
+    keys.back().not_null = keys.back().not_null && row[6] == "t";
     keys.back().columns.push_back(*row[2]);
     keys.back().operators.push_back(*row[3]);
   }
   return keys;
+}
+
+// The key rows of a table without a primary key are matched on, as logical
+// replication identifies rows: the replica identity index, else the unique
+// index over NOT NULL columns with the fewest columns (ties: by name), so
+// NULLs never make two rows look different. Sets `source` to say which.
+std::optional<UniqueKey> identity_key(const std::vector<UniqueKey>& keys, std::string& source) {
+  for (const auto& key : keys)
+    if (key.replica_identity && key.not_null) {
+      source = "replica identity index " + quote_ident(key.index);
+      return key;
+    }
+  const UniqueKey* best = nullptr;
+  for (const auto& key : keys)
+    if (key.not_null && (best == nullptr || key.columns.size() < best->columns.size() ||
+                         (key.columns.size() == best->columns.size() && key.index < best->index)))
+      best = &key;
+  if (best == nullptr) return std::nullopt;
+  source = "unique index " + quote_ident(best->index);
+  return *best;
 }
 
 std::vector<std::string> primary_key_of(const std::string& oid) {
@@ -999,21 +1025,30 @@ ImportOutcome run_import(const ImportRequest& request) {
     const auto keys = unique_keys(t.oid);
     const auto doc_encodings = encodings.find({s.schema, s.name});
 
-    // The key rows are matched on.
+    // The key rows are matched on: the one named in key_columns, else the
+    // primary key, else the table's identity key (identity_key).
     std::vector<std::string> key = table.primary_key;
+    std::string key_source = key.empty() ? "" : "primary key";
     bool named = false;
     if (t.data) {
       for (const auto& [name, key_columns] : io.key_columns)
         if (name.matches(table.schema, table.name)) {
           key = key_columns;
+          key_source = "key_columns";
           named = true;
           used_key_columns.insert(name);
         }
     }
+    if (key.empty())
+      if (auto identity = identity_key(keys, key_source)) key = identity->columns;
     for (const auto& k : key) {
       if (std::find(s.columns.begin(), s.columns.end(), k) != s.columns.end()) continue;
-      if (!t.data) {
-        key.clear();  // master rows without their key cannot be looked up
+      if (!t.data || (!named && table.primary_key.empty())) {
+        // Master rows without their key cannot be looked up; a snapshot
+        // without the columns of an identity key is matched as if the
+        // table had none.
+        key.clear();
+        key_source.clear();
         break;
       }
       throw core::Error(core::sqlstate::kInvalidParameterValue,
@@ -1055,16 +1090,20 @@ ImportOutcome run_import(const ImportRequest& request) {
                           "Name the columns of its primary key or of a unique constraint or index "
                           "that is not partial and not deferrable.");
       key.clear();
+      key_source.clear();
     }
     if (t.data && !t.staged.has_key() && mode != core::ImportMode::Replace)
       throw core::Error(core::sqlstate::kInvalidParameterValue,
-                        "table " + t.staged.display + " has no primary key: " +
-                            std::string(core::to_string(mode)) + " cannot match its rows",
-                        {},
+                        "table " + t.staged.display + " has no key: " + std::string(core::to_string(mode)) +
+                            " cannot match its rows",
+                        "It has no primary key, no replica identity index and no unique index over "
+                        "NOT NULL columns.",
                         "Name a unique key in opts, {\"key_columns\": {\"" + table.name +
-                            "\": [\"column\"]}}, or use mode replace.");
+                            "\": [\"column\"]}}, add a primary key, or use mode replace.");
     if (t.data) {
       t.outcome.table = t.staged.display;
+      t.outcome.key = t.staged.key;
+      t.outcome.key_source = key_source;
       t.outcome.rows = s.row_count;
       // Without fire_triggers the server does not check foreign keys as rows
       // are written: a column other rows reference (other than the key the

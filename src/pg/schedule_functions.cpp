@@ -101,7 +101,7 @@ Datum backup_scheduler_pid(PG_FUNCTION_ARGS) {
     pg::guarded([&] {
       const int backends = pgstat_fetch_stat_numbackends();
       for (int i = 1; i <= backends && found == 0; ++i) {
-        LocalPgBackendStatus* local = pgstat_fetch_stat_local_beentry(i);
+        LocalPgBackendStatus* local = pg::local_backend_status(i);
         if (local == nullptr || local->backendStatus.st_backendType != B_BG_WORKER) continue;
         const char* type = GetBackgroundWorkerTypeByPid(local->backendStatus.st_procpid);
         if (type != nullptr && strcmp(type, "pg_tenant_backup scheduler") == 0)

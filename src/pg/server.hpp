@@ -1,5 +1,12 @@
-// The one place src/pg includes PostgreSQL's C headers, wrapped for C++.
+// The one place src/pg includes PostgreSQL's C headers, wrapped for C++,
+// and the one place that knows how server versions differ.
 #pragma once
+
+// A server built without --enable-nls makes c.h define gettext() and
+// friends as macros; <locale> (pulled in by nlohmann/json, <filesystem>)
+// would then include libintl.h after them and fail. Declared first, the
+// real functions are already there, and the header is not read again.
+#include <libintl.h>
 
 extern "C" {
 #include "postgres.h"
@@ -10,6 +17,7 @@ extern "C" {
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "utils/backend_status.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/jsonb.h"
@@ -31,6 +39,20 @@ extern "C" {
 #undef printf
 #undef vprintf
 
-#if PG_VERSION_NUM < 140000 || PG_VERSION_NUM >= 180000
-#warning "pg_tenant_backup is developed on PostgreSQL 15 and aims at 14 to 17; this server version is untested"
+#if PG_VERSION_NUM < 150000 || PG_VERSION_NUM >= 190000
+#warning "pg_tenant_backup supports PostgreSQL 15 to 18; this server version is untested"
 #endif
+
+// --- Differences between server versions -----------------------------------
+namespace ptb::pg {
+
+// The local copy of a backend's status, by 1-based index (17 renamed it).
+inline LocalPgBackendStatus* local_backend_status(int index) {
+#if PG_VERSION_NUM >= 170000
+  return pgstat_get_local_beentry_by_index(index);
+#else
+  return pgstat_fetch_stat_local_beentry(index);
+#endif
+}
+
+}  // namespace ptb::pg

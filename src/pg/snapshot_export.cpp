@@ -371,7 +371,8 @@ SELECT t.typtype, pg_catalog.format_type(t.oid, NULL),
                 'not_null', t.typnotnull,
                 'default', t.typdefault,
                 'checks', COALESCE((SELECT jsonb_agg(pg_catalog.pg_get_constraintdef(c.oid) ORDER BY c.conname)
-                                      FROM pg_catalog.pg_constraint c WHERE c.contypid = t.oid), '[]'))
+                                      FROM pg_catalog.pg_constraint c
+                                     WHERE c.contypid = t.oid AND c.contype = 'c'), '[]'))
        END
   FROM pg_catalog.pg_type t
  WHERE t.oid IN (SELECT oid FROM used) AND t.typtype IN ('e', 'd')

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The Makefile builds against any PostgreSQL install through PG_CONFIG, and
 # warns (but still builds) when that server's version is outside the
-# supported range 14 to 17. A fake pg_config points PGXS at a copy of the
+# supported range 15 to 18. A fake pg_config points PGXS at a copy of the
 # real PGXS tree whose Makefile.global reports another version; `make -n`
 # shows what would be built without building it.
 set -euo pipefail
@@ -9,7 +9,7 @@ cd "$(dirname "$0")/../.."
 source test/lib/assert.sh
 work=$(mktemp -d /tmp/ptb-makefile.XXXXXX)
 trap 'rm -rf "$work"' EXIT
-real=$(command -v pg_config)
+real=$(command -v "${PG_CONFIG:-pg_config}")
 pgxs_root=$(dirname "$(dirname "$(dirname "$("$real" --pgxs)")")")   # .../lib/pgxs
 
 fake_pg_config() {  # VERSION VERSION_NUM -> path of a pg_config reporting them
@@ -30,15 +30,15 @@ EOF
   echo "$dir/pg_config"
 }
 
-for v in "13.4 130004" "18.0 180000" "14.9 140009" "15.5 150005" "17.2 170002"; do
+for v in "14.9 140009" "19.0 190000" "15.5 150005" "16.4 160004" "17.2 170002" "18.1 180001"; do
   set -- $v
   out=$(make -n -B PG_CONFIG="$(fake_pg_config "$1" "$2")" 2>&1) || { check "make -n against PostgreSQL $1 runs" 0 1; echo "$out" | tail -5; continue; }
-  warned=$(grep -c "is developed on PostgreSQL 15 and aims at 14 to 17; $1 is unsupported" <<<"$out" || true)
+  warned=$(grep -c "supports PostgreSQL 15 to 18; $1 is untested" <<<"$out" || true)
   case $1 in
-    13.*|18.*) check "PostgreSQL $1: the Makefile warns that it is unsupported" 1 "$warned" ;;
+    14.*|19.*) check "PostgreSQL $1: the Makefile warns that it is untested" 1 "$warned" ;;
     *) check "PostgreSQL $1: no warning" 0 "$warned" ;;
   esac
   check_match "PostgreSQL $1: it would still build the module" 'pg_tenant_backup\.so' "$out"
 done
-check "the real pg_config ($("$real" --version)): no warning" 0 "$(make -n 2>&1 | grep -c unsupported || true)"
+check "the real pg_config ($("$real" --version)): no warning" 0 "$(make -n PG_CONFIG="$real" 2>&1 | grep -c untested || true)"
 finish

@@ -131,6 +131,20 @@ TEST(ImportSnapshotOptions, RecordedOptionsThatAgreeArePlannedWith) {
   EXPECT_EQ(o.exclude_tables, (std::vector<QualifiedName>{{"", "events"}, {"", "audit_logs"}, {"", "backup_logs"}}));
 }
 
+TEST(ImportSnapshotOptions, ATableTheCallerExcludesLeavesTheRecordedTableList) {
+  auto recorded = recorded_defaults();
+  recorded["tables"] = {"tenants", "public.members", "visits"};
+  SnapshotOptions o = import_snapshot_options(SnapshotOptions{}, recorded, R"({"exclude_tables": ["members"]})");
+  ASSERT_TRUE(o.tables.has_value());
+  EXPECT_EQ(*o.tables, (std::vector<QualifiedName>{{"", "tenants"}, {"", "visits"}}));
+  // A list the caller gives is the caller's: kept as given.
+  o = import_snapshot_options(SnapshotOptions{}, recorded,
+                              R"({"tables": ["tenants", "members"], "exclude_tables": ["members"]})");
+  EXPECT_EQ(o.tables->size(), 2u);
+  o = import_snapshot_options(SnapshotOptions{}, recorded, R"({"exclude_tables": ["other.members"]})");
+  EXPECT_EQ(o.tables->size(), 3u) << "a table of another schema is another table";
+}
+
 TEST(ImportSnapshotOptions, ARecordedTenancyThatDiffersIsRefusedNamingBoth) {
   auto recorded = recorded_defaults();
   recorded["tenancy"] = "schema";
@@ -417,13 +431,24 @@ TEST(ImportReport, AReplaceSaysWhichRowsItKeptAndWhy) {
       {"table": "public.notes", "soft_deleted": 0, "unrecorded": 3}]})"));
   // The totals and table entries keep their keys.
   EXPECT_EQ(j["totals"].size(), 4u);
-  EXPECT_EQ(j["tables"][0].size(), 5u);
+  EXPECT_FALSE(j["tables"][0].contains("kept")) << j["tables"][0].dump();
+  EXPECT_FALSE(j["tables"][0].contains("kept_soft_deleted"));
   EXPECT_EQ(report_summary(r),
             "replace: 2 inserted, 3 updated, 11 unchanged, 5 deleted, 3 kept soft-deleted, 3 kept unrecorded");
   // merge and insert_only never delete, so never keep.
   r.mode = ImportMode::Merge;
   EXPECT_FALSE(report_json(r).contains("kept"));
   EXPECT_EQ(report_summary(r), "merge: 2 inserted, 3 updated, 11 unchanged, 5 deleted");
+}
+
+TEST(ImportReport, SaysWhichKeyRowsWereMatchedOn) {
+  ImportReport r;
+  r.tables = {{"public.accounts", 1, 0, 0, 0, {"email"}, "unique index \"accounts_email_key\""},
+              {"public.events", 2, 2, 0, 2}};
+  auto j = report_json(r);
+  EXPECT_EQ(j["tables"][0]["matched_on"]["columns"], nlohmann::json::array({"email"}));
+  EXPECT_EQ(j["tables"][0]["matched_on"]["source"], "unique index \"accounts_email_key\"");
+  EXPECT_TRUE(j["tables"][1]["matched_on"].is_null()) << "a table without a key is matched on nothing";
 }
 
 TEST(CopyField, RefusesAValueOfAKindItsEncodingNeverWrites) {
