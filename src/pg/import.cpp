@@ -986,21 +986,33 @@ ImportOutcome run_import(const ImportRequest& request) {
     lt.catalog_index = *index;
     tables.push_back(std::move(lt));
   }
-  // replace: the keys of the rows the snapshot's soft-delete filter left
-  // out (filtered_rows), for the tables imported; they are left alone.
-  if (mode == core::ImportMode::Replace)
-    for (const auto& s : filtered_sections) {
-      const auto index = catalog_index(catalog, s.schema, s.name);
-      const bool imported = index && std::any_of(tables.begin(), tables.end(), [&](const LoadTable& d) {
-                              return d.data && d.catalog_index == *index;
-                            });
-      if (!imported) continue;
+  // The keys of the rows the snapshot's soft-delete filter left out
+  // (filtered_rows), for the tables imported: a replace leaves those rows
+  // alone. Keys that cannot be matched would let it delete them, so a
+  // section without the table's primary key is refused, in every mode.
+  for (const auto& s : filtered_sections) {
+    const auto index = catalog_index(catalog, s.schema, s.name);
+    const bool imported = index && std::any_of(tables.begin(), tables.end(), [&](const LoadTable& d) {
+                            return d.data && d.catalog_index == *index;
+                          });
+    if (!imported) continue;
+    const std::vector<std::string>& primary_key = catalog.tables[*index].primary_key;
+    for (const auto& k : primary_key)
+      if (std::find(s.columns.begin(), s.columns.end(), k) == s.columns.end())
+        throw core::Error(core::sqlstate::kInvalidParameterValue,
+                          s.where() + " (" + table_display(s.schema, s.name) +
+                              ") lacks a column of the table's primary key",
+                          "Its rows are the keys of rows the snapshot's soft-delete filter left out: (" +
+                              column_list(primary_key) + ").",
+                          "Import the snapshot as it was written.");
+    if (mode == core::ImportMode::Replace) {
       LoadTable lt;
       lt.section = &s;
       lt.data = false;
       lt.catalog_index = *index;
       tables.push_back(std::move(lt));
     }
+  }
 
   for (auto& t : tables) {
     const core::Table& table = catalog.tables[t.catalog_index];
@@ -1129,16 +1141,6 @@ ImportOutcome run_import(const ImportRequest& request) {
     if (!used_key_columns.count(name))
       throw core::Error(core::sqlstate::kInvalidParameterValue,
                         "key_columns names \"" + name.to_string() + "\", which is not a table of the snapshot");
-  // Keys of filtered rows that cannot be matched would let the replace
-  // delete the rows they stand for.
-  for (const auto& t : tables)
-    if (t.section->part == "filtered_rows" && !t.staged.has_key() &&
-        !catalog.tables[t.catalog_index].primary_key.empty())
-      throw core::Error(core::sqlstate::kInvalidParameterValue,
-                        t.section->where() + " (" + t.staged.display + ") lacks a column of the table's primary key",
-                        "Its rows are the keys of rows the snapshot's soft-delete filter left out: (" +
-                            column_list(catalog.tables[t.catalog_index].primary_key) + ").",
-                        "Import the snapshot as it was written.");
 
   // --- 4. Stage.
   for (auto& t : tables)

@@ -8,7 +8,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(42);
+SELECT plan(43);
 
 -- Projects have the soft-delete column; tasks are their children (no column
 -- of their own: left out with a soft-deleted project); links are tenant rows
@@ -172,6 +172,9 @@ SELECT is(tap.error_of($$SELECT backup_import(jsonb_set(d, '{filtered_rows,0,col
                                               'replace') FROM doc$$) ->> 'message',
           'snapshot filtered_rows[0] (public.sd_projects) lacks a column of the table''s primary key',
           'a filtered section without the key is refused, not ignored');
+SELECT is(tap.error_of($$SELECT backup_import(jsonb_set(d, '{filtered_rows,0,columns,0}', '"name"'),
+                                              'merge', '{"tables": ["sd_projects"]}') FROM doc$$) ->> 'sqlstate',
+          '22023', 'by a merge too');
 
 -- 5. Merge and insert_only never delete: the record changes nothing for them.
 SELECT pg_temp.set_state(false);
