@@ -409,11 +409,16 @@ std::string not_owned_condition(const std::string& membership) {
 
 }  // namespace
 
-std::string doomed_sql(const StagedTable& t, std::string_view alias, const std::string& membership) {
-  std::string owned = owned_condition(membership);
-  if (!t.has_key()) return owned;
-  return owned + " AND NOT EXISTS (SELECT 1 FROM " + t.stage + " ptb_k WHERE " +
-         key_match_sql(t, alias, "ptb_k") + ")";
+std::string doomed_sql(const StagedTable& t, std::string_view alias, const std::string& membership,
+                       const std::vector<const StagedTable*>& spared) {
+  std::string sql = owned_condition(membership);
+  auto not_in = [&](const StagedTable& keys) {
+    sql += " AND NOT EXISTS (SELECT 1 FROM " + keys.stage + " ptb_k WHERE " + key_match_sql(keys, alias, "ptb_k") + ")";
+  };
+  if (t.has_key()) not_in(t);
+  for (const StagedTable* s : spared)
+    if (s->has_key()) not_in(*s);
+  return sql;
 }
 
 std::string delete_doomed_sql(const std::vector<const StagedTable*>& tables,
@@ -527,14 +532,27 @@ json report_json(const ImportReport& r) {
     unchanged += t.unchanged();
     deleted += t.deleted;
   }
-  return {{"mode", std::string(to_string(r.mode))},
-          {"dry_run", r.dry_run},
-          {"tenant", r.tenant ? json(*r.tenant) : json(nullptr)},
-          {"tables", tables},
-          {"totals",
-           {{"inserted", inserted}, {"updated", updated}, {"unchanged", unchanged}, {"deleted", deleted}}},
-          {"triggers", {{"fired", r.triggers.fired}, {"reason", r.triggers.reason}}},
-          {"duration_ms", std::round(r.duration_ms * 1000.0) / 1000.0}};
+  json report = {{"mode", std::string(to_string(r.mode))},
+                 {"dry_run", r.dry_run},
+                 {"tenant", r.tenant ? json(*r.tenant) : json(nullptr)},
+                 {"tables", tables},
+                 {"totals",
+                  {{"inserted", inserted}, {"updated", updated}, {"unchanged", unchanged}, {"deleted", deleted}}},
+                 {"triggers", {{"fired", r.triggers.fired}, {"reason", r.triggers.reason}}},
+                 {"duration_ms", std::round(r.duration_ms * 1000.0) / 1000.0}};
+  if (r.mode == ImportMode::Replace) {
+    json kept_tables = json::array();
+    int64_t soft_deleted = 0, unrecorded = 0;
+    for (const auto& t : r.tables) {
+      soft_deleted += t.kept_soft_deleted;
+      unrecorded += t.kept_unrecorded;
+      if (t.kept_soft_deleted != 0 || t.kept_unrecorded != 0)
+        kept_tables.push_back(
+            {{"table", t.table}, {"soft_deleted", t.kept_soft_deleted}, {"unrecorded", t.kept_unrecorded}});
+    }
+    report["kept"] = {{"soft_deleted", soft_deleted}, {"unrecorded", unrecorded}, {"tables", kept_tables}};
+  }
+  return report;
 }
 
 std::string report_summary(const ImportReport& r) {
@@ -544,7 +562,15 @@ std::string report_summary(const ImportReport& r) {
          std::to_string(t["inserted"].get<int64_t>()) + " inserted, " +
          std::to_string(t["updated"].get<int64_t>()) + " updated, " +
          std::to_string(t["unchanged"].get<int64_t>()) + " unchanged, " +
-         std::to_string(t["deleted"].get<int64_t>()) + " deleted";
+         std::to_string(t["deleted"].get<int64_t>()) + " deleted" +
+         [&]() -> std::string {
+           if (!j.contains("kept")) return "";
+           std::string kept;
+           for (const char* why : {"soft_deleted", "unrecorded"})
+             if (const int64_t n = j["kept"][why].get<int64_t>(); n != 0)
+               kept += ", " + std::to_string(n) + (why[0] == 's' ? " kept soft-deleted" : " kept unrecorded");
+           return kept;
+         }();
 }
 
 }  // namespace ptb::core

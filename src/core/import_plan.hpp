@@ -135,8 +135,11 @@ std::string insert_missing_sql(const StagedTable& t);
 
 // A boolean expression for a row (`alias`) of the table that a replace
 // removes: the tenant's row (`membership`, an expression on `alias`) whose
-// key is not in the stage; without a key, every tenant row.
-std::string doomed_sql(const StagedTable& t, std::string_view alias, const std::string& membership);
+// key is not in the stage; without a key, every tenant row. Rows whose key
+// (each spared table's own) is in one of the `spared` stages stay: keys
+// of rows the snapshot's soft-delete filter left out, reference rows.
+std::string doomed_sql(const StagedTable& t, std::string_view alias, const std::string& membership,
+                       const std::vector<const StagedTable*>& spared = {});
 
 // One statement removing, in every listed table, the rows `doomed[i]`
 // (on alias ptb_t) selects; returns one row with one count per table.
@@ -218,6 +221,12 @@ struct TableOutcome {
   int64_t deleted = 0;
   std::vector<std::string> key;  // the columns rows were matched on; empty: none
   std::string key_source;        // "primary key", "key_columns", "unique index \"i\"", ...
+  // replace: rows of the tenant the snapshot lacks that were left alone
+  // (docs/import.md, "Soft-deleted rows"): recorded by the snapshot as left
+  // out by its soft-delete filter (or as reference rows); or, from a
+  // snapshot that does not record that, possibly left out by it.
+  int64_t kept_soft_deleted = 0;
+  int64_t kept_unrecorded = 0;
   // Rows of the snapshot already in the table as they are (insert_only:
   // already there, whatever their values).
   int64_t unchanged() const;
@@ -240,9 +249,11 @@ struct ImportReport {
 
 // {"mode", "dry_run", "tenant", "tables": [{"table", "inserted", "updated",
 //  "unchanged", "deleted"}], "totals": {...}, "triggers": {"fired", "reason"},
-//  "duration_ms"}
+//  "duration_ms"}; a replace adds "kept": {"soft_deleted", "unrecorded",
+//  "tables": [{"table", "soft_deleted", "unrecorded"}]} (tables with any).
 nlohmann::json report_json(const ImportReport& report);
-// One line for backup_logs.notes: "replace: 2 inserted, 1 updated, 9 unchanged, 3 deleted".
+// One line for backup_logs.notes: "replace: 2 inserted, 1 updated, 9 unchanged, 3 deleted",
+// and when a replace kept rows: ", 1 kept soft-deleted, 2 kept unrecorded".
 std::string report_summary(const ImportReport& report);
 
 }  // namespace ptb::core

@@ -96,11 +96,13 @@ enum TopKey : unsigned {
   kMasterData = 16,
   kData = 32,
   kStatistics = 64,
+  kFilteredRows = 128,  // optional (docs/format.md): since 0.2.0
 };
+constexpr unsigned kRequiredTopKeys = 127;
 constexpr std::pair<TopKey, const char*> kTopKeys[] = {
     {kFormat, "format"},         {kFormatVersion, "format_version"}, {kMetadata, "metadata"},
     {kSchema, "schema"},         {kMasterData, "master_data"},       {kData, "data"},
-    {kStatistics, "statistics"},
+    {kStatistics, "statistics"},   {kFilteredRows, "filtered_rows"},
 };
 
 // The keys of a row section.
@@ -133,8 +135,9 @@ enum class Target {
   SchemaTables,
   MasterData,
   Data,
+  FilteredRows,
   Statistics,
-  Section,  // an element of data / master_data
+  Section,  // an element of data / master_data / filtered_rows
   TableSchema,
   TableName,
   TableRole,
@@ -170,7 +173,7 @@ constexpr std::pair<SchemaTableKey, const char*> kDefKeys[] = {
 struct Frame {
   FrameKind kind;
   unsigned key = 0;      // objects: bit of the key whose value comes next
-  bool master = false;   // Sections: master_data rather than data
+  const char* section = nullptr;  // Sections: "data", "master_data" or "filtered_rows"
   int64_t position = 0;  // Row: its index in rows
   int64_t count = 0;     // arrays: elements so far
 };
@@ -350,18 +353,22 @@ class SnapshotHandler {
     if (building()) return dom_add(json::array(), 2);
     Target target = take_target();
     switch (target) {
-      case Target::Data: stack_.push_back({FrameKind::Sections}); break;
-      case Target::MasterData: stack_.push_back({FrameKind::Sections, 0, true}); break;
+      case Target::Data: stack_.push_back({FrameKind::Sections, 0, "data"}); break;
+      case Target::MasterData: stack_.push_back({FrameKind::Sections, 0, "master_data"}); break;
+      case Target::FilteredRows:
+        summary_.records_filtered_rows = true;
+        stack_.push_back({FrameKind::Sections, 0, "filtered_rows"});
+        break;
       case Target::TableColumns:
         table_.count.column_names.clear();
         stack_.push_back({FrameKind::Columns});
         break;
       case Target::TableRows:
-        if (visitor_) visitor_->begin_rows(section_is_master_, table_.position);
+        if (visitor_) visitor_->begin_rows(table_.count.section, table_.position);
         stack_.push_back({FrameKind::Rows});
         break;
       case Target::Row:
-        stack_.push_back({FrameKind::Row, 0, false, position_});
+        stack_.push_back({FrameKind::Row, 0, nullptr, position_});
         arena_.clear();
         cells_.clear();
         break;
@@ -505,7 +512,7 @@ class SnapshotHandler {
       throw Error(sqlstate::kInvalidParameterValue, "snapshot has no \"format_version\" key");
     if (deferred_) throw *deferred_;
     for (const auto& [bit, name] : kTopKeys)
-      if ((seen_ & bit) == 0)
+      if ((bit & kRequiredTopKeys) != 0 && (seen_ & bit) == 0)
         throw Error(sqlstate::kInvalidParameterValue,
                     std::string("snapshot has no \"") + name + "\" key");
     if (!schema_tables_seen_)
@@ -514,6 +521,7 @@ class SnapshotHandler {
     check_statistics();
     summary_.tables = std::move(master_sections_);
     for (auto& t : data_sections_) summary_.tables.push_back(std::move(t));
+    for (auto& t : filtered_sections_) summary_.tables.push_back(std::move(t));
     return std::move(summary_);
   }
 
@@ -543,6 +551,7 @@ class SnapshotHandler {
           case kSchema: return Target::Schema;
           case kMasterData: return Target::MasterData;
           case kData: return Target::Data;
+          case kFilteredRows: return Target::FilteredRows;
           case kStatistics: return Target::Statistics;
           default: return Target::Ignore;
         }
@@ -561,7 +570,7 @@ class SnapshotHandler {
         return key == 1 ? Target::ColumnDefName : key == 2 ? Target::ColumnDefEncoding : Target::Ignore;
       case FrameKind::Sections:
         position_ = frame.count++;
-        section_is_master_ = frame.master;
+        section_ = frame.section;
         return Target::Section;
       case FrameKind::Table:
         switch (key) {
@@ -579,7 +588,7 @@ class SnapshotHandler {
     return Target::Ignore;
   }
 
-  const char* current_section() const { return section_is_master_ ? "master_data" : "data"; }
+  const char* current_section() const { return section_; }
 
   // A value of the wrong type for where it stands (any value is right for
   // row values and unknown keys).
@@ -616,6 +625,7 @@ class SnapshotHandler {
       case Target::ColumnDefEncoding: return;
       case Target::Data: return shape("snapshot \"data\" is not an array");
       case Target::MasterData: return shape("snapshot \"master_data\" is not an array");
+      case Target::FilteredRows: return shape("snapshot \"filtered_rows\" is not an array");
       case Target::Section:
         return shape("snapshot " + std::string(current_section()) + "[" +
                      std::to_string(position_) + "] is not an object");
@@ -688,17 +698,19 @@ class SnapshotHandler {
   void end_table() {
     TableState& t = table_;
     const bool master = t.count.section == "master_data";
+    const bool filtered = t.count.section == "filtered_rows";
     std::string problem = std::move(t.problem);
     for (const auto& [bit, name] : kTableKeys)
       if (problem.empty() && (t.seen & bit) == 0)
         problem = std::string("\"") + name + "\" is missing";
     if (problem.empty()) {
       const std::string& role = t.count.role;
-      bool known =
-          master ? role == "master" || role == "reference" : role == "tenant" || role == "child";
+      bool known = filtered ? role == "filtered"
+                   : master ? role == "master" || role == "reference"
+                            : role == "tenant" || role == "child";
       if (!known)
         problem = "role " + quoted_text(role) + " is not valid in " + t.count.section +
-                  (master ? " (master or reference)" : " (tenant or child)");
+                  (filtered ? " (filtered)" : master ? " (master or reference)" : " (tenant or child)");
     }
     // "columns": [] is valid: a table whose columns are all generated or
     // dropped; its rows are then empty arrays (checked below).
@@ -723,7 +735,9 @@ class SnapshotHandler {
       fail(Error(sqlstate::kInvalidParameterValue, where + ": " + problem));
       return;
     }
-    if (master) {
+    if (filtered) {
+      filtered_sections_.push_back(std::move(t.count));
+    } else if (master) {
       master_sections_.push_back(std::move(t.count));
     } else {
       summary_.total_rows += t.count.rows;
@@ -970,6 +984,9 @@ class SnapshotHandler {
     // Always written by version 1, but only "tables" and "total_rows" are
     // needed to check the rows.
     compare("master_tables", master_sections_, "master_data", false);
+    // Written with filtered_rows, always: one without the other was cut or
+    // edited (a document without either is one from before 0.2.0).
+    compare("filtered_tables", filtered_sections_, "filtered_rows", summary_.records_filtered_rows);
 
     auto total = s.find("total_rows");
     if (total == s.end() || !total->is_number_integer())
@@ -989,12 +1006,13 @@ class SnapshotHandler {
   SnapshotSummary summary_;
   std::vector<TableCount> master_sections_;
   std::vector<TableCount> data_sections_;
+  std::vector<TableCount> filtered_sections_;
 
   std::vector<Frame> stack_;
   int depth_ = 0;
   int skip_depth_ = 0;    // > 0: inside a container being skipped
   int64_t position_ = 0;  // array index of the value being started
-  bool section_is_master_ = false;
+  const char* section_ = "data";  // the section array being read
   TableState table_;
   unsigned seen_ = 0;  // TopKey bits
   bool schema_tables_seen_ = false;

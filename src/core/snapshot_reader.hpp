@@ -19,10 +19,11 @@ namespace ptb::core {
 
 // One row section of a snapshot.
 struct TableCount {
-  std::string section;  // "data" | "master_data"
+  std::string section;  // "data" | "master_data" | "filtered_rows"
   std::string schema;
   std::string name;
-  std::string role;  // data: tenant | child; master_data: master | reference
+  // data: tenant | child; master_data: master | reference; filtered_rows: filtered
+  std::string role;
   int64_t rows = 0;
   size_t columns = 0;
   std::vector<std::string> column_names;
@@ -34,7 +35,11 @@ struct SnapshotSummary {
   std::optional<std::string> tenant_id;  // nullopt: a whole-database snapshot
   std::optional<std::string> tenant_name;
   std::string tenancy;             // "column" | "schema"
-  std::vector<TableCount> tables;  // master_data and data sections, in document order
+  // master_data, data, then filtered_rows sections, each in document order
+  std::vector<TableCount> tables;
+  // The document records the keys of the rows its soft-delete filter left
+  // out (it has "filtered_rows", possibly empty): docs/format.md.
+  bool records_filtered_rows = false;
   int64_t total_rows = 0;          // rows in data
   nlohmann::json metadata;         // kept whole: small
   nlohmann::json statistics;
@@ -50,13 +55,13 @@ struct RowCell {
 };
 
 // Receives the rows of a document as read_snapshot reads them. Sections are
-// named by their place (master_data or data, index), as their names may
-// come after their rows. A section whose rows were handed over can still
+// named by their place (TableCount::section: "master_data", "data" or
+// "filtered_rows", and index), as their names may come after their rows. A section whose rows were handed over can still
 // turn out to be wrong: nothing is final before read_snapshot returns.
 class RowVisitor {
  public:
   virtual ~RowVisitor() = default;
-  virtual void begin_rows(bool master, int64_t position) = 0;
+  virtual void begin_rows(const std::string& section, int64_t position) = 0;
   // The cells point into the reader's buffers: valid during the call only.
   virtual void row(const std::vector<RowCell>& cells) = 0;
 };

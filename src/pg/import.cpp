@@ -247,11 +247,11 @@ class SpilledRows : public core::RowVisitor {
  public:
   SpilledRows() { guarded([&] { file_ = BufFileCreateTemp(false); }); }
 
-  void begin_rows(bool master, int64_t position) override {
+  void begin_rows(const std::string& section, int64_t position) override {
     flush();
     SpillPosition at;
     guarded([&] { BufFileTell(file_, &at.fileno, &at.offset); });
-    starts_[{master, position}] = at;
+    starts_[{section, position}] = at;
   }
 
   void row(const std::vector<core::RowCell>& cells) override {
@@ -269,8 +269,8 @@ class SpilledRows : public core::RowVisitor {
 
   // After the document is read: everything is in the file.
   void finish() { flush(); }
-  std::optional<SpillPosition> start_of(bool master, int64_t position) const {
-    auto it = starts_.find({master, position});
+  std::optional<SpillPosition> start_of(const std::string& section, int64_t position) const {
+    auto it = starts_.find({section, position});
     if (it == starts_.end()) return std::nullopt;
     return it->second;
   }
@@ -298,7 +298,7 @@ class SpilledRows : public core::RowVisitor {
 
   BufFile* file_ = nullptr;
   std::string buffer_;
-  std::map<std::pair<bool, int64_t>, SpillPosition> starts_;
+  std::map<std::pair<std::string, int64_t>, SpillPosition> starts_;
 };
 
 namespace {
@@ -379,9 +379,9 @@ class SpillReader {
   std::vector<core::RowCell> cells_;
 };
 
-// One row section of the document (data or master_data).
+// One row section of the document (data, master_data or filtered_rows).
 struct Section {
-  bool master = false;
+  std::string part;  // "data", "master_data" or "filtered_rows"
   int position = 0;
   std::string schema;
   std::string name;
@@ -391,22 +391,21 @@ struct Section {
   uint32 row_count = 0;
 
   std::string where() const {
-    return "snapshot " + std::string(master ? "master_data" : "data") + "[" +
-           std::to_string(position) + "]";
+    return "snapshot " + part + "[" + std::to_string(position) + "]";
   }
 };
 
 using TableKey = std::pair<std::string, std::string>;  // schema, name
 
-// The sections of a document read into `spill`.
+// The sections of one part of a document read into `spill`.
 std::vector<Section> spilled_sections(const core::SnapshotSummary& summary, const SpilledRows& spill,
-                                      bool master) {
+                                      const std::string& part) {
   std::vector<Section> sections;
   int position = 0;
   for (const auto& t : summary.tables) {
-    if ((t.section == "master_data") != master) continue;
+    if (t.section != part) continue;
     Section s;
-    s.master = master;
+    s.part = part;
     s.position = position++;
     s.schema = t.schema;
     s.name = t.name;
@@ -415,7 +414,7 @@ std::vector<Section> spilled_sections(const core::SnapshotSummary& summary, cons
     if (t.rows > static_cast<int64_t>(UINT32_MAX))
       throw core::Error("54000", s.where() + " has more rows than one import can take");
     s.row_count = static_cast<uint32>(t.rows);
-    s.spilled = spill.start_of(master, s.position);
+    s.spilled = spill.start_of(part, s.position);
     if (!s.spilled && s.row_count > 0) bad_shape("rows of a section were not read");
     sections.push_back(std::move(s));
   }
@@ -549,6 +548,10 @@ struct LoadTable {
   std::vector<core::ValueEncoding> encodings;
   core::TableOutcome outcome;
   int64_t doomed = 0;          // replace: the tenant's rows the snapshot lacks
+  // replace of a snapshot that does not record the rows its soft-delete
+  // filter left out (before 0.2.0), for a table the filter reaches: the
+  // rows it lacks may be such rows, so none is deleted (docs/import.md).
+  bool unrecorded = false;
 };
 
 // Staging tables are named ptb_stage_1, _2, ... afresh for each import:
@@ -905,9 +908,10 @@ ImportOutcome run_import(const ImportRequest& request) {
   const auto params = tenant_parameters(snapshot);
   const bool by_column = plan.uses_tenant_parameter();
   // Which rows are the tenant's whatever their soft-delete column says:
-  // a snapshot row may bring back a row soft-deleted since.
+  // a snapshot row may bring back a row soft-deleted since. (In schema
+  // tenancy too: a replace compares it with the plan, section 6.)
   std::optional<TenantSnapshotPlan> owner_snapshot;
-  if (by_column && !plan.options().include_deleted && !plan.options().soft_delete_column.empty()) {
+  if (!plan.options().include_deleted && !plan.options().soft_delete_column.empty()) {
     core::SnapshotOptions owner_options = plan.options();
     owner_options.include_deleted = true;
     owner_snapshot = plan_tenant_snapshot(tenant, owner_options, false);
@@ -921,8 +925,9 @@ ImportOutcome run_import(const ImportRequest& request) {
   };
 
   // --- 3. Sections and tables.
-  const std::vector<Section> data_sections = spilled_sections(*summary, *request.spilled, false);
-  const std::vector<Section> master_sections = spilled_sections(*summary, *request.spilled, true);
+  const std::vector<Section> data_sections = spilled_sections(*summary, *request.spilled, "data");
+  const std::vector<Section> master_sections = spilled_sections(*summary, *request.spilled, "master_data");
+  const std::vector<Section> filtered_sections = spilled_sections(*summary, *request.spilled, "filtered_rows");
   const auto encodings = encodings_of(summary->schema_tables);
   std::map<TableKey, const Section*> data_by_name;
   for (const auto& s : data_sections) {
@@ -982,6 +987,33 @@ ImportOutcome run_import(const ImportRequest& request) {
     lt.data = false;
     lt.catalog_index = *index;
     tables.push_back(std::move(lt));
+  }
+  // The keys of the rows the snapshot's soft-delete filter left out
+  // (filtered_rows), for the tables imported: a replace leaves those rows
+  // alone. Keys that cannot be matched would let it delete them, so a
+  // section without the table's primary key is refused, in every mode.
+  for (const auto& s : filtered_sections) {
+    const auto index = catalog_index(catalog, s.schema, s.name);
+    const bool imported = index && std::any_of(tables.begin(), tables.end(), [&](const LoadTable& d) {
+                            return d.data && d.catalog_index == *index;
+                          });
+    if (!imported) continue;
+    const std::vector<std::string>& primary_key = catalog.tables[*index].primary_key;
+    for (const auto& k : primary_key)
+      if (std::find(s.columns.begin(), s.columns.end(), k) == s.columns.end())
+        throw core::Error(core::sqlstate::kInvalidParameterValue,
+                          s.where() + " (" + table_display(s.schema, s.name) +
+                              ") lacks a column of the table's primary key",
+                          "Its rows are the keys of rows the snapshot's soft-delete filter left out: (" +
+                              column_list(primary_key) + ").",
+                          "Import the snapshot as it was written.");
+    if (mode == core::ImportMode::Replace) {
+      LoadTable lt;
+      lt.section = &s;
+      lt.data = false;
+      lt.catalog_index = *index;
+      tables.push_back(std::move(lt));
+    }
   }
 
   for (auto& t : tables) {
@@ -1166,7 +1198,7 @@ ImportOutcome run_import(const ImportRequest& request) {
                         t->section->where() + " repeats a key the rows are matched on.");
   }
   for (auto& t : tables) {
-    if (t.data || !t.staged.has_key()) continue;
+    if (t.data || !t.staged.has_key() || t.section->part == "filtered_rows") continue;
     auto missing = run(core::missing_rows_sql(t.staged));
     const int64_t count = first_int(missing);
     if (count == 0) continue;
@@ -1228,12 +1260,42 @@ ImportOutcome run_import(const ImportRequest& request) {
   if (mode == core::ImportMode::Replace) {
     // Deletes run as origin, so foreign keys and their actions apply.
     const int level = set_setting("session_replication_role", "origin");
+    // Rows a replace leaves alone although the snapshot lacks them
+    // (docs/import.md, "Soft-deleted rows"): those whose key it records in
+    // filtered_rows (its soft-delete filter left them out) or as reference
+    // rows (its rows point at them). A snapshot that does not record its
+    // filtered rows leaves every such row of the tables its filter reaches.
+    std::map<size_t, std::vector<const core::StagedTable*>> spared;
+    for (const auto& t : tables)
+      if (!t.data && t.staged.has_key() &&
+          (t.section->role == "reference" || t.section->part == "filtered_rows"))
+        spared[t.catalog_index].push_back(&t.staged);
+    if (!summary->records_filtered_rows && owner_snapshot)
+      for (auto* t : data_tables) {
+        const core::Table& table = catalog.tables[t->catalog_index];
+        const auto index = catalog_index(owner_plan.catalog(), table.schema, table.name);
+        // (A table without a key is replaced whole: keeping its rows
+        // would double them.)
+        t->unrecorded = index && t->staged.has_key() &&
+                        owner_plan.membership_sql(*index, "ptb_t") != plan.membership_sql(t->catalog_index, "ptb_t");
+      }
+    auto doomed_of = [&](const LoadTable& t, const std::string& alias) -> std::string {
+      if (t.unrecorded) return "false";
+      return core::doomed_sql(t.staged, alias, plan.membership_sql(t.catalog_index, alias),
+                              spared[t.catalog_index]);
+    };
     std::vector<std::string> doomed;
     for (auto* t : data_tables) {
-      doomed.push_back(core::doomed_sql(t->staged, "ptb_t", plan.membership_sql(t->catalog_index, "ptb_t")));
-      t->doomed = first_int(run("SELECT pg_catalog.count(*) FROM " + t->staged.only_target() +
-                                    " ptb_t WHERE " + doomed.back(),
-                                params));
+      doomed.push_back(doomed_of(*t, "ptb_t"));
+      auto count = [&](const std::string& where) {
+        return first_int(
+            run("SELECT pg_catalog.count(*) FROM " + t->staged.only_target() + " ptb_t WHERE " + where, params));
+      };
+      t->doomed = t->unrecorded ? 0 : count(doomed.back());
+      if (!t->unrecorded && spared[t->catalog_index].empty()) continue;
+      const int64_t kept =
+          count(core::doomed_sql(t->staged, "ptb_t", plan.membership_sql(t->catalog_index, "ptb_t"))) - t->doomed;
+      (t->unrecorded ? t->outcome.kept_unrecorded : t->outcome.kept_soft_deleted) = kept;
     }
     std::vector<std::string> oids;
     for (auto* t : data_tables) oids.push_back(t->oid);
@@ -1246,11 +1308,8 @@ ImportOutcome run_import(const ImportRequest& request) {
         if (t->oid == fk.from_oid) from = t;
       }
       if (to == nullptr || to->doomed == 0) continue;
-      const std::string to_doomed =
-          core::doomed_sql(to->staged, "ptb_d", plan.membership_sql(to->catalog_index, "ptb_d"));
-      const std::string from_doomed =
-          from ? core::doomed_sql(from->staged, "ptb_x", plan.membership_sql(from->catalog_index, "ptb_x"))
-               : "false";
+      const std::string to_doomed = doomed_of(*to, "ptb_d");
+      const std::string from_doomed = from ? doomed_of(*from, "ptb_x") : "false";
       core::ForeignKeyCheck check = fk.check;
       check.from_key = from ? describing_columns(from->staged) : primary_key_of(fk.from_oid);
       if (check.from_key.empty()) check.from_key = check.from_columns;

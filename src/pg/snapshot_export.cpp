@@ -1,5 +1,6 @@
 #include "pg/snapshot_export.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 #include "core/error.hpp"
@@ -221,11 +222,20 @@ void write_name_list(core::JsonWriter& w, const std::vector<std::string>& names)
   w.end_array();
 }
 
+// A section of `role` with the rows of `table` that `where` selects: their
+// values in `only` (column names), or in every column the snapshot carries.
 int64_t write_rows_section(core::JsonWriter& w, const core::TenancyPlan& plan, size_t table,
                            const std::string& role, const std::string& where,
-                           const std::vector<TextValue>& params) {
+                           const std::vector<TextValue>& params,
+                           const std::vector<std::string>& only = {}) {
   const core::Table& t = plan.catalog().tables[table];
   auto columns = data_columns(t);
+  if (!only.empty())
+    columns.erase(std::remove_if(columns.begin(), columns.end(),
+                                 [&](const core::Column* c) {
+                                   return std::find(only.begin(), only.end(), c->name) == only.end();
+                                 }),
+                  columns.end());
   std::vector<core::ValueEncoding> encodings;
   std::vector<std::string> names;
   for (const auto* c : columns) {
@@ -477,6 +487,43 @@ void write_counts(core::JsonWriter& w, const std::vector<TableRowCount>& counts)
   w.end_array();
 }
 
+// The keys of the rows the soft-delete filter leaves out of `data`
+// (docs/format.md, filtered_rows): for each table of data whose rows the
+// filter can leave out (it has the soft-delete column, or a table up its
+// owning chain has), the rows that are the tenant's when soft-deleted rows
+// count and not otherwise. With them a replace knows which rows it did not
+// see because of the filter, and leaves them alone (docs/import.md).
+// Written only with include_deleted false and a soft-delete column.
+void write_filtered_rows(core::JsonWriter& w, const TenantSnapshotPlan& snapshot,
+                         const std::vector<TextValue>& params, ExportStatistics& stats) {
+  const core::TenancyPlan& plan = snapshot.plan;
+  if (plan.options().include_deleted || plan.options().soft_delete_column.empty()) return;
+  core::SnapshotOptions all_options = plan.options();
+  all_options.include_deleted = true;
+  const TenantSnapshotPlan all = plan_tenant_snapshot(snapshot.tenant, all_options, false, false);
+  const core::Catalog& all_catalog = all.plan.catalog();
+  w.key("filtered_rows");
+  w.begin_array();
+  for (const auto& p : plan.tables()) {
+    if (p.role == core::TableRole::Master) continue;
+    const core::Table& t = plan.catalog().tables[p.table];
+    std::optional<size_t> same;
+    for (size_t i = 0; i < all_catalog.tables.size(); ++i)
+      if (all_catalog.tables[i].schema == t.schema && all_catalog.tables[i].name == t.name) same = i;
+    if (!same) continue;
+    const std::string filtered = plan.membership_sql(p.table, "t0");
+    const std::string owned = all.plan.membership_sql(*same, "t0");
+    if (owned == filtered) continue;  // the filter does not reach this table
+    // The key, else (a table without a primary key) every column.
+    int64_t rows = write_rows_section(w, plan, p.table, "filtered",
+                                      "(" + owned + ") AND NOT COALESCE((" + filtered + "), false)",
+                                      params, t.primary_key);
+    stats.filtered_tables.push_back({display_name(t), "filtered", rows});
+  }
+  w.end_array();
+  stats.records_filtered_rows = true;
+}
+
 }  // namespace
 
 int fix_output_settings() {
@@ -543,6 +590,7 @@ ExportStatistics write_snapshot(const TenantSnapshotPlan& snapshot, core::JsonWr
     stats.total_rows += rows;
   }
   w.end_array();
+  write_filtered_rows(w, snapshot, params, stats);
 
   w.key("statistics");
   w.begin_object();
@@ -550,6 +598,10 @@ ExportStatistics write_snapshot(const TenantSnapshotPlan& snapshot, core::JsonWr
   write_counts(w, stats.data_tables);
   w.key("master_tables");
   write_counts(w, stats.master_tables);
+  if (stats.records_filtered_rows) {
+    w.key("filtered_tables");
+    write_counts(w, stats.filtered_tables);
+  }
   w.key("table_count");
   w.integer(static_cast<int64_t>(stats.data_tables.size()));
   w.key("total_rows");

@@ -25,6 +25,9 @@ struct TableRowCount {
 struct ExportStatistics {
   std::vector<TableRowCount> data_tables;    // tenant and child tables
   std::vector<TableRowCount> master_tables;  // master and reference rows
+  // filtered_rows: the keys of rows the soft-delete filter left out
+  bool records_filtered_rows = false;
+  std::vector<TableRowCount> filtered_tables;
   int64_t total_rows = 0;                    // rows in data
 };
 

@@ -290,6 +290,26 @@ def format_rules(doc):
         problems.append("statistics.table_count %d != %d data sections" % (st["table_count"], len(doc["data"])))
     if st["total_rows"] != sum(len(s["rows"]) for s in doc["data"]):
         problems.append("statistics.total_rows does not add up")
+
+    # filtered_rows: with include_deleted false and a soft-delete column
+    # only; key-only sections of data tables, in data order, counted.
+    options = doc["metadata"]["options"]
+    if ("filtered_rows" in doc) != (not options["include_deleted"] and options["soft_delete_column"] != ""):
+        problems.append("filtered_rows is there without include_deleted false and a soft-delete column, or missing")
+    filtered = doc.get("filtered_rows", [])
+    data_order = [(s["schema"], s["name"]) for s in doc["data"]]
+    if [(s["schema"], s["name"]) for s in filtered] != [k for k in data_order if k in
+                                                       {(s["schema"], s["name"]) for s in filtered}]:
+        problems.append("filtered_rows sections are not tables of data in data order")
+    for s in filtered:
+        table = tables.get((s["schema"], s["name"]))
+        stored = [c["name"] for c in table["columns"] if not c.get("generated")] if table else []
+        key = table["primary_key"] if table and table["primary_key"] else stored
+        if s["columns"] != [c for c in stored if c in key]:
+            problems.append("filtered_rows of %s.%s hold other columns than its key" % (s["schema"], s["name"]))
+    if [(e["table"], e["role"], e["rows"]) for e in st.get("filtered_tables", [])] != \
+       [(display_name(s["schema"], s["name"]), s["role"], len(s["rows"])) for s in filtered]:
+        problems.append("statistics.filtered_tables does not match the filtered_rows sections")
     return problems
 
 
@@ -324,6 +344,10 @@ def expectations(name, doc):
         out.append(("metadata.tenant.name is Acme", m["tenant"]["name"] == "Acme"))
         out.append(("soft-deleted customer 12 is left out",
                     12 not in rows_by_first(section(doc, "data", "public", "customers"))))
+        out.append(("filtered_rows holds the keys of customer 12 and of the rows under it",
+                    {s["name"]: s["rows"] for s in doc["filtered_rows"]} == {
+                        "customers": [[12]], "orders": [[102]], "order_lines": [[102, 1]], "line_notes": [],
+                        "returns": []}))
         out.append(("master countries holds only DE",
                     [r[0] for r in section(doc, "master_data", "public", "countries", "master")["rows"]] == ["DE"]))
         notes = section(doc, "data", "public", 'Order "Notes"; --')
@@ -455,8 +479,12 @@ for name in names:
         continue
     docs[name] = doc
     keys = set(doc) if isinstance(doc, dict) else set()
-    report(keys == TOP_KEYS, "%s: top-level keys are exactly %s%s" % (
-        name, ", ".join(sorted(TOP_KEYS)), "" if keys == TOP_KEYS else " (got %s)" % sorted(keys)))
+    options = doc.get("metadata", {}).get("options", {}) if isinstance(doc, dict) else {}
+    # filtered_rows comes with include_deleted false and a soft-delete column.
+    top_keys = TOP_KEYS | ({"filtered_rows"} if options.get("include_deleted") is False
+                           and options.get("soft_delete_column") else set())
+    report(keys == top_keys, "%s: top-level keys are exactly %s%s" % (
+        name, ", ".join(sorted(top_keys)), "" if keys == top_keys else " (got %s)" % sorted(keys)))
     errors = schema_errors(doc)
     report(not errors, "%s: valid against docs/snapshot.schema.json%s" % (
         name, "" if not errors else ": " + "; ".join(errors[:5])))
@@ -551,6 +579,9 @@ broken("schema without domains", lambda d: d["schema"].pop("domains"))
 broken("total_rows as a string", lambda d: d["statistics"].update(total_rows="21"))
 broken("a negative row count", lambda d: d["statistics"]["tables"][0].update(rows=-1))
 broken('a statistics role "master" in tables', lambda d: d["statistics"]["tables"][0].update(role="master"))
+broken('role "tenant" in filtered_rows', lambda d: d["filtered_rows"][0].update(role="tenant"))
+broken("filtered_rows without statistics.filtered_tables", lambda d: d["statistics"].pop("filtered_tables"))
+broken("filtered_rows that is not an array", lambda d: d.update(filtered_rows={}))
 
 print("%d check(s) of the documents failed" % failures if failures else "all document checks passed")
 sys.exit(min(failures, 100))

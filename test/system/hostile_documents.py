@@ -337,6 +337,18 @@ def shape_cases(base):
             [99, 2] + hv(d)["rows"][0][2:]),
         "customer row of tenant 2": lambda d: section(d, "data", "customers")["rows"].append(
             [20, 2, "Carl", "US", None, None]),
+        # filtered_rows: the keys of rows the soft-delete filter left out
+        "filtered_rows is a string": lambda d: d.__setitem__("filtered_rows", "customers"),
+        "filtered_rows is an object": lambda d: d.__setitem__("filtered_rows", {"customers": [[12]]}),
+        "filtered section role tenant": lambda d: section(d, "filtered_rows", "customers").__setitem__(
+            "role", "tenant"),
+        "filtered section row too long": lambda d: section(d, "filtered_rows", "customers")["rows"][0].append(1),
+        "filtered section without its key": lambda d: section(d, "filtered_rows", "customers").update(
+            columns=["name"], rows=[["Gone"]]),
+        "filtered section key of another tenant (customer 20)": lambda d: section(
+            d, "filtered_rows", "customers")["rows"].append([20]),
+        "filtered section key that does not exist (customer 999)": lambda d: section(
+            d, "filtered_rows", "customers")["rows"].append([999]),
     }
     for name, fn in sec.items():
         mutate(name, fn)
@@ -398,7 +410,10 @@ def fix_statistics(doc):
     """Statistics that agree with the row sections, where the shape allows."""
     try:
         st = doc["statistics"]
-        for key, stat_key in (("data", "tables"), ("master_data", "master_tables")):
+        for key, stat_key in (("data", "tables"), ("master_data", "master_tables"),
+                              ("filtered_rows", "filtered_tables")):
+            if key not in doc:
+                continue
             st[stat_key] = [{"table": display_name(s["schema"], s["name"]), "role": s["role"],
                              "rows": len(s["rows"])} for s in doc[key]]
         st["table_count"] = len(doc["data"])
@@ -413,10 +428,13 @@ UPLOAD_MAY_ACCEPT = ("value ", "unknown column", "unknown table section", "unkno
                      "section of a system table", "section of backup_logs", "hostile column name",
                      "column named twice", "another tenant", "customer row of tenant 2",
                      "metadata.tenant.id is another tenant", "section twice", "master section unknown table",
-                     "metadata.options.tenant_column unknown")
+                     "metadata.options.tenant_column unknown", "filtered section without its key")
 # Documented leniency (docs/format.md, docs/import.md): unknown keys are
 # ignored; an unknown encoding falls back to the column's type.
-ANY_CHANNEL = ("schema column encoding unknown", "metadata.options unknown key")
+# Keys in filtered_rows only spare rows from a replace: one of another
+# tenant, or of no row, changes nothing.
+ANY_CHANNEL = ("schema column encoding unknown", "metadata.options unknown key",
+               "filtered section key of another tenant", "filtered section key that does not exist")
 
 
 def expectation(name):

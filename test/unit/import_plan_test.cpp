@@ -314,6 +314,35 @@ TEST(ImportSql, WithoutKeyReplaceDeletesAllTheTenantsRowsAndInsertsAll) {
   EXPECT_EQ(doomed_sql(t, "ptb_t", "true"), "(true)");
 }
 
+TEST(ImportSql, ReplaceSparesRowsWhoseKeyIsInASparedStage) {
+  // The data stage is matched on key_columns (code); the filtered_rows and
+  // reference stages on their own key (the primary key id).
+  StagedTable t = orders();
+  t.key = {"code"};
+  StagedTable filtered = orders();
+  filtered.stage = "pg_temp.\"ptb_stage_7\"";
+  filtered.columns = {"id"};
+  StagedTable reference = filtered;
+  reference.stage = "pg_temp.\"ptb_stage_8\"";
+  reference.key_operators = {"OPERATOR(public.=)"};
+  EXPECT_EQ(doomed_sql(t, "ptb_d", "ptb_d.tenant_id = $1", {&filtered, &reference}),
+            "(ptb_d.tenant_id = $1)"
+            " AND NOT EXISTS (SELECT 1 FROM pg_temp.\"ptb_stage_1\" ptb_k WHERE ptb_d.\"code\" OPERATOR(pg_catalog.=) ptb_k.\"code\")"
+            " AND NOT EXISTS (SELECT 1 FROM pg_temp.\"ptb_stage_7\" ptb_k WHERE ptb_d.\"id\" OPERATOR(pg_catalog.=) ptb_k.\"id\")"
+            " AND NOT EXISTS (SELECT 1 FROM pg_temp.\"ptb_stage_8\" ptb_k WHERE ptb_d.\"id\" OPERATOR(public.=) ptb_k.\"id\")");
+  // A spared stage without a key cannot be matched and spares nothing; a
+  // table without a key is still replaced whole, spared rows aside.
+  StagedTable keyless = filtered;
+  keyless.key.clear();
+  keyless.key_operators.clear();
+  EXPECT_EQ(doomed_sql(orders(), "ptb_t", "true", {&keyless}), doomed_sql(orders(), "ptb_t", "true"));
+  StagedTable whole = orders();
+  whole.key.clear();
+  EXPECT_EQ(doomed_sql(whole, "ptb_t", "true", {&filtered}),
+            "(true) AND NOT EXISTS (SELECT 1 FROM pg_temp.\"ptb_stage_7\" ptb_k WHERE ptb_t.\"id\" "
+            "OPERATOR(pg_catalog.=) ptb_k.\"id\")");
+}
+
 TEST(ImportSql, RowDescriptionsLookLikeTheServersKeys) {
   EXPECT_EQ(describe_row_sql({"order_id", "line_no"}, "x"),
             "pg_catalog.concat(E'(order_id, line_no)=(', COALESCE(CAST(x.\"order_id\" AS "
@@ -384,6 +413,33 @@ TEST(ImportReport, CountsUnchangedRowsAndTotals) {
   r.tenant.reset();
   EXPECT_TRUE(report_json(r)["tenant"].is_null());
   EXPECT_EQ(report_summary(r).substr(0, 18), "replace (dry run):");
+}
+
+TEST(ImportReport, AReplaceSaysWhichRowsItKeptAndWhy) {
+  ImportReport r;
+  r.mode = ImportMode::Replace;
+  r.tables = {{"public.customers", 10, 2, 3, 1}, {"public.orders", 5, 0, 0, 4}, {"public.notes", 1, 0, 0, 0}};
+  auto j = report_json(r);
+  EXPECT_EQ(j["kept"], nlohmann::json::parse(R"({"soft_deleted": 0, "unrecorded": 0, "tables": []})"));
+  EXPECT_EQ(report_summary(r), "replace: 2 inserted, 3 updated, 11 unchanged, 5 deleted");
+  r.tables[0].kept_soft_deleted = 2;
+  r.tables[1].kept_soft_deleted = 1;
+  r.tables[2].kept_unrecorded = 3;
+  j = report_json(r);
+  EXPECT_EQ(j["kept"], nlohmann::json::parse(R"({"soft_deleted": 3, "unrecorded": 3, "tables": [
+      {"table": "public.customers", "soft_deleted": 2, "unrecorded": 0},
+      {"table": "public.orders", "soft_deleted": 1, "unrecorded": 0},
+      {"table": "public.notes", "soft_deleted": 0, "unrecorded": 3}]})"));
+  // The totals and table entries keep their keys.
+  EXPECT_EQ(j["totals"].size(), 4u);
+  EXPECT_FALSE(j["tables"][0].contains("kept")) << j["tables"][0].dump();
+  EXPECT_FALSE(j["tables"][0].contains("kept_soft_deleted"));
+  EXPECT_EQ(report_summary(r),
+            "replace: 2 inserted, 3 updated, 11 unchanged, 5 deleted, 3 kept soft-deleted, 3 kept unrecorded");
+  // merge and insert_only never delete, so never keep.
+  r.mode = ImportMode::Merge;
+  EXPECT_FALSE(report_json(r).contains("kept"));
+  EXPECT_EQ(report_summary(r), "merge: 2 inserted, 3 updated, 11 unchanged, 5 deleted");
 }
 
 TEST(ImportReport, SaysWhichKeyRowsWereMatchedOn) {

@@ -36,6 +36,11 @@ struct Document {
   std::optional<std::string> tenant_name = "Globex";
   std::vector<Section> master_data;
   std::vector<Section> data;
+  // filtered_rows and statistics.filtered_tables (since 0.2.0): written
+  // when set; `stated_filtered_rows` is what statistics claims.
+  std::optional<std::vector<Section>> filtered;
+  std::optional<std::vector<int64_t>> stated_filtered_rows;
+  bool filtered_statistics = true;  // false: filtered_rows without its statistics
   // What statistics claims; by default, the truth.
   std::optional<std::vector<int64_t>> stated_table_rows;
   std::optional<int64_t> stated_total_rows;
@@ -211,14 +216,23 @@ class DocumentWriter {
          }},
         {"statistics",
          [&, total](JsonWriter& w) {
-           object(w, {{"tables", [&](JsonWriter& w) { counts(w, d.data, d.stated_table_rows); }},
-                      {"master_tables",
-                       [&](JsonWriter& w) { counts(w, d.master_data, std::nullopt); }},
-                      {"table_count",
-                       [&](JsonWriter& w) { w.integer(static_cast<int64_t>(d.data.size())); }},
-                      {"total_rows", [total](JsonWriter& w) { w.integer(total); }}});
+           std::vector<Member> statistics = {
+               {"tables", [&](JsonWriter& w) { counts(w, d.data, d.stated_table_rows); }},
+               {"master_tables", [&](JsonWriter& w) { counts(w, d.master_data, std::nullopt); }},
+               {"table_count", [&](JsonWriter& w) { w.integer(static_cast<int64_t>(d.data.size())); }},
+               {"total_rows", [total](JsonWriter& w) { w.integer(total); }}};
+           if (d.filtered && d.filtered_statistics)
+             statistics.push_back(
+                 {"filtered_tables", [&](JsonWriter& w) { counts(w, *d.filtered, d.stated_filtered_rows); }});
+           object(w, std::move(statistics));
          }},
     };
+    if (d.filtered)
+      members.push_back({"filtered_rows", [&](JsonWriter& w) {
+                           w.begin_array();
+                           for (const auto& s : *d.filtered) section(w, s, d);
+                           w.end_array();
+                         }});
     for (const auto& [key, value] : d.extra_top) members.push_back({key, raw(value)});
     object(w, std::move(members));
   }
@@ -955,21 +969,27 @@ namespace {
 // "kind:text" (and "|unwrapped kind:text" for a {"$jsonb": v} cell).
 struct RecordingVisitor : RowVisitor {
   std::map<std::pair<bool, int64_t>, std::vector<std::vector<std::string>>> sections;
+  std::map<int64_t, std::vector<std::vector<std::string>>> filtered;  // filtered_rows sections
   std::pair<bool, int64_t> current;
+  bool in_filtered = false;
 
   static std::string show(const CopyCell& c) {
     const char* kinds[] = {"null", "string", "literal", "json"};
     return std::string(kinds[static_cast<int>(c.kind)]) + ":" + std::string(c.text());
   }
-  void begin_rows(bool master, int64_t position) override {
-    current = {master, position};
-    sections[current];
+  void begin_rows(const std::string& section, int64_t position) override {
+    in_filtered = section == "filtered_rows";
+    current = {section == "master_data", position};
+    if (in_filtered)
+      filtered[position];
+    else
+      sections[current];
   }
   void row(const std::vector<RowCell>& cells) override {
     std::vector<std::string> out;
     for (const auto& c : cells)
       out.push_back(show(c.value) + (c.jsonb_unwrapped ? "|" + show(*c.jsonb_unwrapped) : ""));
-    sections[current].push_back(out);
+    (in_filtered ? filtered[current.second] : sections[current]).push_back(out);
   }
 };
 
@@ -1060,5 +1080,119 @@ TEST(SnapshotReaderRows, RefusesWhatTheSummaryRefuses) {
     ADD_FAILURE() << "deep nesting was accepted";
   } catch (const Error& e) {
     EXPECT_EQ(e.sqlstate(), "54000");
+  }
+}
+
+// --- filtered_rows: the keys of the rows the soft-delete filter left out
+// (docs/format.md, since 0.2.0).
+
+namespace {
+
+// shop() as written since 0.2.0 with include_deleted false: customer 24 was
+// soft-deleted, and order 240 is left out with it.
+Document shop_with_filtered_rows() {
+  Document d = shop();
+  d.filtered = std::vector<Section>{
+      {"public", "customers", "filtered", {"id"}, {{"24"}, {"25"}}},
+      {"public", "Order Lines", "filtered", {"id"}, {{"240"}}},
+      {"public", "empty", "filtered", {"id"}, {}},
+  };
+  return d;
+}
+
+}  // namespace
+
+TEST(SnapshotReaderFilteredRows, ReadsThemInEveryKeyOrderAfterTheOtherSections) {
+  for (KeyOrder order : {KeyOrder::Writer, KeyOrder::Jsonb, KeyOrder::Shuffled}) {
+    SnapshotSummary s = read(write(shop_with_filtered_rows(), order, 5));
+    EXPECT_TRUE(s.records_filtered_rows);
+    ASSERT_EQ(s.tables.size(), 9u);
+    EXPECT_EQ(s.tables[6].section, "filtered_rows");
+    EXPECT_EQ(s.tables[6].name, "customers");
+    EXPECT_EQ(s.tables[6].role, "filtered");
+    EXPECT_EQ(s.tables[6].rows, 2);
+    EXPECT_EQ(s.tables[6].column_names, std::vector<std::string>{"id"});
+    EXPECT_EQ(s.tables[7].rows, 1);
+    EXPECT_EQ(s.tables[8].rows, 0);
+    EXPECT_EQ(s.total_rows, 7);  // rows of data only
+  }
+  // Older snapshots have no filtered_rows, and say so.
+  EXPECT_FALSE(read(write(shop())).records_filtered_rows);
+  // An empty filtered_rows is a record too: nothing was left out.
+  Document none = shop();
+  none.filtered = std::vector<Section>{};
+  SnapshotSummary s = read(write(none, KeyOrder::Jsonb));
+  EXPECT_TRUE(s.records_filtered_rows);
+  EXPECT_EQ(s.tables.size(), 6u);
+}
+
+TEST(SnapshotReaderFilteredRows, HandsTheirKeysToTheVisitorUnderTheirOwnSection) {
+  RecordingVisitor v;
+  std::string text = write(shop_with_filtered_rows(), KeyOrder::Jsonb);
+  StringSource source(text);
+  read_snapshot(source, v);
+  ASSERT_EQ(v.filtered.size(), 3u);
+  EXPECT_EQ(v.filtered[0], (std::vector<std::vector<std::string>>{{"literal:24"}, {"literal:25"}}));
+  EXPECT_EQ(v.filtered[1], (std::vector<std::vector<std::string>>{{"literal:240"}}));
+  EXPECT_TRUE(v.filtered[2].empty());
+  // data and master_data are handed over as before, not mixed with them.
+  EXPECT_EQ(v.sections.size(), 6u);
+  EXPECT_EQ(v.sections[std::make_pair(false, int64_t{1})].size(), 3u);
+}
+
+TEST(SnapshotReaderFilteredRows, RefusesThemMalformed) {
+  {
+    Document d = shop_with_filtered_rows();
+    d.filtered->at(0).role = "tenant";
+    expect_error(d, "22023",
+                 "snapshot filtered_rows[0] (\"public\".\"customers\"): role \"tenant\" is not valid in "
+                 "filtered_rows (filtered)");
+  }
+  {
+    Document d = shop_with_filtered_rows();
+    d.filtered->at(1).rows[0].push_back("7");
+    expect_error(d, "22023", "snapshot filtered_rows[1] (\"public\".\"Order Lines\"): row 1 has 2 values");
+  }
+  {
+    Document d = shop();
+    d.extra_top = {{"filtered_rows", R"({"schema": "public"})"}};
+    expect_error(d, "22023", "snapshot \"filtered_rows\" is not an array");
+  }
+  {
+    Document d = shop();
+    d.extra_top = {{"filtered_rows", "[7]"}};
+    expect_error(d, "22023", "snapshot filtered_rows[0] is not an object");
+  }
+  {
+    std::string text = write(shop_with_filtered_rows());
+    expect_error(replaced(text, "\"role\":\"filtered\",\"columns\"", "\"columns\""), "22023",
+                 "snapshot filtered_rows[0] (\"public\".\"customers\"): \"role\" is missing");
+    expect_error(replaced(text, "\"filtered_rows\":[", "\"filtered_rows\":[],\"filtered_rows\":["), "22023",
+                 "snapshot has the key \"filtered_rows\" twice");
+  }
+}
+
+TEST(SnapshotReaderFilteredRows, TheirCountsMustMatchTheirStatistics) {
+  {
+    Document d = shop_with_filtered_rows();
+    d.stated_filtered_rows = std::vector<int64_t>{3, 1, 0};
+    expect_error(d, "XX001",
+                 "statistics.filtered_tables[0] says 3 rows, but filtered_rows[0] (\"public\".\"customers\") has 2");
+  }
+  {
+    // A document cut down to filtered_rows without its statistics.
+    Document d = shop_with_filtered_rows();
+    d.filtered_statistics = false;
+    expect_error(d, "22023", "snapshot statistics.filtered_tables is missing");
+  }
+  {
+    // filtered_rows taken out, its statistics left.
+    // (The writer order puts it last: cut from its comma to the final "}".)
+    std::string text = write(shop_with_filtered_rows());
+    size_t from = text.find(",\"filtered_rows\":");
+    ASSERT_NE(from, std::string::npos);
+    text.erase(from, text.size() - 1 - from);
+    ASSERT_EQ(text.back(), '}');
+    expect_error(text, "XX001", "statistics.filtered_tables lists 3 tables, but filtered_rows has 0 sections");
   }
 }
