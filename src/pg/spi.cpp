@@ -38,7 +38,9 @@ void run(const std::string& sql, const std::vector<TextValue>& params, bool read
   guarded([&] {
     SPIExecuteOptions options;
     memset(&options, 0, sizeof options);
-    options.params = text_params(params);
+    // No parameters is a NULL list, not an empty one: Citus' planner hook
+    // reads an empty list's missing entries and crashes the backend.
+    options.params = params.empty() ? nullptr : text_params(params);
     options.read_only = read_only;
     options.dest = dest;
     int rc = SPI_execute_extended(sql.c_str(), &options);
