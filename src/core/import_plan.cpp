@@ -23,13 +23,13 @@ std::string column_list(const std::vector<std::string>& columns, std::string_vie
 }
 
 // The rows differ in at least one of `columns`, comparing stored images
-// (record_image_eq; NULLs equal each other). The casts make each side one
-// record value: ROW(...) op ROW(...) would compare column by column.
+// (record_image_eq; NULLs equal each other). Called as a function, not as
+// the *= operator: Citus deparses a one-column ROW cast to record as the
+// bare column, and the operator then finds no match on the workers.
 std::string rows_differ(const std::vector<std::string>& columns, std::string_view left,
                         std::string_view right) {
-  return "NOT (CAST(ROW(" + column_list(columns, left) +
-         ") AS pg_catalog.record) OPERATOR(pg_catalog.*=) CAST(ROW(" + column_list(columns, right) +
-         ") AS pg_catalog.record))";
+  return "NOT pg_catalog.record_image_eq(ROW(" + column_list(columns, left) + "), ROW(" +
+         column_list(columns, right) + "))";
 }
 
 std::string from_table(const std::string& table, bool partitioned) {
@@ -344,6 +344,20 @@ std::vector<std::string> StagedTable::update_columns() const {
 
 std::string StagedTable::only_target() const { return from_table(target, partitioned); }
 
+// OFFSET 0 keeps the subquery a subquery: Citus would otherwise see the
+// table itself in the correlated subquery and refuse the join.
+std::string StagedTable::target_rows() const {
+  if (!citus) return only_target();
+  return "(SELECT * FROM " + only_target() + " ptb_c" + (citus_scope ? " WHERE " + citus_scope("ptb_c") : "") +
+         " OFFSET 0)";
+}
+
+std::string StagedTable::stage_rows() const { return citus ? "(SELECT * FROM " + stage + " OFFSET 0)" : stage; }
+
+std::string StagedTable::and_scope(std::string_view alias) const {
+  return citus && citus_scope ? " AND (" + citus_scope(alias) + ")" : "";
+}
+
 std::string key_match_sql(const StagedTable& t, std::string_view left, std::string_view right) {
   std::vector<std::string> terms;
   for (size_t i = 0; i < t.key.size(); ++i)
@@ -362,7 +376,7 @@ std::string update_existing_sql(const StagedTable& t) {
   std::vector<std::string> sets;
   for (const auto& c : set_columns) sets.push_back(quote_ident(c) + " = ptb_s." + quote_ident(c));
   return "UPDATE " + t.only_target() + " AS ptb_t SET " + join(sets, ", ") + " FROM " + t.stage +
-         " ptb_s WHERE " + key_match_sql(t, "ptb_t", "ptb_s") + " AND " +
+         " ptb_s WHERE " + key_match_sql(t, "ptb_t", "ptb_s") + t.and_scope("ptb_t") + " AND " +
          rows_differ(set_columns, "ptb_t", "ptb_s");
 }
 
@@ -371,7 +385,7 @@ std::string insert_missing_sql(const StagedTable& t) {
                     ") OVERRIDING SYSTEM VALUE SELECT " + column_list(t.columns, "ptb_s") +
                     " FROM " + t.stage + " ptb_s";
   if (t.has_key())
-    sql += " WHERE NOT EXISTS (SELECT 1 FROM " + t.only_target() + " ptb_e WHERE " +
+    sql += " WHERE NOT EXISTS (SELECT 1 FROM " + t.target_rows() + " ptb_e WHERE " +
            key_match_sql(t, "ptb_e", "ptb_s") + ")";
   return sql;
 }
@@ -413,7 +427,8 @@ std::string doomed_sql(const StagedTable& t, std::string_view alias, const std::
                        const std::vector<const StagedTable*>& spared) {
   std::string sql = owned_condition(membership);
   auto not_in = [&](const StagedTable& keys) {
-    sql += " AND NOT EXISTS (SELECT 1 FROM " + keys.stage + " ptb_k WHERE " + key_match_sql(keys, alias, "ptb_k") + ")";
+    sql += " AND NOT EXISTS (SELECT 1 FROM " + keys.stage_rows() + " ptb_k WHERE " + key_match_sql(keys, alias, "ptb_k") +
+           ")";
   };
   if (t.has_key()) not_in(t);
   for (const StagedTable* s : spared)
@@ -425,12 +440,13 @@ std::string delete_doomed_sql(const std::vector<const StagedTable*>& tables,
                               const std::vector<std::string>& doomed) {
   std::vector<std::string> ctes;
   std::vector<std::string> counts;
-  for (size_t i = 0; i < tables.size(); ++i) {
+  for (size_t i = tables.size(); i-- > 0;) {
     const std::string name = "ptb_d" + std::to_string(i);
     ctes.push_back(name + " AS (DELETE FROM " + tables[i]->only_target() + " AS ptb_t WHERE " +
                    doomed[i] + " RETURNING 1)");
-    counts.push_back("(SELECT pg_catalog.count(*) FROM " + name + ")");
   }
+  for (size_t i = 0; i < tables.size(); ++i)
+    counts.push_back("(SELECT pg_catalog.count(*) FROM ptb_d" + std::to_string(i) + ")");
   return "WITH " + join(ctes, ", ") + " SELECT " + join(counts, ", ");
 }
 
@@ -451,7 +467,7 @@ std::string duplicate_keys_sql(const StagedTable& t) {
 std::string missing_rows_sql(const StagedTable& t) {
   return "SELECT pg_catalog.count(*), pg_catalog.min(ptb_m.d) FROM (SELECT " +
          describe_row_sql(t.key, "ptb_s") + " AS d FROM " + t.stage +
-         " ptb_s WHERE NOT EXISTS (SELECT 1 FROM " + t.only_target() + " ptb_t WHERE " +
+         " ptb_s WHERE NOT EXISTS (SELECT 1 FROM " + t.target_rows() + " ptb_t WHERE " +
          key_match_sql(t, "ptb_t", "ptb_s") + ")) ptb_m";
 }
 
@@ -471,7 +487,7 @@ std::string stray_staged_sql(const StagedTable& t, const std::string& owned) {
 std::string not_owned_sql(const StagedTable& t, const std::string& owned) {
   if (!t.has_key()) return stray_staged_sql(t, owned);
   return first_row_of("SELECT " + describe_row_sql(t.key, "ptb_s") + " FROM " + t.stage +
-                      " ptb_s WHERE NOT EXISTS (SELECT 1 FROM " + t.only_target() + " t0 WHERE " +
+                      " ptb_s WHERE NOT EXISTS (SELECT 1 FROM " + t.target_rows() + " t0 WHERE " +
                       key_match_sql(t, "t0", "ptb_s") + " AND " + owned_condition(owned) + ")");
 }
 
@@ -504,7 +520,8 @@ std::string dangling_reference_sql(const ForeignKeyCheck& fk, const std::string&
   return first_row_of("SELECT " + describe_row_sql(key, "ptb_s") + ", " +
                       describe(fk.to_columns, qualified(fk.from_columns, "ptb_s")) + " FROM " + stage +
                       " ptb_s WHERE " + join(not_null, " AND ") + " AND NOT EXISTS (SELECT 1 FROM " +
-                      from_table(fk.to_table, fk.to_partitioned) + " ptb_r WHERE " + join(on, " AND ") + ")");
+                      (fk.to_rows.empty() ? from_table(fk.to_table, fk.to_partitioned) : fk.to_rows) +
+                      " ptb_r WHERE " + join(on, " AND ") + ")");
 }
 
 std::string drop_skipped_sql(const StagedTable& t) {

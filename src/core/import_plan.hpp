@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -103,11 +104,29 @@ struct StagedTable {
   // Loaded columns never changed by an UPDATE (identity GENERATED ALWAYS).
   std::vector<std::string> fixed_columns;
 
+  // A Citus table (distributed, reference or Citus-local): Citus runs no
+  // statement that joins it with a local (staging) table through a
+  // correlated subquery, so the SQL reaches each side through an
+  // uncorrelated subquery that Citus plans on its own (docs/citus.md).
+  bool citus = false;
+  // For a Citus table: the condition, on the alias given, that keeps a
+  // statement on the tenant's rows (and so on the tenant's shard group);
+  // empty: the whole table (reference tables, one tenant schema).
+  std::function<std::string(std::string_view alias)> citus_scope;
+
   bool has_key() const { return !key.empty(); }
   // Loaded columns an update sets: not key, not fixed.
   std::vector<std::string> update_columns() const;
   // "ONLY "s"."t"" (or without ONLY for a partitioned table).
   std::string only_target() const;
+  // The table's rows in a FROM clause of a statement driven by the stage:
+  // only_target(), or for a Citus table the tenant's rows as a subquery.
+  std::string target_rows() const;
+  // The stage in a FROM clause of a statement on the table: the stage, or
+  // for a Citus table the stage as a subquery.
+  std::string stage_rows() const;
+  // " AND <scope on alias>" for a Citus table with a scope, else "".
+  std::string and_scope(std::string_view alias) const;
 };
 
 // "a"."k1" OPERATOR(...) b."k1" AND ... for the table's key.
@@ -144,7 +163,9 @@ std::string doomed_sql(const StagedTable& t, std::string_view alias, const std::
 // One statement removing, in every listed table, the rows `doomed[i]`
 // (on alias ptb_t) selects; returns one row with one count per table.
 // All deletes run in the same statement, so foreign keys among the removed
-// rows (cycles, self references) are checked once at its end.
+// rows (cycles, self references) are checked once at its end. The tables
+// come in load order (referenced first) and are deleted from in reverse:
+// Citus runs each delete of the statement as a statement of its own.
 std::string delete_doomed_sql(const std::vector<const StagedTable*>& tables,
                               const std::vector<std::string>& doomed);
 
@@ -185,6 +206,10 @@ struct ForeignKeyCheck {
   std::vector<std::string> to_columns;
   // Per column pair: OPERATOR(schema.op) comparing to_column op from_column.
   std::vector<std::string> operators;
+  // The referenced rows in a FROM clause of a statement driven by a stage:
+  // empty for the table itself, a subquery for a Citus table
+  // (StagedTable::target_rows).
+  std::string to_rows;
 };
 
 // Before a replace removes rows: a row of the referencing table that stays

@@ -30,6 +30,7 @@
 #include "pg/backup_log.hpp"
 #include "pg/backups.hpp"
 #include "pg/boundary.hpp"
+#include "pg/citus_tables.hpp"
 #include "pg/encryption.hpp"
 #include "pg/settings.hpp"
 #include "pg/snapshot_export.hpp"
@@ -87,6 +88,32 @@ int set_setting(const char* name, const char* value) {
 
 void restore_setting(int level) {
   guarded([&] { AtEOXact_GUC(true, level); });
+}
+
+// session_replication_role for the import's writes. When Citus tables are
+// written the workers need it too: Citus sends them SET LOCAL statements
+// only, and they keep it to the end of the transaction, so it is set back
+// to the caller's value there when the writes are done.
+struct WriteRole {
+  int level = 0;
+  bool citus = false;
+  std::string previous;
+};
+
+WriteRole set_write_role(const char* role, bool citus) {
+  WriteRole w;
+  w.citus = citus;
+  guarded([&] { w.previous = GetConfigOption("session_replication_role", false, false); });
+  w.level = set_setting("session_replication_role", role);
+  if (citus && w.previous != role) set_local_on_workers("session_replication_role", role);
+  return w;
+}
+
+void restore_write_role(const WriteRole& w) {
+  std::string now;
+  guarded([&] { now = GetConfigOption("session_replication_role", false, false); });
+  restore_setting(w.level);
+  if (w.citus && now != w.previous) set_local_on_workers("session_replication_role", w.previous);
 }
 
 std::string table_display(const std::string& schema, const std::string& name) {
@@ -851,15 +878,31 @@ SELECT a.attname, d.objid::pg_catalog.regclass::pg_catalog.text, s.seqincrement:
 
 namespace {
 
+// The referenced table of a foreign key, as a stage-driven check reads it:
+// empty (the table itself), or for a Citus table a subquery (the tenant's
+// rows when the import writes that table, else the whole table).
+std::string referenced_rows(const ForeignKey& fk, const std::vector<LoadTable>& tables,
+                            const std::map<std::string, CitusTable>& citus) {
+  if (!citus.count(fk.to_oid)) return {};
+  for (const auto& t : tables)
+    if (t.data && t.oid == fk.to_oid) return t.staged.target_rows();
+  return "(SELECT * FROM " + std::string(fk.check.to_partitioned ? "" : "ONLY ") + fk.check.to_table +
+         " ptb_c OFFSET 0)";
+}
+
 // session_replication_role = replica switches off every trigger, key checks
 // and audit triggers included: a superuser-only setting. An import sets it
 // only for a caller who could have done as much itself: a superuser, or
 // the owner of every table written (who may disable its triggers).
-core::TriggerDecision decide_triggers(bool requested, const std::vector<LoadTable>& tables) {
+core::TriggerDecision decide_triggers(bool requested, const std::vector<LoadTable>& tables, bool citus) {
   if (requested) return {true, "requested (fire_triggers)"};
   bool super = false;
   guarded([&] { super = superuser(); });
   if (super) return {false, "skipped (session_replication_role = replica): the caller is a superuser"};
+  // The Citus workers take the setting only from a superuser.
+  if (citus)
+    return {true, "fired: the import writes Citus tables, and only a superuser can switch triggers off "
+                  "on the Citus workers"};
   std::vector<std::string> oids;
   for (const auto& t : tables)
     if (t.data) oids.push_back(t.oid);
@@ -1025,7 +1068,25 @@ ImportOutcome run_import(const ImportRequest& request) {
                  .rows.at(0)
                  .at(0);
   }
-  const core::TriggerDecision triggers = decide_triggers(io.fire_triggers, tables);
+  // Citus tables (docs/citus.md): their SQL reaches the stages through
+  // subqueries and keeps to the tenant's shard group.
+  std::vector<std::string> all_oids;
+  for (const auto& t : tables) all_oids.push_back(t.oid);
+  const std::map<std::string, CitusTable> citus = citus_tables(all_oids);
+  bool writes_citus = false;
+  for (auto& t : tables) {
+    auto c = citus.find(t.oid);
+    if (c == citus.end()) continue;
+    t.staged.citus = true;
+    writes_citus = writes_citus || t.data;
+    if (t.data && c->second.hash_distributed && by_column) {
+      const size_t index = t.catalog_index;
+      t.staged.citus_scope = [&plan, index](std::string_view alias) {
+        return plan.membership_sql(index, std::string(alias));
+      };
+    }
+  }
+  const core::TriggerDecision triggers = decide_triggers(io.fire_triggers, tables, writes_citus);
   io.fire_triggers = triggers.fired;
 
   std::set<core::QualifiedName> used_key_columns;
@@ -1199,7 +1260,7 @@ ImportOutcome run_import(const ImportRequest& request) {
   }
   for (auto& t : tables) {
     if (t.data || !t.staged.has_key() || t.section->part == "filtered_rows") continue;
-    auto missing = run(core::missing_rows_sql(t.staged));
+    auto missing = run(core::missing_rows_sql(t.staged), params);
     const int64_t count = first_int(missing);
     if (count == 0) continue;
     const std::string first = missing.rows[0][1].value_or("");
@@ -1229,6 +1290,15 @@ ImportOutcome run_import(const ImportRequest& request) {
       std::string owned = owner_plan.membership_sql(*index, "t0");
       if (std::string orphan = owner_plan.orphan_sql(*index, "t0"); !orphan.empty())
         owned = "(" + owned + ") OR (" + orphan + ")";
+      // A table Citus distributes by the tenant: its keys hold the
+      // distribution column, so only a staged row of another tenant can
+      // take another tenant's key. Checked on the stage alone, so the
+      // import never reads the other tenants' shards.
+      if (t->staged.citus_scope) {
+        auto stray = run(core::stray_staged_sql(t->staged, owner_plan.membership_sql(*index, "t0")), params);
+        if (!stray.rows.empty()) not_the_tenants(*t, stray.rows[0][0].value_or(""), tenant);
+        continue;
+      }
       auto taken = run(core::foreign_owner_sql(t->staged, owned), params);
       if (!taken.rows.empty())
         throw core::Error("23505",
@@ -1251,15 +1321,15 @@ ImportOutcome run_import(const ImportRequest& request) {
   // snapshot lacks, in one statement; insert the rows that are missing.
   const char* write_role = io.fire_triggers ? "origin" : "replica";
   if (mode != core::ImportMode::InsertOnly) {
-    const int level = set_setting("session_replication_role", write_role);
+    const WriteRole role = set_write_role(write_role, writes_citus);
     for (auto* t : data_tables)
       if (std::string sql = core::update_existing_sql(t->staged); !sql.empty())
-        t->outcome.updated = static_cast<int64_t>(run(sql).processed);
-    restore_setting(level);
+        t->outcome.updated = static_cast<int64_t>(run(sql, params).processed);
+    restore_write_role(role);
   }
   if (mode == core::ImportMode::Replace) {
     // Deletes run as origin, so foreign keys and their actions apply.
-    const int level = set_setting("session_replication_role", "origin");
+    const WriteRole role = set_write_role("origin", writes_citus);
     // Rows a replace leaves alone although the snapshot lacks them
     // (docs/import.md, "Soft-deleted rows"): those whose key it records in
     // filtered_rows (its soft-delete filter left them out) or as reference
@@ -1340,13 +1410,13 @@ ImportOutcome run_import(const ImportRequest& request) {
       auto counts = run(core::delete_doomed_sql(deleting, predicates), params);
       for (size_t i = 0; i < deleted.size(); ++i) deleted[i]->outcome.deleted = first_int(counts, i);
     }
-    restore_setting(level);
+    restore_write_role(role);
   }
   {
-    const int level = set_setting("session_replication_role", write_role);
+    const WriteRole role = set_write_role(write_role, writes_citus);
     for (auto* t : data_tables)
-      t->outcome.inserted = static_cast<int64_t>(run(core::insert_missing_sql(t->staged)).processed);
-    restore_setting(level);
+      t->outcome.inserted = static_cast<int64_t>(run(core::insert_missing_sql(t->staged), params).processed);
+    restore_write_role(role);
   }
   if (mode == core::ImportMode::InsertOnly) {
     // Rows insert_only skips are never written, but a snapshot that says
@@ -1358,7 +1428,7 @@ ImportOutcome run_import(const ImportRequest& request) {
         auto stray = run(core::stray_staged_sql(t->staged, owner_plan.membership_sql(*index, "t0")), params);
         if (!stray.rows.empty()) not_the_tenants(*t, stray.rows[0][0].value_or(""), tenant);
       }
-    for (auto* t : data_tables) run(core::drop_skipped_sql(t->staged));
+    for (auto* t : data_tables) run(core::drop_skipped_sql(t->staged), params);
   }
 
   // --- 7. Checks after the changes.
@@ -1370,10 +1440,12 @@ ImportOutcome run_import(const ImportRequest& request) {
       for (auto* t : data_tables)
         if (t->oid == fk.from_oid) from = t;
       if (from == nullptr) continue;
-      const std::string sql = core::dangling_reference_sql(fk.check, from->staged.stage, from->staged.columns,
+      core::ForeignKeyCheck check = fk.check;
+      check.to_rows = referenced_rows(fk, tables, citus);
+      const std::string sql = core::dangling_reference_sql(check, from->staged.stage, from->staged.columns,
                                                            describing_columns(from->staged));
       if (sql.empty()) continue;
-      auto dangling = run(sql);
+      auto dangling = run(sql, params);
       if (!dangling.rows.empty())
         throw core::Error("23503",
                           "row " + from->staged.display + " " + dangling.rows[0][0].value_or("") +

@@ -290,9 +290,8 @@ TEST(ImportSql, ReplaceUpdatesInsertsAndDeletes) {
   EXPECT_EQ(update_existing_sql(t),
             "UPDATE ONLY \"public\".\"orders\" AS ptb_t SET \"customer_id\" = ptb_s.\"customer_id\", "
             "\"total\" = ptb_s.\"total\" FROM pg_temp.\"ptb_stage_1\" ptb_s WHERE ptb_t.\"id\" "
-            "OPERATOR(pg_catalog.=) ptb_s.\"id\" AND NOT (CAST(ROW(ptb_t.\"customer_id\", ptb_t.\"total\") AS "
-            "pg_catalog.record) OPERATOR(pg_catalog.*=) CAST(ROW(ptb_s.\"customer_id\", ptb_s.\"total\") AS "
-            "pg_catalog.record))");
+            "OPERATOR(pg_catalog.=) ptb_s.\"id\" AND NOT pg_catalog.record_image_eq(ROW(ptb_t.\"customer_id\", "
+            "ptb_t.\"total\"), ROW(ptb_s.\"customer_id\", ptb_s.\"total\"))");
   EXPECT_EQ(doomed_sql(t, "ptb_t", "ptb_t.tenant_id = $1"),
             "(ptb_t.tenant_id = $1) AND NOT EXISTS (SELECT 1 FROM "
             "pg_temp.\"ptb_stage_1\" ptb_k WHERE ptb_t.\"id\" OPERATOR(pg_catalog.=) ptb_k.\"id\")");
@@ -300,9 +299,34 @@ TEST(ImportSql, ReplaceUpdatesInsertsAndDeletes) {
   lines.target = "\"public\".\"lines\"";
   std::string del = delete_doomed_sql({&t, &lines}, {"a", "b"});
   EXPECT_EQ(del,
-            "WITH ptb_d0 AS (DELETE FROM ONLY \"public\".\"orders\" AS ptb_t WHERE a RETURNING 1), "
-            "ptb_d1 AS (DELETE FROM ONLY \"public\".\"lines\" AS ptb_t WHERE b RETURNING 1) "
+            "WITH ptb_d1 AS (DELETE FROM ONLY \"public\".\"lines\" AS ptb_t WHERE b RETURNING 1), "
+            "ptb_d0 AS (DELETE FROM ONLY \"public\".\"orders\" AS ptb_t WHERE a RETURNING 1) "
             "SELECT (SELECT pg_catalog.count(*) FROM ptb_d0), (SELECT pg_catalog.count(*) FROM ptb_d1)");
+}
+
+// On Citus every statement reaches the other side of a stage/table pair
+// through an uncorrelated subquery, and keeps to the tenant's rows.
+TEST(ImportSql, CitusTablesAreReachedThroughSubqueriesScopedToTheTenant) {
+  StagedTable t = orders();
+  t.citus = true;
+  t.citus_scope = [](std::string_view alias) { return std::string(alias) + ".\"tenant_id\" = $1"; };
+  EXPECT_EQ(t.target_rows(),
+            "(SELECT * FROM ONLY \"public\".\"orders\" ptb_c WHERE ptb_c.\"tenant_id\" = $1 OFFSET 0)");
+  EXPECT_EQ(t.stage_rows(), "(SELECT * FROM pg_temp.\"ptb_stage_1\" OFFSET 0)");
+  EXPECT_TRUE(contains(update_existing_sql(t), "ptb_s.\"id\" AND (ptb_t.\"tenant_id\" = $1) AND NOT"));
+  EXPECT_TRUE(contains(insert_missing_sql(t), "NOT EXISTS (SELECT 1 FROM (SELECT * FROM ONLY"));
+  EXPECT_FALSE(contains(insert_missing_sql(t), "FROM ONLY \"public\".\"orders\" ptb_e"));
+  EXPECT_TRUE(contains(doomed_sql(t, "ptb_t", "m"), "NOT EXISTS (SELECT 1 FROM (SELECT * FROM pg_temp."));
+  EXPECT_TRUE(contains(not_owned_sql(t, "o"), "FROM (SELECT * FROM ONLY \"public\".\"orders\" ptb_c WHERE"));
+  EXPECT_TRUE(contains(missing_rows_sql(t), "NOT EXISTS (SELECT 1 FROM (SELECT * FROM ONLY"));
+  // A reference table has no scope: the whole table, still as a subquery.
+  t.citus_scope = nullptr;
+  EXPECT_EQ(t.target_rows(), "(SELECT * FROM ONLY \"public\".\"orders\" ptb_c OFFSET 0)");
+  EXPECT_EQ(t.and_scope("ptb_t"), "");
+  // Without Citus nothing changes.
+  t.citus = false;
+  EXPECT_EQ(t.target_rows(), t.only_target());
+  EXPECT_EQ(t.stage_rows(), t.stage);
 }
 
 TEST(ImportSql, WithoutKeyReplaceDeletesAllTheTenantsRowsAndInsertsAll) {
