@@ -6,14 +6,29 @@
 
 namespace ptb::pg {
 
+namespace {
+bool citus_installed() {
+  return !Spi::execute_returning(
+              "SELECT 1 FROM pg_catalog.pg_extension e WHERE e.extname OPERATOR(pg_catalog.=) 'citus'")
+              .rows.empty();
+}
+}  // namespace
+
+void require_citus_coordinator(const std::string& what) {
+  if (!citus_installed()) return;
+  if (Spi::execute_returning("SELECT pg_catalog.citus_is_coordinator()").rows.at(0).at(0) == "t") return;
+  throw core::Error(core::sqlstate::kFeatureNotSupported,
+                    what + " cannot run on a Citus worker node",
+                    "The tenant's lock, the backup log and the snapshot files are the coordinator's.",
+                    "Connect to the coordinator and run it there.");
+}
+
 std::map<std::string, CitusTable> citus_tables(const std::vector<std::string>& oids) {
   std::map<std::string, CitusTable> out;
   if (oids.empty()) return out;
   // pg_dist_partition exists only with Citus: the query that reads it is
   // parsed only then.
-  if (Spi::execute_returning("SELECT 1 FROM pg_catalog.pg_extension e WHERE e.extname OPERATOR(pg_catalog.=) 'citus'")
-          .rows.empty())
-    return out;
+  if (!citus_installed()) return out;
   std::string list;
   for (const auto& o : oids) list += (list.empty() ? "" : ",") + o;
   const auto rows = Spi::execute_returning(

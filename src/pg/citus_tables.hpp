@@ -20,6 +20,10 @@ struct CitusTable {
 // The Citus tables among `oids` (pg_class oids as text), by oid.
 std::map<std::string, CitusTable> citus_tables(const std::vector<std::string>& oids);
 
+// On a Citus node that is not the coordinator: Error(0A000) saying that
+// `what` runs through the coordinator. Nothing without Citus.
+void require_citus_coordinator(const std::string& what);
+
 // SET LOCAL name = value, sent by Citus to every worker connection of the
 // transaction (and to those it opens later). Locally it is a SET LOCAL at
 // the current setting nesting level. `value` must be a plain word.

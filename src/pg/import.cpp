@@ -153,6 +153,9 @@ std::string holders_sql(const char* mode, bool others_only) {
 }  // namespace
 
 void lock_tenant(const std::optional<std::string>& tenant, const core::SnapshotOptions& options) {
+  // On Citus the lock is the coordinator's: the one place every import
+  // and restore of the cluster takes it.
+  require_citus_coordinator("an import or restore");
   const std::optional<std::string> key = tenant_lock_key(tenant, options);
   auto got = run(std::string("SELECT pg_catalog.pg_try_advisory_xact_lock(") + kLockKeys + ")",
                  {key});

@@ -194,6 +194,10 @@ check "schema tenancy: merge of an export is a no-op" '{"deleted": 0, "updated":
 unset PGOPTIONS
 [ "$b_items" != "$b_changed" ] || check "shop_b was really changed" "different" "same"
 
+# --- Imports and restores run on the coordinator only (its lock is the tenant's lock).
+worker_error=$(citus_worker_psql "$work" 1 -qXAt -v VERBOSITY=verbose -c "SELECT backup_import(backup_export('1'), 'merge')" 2>&1 | grep -m1 '^ERROR:' || true)
+check "an import on a worker node is refused" "ERROR:  0A000: an import or restore cannot run on a Citus worker node" "$worker_error"
+
 # --- Nothing crashed anywhere.
 now=$(q -c "SELECT pg_postmaster_start_time()")$(citus_worker_psql "$work" 1 -XAt -c "SELECT pg_postmaster_start_time()")$(citus_worker_psql "$work" 2 -XAt -c "SELECT pg_postmaster_start_time()")
 check "no node restarted" "$started" "$now"
