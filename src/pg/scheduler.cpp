@@ -18,6 +18,7 @@
 
 extern "C" {
 #include "access/xact.h"
+#include "commands/extension.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
@@ -116,15 +117,28 @@ void exit_without_restart_when_database_dropped(int, Datum) {
   if (stop_for_good) std::exit(0);
 }
 
+// How a transaction of in_transaction reads.
+enum class Isolation {
+  Default,
+  // REPEATABLE READ when Citus is installed in the database: a backup
+  // then sees every worker in one snapshot (pg/citus.hpp,
+  // require_one_snapshot); the server's default otherwise.
+  OneSnapshotOnCitus,
+};
+
 // Runs `body` in a transaction of its own with SPI; on a server ERROR logs
 // it, rolls back and returns false, so one bad row or a dropped extension
 // never stops the worker.
 template <typename Body>
-bool in_transaction(const char* what, Body&& body) {
+bool in_transaction(const char* what, Body&& body, Isolation isolation = Isolation::Default) {
   volatile bool ok = true;
   MemoryContext context = CurrentMemoryContext;
   SetCurrentStatementStartTimestamp();
   StartTransactionCommand();
+  // Before the transaction's first snapshot, as SET TRANSACTION would
+  // (the catalog lookup uses a catalog snapshot, not that one).
+  if (isolation == Isolation::OneSnapshotOnCitus && get_extension_oid("citus", true) != InvalidOid)
+    XactIsoLevel = XACT_REPEATABLE_READ;
   PushActiveSnapshot(GetTransactionSnapshot());
   PG_TRY();
   {
@@ -430,7 +444,7 @@ extern "C" void ptb_job_main(Datum schedule_id_datum) {
         insert_log_autonomously(failed);
         throw;
       }
-    });
+    }, Isolation::OneSnapshotOnCitus);
     if (!ok) ++failures;
   }
   in_transaction("recording a schedule's result", [&] {
