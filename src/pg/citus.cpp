@@ -1,5 +1,7 @@
 #include "pg/citus.hpp"
 
+#include <cstring>
+
 #include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
@@ -58,21 +60,36 @@ std::vector<std::string> remote_tables(const core::TenancyPlan& plan) {
 }
 
 void require_one_snapshot(const core::TenancyPlan& plan) {
-  if (IsolationUsesXactSnapshot()) return;
+  // Citus opens a transaction on a worker for a read only inside a
+  // transaction block, and only with citus.select_opens_transaction_block
+  // on; that transaction has the coordinator's isolation level.
+  const char* opens = nullptr;
+  guarded([&] { opens = GetConfigOption("citus.select_opens_transaction_block", true, false); });
+  const bool select_opens_block = opens == nullptr || strcmp(opens, "on") == 0;
+  if (IsolationUsesXactSnapshot() && IsTransactionBlock() && select_opens_block) return;
   const std::vector<std::string> tables = remote_tables(plan);
   if (tables.empty()) return;
   std::string list;
   for (size_t i = 0; i < tables.size() && i < 5; ++i) list += (i ? ", " : "") + tables[i];
   if (tables.size() > 5) list += " and " + std::to_string(tables.size() - 5) + " more";
+  std::string why;
+  if (!IsolationUsesXactSnapshot())
+    why = "at READ COMMITTED each statement on them takes a new snapshot on the nodes that hold them";
+  else if (!IsTransactionBlock())
+    why = "outside a transaction block (BEGIN ... COMMIT) Citus reads them without a transaction "
+          "on the nodes, each statement in a new snapshot, whatever the isolation level";
+  else
+    why = "with citus.select_opens_transaction_block off Citus reads them without a transaction "
+          "on the nodes, each statement in a new snapshot";
   throw core::Error(
       core::sqlstate::kFeatureNotSupported,
-      "a tenant snapshot of Citus distributed tables needs a REPEATABLE READ transaction",
-      "It reads the Citus tables " + list +
-          ": at READ COMMITTED each statement on them takes a new snapshot on the nodes "
-          "that hold them, so the snapshot's tables could disagree.",
-      "Run it in a REPEATABLE READ transaction: BEGIN ISOLATION LEVEL REPEATABLE READ; "
-      "SELECT ...; COMMIT; or set default_transaction_isolation = 'repeatable read' for the "
-      "role that takes backups (docs/citus.md).");
+      "a tenant snapshot of Citus distributed tables needs a REPEATABLE READ transaction block",
+      "It reads the Citus tables " + list + ": " + why + ", so the snapshot's tables could disagree.",
+      select_opens_block
+          ? "Run it in a REPEATABLE READ transaction: BEGIN ISOLATION LEVEL REPEATABLE READ; "
+            "SELECT ...; COMMIT; (docs/citus.md)."
+          : "SET citus.select_opens_transaction_block = on, and run it in a REPEATABLE READ "
+            "transaction: BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT ...; COMMIT; (docs/citus.md).");
 }
 
 std::vector<std::string> distributed_schemas() {
@@ -84,6 +101,19 @@ std::vector<std::string> distributed_schemas() {
   for (const auto& row : Spi::query(
            "SELECT n.nspname::pg_catalog.text FROM pg_catalog.pg_dist_schema s"
            "  JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) s.schemaid"
+           " ORDER BY 1"))
+    out.push_back(*row[0]);
+  return out;
+}
+
+std::vector<std::string> reference_table_schemas() {
+  std::vector<std::string> out;
+  if (!citus_installed()) return out;
+  for (const auto& row : Spi::query(
+           "SELECT DISTINCT n.nspname::pg_catalog.text FROM pg_catalog.pg_dist_partition p"
+           "  JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) p.logicalrelid"
+           "  JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace"
+           " WHERE p.partmethod OPERATOR(pg_catalog.=) 'n' AND p.repmodel OPERATOR(pg_catalog.=) 't'"
            " ORDER BY 1"))
     out.push_back(*row[0]);
   return out;

@@ -27,16 +27,24 @@ std::string not_a_shard_condition(const std::string& relation);
 // as display names, sorted. Empty without Citus.
 std::vector<std::string> remote_tables(const core::TenancyPlan& plan);
 
-// Throws core::Error 0A000 when the transaction is READ COMMITTED (or READ
-// UNCOMMITTED) and the plan reads remote Citus tables: each of their
-// statements would run in a new snapshot on the worker, and one export
-// would mix moments. At REPEATABLE READ or SERIALIZABLE every worker
-// keeps one snapshot for the transaction. Nothing without Citus.
+// Throws core::Error 0A000 when the plan reads remote Citus tables and
+// the workers would not keep one snapshot for the transaction: Citus opens
+// a transaction on a worker for a read only inside a transaction block
+// (BEGIN ... COMMIT) with citus.select_opens_transaction_block on, with
+// the coordinator's isolation level; otherwise, or at READ COMMITTED, each
+// statement runs in a new snapshot on the worker and one export would mix
+// moments. Passes in a REPEATABLE READ (or SERIALIZABLE) transaction
+// block. Nothing without Citus.
 void require_one_snapshot(const core::TenancyPlan& plan);
 
 // The schemas of Citus schema-based sharding (pg_dist_schema), sorted.
 // Empty without Citus or on a Citus without schema-based sharding.
 std::vector<std::string> distributed_schemas();
+
+// The schemas that hold Citus reference tables: shared data every tenant
+// may reference (Citus copies it to every node), not a tenant's schema.
+// Empty without Citus.
+std::vector<std::string> reference_table_schemas();
 
 // The schemas that belong to Citus itself (members of the citus and
 // citus_columnar extensions: citus, citus_internal, columnar, ...).

@@ -120,9 +120,10 @@ void exit_without_restart_when_database_dropped(int, Datum) {
 // How a transaction of in_transaction reads.
 enum class Isolation {
   Default,
-  // REPEATABLE READ when Citus is installed in the database: a backup
-  // then sees every worker in one snapshot (pg/citus.hpp,
-  // require_one_snapshot); the server's default otherwise.
+  // When Citus is installed in the database, a REPEATABLE READ
+  // transaction block, as BEGIN ISOLATION LEVEL REPEATABLE READ would
+  // make: only then does a backup see each worker in one snapshot
+  // (pg/citus.hpp, require_one_snapshot). The server's default otherwise.
   OneSnapshotOnCitus,
 };
 
@@ -135,10 +136,18 @@ bool in_transaction(const char* what, Body&& body, Isolation isolation = Isolati
   MemoryContext context = CurrentMemoryContext;
   SetCurrentStatementStartTimestamp();
   StartTransactionCommand();
-  // Before the transaction's first snapshot, as SET TRANSACTION would
-  // (the catalog lookup uses a catalog snapshot, not that one).
-  if (isolation == Isolation::OneSnapshotOnCitus && get_extension_oid("citus", true) != InvalidOid)
+  // The catalog lookup uses a catalog snapshot, not the transaction's.
+  const bool block =
+      isolation == Isolation::OneSnapshotOnCitus && get_extension_oid("citus", true) != InvalidOid;
+  if (block) {
+    // What BEGIN ISOLATION LEVEL REPEATABLE READ does: the level before
+    // the transaction's first snapshot, then the block, entered when the
+    // "BEGIN statement" ends.
     XactIsoLevel = XACT_REPEATABLE_READ;
+    BeginTransactionBlock();
+    CommitTransactionCommand();
+    StartTransactionCommand();
+  }
   PushActiveSnapshot(GetTransactionSnapshot());
   PG_TRY();
   {
@@ -149,6 +158,7 @@ bool in_transaction(const char* what, Body&& body, Isolation isolation = Isolati
       Spi::finish();
     });
     PopActiveSnapshot();
+    if (block) (void)EndTransactionBlock(false);  // COMMIT
     CommitTransactionCommand();
   }
   PG_CATCH();
@@ -158,7 +168,10 @@ bool in_transaction(const char* what, Body&& body, Isolation isolation = Isolati
     FlushErrorState();
     ereport(LOG, (errmsg("pg_tenant_backup %s failed: %s", what, error->message)));
     FreeErrorData(error);
-    AbortCurrentTransaction();
+    if (block)
+      AbortOutOfAnyTransaction();  // the block too, as ROLLBACK after the error
+    else
+      AbortCurrentTransaction();
     ok = false;
   }
   PG_END_TRY();

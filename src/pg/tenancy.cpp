@@ -1,6 +1,8 @@
 #include "pg/tenancy.hpp"
 
+#include <algorithm>
 #include <map>
+#include <set>
 
 #include <nlohmann/json.hpp>
 
@@ -227,18 +229,21 @@ std::vector<std::string> list_tenants(core::SnapshotOptions options) {
   std::vector<std::string> tenants;
   if (options.tenancy == core::TenancyMode::Schema) {
     // The scanned schemas and, on Citus, every distributed schema (each
-    // is a tenant of schema-based sharding), never Citus' own schemas.
-    std::vector<std::string> schemas = options.schemas;
-    for (auto& s : distributed_schemas()) schemas.push_back(std::move(s));
-    const std::vector<std::string> citus_schemas = citus_own_schemas();
+    // is a tenant of schema-based sharding); never Citus' own schemas, nor
+    // a scanned schema of Citus reference tables (shared data that other
+    // schemas' tables reference: it cannot be a tenant).
+    const std::vector<std::string> shared = reference_table_schemas();
+    std::set<std::string> schemas;
+    for (const auto& s : options.schemas)
+      if (std::find(shared.begin(), shared.end(), s) == shared.end()) schemas.insert(s);
+    for (auto& s : distributed_schemas()) schemas.insert(std::move(s));
+    for (const auto& s : citus_own_schemas()) schemas.erase(s);
     for (const auto& row : Spi::query(
              "SELECT nspname::pg_catalog.text FROM pg_catalog.pg_namespace"
              " WHERE nspname::pg_catalog.text OPERATOR(pg_catalog.=) ANY"
              "       (SELECT pg_catalog.jsonb_array_elements_text($1::pg_catalog.jsonb))"
-             "   AND NOT nspname::pg_catalog.text OPERATOR(pg_catalog.=) ANY"
-             "       (SELECT pg_catalog.jsonb_array_elements_text($2::pg_catalog.jsonb))"
              " ORDER BY 1",
-             {nlohmann::json(schemas).dump(), nlohmann::json(citus_schemas).dump()}))
+             {nlohmann::json(schemas).dump()}))
       tenants.push_back(*row[0]);
     return tenants;
   }
