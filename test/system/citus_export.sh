@@ -130,6 +130,10 @@ check "READ COMMITTED: backup_stats still counts" 8 "$(q -c "SELECT count(*) FRO
 check "REPEATABLE READ outside a transaction block: refused too" \
   "ERROR:  0A000: a tenant snapshot of Citus distributed tables needs a REPEATABLE READ transaction block" \
   "$(PGOPTIONS="-c default_transaction_isolation=repeatable\\ read" q_error "SELECT backup_export('1')")"
+check "in a block with citus.select_opens_transaction_block off: refused, with the hint to turn it on" \
+  "ERROR:  0A000: a tenant snapshot of Citus distributed tables needs a REPEATABLE READ transaction block|HINT:  SET citus.select_opens_transaction_block = on" \
+  "$(psql -qXAt -v VERBOSITY=verbose -c "BEGIN ISOLATION LEVEL REPEATABLE READ; SET LOCAL citus.select_opens_transaction_block = off; SELECT backup_export('1')" 2>&1 |
+     grep -E '^(ERROR|HINT):' | sed -E 's/, and run it.*//' | paste -sd '|')"
 id=$(rr "SELECT backup_create('1', '{\"compression\": \"none\"}')" | tail -n 1)
 check "REPEATABLE READ: backup_create under load completes and verifies" "completed|true" \
   "$(q -c "SELECT status, backup_verify($id) ->> 'ok' FROM backup_logs WHERE id = $id")"

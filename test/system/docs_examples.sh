@@ -19,6 +19,9 @@
 #   ```sql needs=pg_cron: the cluster also preloads pg_cron and the
 #   database has the pg_cron extension; on a server without pg_cron (a
 #   source build) such blocks are skipped, each with a printed line.
+#   ```sql needs=citus blocks (docs/citus.md) need a Citus coordinator
+#   with workers: always skipped here, each with a printed line; keep what
+#   they show asserted by test/system/citus_export.sh.
 # - docs/quickstart.md is followed verbatim: its ```sh blocks run too, on a
 #   throwaway cluster standing in for Debian's 15/main: apt-get install only
 #   checks that each package exists in Debian's lists (nothing is
@@ -185,6 +188,10 @@ run_doc() {
     [ "$language" = sql ] || continue
     if [[ "$attributes" == *needs=pg_cron* ]] && [ "$have_pg_cron" = no ]; then
       echo "skip   - $file:$line sql: needs pg_cron, which is not installed for this server"
+      continue
+    fi
+    if [[ "$attributes" == *needs=citus* ]]; then
+      echo "skip   - $file:$line sql: needs a Citus cluster (test/system/citus_export.sh runs its statements)"
       continue
     fi
     n=$((n + 1))
