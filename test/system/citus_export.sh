@@ -11,12 +11,14 @@
 #   colocated distributed tables of tenant 1, every export in a REPEATABLE
 #   READ transaction block keeps the tenant's total; at READ COMMITTED, or
 #   outside a transaction block, backup_export and backup_create are
-#   refused (0A000, nothing logged) and backup_stats still counts; in a
-#   database without citus nothing changes.
+#   refused (0A000, nothing logged) and backup_stats still counts;
+#   scheduled backups taken under the same load complete and keep the
+#   total; in a database without citus nothing changes.
 # - Schema-based sharding with schema tenancy: stats, export, create and
 #   verify of one tenant schema, none of the other schema's rows in it.
 # - '*' schedules in column and in schema tenancy back up every tenant (the
-#   scheduler runs its jobs at REPEATABLE READ on Citus).
+#   jobs run each backup in a REPEATABLE READ transaction block on Citus),
+#   and max_backups still keeps one per tenant.
 # - No backend crashed on any node.
 # Skipped (exit 77) when Citus is not installed into the server
 # (scripts/build-citus.sh). EXPORT_RUNS (default 10) exports under load.
