@@ -4,6 +4,7 @@
 // function is ever parsed. Needs a transaction; the SQL ones need SPI.
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -49,5 +50,28 @@ std::vector<std::string> reference_table_schemas();
 // The schemas that belong to Citus itself (members of the citus and
 // citus_columnar extensions: citus, citus_internal, columnar, ...).
 std::vector<std::string> citus_own_schemas();
+
+// --- Imports (docs/citus.md, "Import and restore through the coordinator")
+
+struct CitusTable {
+  // Hash-distributed (rows spread over shards by a column); otherwise a
+  // reference table, a single-shard table (schema-based sharding) or a
+  // Citus-local table.
+  bool hash_distributed = false;
+  std::string distribution_column;  // empty unless hash_distributed
+};
+
+// The Citus tables among `oids` (pg_class oids as text), by oid. Empty
+// without Citus.
+std::map<std::string, CitusTable> citus_tables(const std::vector<std::string>& oids);
+
+// On a Citus node that is not the coordinator: Error(0A000) saying that
+// `what` runs through the coordinator. Nothing without Citus.
+void require_citus_coordinator(const std::string& what);
+
+// SET LOCAL name = value, sent by Citus to every worker connection of the
+// transaction (and to those it opens later). Locally it is a SET LOCAL at
+// the current setting nesting level. `value` must be a plain word.
+void set_local_on_workers(const char* name, const std::string& value);
 
 }  // namespace ptb::pg

@@ -20,18 +20,14 @@
 #   jobs run each backup in a REPEATABLE READ transaction block on Citus),
 #   and max_backups still keeps one per tenant.
 # - No backend crashed on any node.
-# Skipped (exit 77) when Citus is not installed into the server
-# (scripts/build-citus.sh). EXPORT_RUNS (default 10) exports under load.
+# Skipped (exit 77) without the Citus source or on a server Citus does not
+# support (citus_require). EXPORT_RUNS (default 10) exports under load.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-pkglibdir=$("${PG_CONFIG:-pg_config}" --pkglibdir)
-if ! [ -f "$pkglibdir/citus.so" ]; then
-  echo "citus_export: Citus is not installed into $pkglibdir (scripts/build-citus.sh installs it): skipped"
-  exit 77
-fi
 source test/lib/cluster.sh
 source test/lib/citus.sh
 source test/lib/assert.sh
+citus_require citus_export
 work=$(mktemp -d /tmp/ptb-citus-export.XXXXXX)
 chmod 755 "$work"
 trap 'kill $(jobs -p) 2>/dev/null || true; citus_stop "$work/citus"; rm -rf "$work"' EXIT
