@@ -375,9 +375,16 @@ std::string update_existing_sql(const StagedTable& t) {
   if (!t.has_key() || set_columns.empty()) return {};
   std::vector<std::string> sets;
   for (const auto& c : set_columns) sets.push_back(quote_ident(c) + " = ptb_s." + quote_ident(c));
-  return "UPDATE " + t.only_target() + " AS ptb_t SET " + join(sets, ", ") + " FROM " + t.stage +
+  return "UPDATE " + t.only_target() + " AS ptb_t SET " + join(sets, ", ") + " FROM " + t.stage_rows() +
          " ptb_s WHERE " + key_match_sql(t, "ptb_t", "ptb_s") + t.and_scope("ptb_t") + " AND " +
          rows_differ(set_columns, "ptb_t", "ptb_s");
+}
+
+std::string count_differing_sql(const StagedTable& t) {
+  const auto set_columns = t.update_columns();
+  if (!t.has_key() || set_columns.empty()) return {};
+  return "SELECT pg_catalog.count(*) FROM " + t.only_target() + " ptb_t JOIN " + t.stage + " ptb_s ON " +
+         key_match_sql(t, "ptb_t", "ptb_s") + " WHERE " + rows_differ(set_columns, "ptb_t", "ptb_s");
 }
 
 std::string insert_missing_sql(const StagedTable& t) {

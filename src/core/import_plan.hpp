@@ -142,6 +142,9 @@ std::string describe_row_sql(const std::vector<std::string>& columns, std::strin
 // stored exactly the same). Empty when the table has no key or nothing to
 // set.
 std::string update_existing_sql(const StagedTable& t);
+// How many rows update_existing_sql would change: one row, one count.
+// Empty when it is.
+std::string count_differing_sql(const StagedTable& t);
 
 // The last step of every mode: the stage's rows whose key the table does
 // not have are inserted; without a key (replace only), every staged row.

@@ -157,7 +157,8 @@ std::map<std::string, CitusTable> citus_tables(const std::vector<std::string>& o
   const auto rows = Spi::execute_returning(
       "SELECT p.logicalrelid::pg_catalog.oid::pg_catalog.text, p.partmethod OPERATOR(pg_catalog.=) 'h',"
       "       CASE WHEN p.partmethod OPERATOR(pg_catalog.=) 'h'"
-      "            THEN pg_catalog.column_to_column_name(p.logicalrelid, p.partkey) END"
+      "            THEN pg_catalog.column_to_column_name(p.logicalrelid, p.partkey) END,"
+      "       p.partmethod OPERATOR(pg_catalog.=) 'n' AND p.repmodel OPERATOR(pg_catalog.=) 't'"
       "  FROM pg_catalog.pg_dist_partition p"
       " WHERE p.logicalrelid::pg_catalog.oid OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.oid[])",
       {"{" + list + "}"});
@@ -165,6 +166,7 @@ std::map<std::string, CitusTable> citus_tables(const std::vector<std::string>& o
     CitusTable t;
     t.hash_distributed = row[1] == "t";
     t.distribution_column = row[2].value_or("");
+    t.reference = row[3] == "t";
     out.emplace(*row[0], std::move(t));
   }
   return out;

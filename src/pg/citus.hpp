@@ -59,6 +59,10 @@ struct CitusTable {
   // Citus-local table.
   bool hash_distributed = false;
   std::string distribution_column;  // empty unless hash_distributed
+  // A reference table (a copy on every node). Citus 13 runs no UPDATE or
+  // DELETE of one that reads a local (staging) table; INSERT ... SELECT
+  // works.
+  bool reference = false;
 };
 
 // The Citus tables among `oids` (pg_class oids as text), by oid. Empty

@@ -586,6 +586,8 @@ struct LoadTable {
   // (the tenant column; the tenant table's key): every key of the table
   // holds it.
   bool distributed_by_tenant = false;
+  bool citus_reference = false;  // a Citus reference table (pg/citus.hpp)
+  bool citus_reference_unchanged = false;  // ... whose rows the import leaves as they are
 };
 
 // Staging tables are named ptb_stage_1, _2, ... afresh for each import:
@@ -1085,6 +1087,7 @@ ImportOutcome run_import(const ImportRequest& request) {
     auto c = citus.find(t.oid);
     if (c == citus.end()) continue;
     t.staged.citus = true;
+    t.citus_reference = c->second.reference;
     writes_citus = writes_citus || t.data;
     if (t.data && c->second.hash_distributed && by_column) {
       const size_t index = t.catalog_index;
@@ -1100,6 +1103,11 @@ ImportOutcome run_import(const ImportRequest& request) {
     }
   }
   const core::TriggerDecision triggers = decide_triggers(io.fire_triggers, tables, writes_citus);
+  // Citus refuses a write to a reference table after a parallel write to
+  // the distributed tables that reference it in one transaction (a
+  // whole-database import): its writes run one shard at a time then. A
+  // tenant's writes go to one shard group anyway.
+  const int citus_mode_level = writes_citus ? set_setting("citus.multi_shard_modify_mode", "sequential") : -1;
   io.fire_triggers = triggers.fired;
 
   std::set<core::QualifiedName> used_key_columns;
@@ -1323,6 +1331,31 @@ ImportOutcome run_import(const ImportRequest& request) {
     }
   }
 
+  // Citus cannot update or delete rows of a reference table from the
+  // staging tables: an import that would is refused before any change.
+  for (auto* t : data_tables) {
+    if (!t->citus_reference || mode == core::ImportMode::InsertOnly) continue;
+    int64_t differ = 0;
+    if (const std::string count = core::count_differing_sql(t->staged); !count.empty())
+      differ = first_int(run(count, params));
+    int64_t doomed = 0;
+    if (mode == core::ImportMode::Replace && !t->unrecorded)
+      doomed = first_int(run("SELECT pg_catalog.count(*) FROM " + t->staged.only_target() + " ptb_t WHERE " +
+                                 core::doomed_sql(t->staged, "ptb_t", plan.membership_sql(t->catalog_index, "ptb_t")),
+                             params));
+    if (differ == 0 && doomed == 0) {
+      t->citus_reference_unchanged = true;
+      continue;
+    }
+    throw core::Error(core::sqlstate::kFeatureNotSupported,
+                      "the import would change rows of " + t->staged.display +
+                          ", a Citus reference table, which Citus does not update from an import",
+                      std::to_string(differ) + " of its rows differ from the snapshot's and " +
+                          std::to_string(doomed) + " would be removed. Nothing was changed.",
+                      "Give those rows the snapshot's values yourself (a reference table is shared by "
+                      "every node), or import with mode insert_only; docs/citus.md.");
+  }
+
   if (request.before_changes) request.before_changes(plan.options(), tenant_exists);
 
   // --- 6. Changes.
@@ -1336,7 +1369,7 @@ ImportOutcome run_import(const ImportRequest& request) {
   if (mode != core::ImportMode::InsertOnly) {
     const WriteRole role = set_write_role(write_role, writes_citus);
     for (auto* t : data_tables)
-      if (std::string sql = core::update_existing_sql(t->staged); !sql.empty())
+      if (std::string sql = core::update_existing_sql(t->staged); !sql.empty() && !t->citus_reference_unchanged)
         t->outcome.updated = static_cast<int64_t>(run(sql, params).processed);
     restore_write_role(role);
   }
@@ -1498,6 +1531,7 @@ ImportOutcome run_import(const ImportRequest& request) {
   }
   outcome.options = json::parse(core::options_to_json(plan.options()));
   outcome.options.update(core::import_options_json(mode, io));
+  if (citus_mode_level >= 0) restore_setting(citus_mode_level);
   restore_output_settings(output_level);
   Spi::finish();
   outcome.report.duration_ms =

@@ -14,6 +14,8 @@
 #     fired for a non-superuser with the reason said; the workers are back
 #     to checking foreign keys after the import, in the same transaction;
 #   - failures change nothing: a dangling reference, a row of another tenant;
+#   - the whole database: a replace round trip over every shard, and the
+#     refusal to change a reference table's rows (which Citus cannot do);
 #   - schema-based sharding: a tenant schema restored, the other untouched.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -159,6 +161,28 @@ check "a row of tenant 2 in tenant 1's snapshot is refused" "ERROR:  22023" \
      THEN jsonb_set(d, '{rows,0,1}', '2') ELSE d END) FROM jsonb_array_elements(doc -> 'data') d)), 'replace')
      FROM snap" | grep -oE '^ERROR:  [0-9A-Z]{5}')"
 check "after the refusals every tenant is as it was" "$one $two $three" "$(fp 1) $(fp 2) $(fp 3)"
+
+# --- The whole database (tenant NULL): every shard, the reference table as data.
+fp_all() {
+  q -c "SELECT md5(string_agg(r, '|' ORDER BY r)) FROM (
+    SELECT x::text r FROM customers x UNION ALL SELECT x::text FROM orders x UNION ALL
+    SELECT x::text FROM order_lines x UNION ALL SELECT x::text FROM notes x UNION ALL
+    SELECT x::text FROM tenants x UNION ALL SELECT x::text FROM countries x) y"
+}
+all_before=$(fp_all)
+rr "CREATE TABLE snap_all AS SELECT backup_export(NULL) AS doc" >/dev/null
+q -c "DELETE FROM order_lines WHERE order_id < 5" -c "UPDATE customers SET name = 'x' WHERE id = 3" \
+  -c "INSERT INTO orders VALUES (2, 5000, 1, 1, '2026-06-01')" >/dev/null
+check "whole database: replace (one shard at a time, reference table unchanged) gives every row back" \
+  "$all_before" "$(q -c "SELECT backup_import(doc, 'replace') FROM snap_all" >/dev/null; fp_all)"
+q -c "UPDATE countries SET name = 'Deutschland' WHERE code = 'DE'" -c "DELETE FROM order_lines WHERE order_id = 9" >/dev/null
+changed=$(fp_all)
+check "whole database: a change to a reference table's rows is refused (Citus cannot write it from an import)" \
+  "ERROR:  0A000: the import would change rows of public.countries, a Citus reference table, which Citus does not update from an import" \
+  "$(q_error "SELECT backup_import(doc, 'replace') FROM snap_all")"
+check "and nothing was changed" "$changed" "$(fp_all)"
+q -c "UPDATE countries SET name = 'Germany' WHERE code = 'DE'" -c "SELECT backup_import(doc, 'replace') FROM snap_all" >/dev/null
+check "with the reference row put back by hand, the replace goes through" "$all_before" "$(fp_all)"
 
 # --- Schema-based sharding: one distributed schema per tenant.
 q >/dev/null <<'SQL'

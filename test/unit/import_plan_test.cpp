@@ -314,6 +314,11 @@ TEST(ImportSql, CitusTablesAreReachedThroughSubqueriesScopedToTheTenant) {
             "(SELECT * FROM ONLY \"public\".\"orders\" ptb_c WHERE ptb_c.\"tenant_id\" = $1 OFFSET 0)");
   EXPECT_EQ(t.stage_rows(), "(SELECT * FROM pg_temp.\"ptb_stage_1\" OFFSET 0)");
   EXPECT_TRUE(contains(update_existing_sql(t), "ptb_s.\"id\" AND (ptb_t.\"tenant_id\" = $1) AND NOT"));
+  EXPECT_TRUE(contains(update_existing_sql(t), " FROM (SELECT * FROM pg_temp.\"ptb_stage_1\" OFFSET 0) ptb_s WHERE"));
+  EXPECT_EQ(count_differing_sql(t),
+            "SELECT pg_catalog.count(*) FROM ONLY \"public\".\"orders\" ptb_t JOIN pg_temp.\"ptb_stage_1\" ptb_s ON "
+            "ptb_t.\"id\" OPERATOR(pg_catalog.=) ptb_s.\"id\" WHERE NOT pg_catalog.record_image_eq(ROW(ptb_t."
+            "\"customer_id\", ptb_t.\"total\"), ROW(ptb_s.\"customer_id\", ptb_s.\"total\"))");
   EXPECT_TRUE(contains(insert_missing_sql(t), "NOT EXISTS (SELECT 1 FROM (SELECT * FROM ONLY"));
   EXPECT_FALSE(contains(insert_missing_sql(t), "FROM ONLY \"public\".\"orders\" ptb_e"));
   EXPECT_TRUE(contains(doomed_sql(t, "ptb_t", "m"), "NOT EXISTS (SELECT 1 FROM (SELECT * FROM pg_temp."));
