@@ -18,7 +18,9 @@
 #include "pg/storage.hpp"
 
 extern "C" {
+#include "access/xlog.h"
 #include "pgstat.h"
+#include "storage/standby.h"
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
@@ -186,10 +188,17 @@ Step capture_batch(const std::string& segments, const std::string& dir) {
     step.stopped = true;
     return step;
   }
-  const std::string upto = *Spi::query_latest("SELECT pg_catalog.pg_current_wal_flush_lsn()::pg_catalog.text").at(0)[0];
+  std::string upto = *Spi::query_latest("SELECT pg_catalog.pg_current_wal_flush_lsn()::pg_catalog.text").at(0)[0];
   const uint64_t floor = recorded_through(segments);
   // Nothing written since the slot's position: no decoding at all.
   if (core::parse_lsn(upto) <= slot.confirmed_flush && floor <= slot.confirmed_flush) return step;
+  // A running-transactions record now, flushed, so decoding this batch
+  // lets the slot's restart_lsn follow when it advances. Without it,
+  // restart_lsn moves only at the server's own such records (every 15 s
+  // or at checkpoints), and each batch would decode again everything
+  // since then.
+  guarded([] { XLogFlush(LogStandbySnapshot()); });
+  upto = *Spi::query_latest("SELECT pg_catalog.pg_current_wal_flush_lsn()::pg_catalog.text").at(0)[0];
   auto rows = Spi::query_latest("SELECT data FROM pg_catalog.pg_logical_slot_peek_changes($1::pg_catalog.name, "
                                 "$2::pg_catalog.pg_lsn, $3::pg_catalog.int4)",
                                 {slot_name(), upto, std::to_string(kBatchRows)});
