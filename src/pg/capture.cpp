@@ -170,6 +170,7 @@ void stop_for_wal_limit(const SlotState& slot, const std::string& segments, int 
 struct Step {
   bool more = false;      // a full batch: read again at once
   bool stopped = false;   // the WAL limit stopped capture
+  bool uninstalled = false;  // the extension is gone from the database
   uint64_t advance_to = 0;
 };
 
@@ -178,6 +179,12 @@ Step capture_batch(const std::string& segments, const std::string& dir) {
   Step step;
   const CaptureSettings settings = capture_settings();
   SlotState slot = read_slot();
+  if (extension_table("backup_change_segments").empty()) {
+    // DROP EXTENSION: nothing to record into; the slot must not hold WAL.
+    if (slot.exists) drop_slot();
+    step.uninstalled = true;
+    return step;
+  }
   if (!slot.exists) {
     create_slot();
     step.more = true;
@@ -317,6 +324,11 @@ extern "C" void ptb_capture_main(Datum) {
     if (ok && step.advance_to != 0)
       ok = run_in_transaction("change capture slot advance", [&] { advance_slot(step.advance_to); });
     pgstat_report_activity(STATE_IDLE, nullptr);
+    if (ok && step.uninstalled) {
+      ereport(LOG, (errmsg("pg_tenant_backup change capture stopped: the extension is not installed in this "
+                           "database; its slot was dropped")));
+      proc_exit(0);
+    }
     if (ok && step.stopped) {
       capture_stopped_until_reload();
       proc_exit(0);

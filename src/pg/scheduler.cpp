@@ -166,6 +166,10 @@ std::string extension_schema_table(const char* table) {
   return *rows[0][0] + "." + table;
 }
 
+// The extension is installed in the scheduler's database (as of the last
+// scheduling pass): without it the capture worker would only exit again.
+bool extension_installed = false;
+
 struct RunningJob {
   int64_t schedule_id;
   BackgroundWorkerHandle* handle;
@@ -199,6 +203,7 @@ bool launch_job(int64_t schedule_id, const std::string& role, BackgroundWorkerHa
 // One pass: start due schedules while worker slots allow.
 void start_due_schedules(std::vector<RunningJob>& running) {
   const std::string schedules = extension_schema_table("backup_schedules");
+  extension_installed = !schedules.empty();
   if (schedules.empty()) return;  // not installed in this database (yet)
   const int free_slots = schedule_settings().max_workers - static_cast<int>(running.size());
   if (free_slots <= 0) return;
@@ -261,7 +266,7 @@ void keep_capture_running() {
     pfree(capture_handle);
     capture_handle = nullptr;
   }
-  if (!capture_settings().enabled) return;
+  if (!capture_settings().enabled || !extension_installed) return;
   if (shared_state != nullptr && pg_atomic_read_u32(&shared_state->capture_stopped) != 0) return;
   if (wal_level < WAL_LEVEL_LOGICAL) {
     if (!capture_wal_level_reported)

@@ -16,7 +16,7 @@
 #       capture_max_retained_wal = 1 MB, the slot is dropped, a failed
 #       'capture' row in backup_logs describes the gap, a NOTIFY is sent,
 #       capture stays stopped, the server is fine; a reload starts it again;
-#   turning capture off drops the slot.
+#   turning capture off drops the slot; so does DROP EXTENSION.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source test/lib/cluster.sh
@@ -263,5 +263,15 @@ wait_for 20 "SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE 'ptb
 check "off: the slot is dropped" 0 "$(slot_count)"
 wait_for 10 "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'pg_tenant_backup capture'" 0 || true
 check "off: the worker exits" 0 "$(workers)"
+
+echo "# DROP EXTENSION drops the slot"
+q -c "ALTER SYSTEM SET pg_tenant_backup.change_capture = on" -c "SELECT pg_reload_conf()" >/dev/null
+wait_for 20 "SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE 'ptb_capture_%'" 1 || true
+check "on again: a new slot" 1 "$(slot_count)"
+q -c "DROP EXTENSION pg_tenant_backup" >/dev/null
+wait_for 20 "SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE 'ptb_capture_%'" 0 || true
+check "without the extension the slot is dropped" 0 "$(slot_count)"
+sleep 2
+check "and no worker is started while it is not installed" 0 "$(workers)"
 
 finish
