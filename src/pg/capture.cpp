@@ -79,7 +79,7 @@ uint64_t recorded_through(const std::string& segments) {
 // Segment files without a row (a crash between the file's fsync and the
 // transaction's commit) and temporary files: removed at start, before the
 // worker writes anything (only one capture worker runs: advisory lock).
-void remove_unrecorded_files(const std::string& segments, const std::string& dir) {
+void remove_unrecorded_files(const std::string& segments, const std::string& dir, const std::string& prefix) {
   std::set<std::string> recorded;
   for (auto& row : Spi::query_latest("SELECT file_name FROM " + segments))
     if (row[0]) recorded.insert(*row[0]);
@@ -87,7 +87,7 @@ void remove_unrecorded_files(const std::string& segments, const std::string& dir
     const bool segment = name.size() > strlen(kSegmentSuffix) &&
                          name.compare(name.size() - strlen(kSegmentSuffix), std::string::npos, kSegmentSuffix) == 0;
     const bool temporary = name.size() > 4 && name.compare(name.size() - 4, 4, ".tmp") == 0;
-    if ((segment && recorded.count("changes/" + name) == 0) || temporary) {
+    if ((segment && recorded.count(prefix + name) == 0) || temporary) {
       const std::string path = dir + "/" + name;
       if (remove_file_quietly(path)) {
         guarded([&] {
@@ -175,7 +175,7 @@ struct Step {
 };
 
 // One batch, in the caller's transaction: read, write the segment, record it.
-Step capture_batch(const std::string& segments, const std::string& dir) {
+Step capture_batch(const std::string& segments, const std::string& dir, const std::string& prefix) {
   Step step;
   const CaptureSettings settings = capture_settings();
   SlotState slot = read_slot();
@@ -212,6 +212,14 @@ Step capture_batch(const std::string& segments, const std::string& dir) {
   core::SegmentAssembler assembler(MyDatabaseId, floor);
   for (const auto& row : rows)
     if (row[0]) assembler.add(*row[0]);
+  if (assembler.skipped_transactions() > 0) {
+    const std::string note = std::to_string(assembler.skipped_transactions());
+    guarded([&] {
+      ereport(LOG, (errmsg("pg_tenant_backup change capture: %s transactions read again were already recorded "
+                           "(left out: the slot had not advanced past them before a stop)",
+                           note.c_str())));
+    });
+  }
   if (!assembler.empty()) {
     const std::string file_name = hex16(assembler.first_lsn()) + "-" + hex16(assembler.last_lsn()) + kSegmentSuffix;
     const std::string path = dir + "/" + file_name;
@@ -234,7 +242,7 @@ Step capture_batch(const std::string& segments, const std::string& dir) {
                      " $4::pg_catalog.timestamptz, $5, $6::pg_catalog.int8, $7, $8::pg_catalog.int8,"
                      " $9::pg_catalog.int8)",
                  {core::format_lsn(assembler.first_lsn()), core::format_lsn(assembler.last_lsn()),
-                  assembler.first_commit_at(), assembler.last_commit_at(), "changes/" + file_name,
+                  assembler.first_commit_at(), assembler.last_commit_at(), prefix + file_name,
                   std::to_string(file.size()), checksum, std::to_string(assembler.changes()),
                   std::to_string(assembler.transactions())});
   }
@@ -281,7 +289,10 @@ extern "C" void ptb_capture_main(Datum) {
   previous_emit_log = emit_log_hook;
   emit_log_hook = quiet_decoding_start;
 
-  std::string segments, dir;
+  // dir: <storage_path>/<folder>/changes; prefix: "<folder>/changes/",
+  // how backup_change_segments.file_name names a file (as backup_logs
+  // does, relative to storage_path).
+  std::string segments, dir, prefix;
   bool locked = false;
   run_in_transaction("change capture start", [&] {
     locked = *Spi::query("SELECT pg_catalog.pg_try_advisory_lock($1::pg_catalog.int4, $2::pg_catalog.int4)::pg_catalog.text",
@@ -297,8 +308,10 @@ extern "C" void ptb_capture_main(Datum) {
         " WHERE pg_catalog.current_setting('output_plugin_libraries', true) IS NOT NULL");
     segments = extension_table("backup_change_segments");
     if (segments.empty()) return;
-    dir = prepare_changes_directory();
-    remove_unrecorded_files(segments, dir);
+    const StorageFolder folder = prepare_changes_directory();
+    dir = folder.path() + "/changes";
+    prefix = folder.name + "/changes/";
+    remove_unrecorded_files(segments, dir, prefix);
   });
   if (!locked || segments.empty() || dir.empty()) proc_exit(0);  // another runs, or not installed (yet)
   ereport(LOG, (errmsg("pg_tenant_backup change capture worker started")));
@@ -319,7 +332,7 @@ extern "C" void ptb_capture_main(Datum) {
     }
     Step step;
     pgstat_report_activity(STATE_RUNNING, "capturing changes");
-    bool ok = run_in_transaction("change capture", [&] { step = capture_batch(segments, dir); });
+    bool ok = run_in_transaction("change capture", [&] { step = capture_batch(segments, dir, prefix); });
     // Only after the segment's row is committed does the slot move on.
     if (ok && step.advance_to != 0)
       ok = run_in_transaction("change capture slot advance", [&] { advance_slot(step.advance_to); });

@@ -375,7 +375,7 @@ bool file_exists(const std::string& path) {
   return stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
 }
 
-std::string prepare_changes_directory() {
+StorageFolder prepare_changes_directory() {
   const StorageFolder folder = prepare_storage_directory();
   const std::string dir = folder.path() + "/changes";
   guarded([&] {
@@ -383,7 +383,7 @@ std::string prepare_changes_directory() {
     make_directory(dir);
     if (!existed) fsync_fname(folder.path().c_str(), true);
   });
-  return dir;
+  return folder;
 }
 
 std::vector<std::string> list_files(const std::string& dir) {

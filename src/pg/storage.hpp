@@ -113,8 +113,8 @@ bool remove_file_quietly(const std::string& path) noexcept;
 bool file_exists(const std::string& path);
 
 // Change capture's directory, "<this database's folder>/changes" (mode
-// 0700), created with the folder when missing; returns its path.
-std::string prepare_changes_directory();
+// 0700), created with the folder when missing; returns the folder.
+StorageFolder prepare_changes_directory();
 // The names of the regular files in a directory.
 std::vector<std::string> list_files(const std::string& dir);
 
