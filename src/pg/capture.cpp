@@ -117,7 +117,7 @@ void drop_slot() {
 // The slot held back more WAL than allowed: drop it, record the gap in
 // backup_logs and tell listeners.
 void stop_for_wal_limit(const SlotState& slot, const std::string& segments, int limit_mb) {
-  auto last = Spi::query_latest("SELECT last_lsn::pg_catalog.text, to_char(last_commit_at AT TIME ZONE 'UTC', "
+  auto last = Spi::query_latest("SELECT last_lsn::pg_catalog.text, pg_catalog.to_char(last_commit_at AT TIME ZONE 'UTC', "
                                 "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') FROM " + segments +
                                 " ORDER BY last_lsn DESC LIMIT 1");
   auto now = Spi::query_latest("SELECT pg_catalog.pg_current_wal_lsn()::pg_catalog.text");
