@@ -14,6 +14,7 @@
 #include "pg/autonomous.hpp"
 #include "pg/backup_log.hpp"
 #include "pg/boundary.hpp"
+#include "pg/citus.hpp"
 #include "pg/encryption.hpp"
 #include "pg/settings.hpp"
 #include "pg/snapshot_export.hpp"
@@ -95,6 +96,7 @@ int64_t create_backup(const CreateRequest& request, std::optional<int64_t>* log_
   const int level = fix_output_settings();
   // Invalid calls (unknown tenant, bad options) fail here, before any row.
   TenantSnapshotPlan snapshot = plan_tenant_snapshot(request.tenant, std::move(options));
+  require_one_snapshot(snapshot.plan);  // on Citus: refused at READ COMMITTED, before any row
   nlohmann::json recorded_options = nlohmann::json::parse(core::options_to_json(snapshot.plan.options()));
   recorded_options["compression"] = file_options.compression;
   recorded_options["verify_after_backup"] = file_options.verify_after_backup;

@@ -30,7 +30,7 @@
 #include "pg/backup_log.hpp"
 #include "pg/backups.hpp"
 #include "pg/boundary.hpp"
-#include "pg/citus_tables.hpp"
+#include "pg/citus.hpp"
 #include "pg/encryption.hpp"
 #include "pg/settings.hpp"
 #include "pg/snapshot_export.hpp"
@@ -582,6 +582,10 @@ struct LoadTable {
   // filter left out (before 0.2.0), for a table the filter reaches: the
   // rows it lacks may be such rows, so none is deleted (docs/import.md).
   bool unrecorded = false;
+  // Citus distributes the table by the column that says whose a row is
+  // (the tenant column; the tenant table's key): every key of the table
+  // holds it.
+  bool distributed_by_tenant = false;
 };
 
 // Staging tables are named ptb_stage_1, _2, ... afresh for each import:
@@ -1087,6 +1091,12 @@ ImportOutcome run_import(const ImportRequest& request) {
       t.staged.citus_scope = [&plan, index](std::string_view alias) {
         return plan.membership_sql(index, std::string(alias));
       };
+      const std::string& column = c->second.distribution_column;
+      const auto& tenant_table = plan.tenant_table();
+      t.distributed_by_tenant = tenant_table && tenant_table->table == index
+                                    ? column == tenant_table->key_column
+                                    : column == plan.options().tenant_column &&
+                                          catalog.tables[index].find_column(column) != nullptr;
     }
   }
   const core::TriggerDecision triggers = decide_triggers(io.fire_triggers, tables, writes_citus);
@@ -1297,7 +1307,7 @@ ImportOutcome run_import(const ImportRequest& request) {
       // distribution column, so only a staged row of another tenant can
       // take another tenant's key. Checked on the stage alone, so the
       // import never reads the other tenants' shards.
-      if (t->staged.citus_scope) {
+      if (t->distributed_by_tenant) {
         auto stray = run(core::stray_staged_sql(t->staged, owner_plan.membership_sql(*index, "t0")), params);
         if (!stray.rows.empty()) not_the_tenants(*t, stray.rows[0][0].value_or(""), tenant);
         continue;

@@ -20,6 +20,7 @@
 extern "C" {
 #include "access/xact.h"
 #include "access/xlog.h"
+#include "commands/extension.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
@@ -120,15 +121,37 @@ void exit_without_restart_when_database_dropped(int, Datum) {
   if (stop_for_good) std::exit(0);
 }
 
+// How a transaction of in_transaction reads.
+enum class Isolation {
+  Default,
+  // When Citus is installed in the database, a REPEATABLE READ
+  // transaction block, as BEGIN ISOLATION LEVEL REPEATABLE READ would
+  // make: only then does a backup see each worker in one snapshot
+  // (pg/citus.hpp, require_one_snapshot). The server's default otherwise.
+  OneSnapshotOnCitus,
+};
+
 // Runs `body` in a transaction of its own with SPI; on a server ERROR logs
 // it, rolls back and returns false, so one bad row or a dropped extension
 // never stops the worker.
 template <typename Body>
-bool in_transaction(const char* what, Body&& body) {
+bool in_transaction(const char* what, Body&& body, Isolation isolation = Isolation::Default) {
   volatile bool ok = true;
   MemoryContext context = CurrentMemoryContext;
   SetCurrentStatementStartTimestamp();
   StartTransactionCommand();
+  // The catalog lookup uses a catalog snapshot, not the transaction's.
+  const bool block =
+      isolation == Isolation::OneSnapshotOnCitus && get_extension_oid("citus", true) != InvalidOid;
+  if (block) {
+    // What BEGIN ISOLATION LEVEL REPEATABLE READ does: the level before
+    // the transaction's first snapshot, then the block, entered when the
+    // "BEGIN statement" ends.
+    XactIsoLevel = XACT_REPEATABLE_READ;
+    BeginTransactionBlock();
+    CommitTransactionCommand();
+    StartTransactionCommand();
+  }
   PushActiveSnapshot(GetTransactionSnapshot());
   PG_TRY();
   {
@@ -139,6 +162,7 @@ bool in_transaction(const char* what, Body&& body) {
       Spi::finish();
     });
     PopActiveSnapshot();
+    if (block) (void)EndTransactionBlock(false);  // COMMIT
     CommitTransactionCommand();
   }
   PG_CATCH();
@@ -148,7 +172,10 @@ bool in_transaction(const char* what, Body&& body) {
     FlushErrorState();
     ereport(LOG, (errmsg("pg_tenant_backup %s failed: %s", what, error->message)));
     FreeErrorData(error);
-    AbortCurrentTransaction();
+    if (block)
+      AbortOutOfAnyTransaction();  // the block too, as ROLLBACK after the error
+    else
+      AbortCurrentTransaction();
     ok = false;
   }
   PG_END_TRY();
@@ -497,7 +524,7 @@ extern "C" void ptb_job_main(Datum schedule_id_datum) {
         insert_log_autonomously(failed);
         throw;
       }
-    });
+    }, Isolation::OneSnapshotOnCitus);
     if (!ok) ++failures;
   }
   in_transaction("recording a schedule's result", [&] {

@@ -6,6 +6,7 @@
 #include "core/error.hpp"
 #include "core/value_encoding.hpp"
 #include "pg/boundary.hpp"
+#include "pg/citus.hpp"
 #include "pg/owner_rights.hpp"
 #include "pg/spi.hpp"
 
@@ -572,6 +573,8 @@ void restore_output_settings(int nest_level) {
 
 ExportStatistics write_snapshot(const TenantSnapshotPlan& snapshot, core::JsonWriter& w) {
   const core::TenancyPlan& plan = snapshot.plan;
+  // One snapshot: on Citus only a REPEATABLE READ transaction gives it.
+  require_one_snapshot(plan);
   const auto params = tenant_parameters(snapshot);
   ExportStatistics stats;
 

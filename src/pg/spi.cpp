@@ -4,6 +4,10 @@
 
 #include "pg/boundary.hpp"
 
+extern "C" {
+#include "access/xact.h"
+}
+
 namespace ptb::pg {
 
 void Spi::connect() {
@@ -86,7 +90,33 @@ std::vector<TextRow> Spi::query(const std::string& sql, const std::vector<TextVa
 
 std::vector<TextRow> Spi::query_latest(const std::string& sql,
                                        const std::vector<TextValue>& params) {
-  run(sql, params, false, nullptr, SPI_OK_SELECT);
+  if (!IsolationUsesXactSnapshot()) {
+    run(sql, params, false, nullptr, SPI_OK_SELECT);  // takes a new snapshot
+    return collect_rows();
+  }
+  // At REPEATABLE READ every statement keeps the transaction's snapshot:
+  // the latest one is asked for explicitly, as the server's foreign key
+  // checks do (a backup_create in such a transaction, a scheduled job on
+  // Citus).
+  guarded([&] {
+    const int n = static_cast<int>(params.size());
+    Oid* types = static_cast<Oid*>(palloc(sizeof(Oid) * (n + 1)));
+    Datum* values = static_cast<Datum*>(palloc(sizeof(Datum) * (n + 1)));
+    char* nulls = static_cast<char*>(palloc(n + 1));
+    for (int i = 0; i < n; ++i) {
+      types[i] = TEXTOID;
+      nulls[i] = params[i] ? ' ' : 'n';
+      values[i] = params[i] ? PointerGetDatum(cstring_to_text_with_len(params[i]->data(),
+                                                                         params[i]->size()))
+                            : (Datum)0;
+    }
+    SPIPlanPtr plan = SPI_prepare(sql.c_str(), n, n > 0 ? types : nullptr);
+    if (plan == nullptr) elog(ERROR, "pg_tenant_backup: SPI_prepare failed: %d", SPI_result);
+    int rc = SPI_execute_snapshot(plan, n > 0 ? values : nullptr, n > 0 ? nulls : nullptr,
+                                  GetLatestSnapshot(), InvalidSnapshot, false, false, 0);
+    if (rc != SPI_OK_SELECT) elog(ERROR, "pg_tenant_backup: unexpected SPI result %d", rc);
+    SPI_freeplan(plan);
+  });
   return collect_rows();
 }
 

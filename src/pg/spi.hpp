@@ -30,7 +30,8 @@ class Spi {
   static std::vector<TextRow> query(const std::string& sql,
                                     const std::vector<TextValue>& params = {});
   // The same in a new snapshot: sees what other transactions (the
-  // autonomous log writer) committed since the calling statement began.
+  // autonomous log writer) committed since the calling statement began,
+  // at every isolation level.
   static std::vector<TextRow> query_latest(const std::string& sql,
                                            const std::vector<TextValue>& params = {});
 

@@ -1,11 +1,14 @@
 #include "pg/tenancy.hpp"
 
+#include <algorithm>
 #include <map>
+#include <set>
 
 #include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
 #include "pg/boundary.hpp"
+#include "pg/citus.hpp"
 #include "pg/spi.hpp"
 
 namespace ptb::pg {
@@ -13,8 +16,9 @@ namespace ptb::pg {
 namespace {
 
 // Every ordinary and partitioned table outside the system schemas, except
-// partitions (their rows are read through the parent) and this extension's
-// own tables. $1 is a JSON array of the scanned schemas.
+// partitions (their rows are read through the parent), this extension's
+// own tables and, with Citus, shards (pg/citus.hpp; the condition is
+// appended). $1 is a JSON array of the scanned schemas.
 constexpr const char* kTablesSql = R"SQL(
 SELECT c.oid::text, n.nspname, c.relname, c.relkind = 'p',
        n.nspname IN (SELECT jsonb_array_elements_text($1::jsonb))
@@ -28,7 +32,8 @@ SELECT c.oid::text, n.nspname, c.relname, c.relkind = 'p',
           WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = c.oid
             AND d.refclassid = 'pg_catalog.pg_extension'::regclass
             AND d.deptype = 'e' AND e.extname = 'pg_tenant_backup')
- ORDER BY n.nspname, c.relname)SQL";
+   AND )SQL";
+constexpr const char* kTablesOrderSql = " ORDER BY n.nspname, c.relname";
 
 constexpr const char* kColumnsSql = R"SQL(
 SELECT a.attrelid::text, a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod),
@@ -128,7 +133,8 @@ core::Catalog load_catalog(const std::vector<std::string>& schemas) {
   core::Catalog catalog;
   std::map<std::string, size_t> by_oid;
   nlohmann::json oids = nlohmann::json::array();
-  for (const auto& row : Spi::query(kTablesSql, {nlohmann::json(schemas).dump()})) {
+  const std::string tables_sql = kTablesSql + not_a_shard_condition("c.oid") + kTablesOrderSql;
+  for (const auto& row : Spi::query(tables_sql, {nlohmann::json(schemas).dump()})) {
     core::Table t;
     t.schema = *row[1];
     t.name = *row[2];
@@ -222,10 +228,22 @@ std::vector<std::optional<std::string>> tenant_parameters(const TenantSnapshotPl
 std::vector<std::string> list_tenants(core::SnapshotOptions options) {
   std::vector<std::string> tenants;
   if (options.tenancy == core::TenancyMode::Schema) {
+    // The scanned schemas and, on Citus, every distributed schema (each
+    // is a tenant of schema-based sharding); never Citus' own schemas, nor
+    // a scanned schema of Citus reference tables (shared data that other
+    // schemas' tables reference: it cannot be a tenant).
+    const std::vector<std::string> shared = reference_table_schemas();
+    std::set<std::string> schemas;
+    for (const auto& s : options.schemas)
+      if (std::find(shared.begin(), shared.end(), s) == shared.end()) schemas.insert(s);
+    for (auto& s : distributed_schemas()) schemas.insert(std::move(s));
+    for (const auto& s : citus_own_schemas()) schemas.erase(s);
     for (const auto& row : Spi::query(
-             "SELECT nspname::text FROM pg_catalog.pg_namespace WHERE nspname IN "
-             "(SELECT jsonb_array_elements_text($1::jsonb)) ORDER BY 1",
-             {nlohmann::json(options.schemas).dump()}))
+             "SELECT nspname::pg_catalog.text FROM pg_catalog.pg_namespace"
+             " WHERE nspname::pg_catalog.text OPERATOR(pg_catalog.=) ANY"
+             "       (SELECT pg_catalog.jsonb_array_elements_text($1::pg_catalog.jsonb))"
+             " ORDER BY 1",
+             {nlohmann::json(schemas).dump()}))
       tenants.push_back(*row[0]);
     return tenants;
   }

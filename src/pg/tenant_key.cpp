@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "pg/citus.hpp"
 #include "pg/spi.hpp"
 
 namespace ptb::pg {
@@ -30,6 +31,10 @@ SELECT pg_catalog.format_type(a.atttypid, a.atttypmod)
             AND d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_extension'::pg_catalog.regclass
             AND d.deptype OPERATOR(pg_catalog.=) 'e'
             AND e.extname OPERATOR(pg_catalog.=) 'pg_tenant_backup')
+   AND )SQL";
+// After the Citus shard condition (pg/citus.hpp): shards of a table have
+// its columns, and are not tables of their own.
+constexpr const char* kTenantTypeOrderSql = R"SQL(
  GROUP BY a.atttypid, a.atttypmod
  ORDER BY pg_catalog.count(*) DESC, a.atttypid, a.atttypmod
  LIMIT 1)SQL";
@@ -39,7 +44,7 @@ SELECT pg_catalog.format_type(a.atttypid, a.atttypmod)
 std::optional<std::string> tenant_lock_key(const std::optional<std::string>& tenant,
                                            const core::SnapshotOptions& options) {
   if (!tenant || options.tenancy == core::TenancyMode::Schema) return tenant;
-  const auto type = Spi::query(kTenantTypeSql, {options.tenant_column, nlohmann::json(options.schemas).dump()});
+  const auto type = Spi::query(kTenantTypeSql + not_a_shard_condition("c.oid") + kTenantTypeOrderSql, {options.tenant_column, nlohmann::json(options.schemas).dump()});
   if (type.empty() || !type[0][0]) return tenant;
   // The type name comes from format_type: quoted and qualified, safe to
   // splice; the tenant itself is a parameter. The same cast as the

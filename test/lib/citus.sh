@@ -2,12 +2,28 @@
 # three PostgreSQL servers talking over TCP on localhost. Source after
 # test/lib/cluster.sh.
 #
+#   citus_require NAME                 builds and installs Citus into the server
+#       of $PG_CONFIG (scripts/build-citus.sh, cached), or exits the test
+#       with 77 (skipped) saying why: no Citus source, or a server version
+#       Citus 13.2 does not support (15 to 17)
 #   citus_start DIR PORT [postgresql.conf lines...]
 #       coordinator on PORT (its socket in DIR/coordinator, PG* exported for
 #       it), workers on PORT+1 and PORT+2; the lines go to every node
 #   citus_stop DIR
 #   citus_worker_psql DIR N ARGS...   psql on worker N (1 or 2)
 #   citus_crashed DIR                 true when a backend of any node died by signal
+
+citus_require() {
+  local name=$1 major rc=0
+  major=$("${PG_CONFIG:-pg_config}" --version | sed -E 's/^PostgreSQL ([0-9]+).*/\1/')
+  if [ "$major" -lt 15 ] || [ "$major" -gt 17 ]; then
+    echo "$name: Citus 13.2 supports PostgreSQL 15 to 17, this server is $major: skipped"
+    exit 77
+  fi
+  bash scripts/build-citus.sh || rc=$?
+  [ "$rc" = 77 ] && { echo "$name: no Citus source: skipped"; exit 77; }
+  [ "$rc" = 0 ] || { echo "$name: Citus could not be built"; exit 1; }
+}
 
 citus_start() {
   local dir=$1 port=$2

@@ -14,13 +14,14 @@ Languages: sql (run), sh, json, text, ini. Attributes of sql blocks:
     fails=SQLSTATE   the block must fail with this SQLSTATE
     synopsis         signatures, checked against the installed functions
     needs=pg_cron    the block needs pg_cron (preloaded, created in the database)
+    needs=citus      the block needs a Citus cluster (shown, not run)
 """
 import os
 import re
 import sys
 
 LANGUAGES = {"sql", "sh", "json", "text", "ini"}
-SQL_ATTRIBUTE = re.compile(r"^(fails=[0-9A-Z]{5}|synopsis|needs=pg_cron)$")
+SQL_ATTRIBUTE = re.compile(r"^(fails=[0-9A-Z]{5}|synopsis|needs=pg_cron|needs=citus)$")
 
 
 def main() -> int:
@@ -46,7 +47,7 @@ def main() -> int:
                     errors.append(f"{path}:{number}: attributes are for sql blocks: {' '.join(attributes)}")
                 for a in attributes if language == "sql" else []:
                     if not SQL_ATTRIBUTE.match(a):
-                        errors.append(f"{path}:{number}: unknown attribute {a!r} (fails=SQLSTATE, synopsis, needs=pg_cron)")
+                        errors.append(f"{path}:{number}: unknown attribute {a!r} (fails=SQLSTATE, synopsis, needs=pg_cron, needs=citus)")
                 current = {"line": number, "language": language, "attributes": attributes,
                            "fence": fence.group(2), "text": []}
             elif fence and fence.group(2) == current["fence"] and not fence.group(3).strip():

@@ -21,15 +21,7 @@ source test/lib/cluster.sh
 source test/lib/citus.sh
 source test/lib/assert.sh
 
-major=$("${PG_CONFIG:-pg_config}" --version | sed -E 's/^PostgreSQL ([0-9]+).*/\1/')
-if [ "$major" -lt 15 ] || [ "$major" -gt 17 ]; then
-  echo "citus: Citus 13.2 supports PostgreSQL 15 to 17, this server is $major: skipped"
-  exit 77
-fi
-rc=0
-bash scripts/build-citus.sh || rc=$?
-[ "$rc" = 77 ] && { echo "citus: no Citus source: skipped"; exit 77; }
-[ "$rc" = 0 ] || { echo "citus: Citus could not be built"; exit 1; }
+citus_require citus
 
 work=$(mktemp -d /tmp/ptb-citus.XXXXXX)
 chmod 755 "$work"
@@ -50,6 +42,8 @@ CREATE FUNCTION fingerprint(which int) RETURNS text LANGUAGE plpgsql AS $$ BEGIN
       SELECT 'notes', x::text FROM notes x WHERE tenant_id = which) y GROUP BY t) z); END $$;
 SQL
 fp() { q -c "SELECT fingerprint($1)"; }
+# Snapshots of Citus tables need a REPEATABLE READ transaction block (docs/citus.md).
+rr() { q -c "BEGIN ISOLATION LEVEL REPEATABLE READ" -c "$1" -c "COMMIT"; }
 damage() {
   q >/dev/null <<'SQL'
 DELETE FROM order_lines WHERE tenant_id = 1 AND order_id < 50;
@@ -67,15 +61,21 @@ three=$(fp 3)
 
 # --- Statements without parameters (they crashed the coordinator).
 check "whole-database export (NULL tenant): all six tables" "6" \
-  "$(q -c "SELECT count(*) FROM jsonb_array_elements(backup_export(NULL) -> 'data')")"
+  "$(rr "SELECT count(*) FROM jsonb_array_elements(backup_export(NULL) -> 'data')")"
 check "backup_stats of the whole database" "t" "$(q -c "SELECT count(*) >= 5 FROM backup_stats(NULL)")"
 
 # --- Row-based sharding: the round trip.
-id=$(q -c "SELECT backup_create('1')")
+id=$(rr "SELECT backup_create('1')")
 check "backup_verify of a Citus tenant's snapshot" "true" "$(q -c "SELECT backup_verify($id) ->> 'ok'")"
 damage
 check "damage changed tenant 1" "t" "$(q -c "SELECT fingerprint(1) <> '$one'")"
-report=$(PGOPTIONS="-c pg_tenant_backup.allow_restore=on" q -c "SELECT backup_restore($id)")
+damaged_once=$(fp 1)
+check "a restore outside a REPEATABLE READ block is refused (its pre_restore snapshot would be torn)" \
+  "ERROR:  0A000: a tenant snapshot of Citus distributed tables needs a REPEATABLE READ transaction block" \
+  "$(PGOPTIONS="-c pg_tenant_backup.allow_restore=on" q_error "SELECT backup_restore($id)")"
+check "the refused restore changed nothing and left no pre_restore row" "$damaged_once 0" \
+  "$(fp 1) $(q -c "SELECT count(*) FROM backup_logs WHERE trigger = 'pre_restore'")"
+report=$(PGOPTIONS="-c pg_tenant_backup.allow_restore=on" rr "SELECT backup_restore($id)")
 check "restore: every table of tenant 1 is back" "$one" "$(fp 1)"
 check "restore: tenant 2 untouched" "$two" "$(fp 2)"
 check "restore: tenant 3 untouched" "$three" "$(fp 3)"
@@ -86,7 +86,7 @@ check "the pre_restore snapshot holds the damaged state" "1054" \
   "$(q -c "SELECT table_counts ->> 'public.order_lines' FROM backup_logs WHERE trigger = 'pre_restore'")"
 
 # --- The other modes.
-q -c "CREATE TABLE snap AS SELECT backup_export('1') AS doc" >/dev/null
+rr "CREATE TABLE snap AS SELECT backup_export('1') AS doc" >/dev/null
 damage
 damaged=$(fp 1)
 dry=$(q -c "SELECT backup_import(doc, 'replace', '{\"dry_run\": true}') -> 'totals' FROM snap")
@@ -182,20 +182,21 @@ b_items=$(schema_fp shop_b.items)
 export PGOPTIONS="-c pg_tenant_backup.tenancy=schema -c pg_tenant_backup.allow_restore=on"
 check "schema tenancy: a tenant schema's tables" "public.countries master|shop_a.item_tags tenant|shop_a.items tenant" \
   "$(q -c "SELECT string_agg(table_name || ' ' || role, '|' ORDER BY table_name) FROM backup_stats('shop_a')")"
-sid=$(q -c "SELECT backup_create('shop_a')")
+sid=$(rr "SELECT backup_create('shop_a')")
 q -c "DELETE FROM shop_a.items WHERE id < 20" -c "UPDATE shop_a.item_tags SET tag = 'zz' WHERE item_id = 50 AND tag = 't1'" \
   -c "UPDATE shop_b.items SET name = 'b changed' WHERE id = 1" >/dev/null
 b_changed=$(schema_fp shop_b.items)
-q -c "SELECT backup_restore($sid)" >/dev/null
+rr "SELECT backup_restore($sid)" >/dev/null
 check "schema tenancy: the tenant schema is back" "$a_items $a_tags" "$(schema_fp shop_a.items) $(schema_fp shop_a.item_tags)"
 check "schema tenancy: the other schema keeps its own change" "$b_changed" "$(schema_fp shop_b.items)"
 check "schema tenancy: merge of an export is a no-op" '{"deleted": 0, "updated": 0, "inserted": 0, "unchanged": 300}' \
-  "$(q -c "SELECT backup_import(backup_export('shop_a'), 'merge') -> 'totals'")"
+  "$(rr "SELECT backup_import(backup_export('shop_a'), 'merge') -> 'totals'")"
 unset PGOPTIONS
 [ "$b_items" != "$b_changed" ] || check "shop_b was really changed" "different" "same"
 
 # --- Imports and restores run on the coordinator only (its lock is the tenant's lock).
-worker_error=$(citus_worker_psql "$work" 1 -qXAt -v VERBOSITY=verbose -c "SELECT backup_import(backup_export('1'), 'merge')" 2>&1 | grep -m1 '^ERROR:' || true)
+worker_error=$(citus_worker_psql "$work" 1 -qXAt -v VERBOSITY=verbose -c "BEGIN ISOLATION LEVEL REPEATABLE READ" \
+  -c "SELECT backup_import(backup_export('1'), 'merge')" 2>&1 | grep -m1 '^ERROR:' || true)
 check "an import on a worker node is refused" "ERROR:  0A000: an import or restore cannot run on a Citus worker node" "$worker_error"
 
 # --- Nothing crashed anywhere.

@@ -19,6 +19,9 @@
 #   ```sql needs=pg_cron: the cluster also preloads pg_cron and the
 #   database has the pg_cron extension; on a server without pg_cron (a
 #   source build) such blocks are skipped, each with a printed line.
+#   ```sql needs=citus blocks (docs/citus.md) need a Citus coordinator
+#   with workers: always skipped here, each with a printed line; keep what
+#   they show asserted by test/system/citus_export.sh.
 # - docs/quickstart.md is followed verbatim: its ```sh blocks run too, on a
 #   throwaway cluster standing in for Debian's 15/main: apt-get install only
 #   checks that each package exists in Debian's lists (nothing is
@@ -187,12 +190,18 @@ run_doc() {
       echo "skip   - $file:$line sql: needs pg_cron, which is not installed for this server"
       continue
     fi
+    if [[ "$attributes" == *needs=citus* ]]; then
+      echo "skip   - $file:$line sql: needs a Citus cluster (test/system/citus_export.sh runs its statements)"
+      continue
+    fi
     n=$((n + 1))
     if [ "$prepared" = no ]; then
       prepared=yes
       [ -n "$(q -c "SELECT 1 FROM pg_database WHERE datname = 'app'")" ] || q -c "CREATE DATABASE app" >/dev/null
       [ "$quickstart" = yes ] || q -d app -f test/fixtures/shop.sql -f test/fixtures/docs.sql >/dev/null
-      grep -qi 'CREATE EXTENSION pg_tenant_backup' "$dir"/*.txt ||
+      # Blocks that run (not needs=citus ones) decide whether the file creates it.
+      grep -qi 'CREATE EXTENSION pg_tenant_backup' \
+        $(awk -F'\t' -v dir="$dir" '$3 == "sql" && $4 !~ /needs=citus/ {print dir "/" $1 ".txt"}' <<<"$manifest") ||
         q -d app -c "SET client_min_messages = warning" -c "CREATE EXTENSION pg_tenant_backup" >/dev/null
       grep -q 'needs=pg_cron' <<<"$manifest" && [ "$have_pg_cron" = yes ] &&
         q -d app -c "CREATE EXTENSION pg_cron" >/dev/null
