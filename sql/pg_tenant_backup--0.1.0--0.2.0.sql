@@ -101,3 +101,65 @@ END
 $upgrade$;
 COMMENT ON FUNCTION backup_create(text, jsonb, text, text, boolean) IS
   'Stream a tenant''s snapshot to a file in pg_tenant_backup.storage_path; returns its backup_logs id';
+
+-- Change capture (docs/pitr.md): one row per change segment file the
+-- capture worker wrote under <storage folder>/changes. A row is committed
+-- after its file is durable and before the slot moves past its changes.
+CREATE TABLE backup_change_segments (
+  id bigserial PRIMARY KEY,
+  first_lsn pg_lsn NOT NULL,
+  last_lsn pg_lsn NOT NULL UNIQUE,
+  first_commit_at timestamptz NOT NULL,
+  last_commit_at timestamptz NOT NULL,
+  file_name text NOT NULL UNIQUE,
+  size_bytes bigint NOT NULL,
+  checksum text NOT NULL,
+  change_count bigint NOT NULL,
+  transaction_count bigint NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+  CHECK (first_lsn <= last_lsn)
+);
+COMMENT ON TABLE backup_change_segments IS
+  'pg_tenant_backup change capture: one row per segment file of captured row changes (docs/pitr.md)';
+COMMENT ON COLUMN backup_change_segments.first_lsn IS 'commit LSN (end of the commit record) of the first transaction in the segment';
+COMMENT ON COLUMN backup_change_segments.last_lsn IS 'commit LSN of the last transaction: capture resumes after the highest one';
+COMMENT ON COLUMN backup_change_segments.file_name IS 'path under this database''s folder of pg_tenant_backup.storage_path';
+COMMENT ON COLUMN backup_change_segments.checksum IS 'SHA-256 (hex) of the file as stored (zstd)';
+COMMENT ON COLUMN backup_change_segments.change_count IS 'row changes (insert, update, delete, truncate) in the segment';
+REVOKE ALL ON backup_change_segments FROM PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('backup_change_segments', '');
+SELECT pg_catalog.pg_extension_config_dump('backup_change_segments_id_seq', '');
+
+-- A capture stopped by pg_tenant_backup.capture_max_retained_wal is
+-- recorded in backup_logs as a failed 'capture' row describing the gap.
+ALTER TABLE backup_logs DROP CONSTRAINT backup_logs_operation_check,
+  ADD CONSTRAINT backup_logs_operation_check
+    CHECK (operation IN ('backup', 'restore', 'import', 'export', 'verify', 'delete', 'prune', 'capture'));
+
+CREATE FUNCTION backup_capture_status()
+RETURNS TABLE(slot_name text, enabled boolean, slot_exists boolean, active boolean, retained_wal_bytes numeric,
+              last_captured_lsn pg_lsn, last_commit_at timestamptz, lag interval, segments bigint,
+              segment_bytes numeric, changes numeric)
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT 'ptb_capture_' OPERATOR(pg_catalog.||) d.oid::pg_catalog.text,
+         COALESCE(pg_catalog.current_setting('pg_tenant_backup.change_capture', true), 'off')
+           OPERATOR(pg_catalog.=) 'on',
+         s.slot_name IS NOT NULL,
+         COALESCE(s.active, false),
+         pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), s.restart_lsn),
+         g.last_lsn, g.last_commit_at, pg_catalog.now() OPERATOR(pg_catalog.-) g.last_commit_at,
+         g.n, COALESCE(g.bytes, 0), COALESCE(g.changes, 0)
+    FROM pg_catalog.pg_database d
+    LEFT JOIN pg_catalog.pg_replication_slots s
+      ON s.slot_name OPERATOR(pg_catalog.=) ('ptb_capture_' OPERATOR(pg_catalog.||) d.oid::pg_catalog.text)
+   CROSS JOIN (SELECT pg_catalog.count(*) AS n, pg_catalog.sum(c.size_bytes) AS bytes,
+                      pg_catalog.sum(c.change_count) AS changes, pg_catalog.max(c.last_lsn) AS last_lsn,
+                      pg_catalog.max(c.last_commit_at) AS last_commit_at
+                 FROM @extschema@.backup_change_segments c) g
+   WHERE d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database()
+$$;
+COMMENT ON FUNCTION backup_capture_status() IS
+  'Change capture: its slot, the WAL it holds back, the last captured commit and the segments recorded';
+REVOKE ALL ON FUNCTION backup_capture_status() FROM PUBLIC;

@@ -1,5 +1,6 @@
 #include "pg/scheduler.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <optional>
@@ -18,6 +19,7 @@
 
 extern "C" {
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "commands/extension.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
@@ -52,6 +54,7 @@ constexpr int kRestartSeconds = 10;
 struct SchedulerShared {
   pg_atomic_uint32 starts;
   pg_atomic_uint32 missing_reported;
+  pg_atomic_uint32 capture_stopped;  // the WAL limit stopped change capture
 };
 SchedulerShared* shared_state = nullptr;
 shmem_request_hook_type previous_shmem_request = nullptr;
@@ -71,6 +74,7 @@ void start_shared_state() {
   if (!found) {
     pg_atomic_init_u32(&shared_state->starts, 0);
     pg_atomic_init_u32(&shared_state->missing_reported, 0);
+    pg_atomic_init_u32(&shared_state->capture_stopped, 0);
   }
   LWLockRelease(AddinShmemInitLock);
 }
@@ -189,6 +193,10 @@ std::string extension_schema_table(const char* table) {
   return *rows[0][0] + "." + table;
 }
 
+// The extension is installed in the scheduler's database (as of the last
+// scheduling pass): without it the capture worker would only exit again.
+bool extension_installed = false;
+
 struct RunningJob {
   int64_t schedule_id;
   BackgroundWorkerHandle* handle;
@@ -222,6 +230,7 @@ bool launch_job(int64_t schedule_id, const std::string& role, BackgroundWorkerHa
 // One pass: start due schedules while worker slots allow.
 void start_due_schedules(std::vector<RunningJob>& running) {
   const std::string schedules = extension_schema_table("backup_schedules");
+  extension_installed = !schedules.empty();
   if (schedules.empty()) return;  // not installed in this database (yet)
   const int free_slots = schedule_settings().max_workers - static_cast<int>(running.size());
   if (free_slots <= 0) return;
@@ -267,6 +276,50 @@ void start_due_schedules(std::vector<RunningJob>& running) {
   }
 }
 
+// --- Change capture (docs/pitr.md): one capture worker while
+// pg_tenant_backup.change_capture is on and wal_level is logical, started
+// again a tick after it exits (a crash, a SIGTERM), but not after the WAL
+// limit stopped it, until the configuration is reloaded. Turned off, the
+// worker drops its slot and exits by itself (it reloads the configuration
+// too).
+
+BackgroundWorkerHandle* capture_handle = nullptr;
+bool capture_wal_level_reported = false;
+
+void keep_capture_running() {
+  if (capture_handle != nullptr) {
+    pid_t pid;
+    if (GetBackgroundWorkerPid(capture_handle, &pid) != BGWH_STOPPED) return;
+    pfree(capture_handle);
+    capture_handle = nullptr;
+  }
+  if (!capture_settings().enabled || !extension_installed) return;
+  if (shared_state != nullptr && pg_atomic_read_u32(&shared_state->capture_stopped) != 0) return;
+  if (wal_level < WAL_LEVEL_LOGICAL) {
+    if (!capture_wal_level_reported)
+      ereport(WARNING, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                        errmsg("pg_tenant_backup.change_capture is on but wal_level is not logical: no change is captured"),
+                        errhint("Set wal_level = logical and restart the server (docs/pitr.md).")));
+    capture_wal_level_reported = true;
+    return;
+  }
+  BackgroundWorker worker;
+  memset(&worker, 0, sizeof worker);
+  worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+  worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+  worker.bgw_restart_time = BGW_NEVER_RESTART;
+  snprintf(worker.bgw_library_name, BGW_MAXLEN, "%s", kLibrary);
+  snprintf(worker.bgw_function_name, BGW_MAXLEN, "ptb_capture_main");
+  snprintf(worker.bgw_name, BGW_MAXLEN, "pg_tenant_backup capture");
+  snprintf(worker.bgw_type, BGW_MAXLEN, "pg_tenant_backup capture");
+  worker.bgw_notify_pid = MyProcPid;
+  std::string database = schedule_settings().database;
+  memcpy(worker.bgw_extra, database.c_str(), std::min(database.size() + 1, sizeof worker.bgw_extra));
+  MemoryContext previous = MemoryContextSwitchTo(TopMemoryContext);
+  if (!RegisterDynamicBackgroundWorker(&worker, &capture_handle)) capture_handle = nullptr;
+  MemoryContextSwitchTo(previous);
+}
+
 // At start: rows of operations interrupted by the stop are failed (and
 // files of backups renamed into place removed), temporary files of
 // backends that are gone are removed, and
@@ -290,6 +343,16 @@ void recover_after_start(bool again) {
 }
 
 }  // namespace
+
+bool run_in_transaction(const char* what, const std::function<void()>& body) {
+  return in_transaction(what, [&] { body(); });
+}
+
+std::string extension_table(const char* table) { return extension_schema_table(table); }
+
+void capture_stopped_until_reload() {
+  if (shared_state != nullptr) pg_atomic_write_u32(&shared_state->capture_stopped, 1);
+}
 
 void register_scheduler() {
   previous_shmem_request = shmem_request_hook;
@@ -344,7 +407,11 @@ extern "C" void ptb_scheduler_main(Datum) {
     if (ConfigReloadPending) {
       ConfigReloadPending = false;
       ProcessConfigFile(PGC_SIGHUP);
+      // A reload starts capture again after the WAL limit stopped it.
+      if (shared_state != nullptr) pg_atomic_write_u32(&shared_state->capture_stopped, 0);
+      capture_wal_level_reported = false;
     }
+    keep_capture_running();
     // Forget jobs that have ended.
     for (size_t i = 0; i < running.size();) {
       pid_t pid;

@@ -4,6 +4,9 @@
 // pg_tenant_backup.max_workers at once. See docs/scheduler.md.
 #pragma once
 
+#include <functional>
+#include <string>
+
 #include "pg/server.hpp"
 
 namespace ptb::pg {
@@ -11,9 +14,22 @@ namespace ptb::pg {
 // Registers the scheduler; call from _PG_init while preloading.
 void register_scheduler();
 
+// For the capture worker (pg/capture.cpp), which the scheduler starts
+// while pg_tenant_backup.change_capture is on and wal_level is logical.
+// Runs `body` in a transaction of its own with SPI; a server ERROR is
+// logged and rolled back, and false returned.
+bool run_in_transaction(const char* what, const std::function<void()>& body);
+// "<schema>.<table>" of the extension's table, quoted; "" when the
+// extension is not installed in this database.
+std::string extension_table(const char* table);
+// The WAL limit stopped capture: the scheduler does not start the capture
+// worker again until the configuration is reloaded.
+void capture_stopped_until_reload();
+
 }  // namespace ptb::pg
 
 extern "C" {
 PGDLLEXPORT void ptb_scheduler_main(Datum);
 PGDLLEXPORT void ptb_job_main(Datum schedule_id);
+PGDLLEXPORT void ptb_capture_main(Datum);
 }

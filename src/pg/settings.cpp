@@ -47,6 +47,9 @@ bool check_timezone(char** newval, void**, GucSource) {
   });
 }
 
+bool change_capture_setting = false;
+int capture_max_retained_wal_setting = 1024;
+
 bool allow_restore_setting = false;
 char* restore_window_setting = nullptr;
 
@@ -190,6 +193,16 @@ void define_settings() {
                            "skip to the next fire time.",
                            nullptr, &catch_up_setting, 0, kCatchUpOptions, PGC_SIGHUP, 0, nullptr,
                            nullptr, nullptr);
+  DefineCustomBoolVariable("pg_tenant_backup.change_capture",
+                           "Capture every committed row change of the scanned schemas into change "
+                           "segments (needs shared_preload_libraries and wal_level = logical).",
+                           "Set in postgresql.conf or with ALTER SYSTEM, then reload. See docs/pitr.md.",
+                           &change_capture_setting, false, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+  DefineCustomIntVariable("pg_tenant_backup.capture_max_retained_wal",
+                          "WAL the change capture slot may hold back; above it the slot is dropped "
+                          "and capture stops until the configuration is reloaded.",
+                          nullptr, &capture_max_retained_wal_setting, 1024, 1, INT_MAX, PGC_SIGHUP,
+                          GUC_UNIT_MB, nullptr, nullptr, nullptr);
   DefineCustomBoolVariable("pg_tenant_backup.allow_restore",
                            "Allow backup_restore to replace a tenant's data (superuser only).",
                            nullptr, &allow_restore_setting, false, PGC_SUSET, 0, nullptr, nullptr,
@@ -265,6 +278,10 @@ EncryptionSettings encryption_settings() {
     start = comma + 1;
   }
   return s;
+}
+
+CaptureSettings capture_settings() {
+  return {change_capture_setting, capture_max_retained_wal_setting};
 }
 
 RestoreSettings restore_settings() {

@@ -60,6 +60,13 @@ struct EncryptionSettings {
 };
 EncryptionSettings encryption_settings();
 
+// Change capture (docs/pitr.md; both PGC_SIGHUP).
+struct CaptureSettings {
+  bool enabled;             // pg_tenant_backup.change_capture
+  int max_retained_wal_mb;  // pg_tenant_backup.capture_max_retained_wal
+};
+CaptureSettings capture_settings();
+
 // jsonb as JSON text (for the core parsers).
 std::string jsonb_text(Jsonb* value);
 

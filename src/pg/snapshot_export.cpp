@@ -302,7 +302,13 @@ void write_metadata(core::JsonWriter& w, const TenantSnapshotPlan& snapshot) {
       "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), "
       "current_database(), current_setting('server_version'), current_setting('server_version_num'), "
       "(SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'pg_tenant_backup'), "
-      "current_user");
+      "current_user, "
+      // The transactions the snapshot saw (docs/format.md, "transactions"):
+      // taken in the same statement snapshot every table is read in.
+      "pg_catalog.pg_snapshot_xmin(s.s)::pg_catalog.text, pg_catalog.pg_snapshot_xmax(s.s)::pg_catalog.text, "
+      "(SELECT pg_catalog.string_agg(x::pg_catalog.text, ',' ORDER BY x) "
+      "   FROM pg_catalog.pg_snapshot_xip(s.s) x) "
+      "FROM (SELECT pg_catalog.pg_current_snapshot() AS s) s");
   const auto& row = info.at(0);
   const auto& options = snapshot.plan.options();
   w.key("metadata");
@@ -338,6 +344,29 @@ void write_metadata(core::JsonWriter& w, const TenantSnapshotPlan& snapshot) {
   w.raw(core::options_to_json(options));
   w.key("exported_by");
   w.string(*row[5]);
+  // A transaction with id x is in the snapshot when x < xmin, or when
+  // x < xmax and x is not in xip (ids as pg_current_snapshot gives them:
+  // 64-bit, with epoch, the ids change capture records).
+  w.key("transactions");
+  w.begin_object();
+  w.key("xmin");
+  w.string(*row[6]);
+  w.key("xmax");
+  w.string(*row[7]);
+  w.key("xip");
+  w.begin_array();
+  if (row[8]) {
+    const std::string& list = *row[8];
+    size_t start = 0;
+    while (start < list.size()) {
+      size_t comma = list.find(',', start);
+      if (comma == std::string::npos) comma = list.size();
+      w.string(list.substr(start, comma - start));
+      start = comma + 1;
+    }
+  }
+  w.end_array();
+  w.end_object();
   write_coverage(w, snapshot.plan);
   w.end_object();
 }

@@ -375,4 +375,28 @@ bool file_exists(const std::string& path) {
   return stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
 }
 
+StorageFolder prepare_changes_directory() {
+  const StorageFolder folder = prepare_storage_directory();
+  const std::string dir = folder.path() + "/changes";
+  guarded([&] {
+    const bool existed = is_directory(dir);
+    make_directory(dir);
+    if (!existed) fsync_fname(folder.path().c_str(), true);
+  });
+  return folder;
+}
+
+std::vector<std::string> list_files(const std::string& dir) {
+  std::vector<std::string> names;
+  guarded([&] {
+    DIR* d = AllocateDir(dir.c_str());
+    struct dirent* entry;
+    while ((entry = ReadDir(d, dir.c_str())) != nullptr) {
+      if (file_exists(dir + "/" + entry->d_name)) names.emplace_back(entry->d_name);
+    }
+    FreeDir(d);
+  });
+  return names;
+}
+
 }  // namespace ptb::pg

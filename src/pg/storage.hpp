@@ -10,6 +10,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "core/json_writer.hpp"
 #include "core/compression.hpp"
@@ -110,5 +111,11 @@ void install_new_file(const std::string& from, const std::string& to);
 // error paths.
 bool remove_file_quietly(const std::string& path) noexcept;
 bool file_exists(const std::string& path);
+
+// Change capture's directory, "<this database's folder>/changes" (mode
+// 0700), created with the folder when missing; returns the folder.
+StorageFolder prepare_changes_directory();
+// The names of the regular files in a directory.
+std::vector<std::string> list_files(const std::string& dir);
 
 }  // namespace ptb::pg

@@ -76,7 +76,8 @@ INSERT INTO matrix VALUES
   ('backup_schedule_enable(text)',        $$SELECT backup_schedule_enable('no such schedule')$$,  true, false, false, false, false),
   ('backup_schedule_disable(text)',       $$SELECT backup_schedule_disable('no such schedule')$$, true, false, false, false, false),
   ('backup_schedule_drop(text)',          $$SELECT backup_schedule_drop('no such schedule')$$,    true, false, false, false, false),
-  ('backup_scheduler_status()',           $$SELECT backup_scheduler_status()$$,               true, false, false, false, false);
+  ('backup_scheduler_status()',           $$SELECT backup_scheduler_status()$$,               true, false, false, false, false),
+  ('backup_capture_status()',             $$SELECT * FROM backup_capture_status()$$,         true, false, false, false, false);
 
 UPDATE matrix SET expect = '22P02' WHERE fn IN ('backup_create(text, jsonb, text, text, boolean)', 'backup_upload(bytea, text, text)');
 UPDATE matrix SET expect = '42704'
@@ -106,7 +107,7 @@ CREATE TEMP VIEW cells AS
     FROM matrix m CROSS JOIN roles r;
 
 SELECT plan((SELECT count(*)::int FROM cells) + (SELECT count(*)::int FROM cells WHERE login_role IS NOT NULL OR role = current_user)
-            + 1 + 6 + 1 + 1 + (SELECT count(*)::int * 3 FROM pg_settings WHERE name LIKE 'pg_tenant_backup.%' AND context = 'superuser')
+            + 1 + 8 + 1 + 1 + (SELECT count(*)::int * 3 FROM pg_settings WHERE name LIKE 'pg_tenant_backup.%' AND context = 'superuser')
             + 12 + 2);
 
 SELECT set_eq($$SELECT fn::text FROM extension_functions$$, $$SELECT fn::text FROM matrix$$,
@@ -132,7 +133,7 @@ SELECT is(CASE WHEN e IS NULL THEN 'succeeds'
 
 -- The tables and the view.
 SELECT is(has_table_privilege('public', t, p), false, format('PUBLIC has no %s on %s', p, t))
-  FROM unnest(ARRAY['backup_logs', 'backup_list', 'backup_schedules']) t, unnest(ARRAY['SELECT', 'INSERT']) p
+  FROM unnest(ARRAY['backup_logs', 'backup_list', 'backup_schedules', 'backup_change_segments']) t, unnest(ARRAY['SELECT', 'INSERT']) p
  ORDER BY t, p;
 SELECT is(tap.error_of($$SELECT count(*) FROM backup_list$$, 'ptb_priv_auditor'), NULL,
           'the auditor reads backup_list');
