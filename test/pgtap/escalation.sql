@@ -174,6 +174,7 @@ INSERT INTO calls (fn, call) VALUES
   ('backup_schedule_disable(text)', $$SELECT backup_schedule_disable('esc_' || current_user)$$),
   ('backup_schedule_enable(text)', $$SELECT backup_schedule_enable('esc_' || current_user)$$),
   ('backup_scheduler_status()', $$SELECT backup_scheduler_status()$$),
+  ('backup_capture_status()', $$SELECT * FROM backup_capture_status()$$),
   ('backup_schedule_drop(text)', $$SELECT backup_schedule_drop('esc_' || current_user)$$);
 
 CREATE TEMP TABLE attackers (role text);

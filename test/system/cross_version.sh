@@ -74,13 +74,14 @@ restore_across here "$here_config" other "$other_config"
 restore_across other "$other_config" here "$here_config"
 
 # The snapshots of both servers are the same document but for what names
-# the moment and the server, and the order of rows (not specified).
+# the moment and the server (the transactions it saw included), and the
+# order of rows (not specified).
 same=$(python3 - "$work/snapshot-here.json" "$work/snapshot-other.json" <<'PY'
 import json, sys
 docs = []
 for path in sys.argv[1:]:
     d = json.load(open(path))
-    for key in ("created_at", "server_version", "server_version_num", "database", "duration_ms", "snapshot_id", "lsn", "txid", "exported_at", "system_identifier"):
+    for key in ("created_at", "server_version", "server_version_num", "database", "duration_ms", "snapshot_id", "lsn", "txid", "exported_at", "system_identifier", "transactions"):
         d.get("metadata", {}).pop(key, None)
     d.pop("statistics", None)
     for section in d.get("data", []) + d.get("master_data", []):  # row order is not specified
