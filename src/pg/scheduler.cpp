@@ -202,17 +202,25 @@ struct RunningJob {
   BackgroundWorkerHandle* handle;
 };
 
-bool launch_job(int64_t schedule_id, const std::string& role, BackgroundWorkerHandle** handle) {
+// A worker of this library, connected to a database once recovery is over.
+BackgroundWorker library_worker(const char* function, const std::string& name, const char* type,
+                                int restart_time) {
   BackgroundWorker worker;
   memset(&worker, 0, sizeof worker);
   worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
   worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-  worker.bgw_restart_time = BGW_NEVER_RESTART;
+  worker.bgw_restart_time = restart_time;
   snprintf(worker.bgw_library_name, BGW_MAXLEN, "%s", kLibrary);
-  snprintf(worker.bgw_function_name, BGW_MAXLEN, "ptb_job_main");
-  snprintf(worker.bgw_name, BGW_MAXLEN, "pg_tenant_backup job for schedule %lld",
-           static_cast<long long>(schedule_id));
-  snprintf(worker.bgw_type, BGW_MAXLEN, "pg_tenant_backup job");
+  snprintf(worker.bgw_function_name, BGW_MAXLEN, "%s", function);
+  snprintf(worker.bgw_name, BGW_MAXLEN, "%s", name.c_str());
+  snprintf(worker.bgw_type, BGW_MAXLEN, "%s", type);
+  return worker;
+}
+
+bool launch_job(int64_t schedule_id, const std::string& role, BackgroundWorkerHandle** handle) {
+  BackgroundWorker worker =
+      library_worker("ptb_job_main", "pg_tenant_backup job for schedule " + std::to_string(schedule_id),
+                     "pg_tenant_backup job", BGW_NEVER_RESTART);
   worker.bgw_main_arg = Int64GetDatum(schedule_id);
   worker.bgw_notify_pid = MyProcPid;
   // bgw_extra: database and role, NUL-separated (each at most 63 bytes).
@@ -303,15 +311,8 @@ void keep_capture_running() {
     capture_wal_level_reported = true;
     return;
   }
-  BackgroundWorker worker;
-  memset(&worker, 0, sizeof worker);
-  worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-  worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-  worker.bgw_restart_time = BGW_NEVER_RESTART;
-  snprintf(worker.bgw_library_name, BGW_MAXLEN, "%s", kLibrary);
-  snprintf(worker.bgw_function_name, BGW_MAXLEN, "ptb_capture_main");
-  snprintf(worker.bgw_name, BGW_MAXLEN, "pg_tenant_backup capture");
-  snprintf(worker.bgw_type, BGW_MAXLEN, "pg_tenant_backup capture");
+  BackgroundWorker worker = library_worker("ptb_capture_main", "pg_tenant_backup capture",
+                                           "pg_tenant_backup capture", BGW_NEVER_RESTART);
   worker.bgw_notify_pid = MyProcPid;
   std::string database = schedule_settings().database;
   memcpy(worker.bgw_extra, database.c_str(), std::min(database.size() + 1, sizeof worker.bgw_extra));
@@ -359,18 +360,11 @@ void register_scheduler() {
   shmem_request_hook = request_shared_state;
   previous_shmem_startup = shmem_startup_hook;
   shmem_startup_hook = start_shared_state;
-  BackgroundWorker worker;
-  memset(&worker, 0, sizeof worker);
-  worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-  worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
   // Started again kRestartSeconds after it exits with a non-zero code: a
   // crash, or SIGTERM (pg_terminate_backend, DROP DATABASE ... WITH
   // (FORCE)); not after a server shutdown, which stops every worker.
-  worker.bgw_restart_time = kRestartSeconds;
-  snprintf(worker.bgw_library_name, BGW_MAXLEN, "%s", kLibrary);
-  snprintf(worker.bgw_function_name, BGW_MAXLEN, "ptb_scheduler_main");
-  snprintf(worker.bgw_name, BGW_MAXLEN, "pg_tenant_backup scheduler");
-  snprintf(worker.bgw_type, BGW_MAXLEN, "pg_tenant_backup scheduler");
+  BackgroundWorker worker = library_worker("ptb_scheduler_main", "pg_tenant_backup scheduler",
+                                           "pg_tenant_backup scheduler", kRestartSeconds);
   RegisterBackgroundWorker(&worker);
 }
 
