@@ -1,0 +1,328 @@
+#include "core/change_replay.hpp"
+
+#include <algorithm>
+
+#include "core/error.hpp"
+#include "core/names.hpp"
+
+namespace ptb::core {
+
+namespace {
+
+Error bad_transactions(const std::string& why) {
+  return Error(sqlstate::kInvalidTextRepresentation, "the snapshot's metadata.transactions is invalid: " + why,
+               {}, "Restore to a moment from a snapshot the extension wrote.");
+}
+
+uint64_t xid_of(const nlohmann::json& value, const char* what) {
+  if (!value.is_string()) throw bad_transactions(std::string(what) + " is not a string");
+  const std::string& text = value.get_ref<const std::string&>();
+  if (text.empty() || text.size() > 20 || text.find_first_not_of("0123456789") != std::string::npos)
+    throw bad_transactions(std::string(what) + " is not a transaction id");
+  try {
+    return std::stoull(text);
+  } catch (const std::exception&) {
+    throw bad_transactions(std::string(what) + " is out of range");
+  }
+}
+
+std::string join(const std::vector<std::string>& parts, const char* separator) {
+  std::string out;
+  for (size_t i = 0; i < parts.size(); ++i) out += (i ? separator : "") + parts[i];
+  return out;
+}
+
+}  // namespace
+
+bool SnapshotTransactions::saw(uint64_t xid) const {
+  if (xid < xmin) return true;
+  if (xid >= xmax) return false;
+  return !std::binary_search(xip.begin(), xip.end(), xid);
+}
+
+SnapshotTransactions SnapshotTransactions::from_json(const nlohmann::json& transactions) {
+  if (!transactions.is_object()) throw bad_transactions("not an object");
+  SnapshotTransactions t;
+  if (!transactions.contains("xmin") || !transactions.contains("xmax") || !transactions.contains("xip"))
+    throw bad_transactions("xmin, xmax or xip is missing");
+  t.xmin = xid_of(transactions["xmin"], "xmin");
+  t.xmax = xid_of(transactions["xmax"], "xmax");
+  if (t.xmin > t.xmax) throw bad_transactions("xmin is above xmax");
+  const auto& xip = transactions["xip"];
+  if (!xip.is_array()) throw bad_transactions("xip is not an array");
+  for (const auto& x : xip) {
+    const uint64_t id = xid_of(x, "an xip entry");
+    if (id < t.xmin || id >= t.xmax) throw bad_transactions("an xip entry is outside [xmin, xmax)");
+    t.xip.push_back(id);
+  }
+  std::sort(t.xip.begin(), t.xip.end());
+  return t;
+}
+
+void check_change_segment_header(std::string_view line, uint32_t database_oid) {
+  auto bad = [](const std::string& why) {
+    return Error(sqlstate::kInvalidTextRepresentation, "a change segment's header is invalid: " + why, {},
+                 "The segment was not written by this database's change capture.");
+  };
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(line);
+  } catch (const nlohmann::json::exception&) {
+    throw bad("not JSON");
+  }
+  if (!j.is_object() || j.value("format", std::string()) != kChangeFormatName) throw bad("not a change segment");
+  if (!j.contains("format_version") || !j["format_version"].is_number_integer() ||
+      j["format_version"].get<int64_t>() != kChangeFormatVersion)
+    throw bad("format version " + (j.contains("format_version") ? j["format_version"].dump() : std::string("missing")) +
+              " (this release reads " + std::to_string(kChangeFormatVersion) + ")");
+  if (!j.contains("database_oid") || !j["database_oid"].is_number_unsigned() ||
+      j["database_oid"].get<uint64_t>() != database_oid)
+    throw bad("it is of another database");
+}
+
+ReplaySelection::ReplaySelection(SnapshotTransactions seen, std::string target_utc)
+    : seen_(std::move(seen)), target_(std::move(target_utc)) {}
+
+bool ReplaySelection::add(std::string_view line, const Apply& apply) {
+  if (done_) return false;
+  ChangeRecord record = decode_change(line);
+  switch (record.op) {
+    case ChangeOp::Begin:
+      if (open_) throw Error(sqlstate::kInvalidTextRepresentation, "a change segment has a transaction without its commit");
+      open_ = true;
+      pending_.clear();
+      return true;
+    case ChangeOp::Commit: {
+      if (!open_) throw Error(sqlstate::kInvalidTextRepresentation, "a change segment has a commit without its begin");
+      open_ = false;
+      // Fixed-width UTC text: compared as text, compared as times.
+      if (record.commit_at > target_) {
+        done_ = true;
+        pending_.clear();
+        return false;
+      }
+      uint64_t xid = 0;
+      try {
+        xid = std::stoull(record.xid);
+      } catch (const std::exception&) {
+        throw Error(sqlstate::kInvalidTextRepresentation, "a change segment has a bad transaction id");
+      }
+      if (seen_.saw(xid)) {
+        ++seen_count_;
+      } else {
+        apply(pending_, record);
+        ++replayed_;
+        changes_ += pending_.size();
+        last_commit_at_ = record.commit_at;
+        last_lsn_ = record.lsn;
+      }
+      pending_.clear();
+      return true;
+    }
+    default:
+      if (!open_) throw Error(sqlstate::kInvalidTextRepresentation, "a change segment has a row change outside a transaction");
+      pending_.push_back(std::move(record));
+      return true;
+  }
+}
+
+std::string text_array_literal(const std::vector<std::optional<std::string>>& values) {
+  std::string out = "{";
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i) out += ',';
+    if (!values[i]) {
+      out += "NULL";
+      continue;
+    }
+    out += '"';
+    for (char c : *values[i]) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+  out += '}';
+  return out;
+}
+
+ReplayBatcher::ReplayBatcher(const ReplayStage& stage, size_t max_rows) : stage_(stage), max_rows_(max_rows) {}
+
+std::vector<size_t> ReplayBatcher::positions_of(const std::vector<ChangeColumn>& columns,
+                                                const std::string& commit_at, bool whole_row) const {
+  std::vector<size_t> positions;
+  for (const auto& c : columns) {
+    auto it = std::find(stage_.columns.begin(), stage_.columns.end(), c.name);
+    if (it == stage_.columns.end())
+      throw Error(sqlstate::kFeatureNotSupported,
+                  "cannot replay the changes of " + stage_.display + " committed at " + commit_at +
+                      ": they have a column \"" + c.name + "\" the snapshot does not have",
+                  "The table's columns changed between the snapshot and the target (a schema change inside "
+                  "the window), or the snapshot left the column out.",
+                  "Restore to a moment before the change, or to a moment after a snapshot taken since it.");
+    positions.push_back(static_cast<size_t>(it - stage_.columns.begin()));
+  }
+  if (whole_row && positions.size() != stage_.columns.size()) {
+    for (const auto& name : stage_.columns)
+      if (std::none_of(columns.begin(), columns.end(), [&](const ChangeColumn& c) { return c.name == name; }))
+        throw Error(sqlstate::kFeatureNotSupported,
+                    "cannot replay the changes of " + stage_.display + " committed at " + commit_at +
+                        ": a row inserted then has no column \"" + name + "\"",
+                    "The table's columns changed between the snapshot and the target (a schema change "
+                    "inside the window).",
+                    "Restore to a moment before the change, or to a moment after a snapshot taken since it.");
+  }
+  return positions;
+}
+
+std::string ReplayBatcher::key_text(const std::vector<ChangeColumn>& columns) const {
+  std::string text;
+  for (const auto& k : stage_.key)
+    for (const auto& c : columns)
+      if (c.name == k) {
+        text += c.value ? "v" + *c.value : std::string("n");
+        text += '\x1f';
+      }
+  return text;
+}
+
+bool ReplayBatcher::accepts(const ChangeRecord& change) const {
+  if (rows_ == 0) return true;
+  if (rows_ >= max_rows_) return false;
+  Kind kind = change.op == ChangeOp::Insert ? Kind::Insert : change.op == ChangeOp::Update ? Kind::Update : Kind::Delete;
+  if (kind != kind_) return false;
+  if (kind != Kind::Delete) {
+    // The same columns set, in the same order.
+    if (change.row.size() != set_columns_.size()) return false;
+    for (size_t i = 0; i < change.row.size(); ++i)
+      if (stage_.columns.size() <= set_columns_[i] || stage_.columns[set_columns_[i]] != change.row[i].name) return false;
+  }
+  if (change.key && keys_.count(key_text(*change.key))) return false;
+  if (kind != Kind::Delete && keys_.count(key_text(change.row))) return false;
+  return true;
+}
+
+void ReplayBatcher::add(const ChangeRecord& change, const std::string& commit_at) {
+  const Kind kind =
+      change.op == ChangeOp::Insert ? Kind::Insert : change.op == ChangeOp::Update ? Kind::Update : Kind::Delete;
+  if (kind != Kind::Insert) {
+    if (!change.key)
+      throw Error(sqlstate::kFeatureNotSupported,
+                  "cannot replay the changes of " + stage_.display + " committed at " + commit_at +
+                      ": an update or delete does not say which row it changed",
+                  "The table has no replica identity (no primary key, or REPLICA IDENTITY NOTHING).",
+                  "Give the table a primary key (or REPLICA IDENTITY USING INDEX); changes captured from then "
+                  "on can be replayed.");
+    std::vector<std::string> named;
+    for (const auto& c : *change.key) named.push_back(c.name);
+    std::vector<std::string> wanted = stage_.key;
+    std::vector<std::string> sorted_named = named;
+    std::sort(sorted_named.begin(), sorted_named.end());
+    std::sort(wanted.begin(), wanted.end());
+    if (stage_.key.empty() || sorted_named != wanted)
+      throw Error(sqlstate::kFeatureNotSupported,
+                  "cannot replay the changes of " + stage_.display + " committed at " + commit_at +
+                      ": they identify rows by (" + join(named, ", ") + "), not by the key the restore matches on" +
+                      (stage_.key.empty() ? std::string() : " (" + join(stage_.key, ", ") + ")"),
+                  "The table's replica identity is not its primary key.",
+                  "Use the primary key as the replica identity (REPLICA IDENTITY DEFAULT).");
+  }
+  if (rows_ == 0) {
+    kind_ = kind;
+    set_columns_ = kind == Kind::Delete ? std::vector<size_t>{} : positions_of(change.row, commit_at, kind == Kind::Insert);
+    values_.assign(set_columns_.size(), {});
+    key_values_.assign(kind == Kind::Insert ? 0 : stage_.key.size(), {});
+  } else if (kind != Kind::Delete) {
+    (void)positions_of(change.row, commit_at, kind == Kind::Insert);
+  }
+  for (size_t i = 0; i < set_columns_.size(); ++i) values_[i].push_back(change.row[i].value);
+  if (kind != Kind::Insert) {
+    for (size_t k = 0; k < stage_.key.size(); ++k)
+      for (const auto& c : *change.key)
+        if (c.name == stage_.key[k]) key_values_[k].push_back(c.value);
+    keys_.insert(key_text(*change.key));
+  }
+  if (kind != Kind::Delete) keys_.insert(key_text(change.row));
+  ++rows_;
+}
+
+ReplayStatement ReplayBatcher::statement() const {
+  ReplayStatement s;
+  std::vector<std::string> arrays, aliases;
+  auto add_array = [&](const std::vector<std::optional<std::string>>& values, const std::string& alias) {
+    s.params.push_back(text_array_literal(values));
+    arrays.push_back("$" + std::to_string(s.params.size()) + "::pg_catalog.text[]");
+    aliases.push_back(alias);
+  };
+  auto key_match = [&]() {
+    std::vector<std::string> on;
+    for (size_t k = 0; k < stage_.key.size(); ++k) {
+      const size_t at = static_cast<size_t>(
+          std::find(stage_.columns.begin(), stage_.columns.end(), stage_.key[k]) - stage_.columns.begin());
+      on.push_back("ptb_s." + quote_ident(stage_.key[k]) + " " + stage_.key_operators[k] + " CAST(ptb_v.k" +
+                   std::to_string(k + 1) + " AS " + stage_.types.at(at) + ")");
+    }
+    return join(on, " AND ");
+  };
+  if (kind_ == Kind::Insert) {
+    std::vector<std::string> names, casts;
+    for (size_t i = 0; i < set_columns_.size(); ++i) {
+      add_array(values_[i], "c" + std::to_string(i + 1));
+      names.push_back(quote_ident(stage_.columns[set_columns_[i]]));
+      casts.push_back("CAST(ptb_v.c" + std::to_string(i + 1) + " AS " + stage_.types[set_columns_[i]] + ")");
+    }
+    s.sql = "INSERT INTO " + stage_.stage + " (" + join(names, ", ") + ") SELECT " + join(casts, ", ") +
+            " FROM pg_catalog.unnest(" + join(arrays, ", ") + ") AS ptb_v(" + join(aliases, ", ") + ")";
+  } else if (kind_ == Kind::Delete) {
+    for (size_t k = 0; k < stage_.key.size(); ++k) add_array(key_values_[k], "k" + std::to_string(k + 1));
+    s.sql = "DELETE FROM " + stage_.stage + " ptb_s USING pg_catalog.unnest(" + join(arrays, ", ") + ") AS ptb_v(" +
+            join(aliases, ", ") + ") WHERE " + key_match();
+  } else {
+    for (size_t k = 0; k < stage_.key.size(); ++k) add_array(key_values_[k], "k" + std::to_string(k + 1));
+    std::vector<std::string> sets;
+    for (size_t i = 0; i < set_columns_.size(); ++i) {
+      add_array(values_[i], "c" + std::to_string(i + 1));
+      sets.push_back(quote_ident(stage_.columns[set_columns_[i]]) + " = CAST(ptb_v.c" + std::to_string(i + 1) +
+                     " AS " + stage_.types[set_columns_[i]] + ")");
+    }
+    aliases.push_back("n");
+    s.sql = "UPDATE " + stage_.stage + " ptb_s SET " + join(sets, ", ") + " FROM pg_catalog.unnest(" +
+            join(arrays, ", ") + ") WITH ORDINALITY AS ptb_v(" + join(aliases, ", ") + ") WHERE " + key_match() +
+            " RETURNING ptb_v.n";
+  }
+  return s;
+}
+
+std::optional<ReplayStatement> ReplayBatcher::insert_missing(const std::set<size_t>& found,
+                                                             std::vector<std::string>* incomplete) const {
+  if (kind_ != Kind::Update) return std::nullopt;
+  const bool whole = set_columns_.size() == stage_.columns.size();
+  ReplayBatcher inserts(stage_, max_rows_);
+  for (size_t r = 0; r < rows_; ++r) {
+    if (found.count(r + 1)) continue;
+    if (!whole) {
+      std::string key;
+      for (size_t k = 0; k < stage_.key.size(); ++k)
+        key += (k ? ", " : "") + key_values_[k][r].value_or("NULL");
+      incomplete->push_back("(" + key + ")");
+      continue;
+    }
+    ChangeRecord row;
+    row.op = ChangeOp::Insert;
+    for (size_t i = 0; i < set_columns_.size(); ++i)
+      row.row.push_back({stage_.columns[set_columns_[i]], values_[i][r]});
+    inserts.add(row, {});
+  }
+  if (inserts.empty()) return std::nullopt;
+  return inserts.statement();
+}
+
+void ReplayBatcher::clear() {
+  kind_ = Kind::None;
+  rows_ = 0;
+  set_columns_.clear();
+  keys_.clear();
+  values_.clear();
+  key_values_.clear();
+}
+
+}  // namespace ptb::core
