@@ -116,6 +116,8 @@ CREATE TABLE backup_change_segments (
   checksum text NOT NULL,
   change_count bigint NOT NULL,
   transaction_count bigint NOT NULL,
+  min_xid xid8,
+  max_xid xid8,
   created_at timestamptz NOT NULL DEFAULT clock_timestamp(),
   CHECK (first_lsn <= last_lsn)
 );
@@ -125,6 +127,7 @@ COMMENT ON COLUMN backup_change_segments.first_lsn IS 'commit LSN (end of the co
 COMMENT ON COLUMN backup_change_segments.last_lsn IS 'commit LSN of the last transaction: capture resumes after the highest one';
 COMMENT ON COLUMN backup_change_segments.file_name IS 'path under this database''s folder of pg_tenant_backup.storage_path';
 COMMENT ON COLUMN backup_change_segments.checksum IS 'SHA-256 (hex) of the file as stored (zstd)';
+COMMENT ON COLUMN backup_change_segments.max_xid IS 'highest transaction id in the segment: a restore to a moment skips segments below its snapshot''s xmin';
 COMMENT ON COLUMN backup_change_segments.change_count IS 'row changes (insert, update, delete, truncate) in the segment';
 REVOKE ALL ON backup_change_segments FROM PUBLIC;
 SELECT pg_catalog.pg_extension_config_dump('backup_change_segments', '');
@@ -163,3 +166,21 @@ $$;
 COMMENT ON FUNCTION backup_capture_status() IS
   'Change capture: its slot, the WAL it holds back, the last captured commit and the segments recorded';
 REVOKE ALL ON FUNCTION backup_capture_status() FROM PUBLIC;
+
+-- Point-in-time restore of one tenant (docs/pitr.md): the newest snapshot
+-- before the moment, then the captured changes up to it.
+CREATE FUNCTION backup_restore_to(tenant text, target timestamptz, opts jsonb DEFAULT '{}')
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'backup_restore_to'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION backup_restore_to(text, timestamptz, jsonb) IS
+  'Put a tenant back to a moment: its newest snapshot before it plus the captured changes up to it, guarded like backup_restore';
+
+CREATE FUNCTION backup_recovery_window(tenant text)
+RETURNS TABLE(earliest timestamptz, latest timestamptz, capture_started_at timestamptz,
+              capture_stopped_at timestamptz, snapshots bigint)
+AS 'MODULE_PATHNAME', 'backup_recovery_window'
+LANGUAGE C CALLED ON NULL INPUT STABLE PARALLEL UNSAFE;
+COMMENT ON FUNCTION backup_recovery_window(text) IS
+  'The moments backup_restore_to can put a tenant back to: one row per stretch of uninterrupted change capture';
+REVOKE ALL ON FUNCTION backup_restore_to(text, timestamptz, jsonb), backup_recovery_window(text) FROM PUBLIC;

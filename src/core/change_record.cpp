@@ -246,6 +246,14 @@ void SegmentAssembler::add(std::string_view line) {
     }
     last_lsn_ = lsn;
     last_commit_at_ = commit.commit_at;
+    uint64_t xid = 0;
+    try {
+      xid = std::stoull(commit.xid);
+    } catch (const std::exception&) {
+      throw Error(sqlstate::kInvalidTextRepresentation, "a commit line has a bad transaction id");
+    }
+    if (transactions_ == 0 || xid < min_xid_) min_xid_ = xid;
+    if (xid > max_xid_) max_xid_ = xid;
     ++transactions_;
     changes_ += pending_changes_;
   }

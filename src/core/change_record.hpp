@@ -85,6 +85,10 @@ class SegmentAssembler {
   uint64_t last_lsn() const { return last_lsn_; }     // first and last kept
   const std::string& first_commit_at() const { return first_commit_at_; }
   const std::string& last_commit_at() const { return last_commit_at_; }
+  // The lowest and highest transaction ids kept (0: none): a restore to a
+  // moment skips a segment whose ids are all below a snapshot's xmin.
+  uint64_t min_xid() const { return min_xid_; }
+  uint64_t max_xid() const { return max_xid_; }
   // The highest commit LSN seen, kept or skipped (0: none).
   uint64_t last_seen_lsn() const { return last_seen_lsn_; }
   uint64_t dangling_lines() const { return pending_lines_; }
@@ -97,6 +101,7 @@ class SegmentAssembler {
   uint64_t pending_changes_ = 0;
   uint64_t transactions_ = 0, changes_ = 0, skipped_ = 0;
   uint64_t first_lsn_ = 0, last_lsn_ = 0, last_seen_lsn_ = 0;
+  uint64_t min_xid_ = 0, max_xid_ = 0;
   std::string first_commit_at_, last_commit_at_;
 };
 

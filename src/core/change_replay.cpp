@@ -245,75 +245,126 @@ void ReplayBatcher::add(const ChangeRecord& change, const std::string& commit_at
   ++rows_;
 }
 
+namespace {
+
+void add_array(ReplayStatement& s, const std::vector<std::optional<std::string>>& values, std::vector<std::string>& arrays) {
+  s.params.push_back(text_array_literal(values));
+  arrays.push_back("pg_catalog.unnest($" + std::to_string(s.params.size()) + "::pg_catalog.text[])");
+}
+
+}  // namespace
+
+// "FROM ROWS FROM (unnest(<key array>), ...) AS ptb_v(k1, ...[, more])" is
+// the caller's; this adds the key arrays and returns the match condition.
+std::string ReplayBatcher::key_match(ReplayStatement& s, const std::vector<std::vector<std::optional<std::string>>>& keys,
+                                     std::string& from) const {
+  std::vector<std::string> arrays, on;
+  for (size_t k = 0; k < stage_.key.size(); ++k) {
+    std::vector<std::optional<std::string>> column;
+    for (const auto& key : keys) column.push_back(key.at(k));
+    add_array(s, column, arrays);
+    const size_t at = static_cast<size_t>(
+        std::find(stage_.columns.begin(), stage_.columns.end(), stage_.key[k]) - stage_.columns.begin());
+    on.push_back("ptb_s." + quote_ident(stage_.key[k]) + " " + stage_.key_operators.at(k) + " CAST(ptb_v.k" +
+                 std::to_string(k + 1) + " AS " + stage_.types.at(at) + ")");
+  }
+  from = join(arrays, ", ");
+  return join(on, " AND ");
+}
+
+std::string ReplayBatcher::insert_sql(const std::vector<size_t>& positions, ReplayStatement& s) const {
+  std::vector<std::string> arrays, aliases, names, casts;
+  for (size_t i = 0; i < positions.size(); ++i) {
+    aliases.push_back("c" + std::to_string(i + 1));
+    names.push_back(quote_ident(stage_.columns[positions[i]]));
+    casts.push_back("CAST(ptb_v.c" + std::to_string(i + 1) + " AS " + stage_.types[positions[i]] + ")");
+  }
+  for (size_t i = 0; i < positions.size(); ++i)
+    arrays.push_back("pg_catalog.unnest($" + std::to_string(s.params.size() - positions.size() + i + 1) +
+                     "::pg_catalog.text[])");
+  return "INSERT INTO " + stage_.stage + " (" + join(names, ", ") + ") SELECT " + join(casts, ", ") +
+         " FROM ROWS FROM (" + join(arrays, ", ") + ") AS ptb_v(" + join(aliases, ", ") + ")";
+}
+
 ReplayStatement ReplayBatcher::statement() const {
   ReplayStatement s;
-  std::vector<std::string> arrays, aliases;
-  auto add_array = [&](const std::vector<std::optional<std::string>>& values, const std::string& alias) {
-    s.params.push_back(text_array_literal(values));
-    arrays.push_back("$" + std::to_string(s.params.size()) + "::pg_catalog.text[]");
-    aliases.push_back(alias);
-  };
-  auto key_match = [&]() {
-    std::vector<std::string> on;
-    for (size_t k = 0; k < stage_.key.size(); ++k) {
-      const size_t at = static_cast<size_t>(
-          std::find(stage_.columns.begin(), stage_.columns.end(), stage_.key[k]) - stage_.columns.begin());
-      on.push_back("ptb_s." + quote_ident(stage_.key[k]) + " " + stage_.key_operators[k] + " CAST(ptb_v.k" +
-                   std::to_string(k + 1) + " AS " + stage_.types.at(at) + ")");
-    }
-    return join(on, " AND ");
-  };
+  std::vector<std::vector<std::optional<std::string>>> keys(rows_);
+  for (size_t r = 0; r < rows_ && kind_ != Kind::Insert; ++r)
+    for (size_t k = 0; k < stage_.key.size(); ++k) keys[r].push_back(key_values_[k][r]);
   if (kind_ == Kind::Insert) {
-    std::vector<std::string> names, casts;
-    for (size_t i = 0; i < set_columns_.size(); ++i) {
-      add_array(values_[i], "c" + std::to_string(i + 1));
-      names.push_back(quote_ident(stage_.columns[set_columns_[i]]));
-      casts.push_back("CAST(ptb_v.c" + std::to_string(i + 1) + " AS " + stage_.types[set_columns_[i]] + ")");
-    }
-    s.sql = "INSERT INTO " + stage_.stage + " (" + join(names, ", ") + ") SELECT " + join(casts, ", ") +
-            " FROM pg_catalog.unnest(" + join(arrays, ", ") + ") AS ptb_v(" + join(aliases, ", ") + ")";
+    for (size_t i = 0; i < set_columns_.size(); ++i) s.params.push_back(text_array_literal(values_[i]));
+    s.sql = insert_sql(set_columns_, s);
   } else if (kind_ == Kind::Delete) {
-    for (size_t k = 0; k < stage_.key.size(); ++k) add_array(key_values_[k], "k" + std::to_string(k + 1));
-    s.sql = "DELETE FROM " + stage_.stage + " ptb_s USING pg_catalog.unnest(" + join(arrays, ", ") + ") AS ptb_v(" +
-            join(aliases, ", ") + ") WHERE " + key_match();
+    std::string from;
+    const std::string on = key_match(s, keys, from);
+    std::vector<std::string> aliases;
+    for (size_t k = 0; k < stage_.key.size(); ++k) aliases.push_back("k" + std::to_string(k + 1));
+    s.sql = "DELETE FROM " + stage_.stage + " ptb_s USING ROWS FROM (" + from + ") AS ptb_v(" +
+            join(aliases, ", ") + ") WHERE " + on;
   } else {
-    for (size_t k = 0; k < stage_.key.size(); ++k) add_array(key_values_[k], "k" + std::to_string(k + 1));
-    std::vector<std::string> sets;
+    std::string from;
+    const std::string on = key_match(s, keys, from);
+    std::vector<std::string> arrays, aliases, sets;
+    for (size_t k = 0; k < stage_.key.size(); ++k) aliases.push_back("k" + std::to_string(k + 1));
     for (size_t i = 0; i < set_columns_.size(); ++i) {
-      add_array(values_[i], "c" + std::to_string(i + 1));
+      add_array(s, values_[i], arrays);
+      aliases.push_back("c" + std::to_string(i + 1));
       sets.push_back(quote_ident(stage_.columns[set_columns_[i]]) + " = CAST(ptb_v.c" + std::to_string(i + 1) +
                      " AS " + stage_.types[set_columns_[i]] + ")");
     }
     aliases.push_back("n");
-    s.sql = "UPDATE " + stage_.stage + " ptb_s SET " + join(sets, ", ") + " FROM pg_catalog.unnest(" +
-            join(arrays, ", ") + ") WITH ORDINALITY AS ptb_v(" + join(aliases, ", ") + ") WHERE " + key_match() +
-            " RETURNING ptb_v.n";
+    s.sql = "UPDATE " + stage_.stage + " ptb_s SET " + join(sets, ", ") + " FROM ROWS FROM (" + from +
+            (arrays.empty() ? "" : ", " + join(arrays, ", ")) + ") WITH ORDINALITY AS ptb_v(" + join(aliases, ", ") +
+            ") WHERE " + on + " RETURNING ptb_v.n";
   }
   return s;
 }
 
-std::optional<ReplayStatement> ReplayBatcher::insert_missing(const std::set<size_t>& found,
-                                                             std::vector<std::string>* incomplete) const {
+std::optional<ReplayStatement> ReplayBatcher::insert_missing(
+    const std::set<size_t>& found, std::vector<std::vector<std::optional<std::string>>>* incomplete) const {
   if (kind_ != Kind::Update) return std::nullopt;
   const bool whole = set_columns_.size() == stage_.columns.size();
-  ReplayBatcher inserts(stage_, max_rows_);
+  std::vector<std::vector<std::optional<std::string>>> values(set_columns_.size());
+  size_t missing = 0;
   for (size_t r = 0; r < rows_; ++r) {
     if (found.count(r + 1)) continue;
+    ++missing;
+    for (size_t i = 0; i < set_columns_.size(); ++i) values[i].push_back(values_[i][r]);
     if (!whole) {
-      std::string key;
-      for (size_t k = 0; k < stage_.key.size(); ++k)
-        key += (k ? ", " : "") + key_values_[k][r].value_or("NULL");
-      incomplete->push_back("(" + key + ")");
-      continue;
+      // Its key after the update: the new values of the key columns.
+      std::vector<std::optional<std::string>> key;
+      for (const auto& k : stage_.key) {
+        std::optional<std::string> v;
+        bool set = false;
+        for (size_t i = 0; i < set_columns_.size(); ++i)
+          if (stage_.columns[set_columns_[i]] == k) {
+            v = values_[i][r];
+            set = true;
+          }
+        if (!set)
+          for (size_t kk = 0; kk < stage_.key.size(); ++kk)
+            if (stage_.key[kk] == k) v = key_values_[kk][r];
+        key.push_back(v);
+      }
+      incomplete->push_back(std::move(key));
     }
-    ChangeRecord row;
-    row.op = ChangeOp::Insert;
-    for (size_t i = 0; i < set_columns_.size(); ++i)
-      row.row.push_back({stage_.columns[set_columns_[i]], values_[i][r]});
-    inserts.add(row, {});
   }
-  if (inserts.empty()) return std::nullopt;
-  return inserts.statement();
+  if (missing == 0) return std::nullopt;
+  ReplayStatement s;
+  for (const auto& v : values) s.params.push_back(text_array_literal(v));
+  s.sql = insert_sql(set_columns_, s);
+  return s;
+}
+
+ReplayStatement ReplayBatcher::find_keys(const std::vector<std::vector<std::optional<std::string>>>& keys) const {
+  ReplayStatement s;
+  std::string from;
+  const std::string on = key_match(s, keys, from);
+  std::vector<std::string> aliases;
+  for (size_t k = 0; k < stage_.key.size(); ++k) aliases.push_back("k" + std::to_string(k + 1));
+  s.sql = "SELECT 1 FROM " + stage_.stage + " ptb_s JOIN ROWS FROM (" + from + ") AS ptb_v(" +
+          join(aliases, ", ") + ") ON " + on + " LIMIT 1";
+  return s;
 }
 
 void ReplayBatcher::clear() {

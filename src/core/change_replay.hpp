@@ -74,6 +74,7 @@ class ReplaySelection {
 // A staging table changes are replayed into: the snapshot's rows of one
 // table, with the columns the snapshot has.
 struct ReplayStage {
+  std::string schema, name;               // as the catalog names the table
   std::string display;                    // public.orders
   std::string stage;                      // pg_temp."ptb_stage_3"
   std::vector<std::string> columns;       // in the stage's order
@@ -113,22 +114,31 @@ class ReplayBatcher {
   Kind kind() const { return kind_; }
   size_t rows() const { return rows_; }
 
-  // Insert: INSERT ... SELECT FROM unnest(...). Delete: DELETE ... USING
-  // unnest(...). Update: UPDATE ... FROM unnest(...) WITH ORDINALITY,
+  // One text[] parameter per column, read back side by side with ROWS
+  // FROM (unnest(...), ...). Insert: INSERT ... SELECT. Delete: DELETE ...
+  // USING. Update: UPDATE ... FROM ... WITH ORDINALITY,
   // RETURNING the 1-based positions of the rows it found.
   ReplayStatement statement() const;
   // For an update batch: the rows not found in the stage (rows that were
-  // not the snapshot's, or another tenant's): those with every column of
-  // the stage as an insert batch of their own; `incomplete` gets the
-  // others (an update without the TOASTed values it did not change).
+  // not the snapshot's, another tenant's, or rows moving into the tenant),
+  // as an insert. An update lacks the TOASTed values it did not change:
+  // those columns are NULL in the inserted row, and its key goes to
+  // `incomplete` (the row must not end up in the tenant's rows).
   std::optional<ReplayStatement> insert_missing(const std::set<size_t>& found,
-                                                std::vector<std::string>* incomplete) const;
+                                                std::vector<std::vector<std::optional<std::string>>>* incomplete) const;
+  // SELECT returning a row when the stage has any of these keys (values in
+  // the order of ReplayStage::key).
+  ReplayStatement find_keys(const std::vector<std::vector<std::optional<std::string>>>& keys) const;
+  // The key of a change's columns as one string (set and map keys).
+  std::string key_text(const std::vector<ChangeColumn>& columns) const;
   void clear();
 
  private:
   std::vector<size_t> positions_of(const std::vector<ChangeColumn>& columns, const std::string& commit_at,
                                    bool whole_row) const;
-  std::string key_text(const std::vector<ChangeColumn>& columns) const;
+  std::string insert_sql(const std::vector<size_t>& positions, ReplayStatement& s) const;
+  std::string key_match(ReplayStatement& s, const std::vector<std::vector<std::optional<std::string>>>& keys,
+                        std::string& from) const;
 
   const ReplayStage& stage_;
   size_t max_rows_;

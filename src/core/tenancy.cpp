@@ -178,7 +178,15 @@ std::string TenancyPlan::qualified(size_t table) const {
   return quote_qualified(t.schema, t.name);
 }
 
+TenancyPlan TenancyPlan::reading_from(std::vector<std::pair<size_t, std::string>> relations) const {
+  TenancyPlan copy = *this;
+  copy.relations_ = std::move(relations);
+  return copy;
+}
+
 std::string TenancyPlan::from_clause(size_t table, std::string_view alias) const {
+  for (const auto& [index, relation] : relations_)
+    if (index == table) return relation + " " + std::string(alias);
   // ONLY keeps rows of inheritance children from being read twice; a
   // partitioned parent is read whole because its partitions are not listed.
   std::string only = catalog_.tables[table].partitioned ? "" : "ONLY ";

@@ -85,6 +85,12 @@ class TenancyPlan {
   // Columns of the snapshot's tables that may hold large object ids.
   std::vector<LargeObjectColumn> large_object_columns() const;
 
+  // The same plan, its SQL reading the tables given here (by index into
+  // Catalog::tables) from other relations: a restore to a moment asks
+  // which staged rows are the tenant's, the stages standing for the
+  // tables (docs/pitr.md).
+  TenancyPlan reading_from(std::vector<std::pair<size_t, std::string>> relations) const;
+
   // SQL text, safe to execute: every identifier is quoted.
   // "ONLY "s"."t" t0" (no ONLY for a partitioned parent).
   std::string from_clause(size_t table, std::string_view alias) const;
@@ -140,6 +146,7 @@ class TenancyPlan {
   std::string qualified(size_t table) const;
 
   Catalog catalog_;
+  std::vector<std::pair<size_t, std::string>> relations_;  // reading_from
   SnapshotOptions options_;
   bool by_column_ = false;
   std::vector<Membership> membership_;

@@ -14,6 +14,7 @@
 #include "pg/owner_rights.hpp"
 #include "pg/scheduler.hpp"
 #include "pg/settings.hpp"
+#include "pg/snapshot_export.hpp"
 #include "pg/spi.hpp"
 #include "pg/storage.hpp"
 
@@ -100,10 +101,43 @@ void remove_unrecorded_files(const std::string& segments, const std::string& dir
   }
 }
 
+// A capture log row (operation 'capture') marking where a stretch of
+// uninterrupted capture starts or ends: backup_restore_to replays only
+// within one (change_replay.cpp). `details` becomes its options.
+void log_capture_event(const std::string& status, const std::string& notes, const std::string& details) {
+  LogEntry entry;
+  entry.operation = "capture";
+  entry.trigger = "scheduled";
+  entry.status = status;
+  entry.finished = true;
+  entry.notes = notes;
+  entry.options = details;
+  insert_log(entry);
+}
+
 void create_slot() {
-  (void)Spi::query("SELECT 1 FROM pg_catalog.pg_create_logical_replication_slot($1::pg_catalog.name, "
-                   "'pg_tenant_backup'::pg_catalog.name)",
-                   {slot_name()});
+  auto created = Spi::query_latest(
+      "SELECT lsn::pg_catalog.text FROM pg_catalog.pg_create_logical_replication_slot($1::pg_catalog.name, "
+      "'pg_tenant_backup'::pg_catalog.name)",
+      {slot_name()});
+  // A transaction id taken now, after the slot is consistent: a snapshot
+  // whose xmax is above it was taken later, so every transaction it did not
+  // see commits after the slot's start and is captured.
+  const std::string xid = *Spi::query_latest("SELECT pg_catalog.pg_current_xact_id()::pg_catalog.text").at(0)[0];
+  core::StringSink sink;
+  core::JsonWriter w(sink);
+  w.begin_object();
+  w.key("event");
+  w.string("start");
+  w.key("slot");
+  w.string(slot_name());
+  w.key("consistent_lsn");
+  w.string(created.at(0)[0].value_or("0/0"));
+  w.key("xid");
+  w.string(xid);
+  w.end_object();
+  w.flush();
+  log_capture_event("completed", "change capture started with slot " + slot_name(), sink.data());
   const std::string name = slot_name();
   guarded([&] {
     ereport(LOG, (errmsg("pg_tenant_backup change capture started with slot \"%s\"", name.c_str())));
@@ -156,6 +190,7 @@ void stop_for_wal_limit(const SlotState& slot, const std::string& segments, int 
   entry.status = "failed";
   entry.finished = true;
   entry.error = sink.data();
+  entry.options = R"({"event":"stop"})";
   insert_log(entry);
   Spi::execute("SELECT pg_catalog.pg_notify('pg_tenant_backup_capture', $1)", {sink.data()});
   const std::string message = "pg_tenant_backup change capture stopped: slot held back " +
@@ -206,9 +241,13 @@ Step capture_batch(const std::string& segments, const std::string& dir, const st
   // since then.
   guarded([] { XLogFlush(LogStandbySnapshot()); });
   upto = *Spi::query_latest("SELECT pg_catalog.pg_current_wal_flush_lsn()::pg_catalog.text").at(0)[0];
+  // Values are written under the output settings of snapshots (DateStyle
+  // ISO, ...), whatever postgresql.conf says: a restore reads them back.
+  const int output_level = fix_output_settings();
   auto rows = Spi::query_latest("SELECT data FROM pg_catalog.pg_logical_slot_peek_changes($1::pg_catalog.name, "
                                 "$2::pg_catalog.pg_lsn, $3::pg_catalog.int4)",
                                 {slot_name(), upto, std::to_string(kBatchRows)});
+  restore_output_settings(output_level);
   core::SegmentAssembler assembler(MyDatabaseId, floor);
   for (const auto& row : rows)
     if (row[0]) assembler.add(*row[0]);
@@ -237,14 +276,15 @@ Step capture_batch(const std::string& segments, const std::string& dir, const st
     install_new_file(temporary, path);
     Spi::execute("INSERT INTO " + segments +
                      " (first_lsn, last_lsn, first_commit_at, last_commit_at, file_name, size_bytes, checksum,"
-                     "  change_count, transaction_count)"
+                     "  change_count, transaction_count, min_xid, max_xid)"
                      " VALUES ($1::pg_catalog.pg_lsn, $2::pg_catalog.pg_lsn, $3::pg_catalog.timestamptz,"
                      " $4::pg_catalog.timestamptz, $5, $6::pg_catalog.int8, $7, $8::pg_catalog.int8,"
-                     " $9::pg_catalog.int8)",
+                     " $9::pg_catalog.int8, $10::pg_catalog.xid8, $11::pg_catalog.xid8)",
                  {core::format_lsn(assembler.first_lsn()), core::format_lsn(assembler.last_lsn()),
                   assembler.first_commit_at(), assembler.last_commit_at(), prefix + file_name,
                   std::to_string(file.size()), checksum, std::to_string(assembler.changes()),
-                  std::to_string(assembler.transactions())});
+                  std::to_string(assembler.transactions()), std::to_string(assembler.min_xid()),
+                  std::to_string(assembler.max_xid())});
   }
   // Whole batch read: decoding reached `upto`, every commit before it is
   // in the rows. A full batch: up to its last commit.
@@ -324,7 +364,26 @@ extern "C" void ptb_capture_main(Datum) {
     if (!capture_settings().enabled) {
       // Turned off: the slot goes, so it holds back no WAL.
       run_in_transaction("change capture stop", [&] {
-        if (read_slot().exists) drop_slot();
+        if (!read_slot().exists) return;
+        drop_slot();
+        // The stretch of capture ends at the last change captured.
+        auto last = Spi::query_latest("SELECT last_lsn::pg_catalog.text, pg_catalog.to_char(last_commit_at AT TIME ZONE "
+                                      "'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') FROM " + segments +
+                                      " ORDER BY last_lsn DESC LIMIT 1");
+        core::StringSink sink;
+        core::JsonWriter w(sink);
+        w.begin_object();
+        w.key("event");
+        w.string("stop");
+        w.key("slot");
+        w.string(slot_name());
+        w.key("last_captured_lsn");
+        !last.empty() && last[0][0] ? w.string(*last[0][0]) : w.null();
+        w.key("last_captured_commit_at");
+        !last.empty() && last[0][1] ? w.string(*last[0][1]) : w.null();
+        w.end_object();
+        w.flush();
+        log_capture_event("completed", "change capture stopped: pg_tenant_backup.change_capture is off", sink.data());
       });
       ereport(LOG, (errmsg("pg_tenant_backup change capture stopped: pg_tenant_backup.change_capture is off; "
                            "its slot was dropped")));

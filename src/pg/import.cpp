@@ -16,6 +16,7 @@
 //   7. check after: foreign keys of the written rows, ownership
 //   8. advance sequences
 #include "pg/import.hpp"
+#include "pg/change_replay.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -43,6 +44,7 @@
 extern "C" {
 #include "access/table.h"
 #include "access/xact.h"
+#include "utils/timestamp.h"
 #include "commands/copy.h"
 #include "storage/buffile.h"
 #include "mb/pg_wchar.h"
@@ -769,6 +771,58 @@ void stage(LoadTable& t, BufFile* spill_file) {
                                    std::to_string(t.section->row_count));
 }
 
+// A restore to a moment: the captured changes go into the stages, then
+// every staged row that is not the tenant's then (a row of another tenant
+// an update touched, a child whose parent left) is removed, judged by the
+// tenancy plan with the stages standing for the tables. Soft-deleted rows
+// count as the tenant's: the moment is restored as it was.
+void replay_into_stages(const StageReplay& replay, const std::vector<LoadTable*>& tables,
+                        const core::Catalog& catalog, const core::TenancyPlan& owner_plan,
+                        const std::vector<TextValue>& params) {
+  std::vector<core::ReplayStage> stages;
+  std::vector<std::pair<size_t, std::string>> relations;
+  for (const auto* t : tables) {
+    core::ReplayStage s;
+    s.schema = catalog.tables[t->catalog_index].schema;
+    s.name = catalog.tables[t->catalog_index].name;
+    s.display = t->staged.display;
+    s.stage = t->staged.stage;
+    s.key = t->staged.key;
+    s.key_operators = t->staged.key_operators;
+    std::map<std::string, std::string> types;
+    for (const auto& row : run("SELECT a.attname::pg_catalog.text, pg_catalog.format_type(a.atttypid, a.atttypmod)"
+                               "  FROM pg_catalog.pg_attribute a"
+                               " WHERE a.attrelid = $1::pg_catalog.regclass AND a.attnum > 0 AND NOT a.attisdropped",
+                               {t->staged.stage})
+                             .rows)
+      types[*row[0]] = *row[1];
+    for (const auto& c : t->staged.columns) {
+      s.columns.push_back(c);
+      s.types.push_back(types.at(c));
+    }
+    stages.push_back(std::move(s));
+    const core::Table& table = catalog.tables[t->catalog_index];
+    for (size_t i = 0; i < owner_plan.catalog().tables.size(); ++i)
+      if (owner_plan.catalog().tables[i].schema == table.schema && owner_plan.catalog().tables[i].name == table.name)
+        relations.emplace_back(i, t->staged.stage);
+  }
+  replay.apply(stages);
+  if (owner_plan.uses_tenant_parameter()) {
+    const core::TenancyPlan over = owner_plan.reading_from(relations);
+    for (const auto& [index, stage] : relations) {
+      std::string owned = over.membership_sql(index, "t0");
+      if (std::string orphan = over.orphan_sql(index, "t0"); !orphan.empty())
+        owned = "(" + owned + ") OR (" + orphan + ")";
+      run("DELETE FROM " + stage + " t0 WHERE NOT COALESCE((" + owned + "), false)", params);
+    }
+  }
+  for (auto* t : tables) {
+    run("ANALYZE " + t->staged.stage);
+    t->outcome.rows = first_int(run("SELECT pg_catalog.count(*) FROM " + t->staged.stage));
+  }
+  replay.check(stages);
+}
+
 // Foreign keys whose referencing or referenced table is one of `oids`.
 struct ForeignKey {
   core::ForeignKeyCheck check;
@@ -1229,6 +1283,12 @@ ImportOutcome run_import(const ImportRequest& request) {
   // --- 4. Stage.
   for (auto& t : tables)
     if (t.data || t.staged.has_key()) stage(t, request.spilled->file());
+  if (request.replay) {
+    std::vector<LoadTable*> staged_data;
+    for (auto& t : tables)
+      if (t.data) staged_data.push_back(&t);
+    replay_into_stages(*request.replay, staged_data, catalog, owner_plan, params);
+  }
 
   // --- 5. Checks before any change.
   std::vector<LoadTable*> data_tables;
@@ -1763,13 +1823,23 @@ struct RestoreResult {
   std::optional<int64_t> pre_restore_id;
 };
 
-RestoreResult restore_backup(int64_t id, const CallOptions& options, std::optional<std::string>* tenant) {
-  const RestoreSettings settings = restore_settings();
-  if (!settings.allow_restore)
+// backup_restore and backup_restore_to: refused unless a superuser allowed
+// them, before anything else.
+void require_restore_allowed() {
+  if (!restore_settings().allow_restore)
     throw core::Error("42501", "backup_restore is not allowed on this server",
                       "pg_tenant_backup.allow_restore is off.",
                       "A superuser can allow it: ALTER SYSTEM SET pg_tenant_backup.allow_restore = on "
                       "(or per database or role, or SET in a superuser's session).");
+}
+
+// `replay` and `on_read`: a restore to a moment (restore_to_call), which
+// checks the snapshot once read and replays changes into its stages.
+RestoreResult restore_backup(int64_t id, const CallOptions& options, std::optional<std::string>* tenant,
+                             const StageReplay* replay = nullptr,
+                             const std::function<void(const core::SnapshotSummary&)>& on_read = {}) {
+  const RestoreSettings settings = restore_settings();
+  require_restore_allowed();
   Spi::connect();
   int level = fix_output_settings();
   StoredBackup b = find_stored_backup(id);
@@ -1794,9 +1864,11 @@ RestoreResult restore_backup(int64_t id, const CallOptions& options, std::option
 
   SpilledRows spill;
   const core::SnapshotSummary summary = read_verified_snapshot(b, spill, "restore another snapshot");
+  if (on_read) on_read(summary);
 
   RestoreResult result;
   ImportRequest request;
+  request.replay = replay;
   request.spilled = &spill;
   request.summary = &summary;
   request.mode = core::ImportMode::Replace;
@@ -1867,10 +1939,82 @@ json restore_call(FunctionCallInfo fcinfo) {
   return report;
 }
 
+// --- backup_restore_to ---------------------------------------------------------
+
+json restore_to_call(FunctionCallInfo fcinfo) {
+  if (PG_ARGISNULL(1)) throw core::Error("22004", "the target moment must not be NULL");
+  std::optional<std::string> tenant;
+  if (!PG_ARGISNULL(0)) tenant = text_arg(fcinfo, 0);
+  const TimestampTz target = PG_GETARG_TIMESTAMPTZ(1);
+  if (TIMESTAMP_NOT_FINITE(target))
+    throw core::Error(core::sqlstate::kInvalidParameterValue, "the target moment must be a finite time");
+  const int64_t target_unix = static_cast<int64_t>(target) + 946684800LL * 1000000;
+  const CallOptions options = call_options(fcinfo, 2);
+
+  LogEntry base;
+  base.operation = "restore";
+  base.started_at = now_text();
+  int64_t log_id = 0;
+  ReplayPlan plan;
+  std::optional<ChangeReplayer> replayer;
+  RestoreResult result = logged(base, &tenant, !options.import.dry_run, &log_id, [&] {
+    require_restore_allowed();
+    Spi::connect();
+    const int level = fix_output_settings();
+    plan = plan_replay(tenant, target_unix);
+    restore_output_settings(level);
+    Spi::finish();
+    StageReplay replay;
+    replay.apply = [&](const std::vector<core::ReplayStage>& stages) { replayer->apply(stages); };
+    replay.check = [&](const std::vector<core::ReplayStage>& stages) { replayer->check(stages); };
+    const std::optional<std::string> asked = tenant;
+    return restore_backup(plan.snapshot_id, options, &tenant, &replay, [&](const core::SnapshotSummary& summary) {
+      auto transactions = summary.metadata.find("transactions");
+      if (transactions == summary.metadata.end())
+        throw core::Error(core::sqlstate::kObjectNotInPrerequisiteState,
+                          "backup " + std::to_string(plan.snapshot_id) +
+                              " does not record which transactions it saw",
+                          "It was written by a release before change capture.",
+                          "Take a new snapshot and restore to a moment after it.");
+      const core::SnapshotTransactions seen = core::SnapshotTransactions::from_json(*transactions);
+      check_snapshot_in_stretch(plan, seen);
+      if (summary.tenant_id != asked)
+        throw core::Error("XX000", "pg_tenant_backup: backup " + std::to_string(plan.snapshot_id) +
+                                       " is not of the tenant asked for");
+      replayer.emplace(plan, seen);
+    });
+  });
+
+  const ReplayCounts& counts = replayer->counts();
+  json report = log_completed(
+      log_id, tenant, result.outcome,
+      "; to " + plan.target_utc + ": backup " + std::to_string(plan.snapshot_id) + " and " +
+          std::to_string(counts.transactions) + " transactions (" + std::to_string(counts.changes) +
+          " row changes) captured after it" +
+          (result.pre_restore_id ? "; pre_restore snapshot " + std::to_string(*result.pre_restore_id)
+           : options.import.dry_run ? std::string()
+                                    : "; no pre_restore snapshot: the tenant did not exist"));
+  report["source_id"] = plan.snapshot_id;
+  report["pre_restore_id"] = result.pre_restore_id ? json(*result.pre_restore_id) : json(nullptr);
+  report["target"] = plan.target_utc;
+  report["replayed"] = json{{"segments", counts.segments},
+                            {"transactions", counts.transactions},
+                            {"transactions_in_snapshot", counts.transactions_seen},
+                            {"changes", counts.changes},
+                            {"last_commit_at", counts.last_commit_at.empty() ? json(nullptr) : json(counts.last_commit_at)},
+                            {"last_lsn", counts.last_lsn.empty() ? json(nullptr) : json(counts.last_lsn)}};
+  return report;
+}
+
 }  // namespace
 }  // namespace ptb::pg
 
 extern "C" {
+
+PG_FUNCTION_INFO_V1(backup_restore_to);
+Datum backup_restore_to(PG_FUNCTION_ARGS) {
+  return ptb::pg::entry([&]() -> Datum { return ptb::pg::jsonb_result(ptb::pg::restore_to_call(fcinfo)); });
+}
 
 PG_FUNCTION_INFO_V1(backup_import);
 Datum backup_import(PG_FUNCTION_ARGS) {

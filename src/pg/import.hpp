@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/change_replay.hpp"
 #include "core/import_plan.hpp"
 #include "core/options.hpp"
 #include "core/snapshot_reader.hpp"
@@ -20,6 +21,15 @@ namespace ptb::pg {
 
 // The rows of a snapshot read as a stream, in a temporary file (import.cpp).
 class SpilledRows;
+
+// A restore to a moment (change_replay.cpp): once the snapshot's rows are
+// staged, `apply` replays the captured changes into the stages; the import
+// then removes the staged rows that are not the tenant's (by the tenancy
+// plan, the stages standing for the tables) and calls `check`.
+struct StageReplay {
+  std::function<void(const std::vector<core::ReplayStage>&)> apply;
+  std::function<void(const std::vector<core::ReplayStage>&)> check;
+};
 
 struct ImportRequest {
   // The snapshot as read_snapshot read it: its summary, and its rows
@@ -33,6 +43,7 @@ struct ImportRequest {
   // effective snapshot options and whether the tenant exists in the
   // database now (a restore takes its pre_restore snapshot).
   std::function<void(const core::SnapshotOptions&, bool tenant_exists)> before_changes;
+  const StageReplay* replay = nullptr;
   // Set as soon as the document's tenant is known (for the failure log).
   std::optional<std::string>* tenant_out = nullptr;
 };

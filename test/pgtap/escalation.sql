@@ -33,7 +33,8 @@ GRANT EXECUTE ON FUNCTION
   backup_download(bigint), backup_upload(bytea, text, text),
   backup_delete(bigint), backup_prune(text, integer, integer), backup_keep(bigint, boolean),
   backup_import(jsonb, text, jsonb), backup_import_stored(bigint, text, jsonb),
-  backup_restore(bigint, jsonb), backup_tenant_busy(text)
+  backup_restore(bigint, jsonb), backup_tenant_busy(text), backup_restore_to(text, timestamptz, jsonb),
+  backup_recovery_window(text)
   TO ptb_esc_admin;
 GRANT SELECT ON backup_logs, backup_list TO ptb_esc_admin;
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO ptb_esc_admin;
@@ -165,6 +166,8 @@ INSERT INTO calls (fn, call) VALUES
   ('backup_import_stored(bigint, text, jsonb)', $$SELECT backup_import_stored(for_import, 'replace') FROM ids$$),
   ('backup_restore(bigint, jsonb)', $$SELECT backup_restore(stored) FROM ids$$),
   ('backup_tenant_busy(text)', $$SELECT backup_tenant_busy('1')$$),
+  ('backup_restore_to(text, timestamptz, jsonb)', $$SELECT backup_restore_to('1', now())$$),
+  ('backup_recovery_window(text)', $$SELECT * FROM backup_recovery_window('1')$$),
   ('backup_schedule_next(text, text, timestamptz, timestamptz)', $$SELECT backup_schedule_next('@daily', 'UTC', now(), now())$$),
   ('backup_schedule_preview(text, integer, text)', $$SELECT * FROM backup_schedule_preview('@daily', 2, 'UTC')$$),
   ('backup_scheduler_pid()', $$SELECT backup_scheduler_pid()$$),

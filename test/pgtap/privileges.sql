@@ -31,7 +31,8 @@ GRANT EXECUTE ON FUNCTION
   TO ptb_priv_admin;
 GRANT SELECT ON backup_logs, backup_list TO ptb_priv_admin;
 GRANT EXECUTE ON FUNCTION backup_import(jsonb, text, jsonb), backup_import_stored(bigint, text, jsonb),
-  backup_restore(bigint, jsonb), backup_tenant_busy(text) TO ptb_priv_admin;
+  backup_restore(bigint, jsonb), backup_tenant_busy(text), backup_restore_to(text, timestamptz, jsonb),
+  backup_recovery_window(text) TO ptb_priv_admin;
 GRANT SELECT ON ALL TABLES IN SCHEMA public TO ptb_priv_admin;
 CREATE ROLE ptb_priv_auditor;
 GRANT SELECT ON backup_logs, backup_list TO ptb_priv_auditor;
@@ -62,6 +63,8 @@ INSERT INTO matrix VALUES
   ('backup_import_stored(bigint, text, jsonb)', $$SELECT backup_import_stored(-1)$$,      true, true,  false, false, false),
   ('backup_restore(bigint, jsonb)',       $$SELECT backup_restore(-1)$$,                      true, true,  false, false, false),
   ('backup_tenant_busy(text)',            $$SELECT backup_tenant_busy('1')$$,                 true, true,  false, false, false),
+  ('backup_restore_to(text, timestamptz, jsonb)', $$SELECT backup_restore_to('1', now())$$, true, true,  false, false, false),
+  ('backup_recovery_window(text)',        $$SELECT * FROM backup_recovery_window('1')$$,     true, true,  false, false, false),
   ('backup_schedule_next(text, text, timestamptz, timestamptz)',
                                           $$SELECT backup_schedule_next('@daily', 'UTC', NULL)$$, true, false, false, false, false),
   ('backup_schedule_preview(text, integer, text)', $$SELECT * FROM backup_schedule_preview('@daily', 1, 'UTC')$$,
@@ -88,7 +91,8 @@ UPDATE matrix SET expect = '42704'
               'backup_import_stored(bigint, text, jsonb)');
 UPDATE matrix SET expect = '22023'
  WHERE fn IN ('backup_import(jsonb, text, jsonb)', 'backup_schedule_create(text, text, text, jsonb, text)');
-UPDATE matrix SET expect = '42501' WHERE fn = 'backup_restore(bigint, jsonb)'::regprocedure;  -- allow_restore is off
+UPDATE matrix SET expect = '42501'
+ WHERE fn IN ('backup_restore(bigint, jsonb)', 'backup_restore_to(text, timestamptz, jsonb)');  -- allow_restore is off
 
 CREATE TEMP VIEW extension_functions AS
   SELECT p.oid::regprocedure AS fn, p.prosecdef, p.proconfig

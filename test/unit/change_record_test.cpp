@@ -112,6 +112,8 @@ TEST(SegmentAssembler, KeepsWholeTransactionsAndCountsRowChanges) {
   EXPECT_EQ(a.last_lsn(), 0x200u);
   EXPECT_EQ(a.first_commit_at(), "A");
   EXPECT_EQ(a.last_commit_at(), "B");
+  EXPECT_EQ(a.min_xid(), 10u);
+  EXPECT_EQ(a.max_xid(), 11u);
   const std::string& text = a.text();
   EXPECT_EQ(text.substr(0, text.find('\n')), change_segment_header(16384));
   EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 8);
@@ -130,6 +132,8 @@ TEST(SegmentAssembler, LeavesOutTransactionsAlreadyRecorded) {
   EXPECT_EQ(a.changes(), 2u);
   EXPECT_EQ(a.first_lsn(), 0x300u);
   EXPECT_EQ(a.last_seen_lsn(), 0x300u);
+  EXPECT_EQ(a.min_xid(), 12u);  // of the transactions kept
+  EXPECT_EQ(a.max_xid(), 12u);
   EXPECT_EQ(a.text().find("\"xid\":\"10\""), std::string::npos);
   EXPECT_NE(a.text().find("\"xid\":\"12\""), std::string::npos);
 

@@ -157,8 +157,8 @@ TEST(ReplayBatcher, BatchesInsertsWithTheirTypes) {
   const ReplayStatement s = b.statement();
   EXPECT_EQ(s.sql,
             "INSERT INTO pg_temp.\"ptb_stage_1\" (\"id\", \"note\", \"total\") SELECT CAST(ptb_v.c1 AS integer), "
-            "CAST(ptb_v.c2 AS text), CAST(ptb_v.c3 AS numeric(10,2)) FROM pg_catalog.unnest($1::pg_catalog.text[], "
-            "$2::pg_catalog.text[], $3::pg_catalog.text[]) AS ptb_v(c1, c2, c3)");
+            "CAST(ptb_v.c2 AS text), CAST(ptb_v.c3 AS numeric(10,2)) FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]), "
+            "pg_catalog.unnest($2::pg_catalog.text[]), pg_catalog.unnest($3::pg_catalog.text[])) AS ptb_v(c1, c2, c3)");
   EXPECT_EQ(s.params, (std::vector<std::optional<std::string>>{R"({"1","2"})", R"({"a",NULL})", R"({"1.50","2"})"}));
 }
 
@@ -188,23 +188,46 @@ TEST(ReplayBatcher, NeverPutsTwoChangesOfOneKeyInOneBatch) {
   EXPECT_FALSE(full.accepts(row_change(ChangeOp::Delete, "2", {})));
 }
 
-TEST(ReplayBatcher, UpdatesNotFoundBecomeInsertsWhenWhole) {
+TEST(ReplayBatcher, UpdatesNotFoundBecomeInserts) {
   const ReplayStage stage = orders_stage();
   ReplayBatcher whole(stage, 10);
   whole.add(row_change(ChangeOp::Update, "1", {{"id", "1"}, {"note", "a"}, {"total", "1"}}), "t");
   whole.add(row_change(ChangeOp::Update, "2", {{"id", "2"}, {"note", "b"}, {"total", "2"}}), "t");
-  std::vector<std::string> incomplete;
+  std::vector<std::vector<std::optional<std::string>>> incomplete;
   auto insert = whole.insert_missing({1}, &incomplete);
   ASSERT_TRUE(insert.has_value());
-  EXPECT_EQ(insert->sql.rfind("INSERT INTO", 0), 0u);
-  EXPECT_EQ(insert->params.at(0), R"({"2"})");
+  EXPECT_EQ(insert->sql.rfind("INSERT INTO pg_temp.\"ptb_stage_1\" (\"id\", \"note\", \"total\") SELECT", 0), 0u);
+  EXPECT_EQ(insert->params, (std::vector<std::optional<std::string>>{R"({"2"})", R"({"b"})", R"({"2"})"}));
   EXPECT_TRUE(incomplete.empty());
   EXPECT_FALSE(whole.insert_missing({1, 2}, &incomplete).has_value());
 
-  ReplayBatcher partial(stage, 10);  // "total" unchanged and TOASTed: not in the change
-  partial.add(row_change(ChangeOp::Update, "7", {{"id", "7"}, {"note", "a"}}), "t");
-  EXPECT_FALSE(partial.insert_missing({}, &incomplete).has_value());
-  EXPECT_EQ(incomplete, std::vector<std::string>{"(7)"});
+  // "total" unchanged and TOASTed: not in the change. The row goes in
+  // without it, and its key (the new one) is reported.
+  ReplayBatcher partial(stage, 10);
+  partial.add(row_change(ChangeOp::Update, "7", {{"id", "8"}, {"note", "a"}}), "t");
+  insert = partial.insert_missing({}, &incomplete);
+  ASSERT_TRUE(insert.has_value());
+  EXPECT_NE(insert->sql.find("(\"id\", \"note\") SELECT"), std::string::npos);
+  ASSERT_EQ(incomplete.size(), 1u);
+  EXPECT_EQ(incomplete[0], (std::vector<std::optional<std::string>>{"8"}));
+
+  const ReplayStatement find = partial.find_keys(incomplete);
+  EXPECT_EQ(find.sql,
+            "SELECT 1 FROM pg_temp.\"ptb_stage_1\" ptb_s JOIN ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[])) AS ptb_v(k1) "
+            "ON ptb_s.\"id\" OPERATOR(pg_catalog.=) CAST(ptb_v.k1 AS integer) LIMIT 1");
+  EXPECT_EQ(find.params, (std::vector<std::optional<std::string>>{R"({"8"})"}));
+}
+
+TEST(ReplayBatcher, DeletesMatchOnTheKey) {
+  const ReplayStage stage = orders_stage();
+  ReplayBatcher b(stage, 10);
+  b.add(row_change(ChangeOp::Delete, "4", {}), "t");
+  b.add(row_change(ChangeOp::Delete, "5", {}), "t");
+  const ReplayStatement s = b.statement();
+  EXPECT_EQ(s.sql,
+            "DELETE FROM pg_temp.\"ptb_stage_1\" ptb_s USING ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[])) AS ptb_v(k1) "
+            "WHERE ptb_s.\"id\" OPERATOR(pg_catalog.=) CAST(ptb_v.k1 AS integer)");
+  EXPECT_EQ(s.params, (std::vector<std::optional<std::string>>{R"({"4","5"})"}));
 }
 
 TEST(ReplayBatcher, SchemaChangesAndUnidentifiedRowsAreRefusedByName) {

@@ -151,6 +151,21 @@ TEST(Tenancy, ChildMembershipFollowsTheOwningChain) {
             "a2.\"deleted_at\" IS NULL AND a2.\"tenant_id\" = CAST($1 AS integer)))");
 }
 
+TEST(Tenancy, ReadingFromOtherRelationsSwapsOnlyThoseTables) {
+  // A restore to a moment asks which staged rows are the tenant's: the
+  // orders stage stands for orders, customers is read where it is.
+  auto plan = TenancyPlan::build(shop(), defaults(), true);
+  const auto& lines = planned(plan, "order_lines");
+  const auto over = plan.reading_from({{planned(plan, "orders").table, "pg_temp.\"ptb_stage_2\""}});
+  EXPECT_EQ(over.membership_sql(lines.table, "t0"),
+            "EXISTS (SELECT 1 FROM pg_temp.\"ptb_stage_2\" a1 WHERE a1.\"id\" = "
+            "t0.\"order_id\" AND a1.\"deleted_at\" IS NULL AND EXISTS (SELECT 1 FROM ONLY "
+            "\"public\".\"customers\" a2 WHERE a2.\"id\" = a1.\"customer_id\" AND "
+            "a2.\"deleted_at\" IS NULL AND a2.\"tenant_id\" = CAST($1 AS integer)))");
+  // The plan it came from is unchanged.
+  EXPECT_NE(plan.membership_sql(lines.table, "t0").find("ONLY \"public\".\"orders\""), std::string::npos);
+}
+
 TEST(Tenancy, OwningChainOverrideTakesTheOtherKey) {
   auto opts = defaults();
   opts.owning_fks[{"", "order_lines"}] = "lines_product_fk";

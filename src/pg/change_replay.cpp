@@ -1,0 +1,472 @@
+// backup_recovery_window, and what backup_restore_to (import.cpp) needs to
+// replay captured changes: the stretch of capture and the snapshot a
+// moment is restored from, and the replay itself (docs/pitr.md).
+//
+// Every statement on the extension's tables runs as their owner, with the
+// output settings pinned (search_path pg_catalog, pg_temp) and only
+// qualified names and operators.
+#include "pg/change_replay.hpp"
+
+#include <map>
+#include <set>
+
+#include "core/compression.hpp"
+#include "core/error.hpp"
+#include "core/storage_names.hpp"
+#include "pg/backup_log.hpp"
+#include "pg/boundary.hpp"
+#include "pg/owner_rights.hpp"
+#include "pg/scheduler.hpp"
+#include "pg/settings.hpp"
+#include "pg/snapshot_export.hpp"
+#include "pg/spi.hpp"
+#include "pg/srf.hpp"
+#include "pg/storage.hpp"
+
+extern "C" {
+#include "miscadmin.h"
+#include "storage/latch.h"
+#include "utils/timestamp.h"
+#include "utils/wait_event.h"
+}
+
+namespace ptb::pg {
+
+namespace {
+
+// Unix epoch to PostgreSQL's (2000-01-01), in microseconds.
+constexpr int64_t kPostgresEpochMicros = 946684800LL * 1000000;
+// How long a restore waits for capture to read the WAL up to the call.
+constexpr int kCatchUpWaitMs = 15000;
+constexpr size_t kBatchRows = 2000;
+
+std::vector<TextRow> owner_query(const std::string& sql, const std::vector<TextValue>& params = {}) {
+  const LogTable logs = find_log_table();
+  return as_owner(logs.owner, [&] { return Spi::query_latest(sql, params); });
+}
+
+std::string quoted(const std::optional<std::string>& tenant) {
+  return tenant ? "tenant \"" + *tenant + "\"" : std::string("the whole database");
+}
+
+const char* kWindowHint = "SELECT * FROM backup_recovery_window(tenant) lists the moments that can be restored.";
+
+// The stretches of capture, oldest first: start rows and the stop row
+// (failed at the WAL limit, or turned off) that ends each.
+std::vector<CaptureStretch> capture_stretches() {
+  const LogTable logs = find_log_table();
+  std::vector<CaptureStretch> out;
+  const auto rows = owner_query(
+      "SELECT s.id::pg_catalog.text, pg_catalog.to_char(s.finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"
+      "       s.options OPERATOR(pg_catalog.->>) 'xid', s.options OPERATOR(pg_catalog.->>) 'consistent_lsn',"
+      "       pg_catalog.to_char(e.finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"
+      "       COALESCE(e.error OPERATOR(pg_catalog.->>) 'last_captured_commit_at',"
+      "                e.options OPERATOR(pg_catalog.->>) 'last_captured_commit_at'),"
+      "       e.id IS NOT NULL"
+      "  FROM " + logs.qualified_name + " s"
+      "  LEFT JOIN LATERAL (SELECT x.id, x.finished_at, x.error, x.options FROM " + logs.qualified_name + " x"
+      "                      WHERE x.operation OPERATOR(pg_catalog.=) 'capture'"
+      "                        AND x.id OPERATOR(pg_catalog.>) s.id"
+      "                        AND (x.status OPERATOR(pg_catalog.=) 'failed'"
+      "                             OR x.options OPERATOR(pg_catalog.->>) 'event' OPERATOR(pg_catalog.=) 'stop'"
+      "                             OR x.options OPERATOR(pg_catalog.->>) 'event' OPERATOR(pg_catalog.=) 'start')"
+      "                      ORDER BY x.id LIMIT 1) e ON true"
+      " WHERE s.operation OPERATOR(pg_catalog.=) 'capture' AND s.status OPERATOR(pg_catalog.=) 'completed'"
+      "   AND s.options OPERATOR(pg_catalog.->>) 'event' OPERATOR(pg_catalog.=) 'start'"
+      " ORDER BY s.id");
+  for (const auto& r : rows) {
+    CaptureStretch c;
+    c.start_id = std::stoll(*r[0]);
+    c.started_at = r[1].value_or("");
+    try {
+      c.start_xid = std::stoull(r[2].value_or("0"));
+    } catch (const std::exception&) {
+      c.start_xid = UINT64_MAX;  // unreadable: no snapshot qualifies
+    }
+    c.consistent_lsn = r[3].value_or("0/0");
+    // The next event ends this stretch: a stop, a failure, or a new start
+    // (the slot was lost and made again: its changes since are missing).
+    c.stopped = r[6] && *r[6] == "t";
+    c.stopped_at = r[4];
+    c.last_captured_commit_at = r[5];
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+// A new start row without a stop row before it: the last captured change
+// of that stretch is its segments' newest.
+void fill_unrecorded_end(CaptureStretch& c, const std::string& segments) {
+  if (!c.stopped || c.last_captured_commit_at) return;
+  const auto last = owner_query(
+      "SELECT pg_catalog.to_char(pg_catalog.max(last_commit_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+      "  FROM " + segments + " WHERE last_lsn OPERATOR(pg_catalog.>) $1::pg_catalog.pg_lsn"
+      "   AND created_at OPERATOR(pg_catalog.<=) $2::pg_catalog.timestamptz",
+      {c.consistent_lsn, c.stopped_at});
+  if (!last.empty()) c.last_captured_commit_at = last[0][0];
+}
+
+std::string segments_table() {
+  const std::string t = extension_table("backup_change_segments");
+  if (t.empty())
+    throw core::Error(core::sqlstate::kObjectNotInPrerequisiteState,
+                      "change capture needs version 0.2.0 of the extension",
+                      {}, "Run ALTER EXTENSION pg_tenant_backup UPDATE.");
+  return t;
+}
+
+// Reads a segment's file whole and checks it against its recorded SHA-256.
+std::string read_segment(const std::string& file_name, const std::string& checksum) {
+  // "<folder>/changes/<16 hex>-<16 hex>.jsonl.zst", as the capture worker
+  // names them; anything else was not written by it.
+  const size_t slash = file_name.find('/');
+  const std::string folder = slash == std::string::npos ? std::string() : file_name.substr(0, slash);
+  const std::string rest = slash == std::string::npos ? std::string() : file_name.substr(slash + 1);
+  const bool named = !folder.empty() && folder != "." && folder != ".." && rest.size() == 8 + 16 + 1 + 16 + 10 &&
+                     rest.compare(0, 8, "changes/") == 0 &&
+                     rest.find_first_not_of("0123456789ABCDEF", 8) == 8 + 16 && rest[24] == '-' &&
+                     rest.find_first_not_of("0123456789ABCDEF", 25) == 41 && rest.compare(41, 10, ".jsonl.zst") == 0;
+  if (!named)
+    throw core::Error("XX001", "change segment \"" + file_name + "\" has a name change capture never writes",
+                      "backup_change_segments.file_name was changed.", {});
+  if (!check_own_folder(folder))
+    throw core::Error("58P01", "change segment \"" + file_name + "\" is missing: its folder does not exist",
+                      {}, "Restore the storage directory (pg_tenant_backup.storage_path) from a copy.");
+  const std::string path = storage_settings().storage_path + "/" + file_name;
+  if (!file_exists(path))
+    throw core::Error("58P01", "change segment \"" + file_name + "\" is missing", {},
+                      "Restore the file from a copy of the storage directory; without it the moments after it "
+                      "cannot be restored.");
+  FileSource file(path, true);
+  std::string bytes;
+  char buffer[65536];
+  for (size_t n; (n = file.read(buffer, sizeof buffer)) > 0;) bytes.append(buffer, n);
+  file.close();
+  if (file.sha256() != checksum)
+    throw core::Error(core::sqlstate::kObjectNotInPrerequisiteState,
+                      "change segment \"" + file_name + "\" does not pass verification",
+                      "Its SHA-256 is not the one recorded in backup_change_segments.",
+                      "The file was changed or damaged: restore it from a copy of the storage directory.");
+  return bytes;
+}
+
+}  // namespace
+
+ReplayPlan plan_replay(const std::optional<std::string>& tenant, int64_t target_unix_micros) {
+  ReplayPlan plan;
+  plan.target_utc = core::utc_timestamp(target_unix_micros);
+  const std::string segments = segments_table();
+  const auto now = owner_query("SELECT $1::pg_catalog.timestamptz OPERATOR(pg_catalog.>) pg_catalog.clock_timestamp(),"
+                               " pg_catalog.pg_current_wal_insert_lsn()::pg_catalog.text",
+                               {plan.target_utc});
+  if (now.at(0)[0] == "t")
+    throw core::Error(core::sqlstate::kInvalidParameterValue,
+                      "cannot restore " + quoted(tenant) + " to " + plan.target_utc + ": that moment is in the future",
+                      {}, "Give a moment in the past.");
+  const std::string wal_at_call = *now.at(0)[1];
+
+  std::optional<CaptureStretch> stretch;
+  // Times as fixed-width UTC text: compared as text, compared as times.
+  for (auto& c : capture_stretches())
+    if (c.started_at <= plan.target_utc) stretch = c;
+  if (!stretch)
+    throw core::Error(core::sqlstate::kObjectNotInPrerequisiteState,
+                      "cannot restore " + quoted(tenant) + " to " + plan.target_utc +
+                          ": change capture was not running then",
+                      "No stretch of change capture began at or before that moment.",
+                      "Turn on pg_tenant_backup.change_capture (docs/pitr.md): moments after the first snapshot "
+                      "taken while it runs can be restored. " + std::string(kWindowHint));
+  fill_unrecorded_end(*stretch, segments);
+  if (stretch->stopped &&
+      (!stretch->last_captured_commit_at || *stretch->last_captured_commit_at < plan.target_utc))
+    throw core::Error(core::sqlstate::kObjectNotInPrerequisiteState,
+                      "cannot restore " + quoted(tenant) + " to " + plan.target_utc +
+                          ": change capture stopped before that moment",
+                      "Capture stopped at " + stretch->stopped_at.value_or("?") + "; the last change it captured " +
+                          (stretch->last_captured_commit_at
+                               ? "committed at " + *stretch->last_captured_commit_at
+                               : std::string("was none")) +
+                          ". Changes after it were not captured (backup_logs has the capture row).",
+                      std::string("Restore to a moment before the gap, or after a snapshot taken since capture "
+                                  "started again. ") + kWindowHint);
+  plan.stretch = *stretch;
+
+  const LogTable logs = find_log_table();
+  const auto snapshot = owner_query(
+      "SELECT id::pg_catalog.text FROM " + logs.qualified_name +
+          " WHERE operation OPERATOR(pg_catalog.=) 'backup'"
+          "   AND status OPERATOR(pg_catalog.=) ANY ('{completed,restored}'::pg_catalog.text[])"
+          "   AND (tenant OPERATOR(pg_catalog.=) $1 OR (tenant IS NULL AND $1 IS NULL))"
+          "   AND file_name IS NOT NULL"
+          "   AND finished_at OPERATOR(pg_catalog.<=) $2::pg_catalog.timestamptz"
+          "   AND started_at OPERATOR(pg_catalog.>) $3::pg_catalog.timestamptz"
+          " ORDER BY finished_at DESC, id DESC LIMIT 1",
+      {tenant, plan.target_utc, stretch->started_at});
+  if (snapshot.empty())
+    throw core::Error(core::sqlstate::kObjectNotInPrerequisiteState,
+                      "cannot restore " + quoted(tenant) + " to " + plan.target_utc +
+                          ": no snapshot of it was taken between the start of change capture and that moment",
+                      "Capture started at " + stretch->started_at + ".",
+                      "Take snapshots (backup_create, or a schedule) while capture runs: a moment after one can be "
+                      "restored. " + std::string(kWindowHint));
+  plan.snapshot_id = std::stoll(*snapshot[0][0]);
+
+  if (stretch->stopped) return plan;
+  // Every change up to the target is captured once capture has read the
+  // WAL written before this call (a commit at or before the target is
+  // in it), or has captured a commit after the target.
+  for (int waited = 0;; waited += 200) {
+    const auto caught = owner_query(
+        "SELECT EXISTS (SELECT 1 FROM " + segments + " WHERE last_lsn OPERATOR(pg_catalog.>) $1::pg_catalog.pg_lsn"
+        "                  AND last_commit_at OPERATOR(pg_catalog.>) $2::pg_catalog.timestamptz)"
+        "    OR EXISTS (SELECT 1 FROM pg_catalog.pg_replication_slots s"
+        "                WHERE s.slot_name OPERATOR(pg_catalog.=) ('ptb_capture_' OPERATOR(pg_catalog.||)"
+        "                      (SELECT d.oid FROM pg_catalog.pg_database d"
+        "                        WHERE d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database())::pg_catalog.text)"
+        "                  AND s.confirmed_flush_lsn OPERATOR(pg_catalog.>=) $3::pg_catalog.pg_lsn)",
+        {stretch->consistent_lsn, plan.target_utc, wal_at_call});
+    if (caught.at(0)[0] == "t") break;
+    if (waited >= kCatchUpWaitMs)
+      throw core::Error(core::sqlstate::kObjectNotInPrerequisiteState,
+                        "cannot restore " + quoted(tenant) + " to " + plan.target_utc +
+                            ": change capture has not read the changes up to that moment yet",
+                        "It did not catch up within " + std::to_string(kCatchUpWaitMs / 1000) + " seconds.",
+                        "Try again shortly; SELECT * FROM backup_capture_status() shows how far behind it is.");
+    guarded([] {
+      (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 200, PG_WAIT_EXTENSION);
+      ResetLatch(MyLatch);
+      CHECK_FOR_INTERRUPTS();
+    });
+  }
+  return plan;
+}
+
+void check_snapshot_in_stretch(const ReplayPlan& plan, const core::SnapshotTransactions& seen) {
+  if (seen.xmax > plan.stretch.start_xid) return;
+  throw core::Error(core::sqlstate::kObjectNotInPrerequisiteState,
+                    "cannot restore to " + plan.target_utc + " from backup " + std::to_string(plan.snapshot_id) +
+                        ": its snapshot was taken before change capture started",
+                    "It saw the database as it was before the capture slot began (its transaction was older "
+                    "than capture's start), so changes it did not see may not be captured.",
+                    "Take a new snapshot and restore to a moment after it. " + std::string(kWindowHint));
+}
+
+ChangeReplayer::ChangeReplayer(const ReplayPlan& plan, core::SnapshotTransactions seen)
+    : plan_(plan), seen_(std::move(seen)) {}
+
+namespace {
+
+std::string values_text(const std::vector<std::optional<std::string>>& values) {
+  std::string text;
+  for (const auto& v : values) text += (v ? "v" + *v : std::string("n")) + '\x1f';
+  return text;
+}
+
+std::vector<std::optional<std::string>> key_of(const core::ReplayStage& stage,
+                                               const std::vector<core::ChangeColumn>& columns) {
+  std::vector<std::optional<std::string>> key;
+  for (const auto& k : stage.key)
+    for (const auto& c : columns)
+      if (c.name == k) key.push_back(c.value);
+  return key;
+}
+
+}  // namespace
+
+void ChangeReplayer::apply(const std::vector<core::ReplayStage>& stages) {
+  const std::string segments = segments_table();
+  std::map<std::pair<std::string, std::string>, size_t> by_table;
+  std::vector<core::ReplayBatcher> batchers;
+  batchers.reserve(stages.size());
+  for (size_t i = 0; i < stages.size(); ++i) {
+    by_table[{stages[i].schema, stages[i].name}] = i;
+    batchers.emplace_back(stages[i], kBatchRows);
+  }
+  incomplete_.assign(stages.size(), {});
+  // Keys (values_text) of rows inserted without all their values, per stage.
+  std::vector<std::map<std::string, std::vector<std::optional<std::string>>>> incomplete(stages.size());
+
+  auto flush = [&](size_t i) {
+    core::ReplayBatcher& b = batchers[i];
+    if (b.empty()) return;
+    const core::ReplayStatement s = b.statement();
+    const Spi::Result result = Spi::execute_returning(s.sql, s.params);
+    if (b.kind() == core::ReplayBatcher::Kind::Update) {
+      std::set<size_t> found;
+      for (const auto& row : result.rows)
+        if (row[0]) found.insert(std::stoull(*row[0]));
+      std::vector<std::vector<std::optional<std::string>>> partial;
+      if (auto insert = b.insert_missing(found, &partial)) (void)Spi::execute_returning(insert->sql, insert->params);
+      for (auto& key : partial) incomplete[i][values_text(key)] = key;
+    }
+    b.clear();
+  };
+
+  core::ReplaySelection selection(seen_, plan_.target_utc);
+  auto replay = [&](const std::vector<core::ChangeRecord>& changes, const core::ChangeRecord& commit) {
+    for (const auto& change : changes) {
+      auto it = by_table.find({change.schema, change.table});
+      if (it == by_table.end()) continue;  // not a table of the tenant's snapshot
+      const size_t i = it->second;
+      if (change.op == core::ChangeOp::Truncate) {
+        flush(i);
+        (void)Spi::execute_returning("DELETE FROM " + stages[i].stage);
+        incomplete[i].clear();
+        continue;
+      }
+      core::ReplayBatcher& b = batchers[i];
+      if (!b.accepts(change)) flush(i);
+      b.add(change, commit.commit_at);
+      // A later change giving a row all its values again.
+      if (!incomplete[i].empty()) {
+        if (change.op == core::ChangeOp::Update && change.key) {
+          const std::string old_key = values_text(key_of(stages[i], *change.key));
+          const std::string new_key = values_text(key_of(stages[i], change.row));
+          auto was = incomplete[i].find(old_key);
+          if (change.row.size() == stages[i].columns.size()) {
+            if (was != incomplete[i].end()) incomplete[i].erase(was);
+          } else if (was != incomplete[i].end() && new_key != old_key) {
+            incomplete[i][new_key] = key_of(stages[i], change.row);
+            incomplete[i].erase(old_key);
+          }
+        } else if (change.op == core::ChangeOp::Delete && change.key) {
+          incomplete[i].erase(values_text(key_of(stages[i], *change.key)));
+        } else if (change.op == core::ChangeOp::Insert) {
+          incomplete[i].erase(values_text(key_of(stages[i], change.row)));
+        }
+      }
+    }
+  };
+
+  const auto files = owner_query("SELECT file_name, checksum FROM " + segments +
+                                     " WHERE last_lsn OPERATOR(pg_catalog.>) $1::pg_catalog.pg_lsn"
+                                     "   AND (max_xid IS NULL OR max_xid OPERATOR(pg_catalog.>=) $2::pg_catalog.xid8)"
+                                     " ORDER BY last_lsn",
+                                 {plan_.stretch.consistent_lsn, std::to_string(seen_.xmin)});
+  for (const auto& f : files) {
+    if (selection.done()) break;
+    const std::string bytes = read_segment(*f[0], *f[1]);
+    ++counts_.segments;
+    core::StringSource compressed(bytes);
+    core::DecompressingSource text(compressed, core::Compression::Zstd);
+    std::string pending;
+    bool header = true;
+    char buffer[65536];
+    auto take_line = [&](std::string_view line) {
+      if (header) {
+        core::check_change_segment_header(line, MyDatabaseId);
+        header = false;
+        return;
+      }
+      if (!line.empty()) (void)selection.add(line, replay);
+    };
+    for (size_t n; !selection.done() && (n = text.read(buffer, sizeof buffer)) > 0;) {
+      pending.append(buffer, n);
+      size_t start = 0;
+      for (size_t nl; !selection.done() && (nl = pending.find('\n', start)) != std::string::npos; start = nl + 1)
+        take_line(std::string_view(pending).substr(start, nl - start));
+      pending.erase(0, start);
+    }
+    if (!selection.done() && !pending.empty()) take_line(pending);
+  }
+  for (size_t i = 0; i < stages.size(); ++i) flush(i);
+  for (size_t i = 0; i < stages.size(); ++i)
+    for (auto& [text, key] : incomplete[i]) incomplete_[i].push_back(key);
+  counts_.transactions = selection.transactions_replayed();
+  counts_.transactions_seen = selection.transactions_seen();
+  counts_.changes = selection.changes_replayed();
+  counts_.last_commit_at = selection.last_commit_at();
+  counts_.last_lsn = selection.last_lsn();
+}
+
+void ChangeReplayer::check(const std::vector<core::ReplayStage>& stages) const {
+  for (size_t i = 0; i < stages.size() && i < incomplete_.size(); ++i) {
+    if (incomplete_[i].empty()) continue;
+    core::ReplayBatcher b(stages[i], kBatchRows);
+    for (size_t from = 0; from < incomplete_[i].size(); from += kBatchRows) {
+      const std::vector<std::vector<std::optional<std::string>>> chunk(
+          incomplete_[i].begin() + static_cast<std::ptrdiff_t>(from),
+          incomplete_[i].begin() + static_cast<std::ptrdiff_t>(std::min(from + kBatchRows, incomplete_[i].size())));
+      const core::ReplayStatement s = b.find_keys(chunk);
+      if (Spi::execute_returning(s.sql, s.params).rows.empty()) continue;
+      throw core::Error(core::sqlstate::kFeatureNotSupported,
+                        "cannot restore to " + plan_.target_utc + ": a row of " + stages[i].display +
+                            " that became the tenant's in an update lacks values change capture does not have",
+                        "An update records the large (TOASTed) values it did not change only as unchanged; the "
+                        "row was not in the snapshot, so those values are not known.",
+                        "Restore to a moment before that update, or from a snapshot taken after it.");
+    }
+  }
+}
+
+// --- backup_recovery_window ----------------------------------------------
+
+namespace {
+
+void recovery_window(FunctionCallInfo fcinfo) {
+  std::optional<std::string> tenant;
+  if (!PG_ARGISNULL(0)) tenant = text_arg(fcinfo, 0);
+  MaterializedResult result(fcinfo);
+  Spi::connect();
+  const int level = fix_output_settings();
+  const std::string segments = extension_table("backup_change_segments");
+  std::vector<std::vector<TextValue>> rows;
+  if (!segments.empty()) {
+    const LogTable logs = find_log_table();
+    for (auto& c : capture_stretches()) {
+      fill_unrecorded_end(c, segments);
+      // Snapshots begun after capture started, finished while it ran.
+      const auto window = owner_query(
+          "SELECT pg_catalog.min(finished_at)::pg_catalog.text, pg_catalog.count(*)::pg_catalog.text,"
+          "       CASE WHEN $4::pg_catalog.bool THEN $3::pg_catalog.timestamptz ELSE pg_catalog.now() END::pg_catalog.text,"
+          "       $2::pg_catalog.timestamptz::pg_catalog.text, $5::pg_catalog.timestamptz::pg_catalog.text"
+          "  FROM " + logs.qualified_name +
+              " WHERE operation OPERATOR(pg_catalog.=) 'backup'"
+              "   AND status OPERATOR(pg_catalog.=) ANY ('{completed,restored}'::pg_catalog.text[])"
+              "   AND (tenant OPERATOR(pg_catalog.=) $1 OR (tenant IS NULL AND $1 IS NULL))"
+              "   AND file_name IS NOT NULL"
+              "   AND started_at OPERATOR(pg_catalog.>) $2::pg_catalog.timestamptz"
+              "   AND (NOT $4::pg_catalog.bool OR finished_at OPERATOR(pg_catalog.<=) $3::pg_catalog.timestamptz)",
+          {tenant, c.started_at, c.last_captured_commit_at.value_or(c.started_at), c.stopped ? "true" : "false",
+           c.stopped_at});
+      const auto& w = window.at(0);
+      if (!w[0] || *w[1] == "0") continue;
+      rows.push_back({w[0], w[2], w[3], c.stopped ? w[4] : std::nullopt, w[1]});
+    }
+  }
+  restore_output_settings(level);
+  Spi::finish();
+  for (const auto& r : rows) {
+    std::vector<SqlValue> values;
+    for (size_t i = 0; i < r.size(); ++i) {
+      if (!r[i]) {
+        values.push_back(SqlValue::null());
+        continue;
+      }
+      if (i == 4) {
+        values.push_back(SqlValue::int8(std::stoll(*r[i])));
+        continue;
+      }
+      TimestampTz t = 0;
+      const std::string text = *r[i];
+      guarded([&] { t = DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in, CStringGetDatum(text.c_str()),
+                                                               ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1))); });
+      values.push_back(SqlValue::timestamptz(t));
+    }
+    result.add_row(values);
+  }
+}
+
+}  // namespace
+
+}  // namespace ptb::pg
+
+extern "C" {
+PG_FUNCTION_INFO_V1(backup_recovery_window);
+Datum backup_recovery_window(PG_FUNCTION_ARGS) {
+  return ptb::pg::entry([&]() -> Datum {
+    ptb::pg::recovery_window(fcinfo);
+    return (Datum)0;
+  });
+}
+}
