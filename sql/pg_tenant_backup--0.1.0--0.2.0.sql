@@ -35,6 +35,9 @@ COMMENT ON COLUMN backup_logs.encryption_key_id IS 'first 8 bytes (hex) of SHA-2
 -- Snapshots kept for good (docs/operations.md, "Retention"): no retention
 -- and no backup_prune removes them, only backup_delete.
 ALTER TABLE backup_logs ADD COLUMN keep boolean NOT NULL DEFAULT false;
+ALTER TABLE backup_logs ADD COLUMN snapshot_xmin xid8;
+COMMENT ON COLUMN backup_logs.snapshot_xmin IS
+  'a backup''s snapshot xmin (metadata.transactions): change segments whose transactions are all older than every kept snapshot''s are removed with retention';
 COMMENT ON COLUMN backup_logs.keep IS
   'kept for good (backup_keep, backup_create keep): no retention and no backup_prune removes it, only backup_delete';
 -- New columns come last: CREATE OR REPLACE keeps the view's grants.

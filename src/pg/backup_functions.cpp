@@ -4,6 +4,7 @@
 #include "core/storage_names.hpp"
 #include "pg/autonomous.hpp"
 #include "pg/backup_log.hpp"
+#include "pg/change_segments.hpp"
 #include "pg/backups.hpp"
 #include "pg/boundary.hpp"
 #include "pg/settings.hpp"
@@ -79,6 +80,8 @@ void delete_backup(int64_t id) {
           "        $3::pg_catalog.int4 FROM deleted",
       {std::to_string(id), role, std::to_string(MyProcPid)}, table.owner);
   if (doomed) pg::remove_file_quietly(*doomed);
+  // Change segments only this snapshot could use go with it.
+  (void)pg::prune_change_segments();
   pg::Spi::finish();
 }
 

@@ -88,6 +88,10 @@ LogTable find_log_table() {
       "       EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a"
       "                WHERE a.attrelid OPERATOR(pg_catalog.=) c.oid"
       "                  AND a.attname OPERATOR(pg_catalog.=) 'keep'"
+      "                  AND NOT a.attisdropped),"
+      "       EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a"
+      "                WHERE a.attrelid OPERATOR(pg_catalog.=) c.oid"
+      "                  AND a.attname OPERATOR(pg_catalog.=) 'snapshot_xmin'"
       "                  AND NOT a.attisdropped)"
       "  FROM pg_catalog.pg_extension e"
       "  JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) e.extnamespace"
@@ -100,7 +104,7 @@ LogTable find_log_table() {
                       "Reinstall the extension: DROP EXTENSION pg_tenant_backup; CREATE EXTENSION "
                       "pg_tenant_backup.");
   return {*rows[0][0], static_cast<Oid>(std::stoul(*rows[0][1])), rows[0][2] == "t",
-          rows[0][3] == "t"};
+          rows[0][3] == "t", rows[0][4] == "t"};
 }
 
 std::string log_clock() {
@@ -144,6 +148,10 @@ std::string finish_sql(const LogTable& table) {
          "     options = COALESCE($13::pg_catalog.jsonb, options),"
          "     tenant = COALESCE($14, tenant)" +
          std::string(table.has_encryption_columns ? ", encryption_key_id = COALESCE($15, encryption_key_id)" : "") +
+         std::string(table.has_snapshot_xmin_column
+                         ? (table.has_encryption_columns ? ", snapshot_xmin = COALESCE($16::pg_catalog.xid8, snapshot_xmin)"
+                                                         : ", snapshot_xmin = COALESCE($15::pg_catalog.xid8, snapshot_xmin)")
+                         : "") +
          " WHERE id OPERATOR(pg_catalog.=) $1::pg_catalog.int8"
          " RETURNING id, operation, trigger, tenant, status)"
          " SELECT pg_catalog.pg_notify('pg_tenant_backup', pg_catalog.row_to_json(done)::pg_catalog.text)"
@@ -157,6 +165,7 @@ std::vector<TextValue> finish_params(const LogTable& table, int64_t id, const Lo
                                    e.table_counts, e.error, e.archive_status, e.notes, e.options,
                                    e.tenant};
   if (table.has_encryption_columns) params.push_back(e.encryption_key_id);
+  if (table.has_snapshot_xmin_column) params.push_back(e.snapshot_xmin);
   return params;
 }
 

@@ -41,6 +41,7 @@ struct LogEntry {
   std::optional<std::string> encryption;         // aes-256-gcm; unset: not encrypted
   std::optional<std::string> encryption_key_id;  // id of the key the file is encrypted with
   bool keep = false;  // a backup kept for good (only backup_delete removes it)
+  std::optional<std::string> snapshot_xmin;  // a backup's snapshot xmin (finish only)
 };
 
 // The table and its owner (log rows are written with the owner's rights).
@@ -51,6 +52,7 @@ struct LogTable {
   // (the library is new, the extension's tables still 0.1.0's).
   bool has_encryption_columns = false;
   bool has_keep_column = false;  // backup_logs.keep, also added by 0.2.0
+  bool has_snapshot_xmin_column = false;  // backup_logs.snapshot_xmin, likewise
 };
 LogTable find_log_table();
 

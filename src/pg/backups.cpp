@@ -13,6 +13,7 @@
 #include "core/storage_names.hpp"
 #include "pg/autonomous.hpp"
 #include "pg/backup_log.hpp"
+#include "pg/change_segments.hpp"
 #include "pg/boundary.hpp"
 #include "pg/citus.hpp"
 #include "pg/encryption.hpp"
@@ -133,6 +134,7 @@ int64_t create_backup(const CreateRequest& request, std::optional<int64_t>* log_
   done.table_count = static_cast<int64_t>(stats.data_tables.size());
   done.row_count = stats.total_rows;
   done.table_counts = counts_json(stats.data_tables);
+  if (!stats.snapshot_xmin.empty()) done.snapshot_xmin = stats.snapshot_xmin;
   done.status = "completed";
   if (!settings.archive_command.empty())
     done.archive_status =
@@ -319,6 +321,8 @@ int64_t prune_backups(const std::optional<std::optional<std::string>>& only_grou
   expired.clear();
   for (const auto& id : nlohmann::json::parse(gone.value_or("[]"))) expired.push_back(id.get<int64_t>());
   for (auto id : expired) remove_file_quietly(files[id]);
+  // Change segments only the expired snapshots could use go with them.
+  if (!expired.empty()) (void)prune_change_segments();
   return static_cast<int64_t>(expired.size());
 }
 

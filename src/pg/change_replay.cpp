@@ -15,6 +15,7 @@
 #include "core/storage_names.hpp"
 #include "pg/backup_log.hpp"
 #include "pg/boundary.hpp"
+#include "pg/change_segments.hpp"
 #include "pg/owner_rights.hpp"
 #include "pg/scheduler.hpp"
 #include "pg/settings.hpp"
@@ -117,22 +118,7 @@ std::string segments_table() {
 
 // Reads a segment's file whole and checks it against its recorded SHA-256.
 std::string read_segment(const std::string& file_name, const std::string& checksum) {
-  // "<folder>/changes/<16 hex>-<16 hex>.jsonl.zst", as the capture worker
-  // names them; anything else was not written by it.
-  const size_t slash = file_name.find('/');
-  const std::string folder = slash == std::string::npos ? std::string() : file_name.substr(0, slash);
-  const std::string rest = slash == std::string::npos ? std::string() : file_name.substr(slash + 1);
-  const bool named = !folder.empty() && folder != "." && folder != ".." && rest.size() == 8 + 16 + 1 + 16 + 10 &&
-                     rest.compare(0, 8, "changes/") == 0 &&
-                     rest.find_first_not_of("0123456789ABCDEF", 8) == 8 + 16 && rest[24] == '-' &&
-                     rest.find_first_not_of("0123456789ABCDEF", 25) == 41 && rest.compare(41, 10, ".jsonl.zst") == 0;
-  if (!named)
-    throw core::Error("XX001", "change segment \"" + file_name + "\" has a name change capture never writes",
-                      "backup_change_segments.file_name was changed.", {});
-  if (!check_own_folder(folder))
-    throw core::Error("58P01", "change segment \"" + file_name + "\" is missing: its folder does not exist",
-                      {}, "Restore the storage directory (pg_tenant_backup.storage_path) from a copy.");
-  const std::string path = storage_settings().storage_path + "/" + file_name;
+  const std::string path = segment_path(file_name);
   if (!file_exists(path))
     throw core::Error("58P01", "change segment \"" + file_name + "\" is missing", {},
                       "Restore the file from a copy of the storage directory; without it the moments after it "

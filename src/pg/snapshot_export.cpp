@@ -297,7 +297,7 @@ void write_coverage(core::JsonWriter& w, const core::TenancyPlan& plan) {
   w.end_object();
 }
 
-void write_metadata(core::JsonWriter& w, const TenantSnapshotPlan& snapshot) {
+void write_metadata(core::JsonWriter& w, const TenantSnapshotPlan& snapshot, ExportStatistics& stats) {
   auto info = Spi::query(
       "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), "
       "current_database(), current_setting('server_version'), current_setting('server_version_num'), "
@@ -351,6 +351,7 @@ void write_metadata(core::JsonWriter& w, const TenantSnapshotPlan& snapshot) {
   w.begin_object();
   w.key("xmin");
   w.string(*row[6]);
+  stats.snapshot_xmin = *row[6];
   w.key("xmax");
   w.string(*row[7]);
   w.key("xip");
@@ -583,7 +584,7 @@ ExportStatistics write_snapshot(const TenantSnapshotPlan& snapshot, core::JsonWr
   w.string(kFormatName);
   w.key("format_version");
   w.integer(kFormatVersion);
-  write_metadata(w, snapshot);
+  write_metadata(w, snapshot, stats);
   write_schema(w, plan);
 
   w.key("master_data");

@@ -29,6 +29,7 @@ struct ExportStatistics {
   bool records_filtered_rows = false;
   std::vector<TableRowCount> filtered_tables;
   int64_t total_rows = 0;                    // rows in data
+  std::string snapshot_xmin;                 // metadata.transactions.xmin
 };
 
 // Fixes the output settings that value texts depend on (DateStyle,

@@ -19,6 +19,9 @@
 #       snapshot, NULL, allow_restore off, a role without the grant.
 #   (d) TRUNCATE inside the window is replayed; a column added inside the
 #       window makes a restore across it fail naming the table and time.
+#   (e) retention: deleting the older snapshots removes the segments only
+#       they could use (rows and files), keeps those the newest needs, and
+#       moments after it still restore exactly.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source test/lib/cluster.sh
@@ -262,5 +265,26 @@ check_match "a restore across an added column fails naming the table and the tim
   '0A000: cannot replay the changes of public.customers committed at [0-9T:.-]+Z: they have a column "extra" the snapshot does not have' \
   "$(q_error "SELECT backup_restore_to('1', clock_timestamp())")"
 check "the refused restore changed nothing" "$before_refusal" "$(q -c "SELECT fp(1)")"
+
+echo "# (e) segments go with the snapshots that need them"
+q -c "ALTER TABLE customers DROP COLUMN extra" >/dev/null
+newest=$(q -c "SELECT backup_create('1')")
+record_moment
+after_newest=$(tail -1 "$moments")
+segments_before=$(q -c "SELECT count(*) FROM backup_change_segments")
+floor=$(q -c "SELECT snapshot_xmin FROM backup_logs WHERE id = $newest")
+check_match "backup_create records its snapshot's xmin" "^[0-9]+$" "$floor"
+needed=$(q -c "SELECT count(*) FROM backup_change_segments WHERE max_xid >= '$floor'")
+q -c "SELECT backup_delete(id) FROM backup_logs WHERE operation = 'backup' AND status IN ('completed', 'restored')
+        AND id <> $newest ORDER BY id" >/dev/null
+check "only the segments the newest snapshot may need are left" "$needed" \
+  "$(q -c "SELECT count(*) FROM backup_change_segments")"
+check "some were removed" t "$([ "$needed" -lt "$segments_before" ] && echo t || echo f)"
+files_left=$(find "$data/pg_tenant_backup" -path '*/changes/*.jsonl.zst' 2>/dev/null | wc -l)
+check "their files went with their rows" "$needed" "$files_left"
+q -c "SELECT backup_restore_to('1', '${after_newest%%|*}')" >/dev/null
+check "a moment after the kept snapshot still restores exactly" "${after_newest#*|}" "$(q -c "SELECT fp(1)")"
+check_match "a moment before it has no snapshot any more: 55000" "55000: .*no snapshot of it was taken between" \
+  "$(q_error "SELECT backup_restore_to('1', '$first_moment')")"
 check "the server answers after it all" 1 "$(q -c "SELECT 1")"
 finish
