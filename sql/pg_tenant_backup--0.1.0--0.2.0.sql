@@ -121,6 +121,8 @@ CREATE TABLE backup_change_segments (
   transaction_count bigint NOT NULL,
   min_xid xid8,
   max_xid xid8,
+  encryption text CHECK (encryption IN ('aes-256-gcm')),
+  encryption_key_id text,
   created_at timestamptz NOT NULL DEFAULT clock_timestamp(),
   CHECK (first_lsn <= last_lsn)
 );
@@ -131,6 +133,7 @@ COMMENT ON COLUMN backup_change_segments.last_lsn IS 'commit LSN of the last tra
 COMMENT ON COLUMN backup_change_segments.file_name IS 'path under this database''s folder of pg_tenant_backup.storage_path';
 COMMENT ON COLUMN backup_change_segments.checksum IS 'SHA-256 (hex) of the file as stored (zstd)';
 COMMENT ON COLUMN backup_change_segments.max_xid IS 'highest transaction id in the segment: a restore to a moment skips segments below its snapshot''s xmin';
+COMMENT ON COLUMN backup_change_segments.encryption IS 'aes-256-gcm when the file is encrypted (pg_tenant_backup.encryption), else NULL';
 COMMENT ON COLUMN backup_change_segments.change_count IS 'row changes (insert, update, delete, truncate) in the segment';
 REVOKE ALL ON backup_change_segments FROM PUBLIC;
 SELECT pg_catalog.pg_extension_config_dump('backup_change_segments', '');

@@ -8,9 +8,11 @@
 
 #include "core/change_record.hpp"
 #include "core/compression.hpp"
+#include "core/encryption.hpp"
 #include "core/json_writer.hpp"
 #include "pg/backup_log.hpp"
 #include "pg/boundary.hpp"
+#include "pg/encryption.hpp"
 #include "pg/owner_rights.hpp"
 #include "pg/scheduler.hpp"
 #include "pg/settings.hpp"
@@ -267,24 +269,42 @@ Step capture_batch(const std::string& segments, const std::string& dir, const st
     // one): a leftover of an interrupted attempt.
     (void)remove_file_quietly(path);
     (void)remove_file_quietly(temporary);
+    // Encrypted as snapshots are when pg_tenant_backup.encryption is on
+    // (the key first: without it no file is written, and the batch is
+    // read again after the error).
+    const std::optional<core::EncryptionKey> key = key_for_writing();
     FileSink file(temporary);
-    core::CompressingSink zstd(file, core::Compression::Zstd);
-    zstd.write(assembler.text());
-    zstd.finish();
+    std::optional<std::string> key_id;
+    if (key) {
+      std::string salt(32, '\0');
+      if (!pg_strong_random(salt.data(), salt.size()))
+        throw core::Error("XX000", "could not generate random bytes for an encrypted change segment");
+      core::EncryptingSink sealed(file, *key, salt);
+      core::CompressingSink zstd(sealed, core::Compression::Zstd);
+      zstd.write(assembler.text());
+      zstd.finish();
+      sealed.finish();
+      key_id = key->id();
+    } else {
+      core::CompressingSink zstd(file, core::Compression::Zstd);
+      zstd.write(assembler.text());
+      zstd.finish();
+    }
     file.finish();
     const std::string checksum = file.sha256();
     install_new_file(temporary, path);
     Spi::execute("INSERT INTO " + segments +
                      " (first_lsn, last_lsn, first_commit_at, last_commit_at, file_name, size_bytes, checksum,"
-                     "  change_count, transaction_count, min_xid, max_xid)"
+                     "  change_count, transaction_count, min_xid, max_xid, encryption, encryption_key_id)"
                      " VALUES ($1::pg_catalog.pg_lsn, $2::pg_catalog.pg_lsn, $3::pg_catalog.timestamptz,"
                      " $4::pg_catalog.timestamptz, $5, $6::pg_catalog.int8, $7, $8::pg_catalog.int8,"
-                     " $9::pg_catalog.int8, $10::pg_catalog.xid8, $11::pg_catalog.xid8)",
+                     " $9::pg_catalog.int8, $10::pg_catalog.xid8, $11::pg_catalog.xid8, $12, $13)",
                  {core::format_lsn(assembler.first_lsn()), core::format_lsn(assembler.last_lsn()),
                   assembler.first_commit_at(), assembler.last_commit_at(), prefix + file_name,
                   std::to_string(file.size()), checksum, std::to_string(assembler.changes()),
                   std::to_string(assembler.transactions()), std::to_string(assembler.min_xid()),
-                  std::to_string(assembler.max_xid())});
+                  std::to_string(assembler.max_xid()),
+                  key_id ? TextValue(std::string(core::kEncryptionAlgorithm)) : TextValue(), key_id});
   }
   // Whole batch read: decoding reached `upto`, every commit before it is
   // in the rows. A full batch: up to its last commit.
@@ -362,7 +382,16 @@ extern "C" void ptb_capture_main(Datum) {
       ProcessConfigFile(PGC_SIGHUP);
     }
     if (!capture_settings().enabled) {
-      // Turned off: the slot goes, so it holds back no WAL.
+      // Turned off: what was committed until now is captured first, so the
+      // stretch ends at the stop (a failure here only ends it earlier).
+      Step last;
+      if (run_in_transaction("change capture drain",
+                             [&] {
+                               if (read_slot().exists) last = capture_batch(segments, dir, prefix);
+                             }) &&
+          last.advance_to != 0)
+        (void)run_in_transaction("change capture slot advance", [&] { advance_slot(last.advance_to); });
+      // Then the slot goes, so it holds back no WAL.
       run_in_transaction("change capture stop", [&] {
         if (!read_slot().exists) return;
         drop_slot();

@@ -11,11 +11,13 @@
 #include <set>
 
 #include "core/compression.hpp"
+#include "core/encryption.hpp"
 #include "core/error.hpp"
 #include "core/storage_names.hpp"
 #include "pg/backup_log.hpp"
 #include "pg/boundary.hpp"
 #include "pg/change_segments.hpp"
+#include "pg/encryption.hpp"
 #include "pg/owner_rights.hpp"
 #include "pg/scheduler.hpp"
 #include "pg/settings.hpp"
@@ -324,7 +326,7 @@ void ChangeReplayer::apply(const std::vector<core::ReplayStage>& stages) {
     }
   };
 
-  const auto files = owner_query("SELECT file_name, checksum FROM " + segments +
+  const auto files = owner_query("SELECT file_name, checksum, encryption IS NOT NULL FROM " + segments +
                                      " WHERE last_lsn OPERATOR(pg_catalog.>) $1::pg_catalog.pg_lsn"
                                      "   AND (max_xid IS NULL OR max_xid OPERATOR(pg_catalog.>=) $2::pg_catalog.xid8)"
                                      " ORDER BY last_lsn",
@@ -333,8 +335,11 @@ void ChangeReplayer::apply(const std::vector<core::ReplayStage>& stages) {
     if (selection.done()) break;
     const std::string bytes = read_segment(*f[0], *f[1]);
     ++counts_.segments;
-    core::StringSource compressed(bytes);
-    core::DecompressingSource text(compressed, core::Compression::Zstd);
+    core::StringSource stored(bytes);
+    std::optional<core::DecryptingSource> decrypted;
+    if (f[2] == "t") decrypted.emplace(stored, key_lookup());
+    core::DecompressingSource text(decrypted ? static_cast<core::Source&>(*decrypted) : stored,
+                                   core::Compression::Zstd);
     std::string pending;
     bool header = true;
     char buffer[65536];

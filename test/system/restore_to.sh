@@ -22,6 +22,10 @@
 #   (e) retention: deleting the older snapshots removes the segments only
 #       they could use (rows and files), keeps those the newest needs, and
 #       moments after it still restore exactly.
+#   (f) a stretch of capture ends when capture is turned off: a moment
+#       after it is refused naming the gap, the window shows the stop; on
+#       again, a new stretch starts, and with encryption on its segments
+#       are encrypted (no readable zstd frame) and restore exactly.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source test/lib/cluster.sh
@@ -286,5 +290,42 @@ q -c "SELECT backup_restore_to('1', '${after_newest%%|*}')" >/dev/null
 check "a moment after the kept snapshot still restores exactly" "${after_newest#*|}" "$(q -c "SELECT fp(1)")"
 check_match "a moment before it has no snapshot any more: 55000" "55000: .*no snapshot of it was taken between" \
   "$(q_error "SELECT backup_restore_to('1', '$first_moment')")"
+
+echo "# (f) stretches of capture, and encrypted segments"
+q -c "UPDATE customers SET balance = balance + 0.01 WHERE id = (SELECT min(id) FROM customers WHERE tenant_id = 1)" >/dev/null
+sleep 2
+q -c "ALTER SYSTEM SET pg_tenant_backup.change_capture = off" -c "SELECT pg_reload_conf()" >/dev/null
+wait_for 30 "SELECT count(*) FROM backup_logs WHERE operation = 'capture' AND options->>'event' = 'stop'" 1 || true
+check "turning capture off ends the stretch with a 'capture' stop row" 1 \
+  "$(q -c "SELECT count(*) FROM backup_logs WHERE operation = 'capture' AND options->>'event' = 'stop'")"
+q -c "UPDATE customers SET name = name || ' (uncaptured)' WHERE tenant_id = 1" >/dev/null
+check_match "a moment after capture stopped is refused naming the gap: 55000" \
+  "55000: cannot restore tenant \"1\" to .*: change capture stopped before that moment" \
+  "$(q_error "SELECT backup_restore_to('1', clock_timestamp())")"
+check "the window shows the stopped stretch" "1|t" \
+  "$(q -c "SELECT count(*), bool_and(capture_stopped_at IS NOT NULL) FROM backup_recovery_window('1')")"
+keys="$work/keys"
+mkdir -p "$keys"
+[ "$(id -u)" = 0 ] && chown postgres: "$keys"
+cluster__as_owner sh -c "umask 077; openssl rand -hex 32 > '$keys/k1'"
+q -c "ALTER SYSTEM SET pg_tenant_backup.encryption = 'aes-256-gcm'" \
+  -c "ALTER SYSTEM SET pg_tenant_backup.encryption_key_file = '$keys/k1'" \
+  -c "ALTER SYSTEM SET pg_tenant_backup.change_capture = on" -c "SELECT pg_reload_conf()" >/dev/null
+wait_for 30 "SELECT count(*) FROM backup_logs WHERE operation = 'capture' AND options->>'event' = 'start'" 2 || true
+encrypted_backup=$(q -c "SELECT backup_create('1')")
+q -c "UPDATE customers SET balance = balance + 1 WHERE tenant_id = 1" \
+  -c "DELETE FROM lines WHERE order_id IN (SELECT o.id FROM orders o JOIN customers c ON c.id = o.customer_id WHERE c.tenant_id = 1 LIMIT 3)" >/dev/null
+record_moment
+encrypted_moment=$(tail -1 "$moments")
+q -c "UPDATE customers SET name = 'later' WHERE tenant_id = 1" >/dev/null
+sleep 2
+check "segments written now are encrypted" t \
+  "$(q -c "SELECT count(*) > 0 AND bool_and(encryption = 'aes-256-gcm' AND encryption_key_id IS NOT NULL)
+             FROM backup_change_segments WHERE created_at > (SELECT finished_at FROM backup_logs WHERE id = $encrypted_backup)")"
+newest_file=$(q -c "SELECT file_name FROM backup_change_segments ORDER BY id DESC LIMIT 1")
+check "an encrypted segment is no readable zstd frame" f \
+  "$(zstd -dc "$data/pg_tenant_backup/$newest_file" >/dev/null 2>&1 && echo t || echo f)"
+q -c "SELECT backup_restore_to('1', '${encrypted_moment%%|*}')" >/dev/null
+check "a moment in the new stretch restores exactly through encrypted segments" "${encrypted_moment#*|}" "$(q -c "SELECT fp(1)")"
 check "the server answers after it all" 1 "$(q -c "SELECT 1")"
 finish
