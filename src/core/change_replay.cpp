@@ -83,47 +83,78 @@ void check_change_segment_header(std::string_view line, uint32_t database_oid) {
 ReplaySelection::ReplaySelection(SnapshotTransactions seen, std::string target_utc)
     : seen_(std::move(seen)), target_(std::move(target_utc)) {}
 
-bool ReplaySelection::add(std::string_view line, const Apply& apply) {
-  if (done_) return false;
-  ChangeRecord record = decode_change(line);
-  switch (record.op) {
-    case ChangeOp::Begin:
-      if (open_) throw Error(sqlstate::kInvalidTextRepresentation, "a change segment has a transaction without its commit");
-      open_ = true;
-      pending_.clear();
-      return true;
-    case ChangeOp::Commit: {
-      if (!open_) throw Error(sqlstate::kInvalidTextRepresentation, "a change segment has a commit without its begin");
-      open_ = false;
-      // Fixed-width UTC text: compared as text, compared as times.
-      if (record.commit_at > target_) {
-        done_ = true;
-        pending_.clear();
-        return false;
-      }
-      uint64_t xid = 0;
-      try {
-        xid = std::stoull(record.xid);
-      } catch (const std::exception&) {
-        throw Error(sqlstate::kInvalidTextRepresentation, "a change segment has a bad transaction id");
-      }
-      if (seen_.saw(xid)) {
-        ++seen_count_;
-      } else {
-        apply(pending_, record);
-        ++replayed_;
-        changes_ += pending_.size();
-        last_commit_at_ = record.commit_at;
-        last_lsn_ = record.lsn;
-      }
-      pending_.clear();
-      return true;
-    }
-    default:
-      if (!open_) throw Error(sqlstate::kInvalidTextRepresentation, "a change segment has a row change outside a transaction");
-      pending_.push_back(std::move(record));
-      return true;
+namespace {
+
+// encode_change writes "op" first: begin and commit lines are found
+// without parsing the row changes around them.
+bool starts(std::string_view line, std::string_view prefix) { return line.substr(0, prefix.size()) == prefix; }
+constexpr std::string_view kBegin = R"({"op":"begin")";
+constexpr std::string_view kCommit = R"({"op":"commit")";
+
+Error broken(const char* why) {
+  return Error(sqlstate::kInvalidTextRepresentation, std::string("a change segment has ") + why);
+}
+
+}  // namespace
+
+void ReplaySelection::scan(std::string_view line) {
+  if (starts(line, kBegin)) {
+    if (open_) throw broken("a transaction without its commit");
+    (void)decode_change(line);
+    open_ = true;
+    return;
   }
+  if (!starts(line, kCommit)) {
+    if (!open_) throw broken("a row change outside a transaction");
+    return;
+  }
+  if (!open_) throw broken("a commit without its begin");
+  open_ = false;
+  ChangeRecord commit = decode_change(line);
+  if (done_) return;
+  // Fixed-width UTC text: compared as text, compared as times.
+  if (commit.commit_at > target_) {
+    done_ = true;
+    return;
+  }
+  uint64_t xid = 0;
+  try {
+    xid = std::stoull(commit.xid);
+  } catch (const std::exception&) {
+    throw broken("a bad transaction id");
+  }
+  if (seen_.saw(xid)) {
+    ++seen_count_;
+    return;
+  }
+  ++replayed_;
+  last_commit_at_ = commit.commit_at;
+  last_lsn_ = commit.lsn;
+  const std::string id = commit.xid;
+  chosen_.emplace(id, std::move(commit));
+}
+
+void ReplaySelection::replay(std::string_view line, const Apply& apply) {
+  if (starts(line, kBegin)) {
+    const ChangeRecord begin = decode_change(line);
+    auto it = chosen_.find(begin.xid);
+    current_ = it == chosen_.end() ? nullptr : &it->second;
+    return;
+  }
+  if (starts(line, kCommit)) {
+    current_ = nullptr;
+    return;
+  }
+  if (current_ == nullptr) return;
+  apply(decode_change(line), *current_);
+  ++changes_;
+}
+
+bool ReplaySelection::end_segment() {
+  if (open_) throw broken("a transaction without its commit");
+  chosen_.clear();
+  current_ = nullptr;
+  return done_;
 }
 
 std::string text_array_literal(const std::vector<std::optional<std::string>>& values) {

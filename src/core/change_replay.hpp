@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -38,21 +39,27 @@ struct SnapshotTransactions {
 // database's oid (Error 22P02 otherwise).
 void check_change_segment_header(std::string_view line, uint32_t database_oid);
 
-// Feeds the lines of the segments in commit order and hands over, per
-// transaction to replay, its row changes in order. A transaction is
-// replayed when the snapshot did not see it and it committed at or before
-// the target; the first commit after the target ends the replay, as
+// Chooses, segment by segment in commit order, the transactions a restore
+// replays: those the snapshot did not see that committed at or before the
+// target; the first commit after the target ends the replay, as
 // PostgreSQL's recovery_target_time does (commit order, not time order).
+// Two passes over each segment keep memory flat whatever a transaction's
+// size: scan() reads its begin and commit lines and chooses, replay()
+// then hands over the row changes of the chosen transactions in order.
 class ReplaySelection {
  public:
-  using Apply = std::function<void(const std::vector<ChangeRecord>& changes, const ChangeRecord& commit)>;
+  using Apply = std::function<void(const ChangeRecord& change, const ChangeRecord& commit)>;
 
   // target_utc: "YYYY-MM-DDTHH:MM:SS.ffffffZ", as commit lines write it.
   ReplaySelection(SnapshotTransactions seen, std::string target_utc);
 
-  // One line of a segment (not its header). Returns false once the target
-  // is passed: no later line matters.
-  bool add(std::string_view line, const Apply& apply);
+  // Pass 1: every line of one segment after its header, in order.
+  void scan(std::string_view line);
+  // Pass 2: the same lines again.
+  void replay(std::string_view line, const Apply& apply);
+  // After pass 2 of a segment. True once the target is passed: no later
+  // segment matters.
+  bool end_segment();
   bool done() const { return done_; }
 
   uint64_t transactions_replayed() const { return replayed_; }
@@ -64,8 +71,9 @@ class ReplaySelection {
  private:
   SnapshotTransactions seen_;
   std::string target_;
-  std::vector<ChangeRecord> pending_;
-  bool open_ = false;
+  std::map<std::string, ChangeRecord> chosen_;  // xid -> commit line, this segment
+  bool open_ = false;                            // pass 1: inside a transaction
+  const ChangeRecord* current_ = nullptr;        // pass 2: the chosen transaction being read
   bool done_ = false;
   uint64_t replayed_ = 0, seen_count_ = 0, changes_ = 0;
   std::string last_commit_at_, last_lsn_;

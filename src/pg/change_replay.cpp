@@ -7,6 +7,7 @@
 // qualified names and operators.
 #include "pg/change_replay.hpp"
 
+#include <functional>
 #include <map>
 #include <set>
 
@@ -37,8 +38,6 @@ namespace ptb::pg {
 
 namespace {
 
-// Unix epoch to PostgreSQL's (2000-01-01), in microseconds.
-constexpr int64_t kPostgresEpochMicros = 946684800LL * 1000000;
 // How long a restore waits for capture to read the WAL up to the call.
 constexpr int kCatchUpWaitMs = 15000;
 constexpr size_t kBatchRows = 2000;
@@ -291,38 +290,35 @@ void ChangeReplayer::apply(const std::vector<core::ReplayStage>& stages) {
   };
 
   core::ReplaySelection selection(seen_, plan_.target_utc);
-  auto replay = [&](const std::vector<core::ChangeRecord>& changes, const core::ChangeRecord& commit) {
-    for (const auto& change : changes) {
-      auto it = by_table.find({change.schema, change.table});
-      if (it == by_table.end()) continue;  // not a table of the tenant's snapshot
-      const size_t i = it->second;
-      if (change.op == core::ChangeOp::Truncate) {
-        flush(i);
-        (void)Spi::execute_returning("DELETE FROM " + stages[i].stage);
-        incomplete[i].clear();
-        continue;
+  auto replay = [&](const core::ChangeRecord& change, const core::ChangeRecord& commit) {
+    auto it = by_table.find({change.schema, change.table});
+    if (it == by_table.end()) return;  // not a table of the tenant's snapshot
+    const size_t i = it->second;
+    if (change.op == core::ChangeOp::Truncate) {
+      flush(i);
+      (void)Spi::execute_returning("DELETE FROM " + stages[i].stage);
+      incomplete[i].clear();
+      return;
+    }
+    core::ReplayBatcher& b = batchers[i];
+    if (!b.accepts(change)) flush(i);
+    b.add(change, commit.commit_at);
+    // A later change giving a row all its values again.
+    if (incomplete[i].empty()) return;
+    if (change.op == core::ChangeOp::Update && change.key) {
+      const std::string old_key = values_text(key_of(stages[i], *change.key));
+      const std::string new_key = values_text(key_of(stages[i], change.row));
+      auto was = incomplete[i].find(old_key);
+      if (change.row.size() == stages[i].columns.size()) {
+        if (was != incomplete[i].end()) incomplete[i].erase(was);
+      } else if (was != incomplete[i].end() && new_key != old_key) {
+        incomplete[i][new_key] = key_of(stages[i], change.row);
+        incomplete[i].erase(old_key);
       }
-      core::ReplayBatcher& b = batchers[i];
-      if (!b.accepts(change)) flush(i);
-      b.add(change, commit.commit_at);
-      // A later change giving a row all its values again.
-      if (!incomplete[i].empty()) {
-        if (change.op == core::ChangeOp::Update && change.key) {
-          const std::string old_key = values_text(key_of(stages[i], *change.key));
-          const std::string new_key = values_text(key_of(stages[i], change.row));
-          auto was = incomplete[i].find(old_key);
-          if (change.row.size() == stages[i].columns.size()) {
-            if (was != incomplete[i].end()) incomplete[i].erase(was);
-          } else if (was != incomplete[i].end() && new_key != old_key) {
-            incomplete[i][new_key] = key_of(stages[i], change.row);
-            incomplete[i].erase(old_key);
-          }
-        } else if (change.op == core::ChangeOp::Delete && change.key) {
-          incomplete[i].erase(values_text(key_of(stages[i], *change.key)));
-        } else if (change.op == core::ChangeOp::Insert) {
-          incomplete[i].erase(values_text(key_of(stages[i], change.row)));
-        }
-      }
+    } else if (change.op == core::ChangeOp::Delete && change.key) {
+      incomplete[i].erase(values_text(key_of(stages[i], *change.key)));
+    } else if (change.op == core::ChangeOp::Insert) {
+      incomplete[i].erase(values_text(key_of(stages[i], change.row)));
     }
   };
 
@@ -331,34 +327,41 @@ void ChangeReplayer::apply(const std::vector<core::ReplayStage>& stages) {
                                      "   AND (max_xid IS NULL OR max_xid OPERATOR(pg_catalog.>=) $2::pg_catalog.xid8)"
                                      " ORDER BY last_lsn",
                                  {plan_.stretch.consistent_lsn, std::to_string(seen_.xmin)});
-  for (const auto& f : files) {
-    if (selection.done()) break;
-    const std::string bytes = read_segment(*f[0], *f[1]);
-    ++counts_.segments;
+  // Each segment twice (ReplaySelection): its lines are decompressed as a
+  // stream both times, so a large transaction is never held in memory.
+  auto each_line = [&](const std::string& bytes, bool encrypted, const std::function<void(std::string_view)>& take) {
     core::StringSource stored(bytes);
     std::optional<core::DecryptingSource> decrypted;
-    if (f[2] == "t") decrypted.emplace(stored, key_lookup());
+    if (encrypted) decrypted.emplace(stored, key_lookup());
     core::DecompressingSource text(decrypted ? static_cast<core::Source&>(*decrypted) : stored,
                                    core::Compression::Zstd);
     std::string pending;
     bool header = true;
     char buffer[65536];
-    auto take_line = [&](std::string_view line) {
+    auto line = [&](std::string_view l) {
       if (header) {
-        core::check_change_segment_header(line, MyDatabaseId);
+        core::check_change_segment_header(l, MyDatabaseId);
         header = false;
-        return;
+      } else if (!l.empty()) {
+        take(l);
       }
-      if (!line.empty()) (void)selection.add(line, replay);
     };
-    for (size_t n; !selection.done() && (n = text.read(buffer, sizeof buffer)) > 0;) {
+    for (size_t n; (n = text.read(buffer, sizeof buffer)) > 0;) {
       pending.append(buffer, n);
       size_t start = 0;
-      for (size_t nl; !selection.done() && (nl = pending.find('\n', start)) != std::string::npos; start = nl + 1)
-        take_line(std::string_view(pending).substr(start, nl - start));
+      for (size_t nl; (nl = pending.find('\n', start)) != std::string::npos; start = nl + 1)
+        line(std::string_view(pending).substr(start, nl - start));
       pending.erase(0, start);
     }
-    if (!selection.done() && !pending.empty()) take_line(pending);
+    if (!pending.empty()) line(pending);
+  };
+  for (const auto& f : files) {
+    const std::string bytes = read_segment(*f[0], *f[1]);
+    const bool encrypted = f[2] == "t";
+    ++counts_.segments;
+    each_line(bytes, encrypted, [&](std::string_view l) { selection.scan(l); });
+    each_line(bytes, encrypted, [&](std::string_view l) { selection.replay(l, replay); });
+    if (selection.end_segment()) break;
   }
   for (size_t i = 0; i < stages.size(); ++i) flush(i);
   for (size_t i = 0; i < stages.size(); ++i)

@@ -95,25 +95,33 @@ TEST(ChangeSegmentHeader, ChecksFormatVersionAndDatabase) {
   EXPECT_EQ(sql_error_state([] { check_change_segment_header("nope", 5); }), "22P02");
 }
 
+// Both passes over one segment, as ChangeReplayer runs them.
+std::vector<std::string> run_segment(ReplaySelection& selection, const std::vector<std::string>& lines) {
+  std::vector<std::string> applied;
+  for (const auto& l : lines) selection.scan(l);
+  for (const auto& l : lines)
+    selection.replay(l, [&](const ChangeRecord& change, const ChangeRecord& commit) {
+      applied.push_back(commit.xid + ":" + change.row.at(0).value.value_or("NULL"));
+    });
+  selection.end_segment();
+  return applied;
+}
+
 TEST(ReplaySelection, ReplaysUnseenTransactionsUpToTheTargetInCommitOrder) {
   ReplaySelection selection(seen(100, 105, {102}), "2026-03-01T12:00:00.000000Z");
-  std::vector<std::string> applied;
-  auto apply = [&](const std::vector<ChangeRecord>& changes, const ChangeRecord& c) {
-    applied.push_back(c.xid + ":" + std::to_string(changes.size()));
-  };
-  const std::vector<std::string> lines = {
+  const std::vector<std::string> first = {
       begin(101), insert("1"), commit(101, "2026-03-01T11:00:00.000000Z", "0/10"),  // seen
       begin(102), insert("2"), insert("3"), commit(102, "2026-03-01T11:00:01.000000Z", "0/20"),  // in progress then
+  };
+  const std::vector<std::string> second = {
       begin(106), insert("4"), commit(106, "2026-03-01T12:00:00.000000Z", "0/30"),  // at the target: in
       begin(107), insert("5"), commit(107, "2026-03-01T12:00:00.000001Z", "0/40"),  // after: the end
       begin(108), insert("6"), commit(108, "2026-03-01T11:59:00.000000Z", "0/50"),  // after the end: never
   };
-  bool more = true;
-  for (const auto& l : lines)
-    if (more) more = selection.add(l, apply);
-  EXPECT_FALSE(more);
+  EXPECT_EQ(run_segment(selection, first), (std::vector<std::string>{"102:2", "102:3"}));
+  EXPECT_FALSE(selection.done());
+  EXPECT_EQ(run_segment(selection, second), (std::vector<std::string>{"106:4"}));
   EXPECT_TRUE(selection.done());
-  EXPECT_EQ(applied, (std::vector<std::string>{"102:2", "106:1"}));
   EXPECT_EQ(selection.transactions_replayed(), 2u);
   EXPECT_EQ(selection.transactions_seen(), 1u);
   EXPECT_EQ(selection.changes_replayed(), 3u);
@@ -122,23 +130,20 @@ TEST(ReplaySelection, ReplaysUnseenTransactionsUpToTheTargetInCommitOrder) {
 }
 
 TEST(ReplaySelection, RefusesBrokenTransactions) {
-  auto apply = [](const std::vector<ChangeRecord>&, const ChangeRecord&) {};
-  EXPECT_EQ(sql_error_state([&] {
-              ReplaySelection s(seen(1, 1, {}), "2030-01-01T00:00:00.000000Z");
-              s.add(insert("1"), apply);
-            }),
-            "22P02");
-  EXPECT_EQ(sql_error_state([&] {
-              ReplaySelection s(seen(1, 1, {}), "2030-01-01T00:00:00.000000Z");
-              s.add(begin(3), apply);
-              s.add(begin(4), apply);
-            }),
-            "22P02");
-  EXPECT_EQ(sql_error_state([&] {
-              ReplaySelection s(seen(1, 1, {}), "2030-01-01T00:00:00.000000Z");
-              s.add(commit(3, "2026-01-01T00:00:00.000000Z", "0/1"), apply);
-            }),
-            "22P02");
+  auto state = [](const std::vector<std::string>& lines) {
+    return sql_error_state([&] {
+      ReplaySelection s(seen(1, 1, {}), "2030-01-01T00:00:00.000000Z");
+      for (const auto& l : lines) s.scan(l);
+      s.end_segment();
+    });
+  };
+  EXPECT_EQ(state({insert("1")}), "22P02");
+  EXPECT_EQ(state({begin(3), begin(4)}), "22P02");
+  EXPECT_EQ(state({commit(3, "2026-01-01T00:00:00.000000Z", "0/1")}), "22P02");
+  EXPECT_EQ(state({begin(3), insert("1")}), "22P02");  // cut short
+  EXPECT_EQ(state({begin(3), "{not json", commit(3, "2026-01-01T00:00:00.000000Z", "0/1")}), "none");  // pass 1 skips rows
+  EXPECT_EQ(state({R"({"op":"begin","xid":"x"})", commit(3, "2026-01-01T00:00:00.000000Z", "0/1")}), "none");
+  EXPECT_EQ(state({begin(3), R"({"op":"commit","xid":"3"})"}), "22P02");  // commit without its time
 }
 
 TEST(TextArrayLiteral, QuotesEveryValueAndSpellsNull) {
