@@ -117,6 +117,42 @@ void log_capture_event(const std::string& status, const std::string& notes, cons
   insert_log(entry);
 }
 
+// The last change captured (the newest segment's last commit): where a
+// stretch of capture ends. Empty values when nothing was captured.
+struct LastCaptured {
+  TextValue lsn, commit_at;  // commit_at as UTC ISO 8601
+};
+
+LastCaptured last_captured(const std::string& segments) {
+  auto last = Spi::query_latest("SELECT last_lsn::pg_catalog.text, pg_catalog.to_char(last_commit_at AT TIME ZONE 'UTC', "
+                                "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') FROM " + segments +
+                                " ORDER BY last_lsn DESC LIMIT 1");
+  if (last.empty()) return {};
+  return {last[0][0], last[0][1]};
+}
+
+void write_last_captured(core::JsonWriter& w, const LastCaptured& last) {
+  w.key("last_captured_lsn");
+  last.lsn ? w.string(*last.lsn) : w.null();
+  w.key("last_captured_commit_at");
+  last.commit_at ? w.string(*last.commit_at) : w.null();
+}
+
+// Turned off: the row that ends the stretch of capture.
+void log_capture_stopped(const std::string& segments) {
+  core::StringSink sink;
+  core::JsonWriter w(sink);
+  w.begin_object();
+  w.key("event");
+  w.string("stop");
+  w.key("slot");
+  w.string(slot_name());
+  write_last_captured(w, last_captured(segments));
+  w.end_object();
+  w.flush();
+  log_capture_event("completed", "change capture stopped: pg_tenant_backup.change_capture is off", sink.data());
+}
+
 void create_slot() {
   auto created = Spi::query_latest(
       "SELECT lsn::pg_catalog.text FROM pg_catalog.pg_create_logical_replication_slot($1::pg_catalog.name, "
@@ -153,9 +189,7 @@ void drop_slot() {
 // The slot held back more WAL than allowed: drop it, record the gap in
 // backup_logs and tell listeners.
 void stop_for_wal_limit(const SlotState& slot, const std::string& segments, int limit_mb) {
-  auto last = Spi::query_latest("SELECT last_lsn::pg_catalog.text, pg_catalog.to_char(last_commit_at AT TIME ZONE 'UTC', "
-                                "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') FROM " + segments +
-                                " ORDER BY last_lsn DESC LIMIT 1");
+  const LastCaptured last = last_captured(segments);
   auto now = Spi::query_latest("SELECT pg_catalog.pg_current_wal_lsn()::pg_catalog.text");
   drop_slot();
   const long long held_mb = static_cast<long long>(slot.retained_bytes / (1024 * 1024));
@@ -170,16 +204,13 @@ void stop_for_wal_limit(const SlotState& slot, const std::string& segments, int 
   w.string("53400");
   w.key("detail");
   w.string("Changes committed after the last captured one are not captured: the gap begins after LSN " +
-           (last.empty() ? std::string("(none captured)") : *last[0][0]) + " and ends where capture starts again.");
+           last.lsn.value_or("(none captured)") + " and ends where capture starts again.");
   w.key("hint");
   w.string("Raise pg_tenant_backup.capture_max_retained_wal if needed and reload the configuration "
            "(SELECT pg_reload_conf()): capture starts again with a new slot.");
   w.key("slot");
   w.string(slot_name());
-  w.key("last_captured_lsn");
-  !last.empty() && last[0][0] ? w.string(*last[0][0]) : w.null();
-  w.key("last_captured_commit_at");
-  !last.empty() && last[0][1] ? w.string(*last[0][1]) : w.null();
+  write_last_captured(w, last);
   w.key("dropped_at_lsn");
   w.string(*now.at(0)[0]);
   w.key("retained_wal_bytes");
@@ -395,24 +426,7 @@ extern "C" void ptb_capture_main(Datum) {
       run_in_transaction("change capture stop", [&] {
         if (!read_slot().exists) return;
         drop_slot();
-        // The stretch of capture ends at the last change captured.
-        auto last = Spi::query_latest("SELECT last_lsn::pg_catalog.text, pg_catalog.to_char(last_commit_at AT TIME ZONE "
-                                      "'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') FROM " + segments +
-                                      " ORDER BY last_lsn DESC LIMIT 1");
-        core::StringSink sink;
-        core::JsonWriter w(sink);
-        w.begin_object();
-        w.key("event");
-        w.string("stop");
-        w.key("slot");
-        w.string(slot_name());
-        w.key("last_captured_lsn");
-        !last.empty() && last[0][0] ? w.string(*last[0][0]) : w.null();
-        w.key("last_captured_commit_at");
-        !last.empty() && last[0][1] ? w.string(*last[0][1]) : w.null();
-        w.end_object();
-        w.flush();
-        log_capture_event("completed", "change capture stopped: pg_tenant_backup.change_capture is off", sink.data());
+        log_capture_stopped(segments);
       });
       ereport(LOG, (errmsg("pg_tenant_backup change capture stopped: pg_tenant_backup.change_capture is off; "
                            "its slot was dropped")));

@@ -3,6 +3,7 @@
 #   check_match NAME REGEX ACTUAL  ACTUAL matches the extended regex
 #   q SQL                          psql, unaligned, tuples only, stops on error
 #   q_error SQL                    the error line (ERROR:  CODE: message) of a failing statement
+#   wait_for SECONDS SQL EXPECTED  polls until SQL prints EXPECTED (errors count as not yet); 1 on timeout
 checks_passed=0
 checks_failed=0
 
@@ -34,6 +35,15 @@ q() { psql -qXAt -v ON_ERROR_STOP=1 "$@"; }
 
 q_error() {
   psql -qXAt -v ON_ERROR_STOP=1 -v VERBOSITY=verbose -c "$1" 2>&1 >/dev/null | grep -m1 '^ERROR:' || true
+}
+
+wait_for() {
+  local i
+  for i in $(seq $(($1 * 5))); do
+    [ "$(q -c "$2" 2>/dev/null || true)" = "$3" ] && return 0
+    sleep 0.2
+  done
+  return 1
 }
 
 finish() {

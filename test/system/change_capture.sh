@@ -34,14 +34,6 @@ PGPORT_FOR_TESTS=${CAPTURE_TEST_PORT:-57410} cluster_start "$work/cluster" \
 data="$work/cluster/data"
 q -c "SET client_min_messages = warning" -c "CREATE EXTENSION pg_tenant_backup" -f test/fixtures/shop.sql >/dev/null
 
-wait_for() {  # seconds sql expected
-  local i
-  for i in $(seq $(($1 * 5))); do
-    [ "$(q -c "$2" 2>/dev/null)" = "$3" ] && return 0
-    sleep 0.2
-  done
-  return 1
-}
 slot_count() { q -c "SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE 'ptb_capture_%'"; }
 workers() { q -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'pg_tenant_backup capture'"; }
 

@@ -214,14 +214,6 @@ for n in 1 2; do
 done
 
 echo "# '*' schedules in column and in schema tenancy"
-wait_for() {  # seconds sql expected
-  local i
-  for i in $(seq $(($1 * 5))); do
-    [ "$(q -c "$2")" = "$3" ] && return 0
-    sleep 0.2
-  done
-  return 1
-}
 q -c "SELECT backup_schedule_create('rows', '*', '2 seconds', '{\"compression\": \"none\", \"max_backups\": 1}')" \
   -c "SELECT backup_schedule_create('schemas', '*', '2 seconds', '{\"tenancy\": \"schema\", \"max_backups\": 1}')" >/dev/null
 done_sql() { echo "SELECT string_agg(DISTINCT tenant, ',' ORDER BY tenant) FROM backup_logs WHERE schedule_id = (SELECT id FROM backup_schedules WHERE name = '$1') AND status IN ('completed', 'expired')"; }

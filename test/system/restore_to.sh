@@ -39,14 +39,6 @@ PGPORT_FOR_TESTS=${RESTORE_TO_TEST_PORT:-57510} cluster_start "$work/cluster" \
   "wal_level = logical" "max_worker_processes = 16" "pg_tenant_backup.allow_restore = on"
 data="$work/cluster/data"
 
-wait_for() {  # seconds sql expected
-  local i
-  for i in $(seq $(($1 * 5))); do
-    [ "$(q -c "$2" 2>/dev/null)" = "$3" ] && return 0
-    sleep 0.2
-  done
-  return 1
-}
 
 q >/dev/null <<'SQL'
 SET client_min_messages = warning;

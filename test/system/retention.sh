@@ -31,14 +31,6 @@ q -c "SET client_min_messages = warning" -c "CREATE EXTENSION pg_tenant_backup" 
 # backup_list with the schedule that took each snapshot.
 q -c "CREATE VIEW listed AS SELECT l.*, g.schedule_id FROM backup_list l JOIN backup_logs g USING (id)" >/dev/null
 
-wait_for() {  # seconds sql expected
-  local i
-  for i in $(seq $(($1 * 5))); do
-    [ "$(q -c "$2")" = "$3" ] && return 0
-    sleep 0.2
-  done
-  return 1
-}
 file_exists() { [ -f "$storage/$(q -c "SELECT file_name FROM backup_logs WHERE id = $1")" ] && echo yes || echo no; }
 # Every row of tenant 1, soft-deleted ones and those owned through them included.
 tenant1_sql="SELECT string_agg(x, ';' ORDER BY x) FROM (

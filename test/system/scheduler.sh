@@ -15,14 +15,6 @@ PGPORT_FOR_TESTS=54345 cluster_start "$work/cluster" \
   "max_worker_processes = 16"
 q -c "SET client_min_messages = warning" -c "CREATE EXTENSION pg_tenant_backup" -f test/fixtures/shop.sql >/dev/null
 
-wait_for() {  # seconds sql expected
-  local i
-  for i in $(seq $(($1 * 5))); do
-    [ "$(q -c "$2")" = "$3" ] && return 0
-    sleep 0.2
-  done
-  return 1
-}
 
 check "the scheduler shows in pg_stat_activity" 1 "$(q -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'pg_tenant_backup scheduler'")"
 check "backup_scheduler_status says it runs" "true|postgres" "$(q -c "SELECT backup_scheduler_status() -> 'running', backup_scheduler_status() ->> 'database'")"

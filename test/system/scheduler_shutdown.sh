@@ -29,14 +29,6 @@ q -c "INSERT INTO customers SELECT 1000 + g, 1, 'bulk ' || g, 'DE', NULL, NULL F
 
 stop_immediate() { cluster__as_owner "$PG_BINDIR/pg_ctl" -D "$work/cluster/data" -w -t 60 -m immediate stop >/dev/null; }
 start() { cluster__as_owner "$PG_BINDIR/pg_ctl" -D "$work/cluster/data" -l "$work/cluster/server.log" -w -t 60 start >/dev/null; }
-wait_for() {  # seconds sql expected
-  local i
-  for i in $(seq $(($1 * 10))); do
-    [ "$(q -c "$2" 2>/dev/null || true)" = "$3" ] && return 0
-    sleep 0.1
-  done
-  return 1
-}
 tmp_files() { find "$storage" -name '*.tmp' 2>/dev/null | wc -l; }
 # Each completed row has its file and each file a completed row.
 storage_mismatch() {
