@@ -4,7 +4,8 @@
 #   (a) three tenants under a random write load (inserts, updates, deletes
 #       across customers, their orders and the orders' lines, which have no
 #       tenant column; orders move between customers of a tenant) in three
-#       phases: the capture worker is killed (-9) in the first, the server
+#       phases of PTB_RESTORE_TO_SECONDS (20) seconds, the second cut short
+#       at its middle: the capture worker is killed (-9) in the first, the server
 #       is shut down in immediate mode in the second, snapshots of tenant 1
 #       are taken in the first and third. Tenant 1's fingerprint is recorded
 #       at moments with no write in flight (writers hold a shared advisory
@@ -33,7 +34,7 @@ source test/lib/assert.sh
 work=$(mktemp -d /tmp/ptb-restore-to.XXXXXX)
 chmod 755 "$work"
 trap 'cluster_stop "$work/cluster"; rm -rf "$work"' EXIT
-seconds=${PTB_RESTORE_TO_SECONDS:-12}
+seconds=${PTB_RESTORE_TO_SECONDS:-20}
 PGPORT_FOR_TESTS=${RESTORE_TO_TEST_PORT:-57510} cluster_start "$work/cluster" \
   "shared_preload_libraries = 'pg_tenant_backup'" "pg_tenant_backup.database = 'postgres'" \
   "wal_level = logical" "max_worker_processes = 16" "pg_tenant_backup.allow_restore = on"
