@@ -19,6 +19,7 @@
 #include "pg/backup_log.hpp"
 #include "pg/boundary.hpp"
 #include "pg/change_segments.hpp"
+#include "pg/citus.hpp"
 #include "pg/encryption.hpp"
 #include "pg/owner_rights.hpp"
 #include "pg/scheduler.hpp"
@@ -141,6 +142,15 @@ std::string read_segment(const std::string& file_name, const std::string& checks
 }  // namespace
 
 ReplayPlan plan_replay(const std::optional<std::string>& tenant, int64_t target_unix_micros) {
+  // Capture decodes this node's WAL: on a Citus coordinator the rows of
+  // distributed tables change on the workers, out of its sight, and a
+  // replay would silently miss them.
+  if (citus_installed())
+    throw core::Error(core::sqlstate::kFeatureNotSupported,
+                      "backup_restore_to is not supported on a Citus cluster",
+                      "Change capture reads this node's WAL; the rows of distributed tables change on the "
+                      "worker nodes.",
+                      "Restore a snapshot with backup_restore instead (docs/citus.md).");
   ReplayPlan plan;
   plan.target_utc = core::utc_timestamp(target_unix_micros);
   const std::string segments = segments_table();

@@ -223,6 +223,11 @@ worker_error=$(citus_worker_psql "$work" 1 -qXAt -v VERBOSITY=verbose -c "BEGIN 
   -c "SELECT backup_import(backup_export('1'), 'merge')" 2>&1 | grep -m1 '^ERROR:' || true)
 check "an import on a worker node is refused" "ERROR:  0A000: an import or restore cannot run on a Citus worker node" "$worker_error"
 
+# --- Point-in-time restore needs the changes of the workers: refused.
+check "backup_restore_to is refused on a Citus cluster" \
+  "ERROR:  0A000: backup_restore_to is not supported on a Citus cluster" \
+  "$(PGOPTIONS="-c pg_tenant_backup.allow_restore=on" q_error "SELECT backup_restore_to('1', now())")"
+
 # --- Nothing crashed anywhere.
 now=$(q -c "SELECT pg_postmaster_start_time()")$(citus_worker_psql "$work" 1 -XAt -c "SELECT pg_postmaster_start_time()")$(citus_worker_psql "$work" 2 -XAt -c "SELECT pg_postmaster_start_time()")
 check "no node restarted" "$started" "$now"
