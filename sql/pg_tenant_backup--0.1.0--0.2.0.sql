@@ -235,3 +235,38 @@ EXCEPTION WHEN unique_violation THEN
   RAISE EXCEPTION 'a schedule named "%" already exists', backup_schedule_create.name
     USING ERRCODE = '42710', HINT = 'Use backup_schedule_update to change it.';
 END $$;
+
+-- backup_schedule_update checks a new tenant (or the tenant under new
+-- options) the same way.
+CREATE OR REPLACE FUNCTION backup_schedule_update(name text, schedule text DEFAULT NULL, tenant text DEFAULT NULL,
+                                       opts jsonb DEFAULT NULL, description text DEFAULT NULL)
+RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+  s @extschema@.backup_schedules;
+  zone text;
+BEGIN
+  SELECT * INTO s FROM @extschema@.backup_schedules b WHERE b.name = backup_schedule_update.name FOR UPDATE;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'schedule "%" does not exist', backup_schedule_update.name USING ERRCODE = '42704';
+  END IF;
+  zone := coalesce(opts ->> 'timezone', s.timezone);
+  IF opts IS NOT NULL THEN
+    PERFORM @extschema@.backup_check_options(opts - 'timezone' - 'max_backups' - 'retention_days');
+  END IF;
+  IF backup_schedule_update.tenant IS NOT NULL OR opts IS NOT NULL THEN
+    PERFORM @extschema@.backup_check_tenant(coalesce(backup_schedule_update.tenant, s.tenant),
+                                            coalesce(opts - 'timezone' - 'max_backups' - 'retention_days', s.options));
+  END IF;
+  UPDATE @extschema@.backup_schedules b
+     SET schedule = coalesce(backup_schedule_update.schedule, b.schedule),
+         tenant = coalesce(backup_schedule_update.tenant, b.tenant),
+         timezone = zone,
+         options = coalesce(opts - 'timezone' - 'max_backups' - 'retention_days', b.options),
+         max_backups = CASE WHEN opts ? 'max_backups' THEN (opts ->> 'max_backups')::int ELSE b.max_backups END,
+         retention_days = CASE WHEN opts ? 'retention_days' THEN (opts ->> 'retention_days')::int ELSE b.retention_days END,
+         description = coalesce(backup_schedule_update.description, b.description),
+         updated_at = now(),
+         next_run_at = @extschema@.backup_schedule_next(coalesce(backup_schedule_update.schedule, b.schedule),
+                                                        zone, b.last_run_at, now())
+   WHERE b.id = s.id;
+END $$;

@@ -46,6 +46,11 @@ echo "# a schedule of a tenant that does not exist is refused at once"
 check_match "backup_schedule_create of a missing tenant: 42704" 'ERROR:  42704: tenant "77" does not exist' \
   "$(q_error "SELECT backup_schedule_create('ghost', '77', '3 seconds')")"
 check "and nothing is scheduled" 0 "$(q -c "SELECT count(*) FROM backup_schedules WHERE name = 'ghost'")"
+q -c "SELECT backup_schedule_create('moved', '1', '@daily')" >/dev/null
+check_match "nor can a schedule be moved to a missing tenant: 42704" 'ERROR:  42704: tenant "77" does not exist' \
+  "$(q_error "SELECT backup_schedule_update('moved', tenant => '77')")"
+check "it keeps its tenant" 1 "$(q -c "SELECT tenant FROM backup_schedules WHERE name = 'moved'")"
+q -c "SELECT backup_schedule_drop('moved')" >/dev/null
 
 echo "# '*' backs up every tenant; a schedule for a tenant deleted since fails alone"
 q -c "INSERT INTO tenants (id, name) VALUES (77, 'Ghost')" -c "SELECT backup_schedule_create('ghost', '77', '3 seconds')" \
