@@ -190,3 +190,83 @@ LANGUAGE C CALLED ON NULL INPUT STABLE PARALLEL UNSAFE;
 COMMENT ON FUNCTION backup_recovery_window(text) IS
   'The moments backup_restore_to can put a tenant back to: one row per stretch of uninterrupted change capture';
 REVOKE ALL ON FUNCTION backup_restore_to(text, timestamptz, jsonb), backup_recovery_window(text) FROM PUBLIC;
+
+-- A schedule of a tenant that does not exist is refused at once (42704),
+-- instead of a failed backup at every run: backup_schedule_create looks the
+-- tenant up as a backup would, as the caller (docs/scheduler.md).
+CREATE FUNCTION backup_check_tenant(tenant text, opts jsonb DEFAULT '{}')
+RETURNS void
+AS 'MODULE_PATHNAME', 'backup_check_tenant'
+LANGUAGE C CALLED ON NULL INPUT STABLE PARALLEL UNSAFE;
+COMMENT ON FUNCTION backup_check_tenant(text, jsonb) IS
+  'Raises the error backup_create would raise for this tenant (42704 when it does not exist); NULL and ''*'' pass';
+REVOKE ALL ON FUNCTION backup_check_tenant(text, jsonb) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION backup_schedule_create(name text, tenant text, schedule text, opts jsonb DEFAULT '{}',
+                                       description text DEFAULT NULL)
+RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+  zone text := coalesce(opts ->> 'timezone', current_setting('pg_tenant_backup.timezone', true), 'UTC');
+  job_options jsonb := coalesce(opts, '{}') - 'timezone' - 'max_backups' - 'retention_days';
+  new_id bigint;
+  scheduler_database text;
+BEGIN
+  IF name IS NULL OR schedule IS NULL THEN
+    RAISE EXCEPTION 'schedule name and expression must not be NULL' USING ERRCODE = '22004';
+  END IF;
+  PERFORM @extschema@.backup_check_options(job_options);
+  PERFORM @extschema@.backup_check_tenant(tenant, job_options);
+  INSERT INTO @extschema@.backup_schedules
+         (name, description, tenant, schedule, timezone, options, max_backups, retention_days, next_run_at)
+  VALUES (backup_schedule_create.name, description, tenant, schedule, zone, job_options,
+          (opts ->> 'max_backups')::int, (opts ->> 'retention_days')::int,
+          @extschema@.backup_schedule_next(schedule, zone, NULL, now()))
+  RETURNING id INTO new_id;
+  scheduler_database := current_setting('pg_tenant_backup.database', true);
+  IF @extschema@.backup_scheduler_pid() IS NULL THEN
+    RAISE WARNING 'no pg_tenant_backup scheduler is running: schedule "%" will not run yet', backup_schedule_create.name
+      USING HINT = format('Add pg_tenant_backup to shared_preload_libraries, set pg_tenant_backup.database = %L, and restart the server.', current_database());
+  ELSIF scheduler_database IS DISTINCT FROM current_database() THEN
+    RAISE WARNING 'the pg_tenant_backup scheduler runs in database "%", not in "%": schedule "%" will not run',
+      scheduler_database, current_database(), backup_schedule_create.name;
+  END IF;
+  RETURN new_id;
+EXCEPTION WHEN unique_violation THEN
+  RAISE EXCEPTION 'a schedule named "%" already exists', backup_schedule_create.name
+    USING ERRCODE = '42710', HINT = 'Use backup_schedule_update to change it.';
+END $$;
+
+-- backup_schedule_update checks a new tenant (or the tenant under new
+-- options) the same way.
+CREATE OR REPLACE FUNCTION backup_schedule_update(name text, schedule text DEFAULT NULL, tenant text DEFAULT NULL,
+                                       opts jsonb DEFAULT NULL, description text DEFAULT NULL)
+RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+  s @extschema@.backup_schedules;
+  zone text;
+BEGIN
+  SELECT * INTO s FROM @extschema@.backup_schedules b WHERE b.name = backup_schedule_update.name FOR UPDATE;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'schedule "%" does not exist', backup_schedule_update.name USING ERRCODE = '42704';
+  END IF;
+  zone := coalesce(opts ->> 'timezone', s.timezone);
+  IF opts IS NOT NULL THEN
+    PERFORM @extschema@.backup_check_options(opts - 'timezone' - 'max_backups' - 'retention_days');
+  END IF;
+  IF backup_schedule_update.tenant IS NOT NULL OR opts IS NOT NULL THEN
+    PERFORM @extschema@.backup_check_tenant(coalesce(backup_schedule_update.tenant, s.tenant),
+                                            coalesce(opts - 'timezone' - 'max_backups' - 'retention_days', s.options));
+  END IF;
+  UPDATE @extschema@.backup_schedules b
+     SET schedule = coalesce(backup_schedule_update.schedule, b.schedule),
+         tenant = coalesce(backup_schedule_update.tenant, b.tenant),
+         timezone = zone,
+         options = coalesce(opts - 'timezone' - 'max_backups' - 'retention_days', b.options),
+         max_backups = CASE WHEN opts ? 'max_backups' THEN (opts ->> 'max_backups')::int ELSE b.max_backups END,
+         retention_days = CASE WHEN opts ? 'retention_days' THEN (opts ->> 'retention_days')::int ELSE b.retention_days END,
+         description = coalesce(backup_schedule_update.description, b.description),
+         updated_at = now(),
+         next_run_at = @extschema@.backup_schedule_next(coalesce(backup_schedule_update.schedule, b.schedule),
+                                                        zone, b.last_run_at, now())
+   WHERE b.id = s.id;
+END $$;

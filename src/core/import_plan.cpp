@@ -85,6 +85,22 @@ ImportMode import_mode_from_string(std::string_view text) {
               "Valid modes are: insert_only, merge, replace.");
 }
 
+namespace {
+std::string tenant_words(const std::optional<std::string>& tenant) {
+  return tenant ? "tenant \"" + *tenant + "\"" : "the whole database";
+}
+}  // namespace
+
+void check_expected_tenant(const std::optional<std::optional<std::string>>& expected,
+                           const std::optional<std::string>& actual, const std::string& backup) {
+  if (!expected || *expected == actual) return;
+  throw Error(sqlstate::kInvalidParameterValue,
+              backup + " is of " + tenant_words(actual) + ", not of " + tenant_words(*expected) +
+                  " as opts.tenant expects",
+              {},
+              "Check the backup id (its row in backup_logs shows its tenant), or leave out opts.tenant.");
+}
+
 ImportOptions parse_import_options(std::string_view json_text) {
   json doc;
   try {
@@ -103,6 +119,15 @@ ImportOptions parse_import_options(std::string_view json_text) {
       o.fire_triggers = bool_option(key, value);
     } else if (key == "ignore_unknown_columns") {
       o.ignore_unknown_columns = bool_option(key, value);
+    } else if (key == "tenant") {
+      if (value.is_string())
+        o.expected_tenant = std::optional<std::string>(value.get<std::string>());
+      else if (value.is_number_integer())
+        o.expected_tenant = std::optional<std::string>(value.dump());
+      else if (value.is_null())
+        o.expected_tenant = std::optional<std::string>();
+      else
+        bad_option(key, "expected the tenant as a string, or null for the whole database");
     } else if (key == "target_tenant") {
       if (!value.is_null())
         throw Error(sqlstate::kFeatureNotSupported,

@@ -39,10 +39,20 @@ struct ImportOptions {
   // Per table (as written in SQL), the columns of a unique key that matches
   // the snapshot's rows with the table's rows instead of the primary key.
   std::map<QualifiedName, std::vector<std::string>> key_columns;
+  // opts.tenant: the tenant the caller expects the snapshot to be of (a
+  // string or an integer; null for a snapshot of the whole database). Unset
+  // when not given.
+  std::optional<std::optional<std::string>> expected_tenant;
 };
 
+// Refuses (22023, before any change) a snapshot of `actual` (nullopt: the
+// whole database) when `expected` is set and names another tenant.
+// `backup` names the snapshot in the message ("backup 12", "the snapshot").
+void check_expected_tenant(const std::optional<std::optional<std::string>>& expected,
+                           const std::optional<std::string>& actual, const std::string& backup);
+
 inline const std::vector<std::string> kImportOptionKeys = {
-    "dry_run", "fire_triggers", "ignore_unknown_columns", "key_columns", "target_tenant"};
+    "dry_run", "fire_triggers", "ignore_unknown_columns", "key_columns", "target_tenant", "tenant"};
 
 // Reads the import keys of an opts document (JSON text); other keys are
 // left to apply_options_json. Wrong types are Error(22023); target_tenant

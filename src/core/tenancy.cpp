@@ -993,6 +993,22 @@ std::string TenancyPlan::count_sql(const PlannedTable& planned) const {
          membership_sql(planned.table, "t0");
 }
 
+std::vector<TenancyPlan::TenantKeyColumn> TenancyPlan::tenant_key_columns() const {
+  std::vector<TenantKeyColumn> keys;
+  if (!by_column_) return keys;
+  auto add = [&](size_t table, const std::string& column) {
+    const Column* c = catalog_.tables[table].find_column(column);
+    if (c == nullptr) return;
+    for (const auto& k : keys)
+      if (k.type == c->type) return;
+    keys.push_back({table, column, c->type});
+  };
+  if (tenant_table_) add(tenant_table_->table, tenant_table_->key_column);
+  for (size_t i = 0; i < catalog_.tables.size(); ++i)
+    if (membership_[i].role == TableRole::Tenant) add(i, membership_[i].tenant_key_column);
+  return keys;
+}
+
 std::string TenancyPlan::tenant_lookup_sql() const {
   if (tenant_table_) {
     const TenantTable& tt = *tenant_table_;

@@ -126,6 +126,17 @@ class TenancyPlan {
   // row for the tenant.
   std::string tenant_lookup_sql() const;
 
+  // The columns the tenant parameter is compared with (CAST($1 AS type)):
+  // the tenant table's key, then the key column of every tenant table, one
+  // per distinct type, in that order. Empty unless uses_tenant_parameter().
+  // A tenant that is not a valid value of each type cannot be looked up.
+  struct TenantKeyColumn {
+    size_t table = 0;  // index into Catalog::tables
+    std::string column;
+    std::string type;  // as format_type() prints it, safe to splice
+  };
+  std::vector<TenantKeyColumn> tenant_key_columns() const;
+
  private:
   struct Membership {
     std::optional<TableRole> role;

@@ -1746,6 +1746,7 @@ json import_call(FunctionCallInfo fcinfo) {
     const core::SnapshotSummary summary = core::read_snapshot(source, spill);
     spill.finish();
     guarded([&] { pfree(text); });
+    core::check_expected_tenant(options.import.expected_tenant, summary.tenant_id, "the snapshot");
     return import_spilled(summary, spill, mode, options, &tenant);
   });
   return log_completed(log_id, tenant, outcome);
@@ -1806,6 +1807,7 @@ json import_stored_call(FunctionCallInfo fcinfo) {
     restore_output_settings(level);
     Spi::finish();
     tenant = b.tenant;
+    core::check_expected_tenant(options.import.expected_tenant, b.tenant, "backup " + std::to_string(id));
     SpilledRows spill;
     const core::SnapshotSummary summary = read_verified_snapshot(b, spill, "import another snapshot");
     return import_spilled(summary, spill, mode, options, &tenant);
@@ -1855,6 +1857,8 @@ RestoreResult restore_backup(int64_t id, const CallOptions& options, std::option
   });
   restore_output_settings(level);
   Spi::finish();
+  // Before anything else that could refuse: the caller named another tenant.
+  core::check_expected_tenant(options.import.expected_tenant, b.tenant, "backup " + std::to_string(id));
   if (!age.empty() && age[0][0] == "t")
     throw core::Error("55000",
                       "backup " + std::to_string(id) + " is older than pg_tenant_backup.restore_window (" +

@@ -7,6 +7,8 @@
 #include "core/schedule.hpp"
 #include "pg/boundary.hpp"
 #include "pg/settings.hpp"
+#include "pg/spi.hpp"
+#include "pg/tenancy.hpp"
 #include "pg/srf.hpp"
 
 #include <cstring>
@@ -91,6 +93,39 @@ Datum backup_check_options(PG_FUNCTION_ARGS) {
 }
 
 extern "C" {
+// backup_check_tenant(tenant, opts): raises what backup_create would for a
+// tenant that does not exist (42704; 3F000 for a schema in schema
+// tenancy), or is not a value of the tenant column's type (22P02), with
+// the same lookup, as the caller. NULL (the whole database) and '*' (every
+// tenant at each run) always pass. A caller who may not read the tables
+// the tenant is looked up in is 42501: a job of its schedule would fail.
+PG_FUNCTION_INFO_V1(backup_check_tenant);
+Datum backup_check_tenant(PG_FUNCTION_ARGS) {
+  return pg::entry([&]() -> Datum {
+    if (PG_ARGISNULL(0)) PG_RETURN_VOID();
+    const std::string tenant = pg::text_arg(fcinfo, 0);
+    if (tenant == "*") PG_RETURN_VOID();
+    core::SnapshotOptions options =
+        pg::snapshot_options(PG_ARGISNULL(1) ? nullptr : PG_GETARG_JSONB_P(1), core::stored_snapshot_option_keys());
+    pg::Spi::connect();
+    try {
+      (void)pg::plan_tenant_snapshot(tenant, std::move(options), true, false);
+    } catch (const pg::ServerError& e) {
+      if (std::strcmp(e.sqlstate(), "42501") != 0) throw;
+      const char* role = nullptr;
+      pg::guarded([&] { role = GetUserNameFromId(GetUserId(), false); });
+      throw core::Error("42501",
+                        "role \"" + std::string(role) + "\" cannot look up tenant \"" + tenant +
+                            "\": " + e.what(),
+                        {},
+                        "A scheduled backup runs as the schedule's owner: grant the role SELECT on the "
+                        "tenant's tables (docs/scheduler.md), then create the schedule.");
+    }
+    pg::Spi::finish();
+    PG_RETURN_VOID();
+  });
+}
+
 // backup_scheduler_pid() -> int: the scheduler's PID, NULL when none runs.
 // Reads the backend status array directly: pg_stat_activity hides other
 // roles' backend details from unprivileged callers.

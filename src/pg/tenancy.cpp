@@ -11,6 +11,9 @@
 #include "pg/citus.hpp"
 #include "pg/spi.hpp"
 
+#include "access/xact.h"
+#include "utils/resowner.h"
+
 namespace ptb::pg {
 
 namespace {
@@ -268,6 +271,61 @@ std::vector<std::string> list_tenants(core::SnapshotOptions options) {
   return tenants;
 }
 
+std::optional<std::string> tenant_as_type(const std::string& tenant, const std::string& type,
+                                          const std::string& column) {
+  MemoryContext context = CurrentMemoryContext;
+  ResourceOwner owner = CurrentResourceOwner;
+  auto end = [&](bool commit) {
+    guarded([&] {
+      if (commit)
+        ReleaseCurrentSubTransaction();
+      else
+        RollbackAndReleaseCurrentSubTransaction();
+      MemoryContextSwitchTo(context);
+      CurrentResourceOwner = owner;
+    });
+  };
+  guarded([&] {
+    BeginInternalSubTransaction(nullptr);
+    MemoryContextSwitchTo(context);
+  });
+  std::optional<std::string> sqlstate;
+  std::string reason;
+  std::optional<std::string> value;
+  try {
+    const auto rows =
+        Spi::query("SELECT CAST(CAST($1 AS pg_catalog.text) AS " + type + ")::pg_catalog.text", {tenant});
+    if (!rows.empty()) value = rows[0][0];
+  } catch (const ServerError& e) {
+    sqlstate = e.sqlstate();
+    reason = e.what();
+  } catch (...) {
+    end(false);
+    throw;
+  }
+  end(!sqlstate);
+  if (!sqlstate) return value;
+  // Not a data exception (a cancel, out of memory): that error as it came.
+  if (sqlstate->rfind("22", 0) != 0) throw core::Error(*sqlstate, reason);
+  throw core::Error(*sqlstate,
+                    "tenant \"" + tenant.substr(0, 100) + "\" is not a valid " + type + ": " + column + " is " + type,
+                    reason + ".", "Check the tenant id, or the tenant_column and schemas settings.");
+}
+
+namespace {
+
+// Refuses a tenant that is not a value of the type of each column it is
+// compared with, before a statement compares it (tenant_as_type).
+void check_tenant_value(const TenantSnapshotPlan& snapshot) {
+  if (!snapshot.tenant) return;
+  for (const auto& key : snapshot.plan.tenant_key_columns())
+    (void)tenant_as_type(*snapshot.tenant, key.type,
+                         "the tenant column \"" + key.column + "\" of " +
+                             display_name(snapshot.plan.catalog().tables[key.table]));
+}
+
+}  // namespace
+
 TenantSnapshotPlan plan_tenant_snapshot(const std::optional<std::string>& tenant,
                                         core::SnapshotOptions options, bool require_tenant,
                                         bool require_complete) {
@@ -286,6 +344,7 @@ TenantSnapshotPlan plan_tenant_snapshot(const std::optional<std::string>& tenant
       tenant, std::nullopt};
   if (require_complete) snapshot.plan.require_complete();
   if (snapshot.plan.uses_tenant_parameter()) {
+    check_tenant_value(snapshot);
     auto rows = Spi::query(snapshot.plan.tenant_lookup_sql(), {tenant});
     if (rows.empty() && !require_tenant) return snapshot;
     if (rows.empty()) {

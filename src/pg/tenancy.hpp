@@ -34,6 +34,15 @@ TenantSnapshotPlan plan_tenant_snapshot(const std::optional<std::string>& tenant
 // scanned schemas that exist. For '*' schedules. Needs SPI.
 std::vector<std::string> list_tenants(core::SnapshotOptions options);
 
+// `tenant` cast to `type` (as format_type() prints it), as text, in a
+// subtransaction: a tenant that is not a value of the type ("abc" for an
+// integer) is core::Error with the type's SQLSTATE (22P02, 22003, ...)
+// naming `column` ("the tenant column \"id\" of public.tenants"), instead
+// of the cast's error inside the extension's own SQL. plan_tenant_snapshot
+// checks the tenant so against every column it is compared with. Needs SPI.
+std::optional<std::string> tenant_as_type(const std::string& tenant, const std::string& type,
+                                          const std::string& column);
+
 // The parameters for the plan's membership queries.
 std::vector<std::optional<std::string>> tenant_parameters(const TenantSnapshotPlan& snapshot);
 

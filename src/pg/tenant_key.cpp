@@ -4,6 +4,7 @@
 
 #include "pg/citus.hpp"
 #include "pg/spi.hpp"
+#include "pg/tenancy.hpp"
 
 namespace ptb::pg {
 
@@ -49,10 +50,10 @@ std::optional<std::string> tenant_lock_key(const std::optional<std::string>& ten
   // The type name comes from format_type: quoted and qualified, safe to
   // splice; the tenant itself is a parameter. The same cast as the
   // snapshot's membership conditions (CAST($1 AS type)).
-  const auto canonical =
-      Spi::query("SELECT CAST(CAST($1 AS pg_catalog.text) AS " + *type[0][0] + ")::pg_catalog.text", {tenant});
-  if (canonical.empty() || !canonical[0][0]) return tenant;
-  return canonical[0][0];
+  const auto canonical = tenant_as_type(*tenant, *type[0][0],
+                                        "the tenant column \"" + options.tenant_column + "\"");
+  if (!canonical) return tenant;
+  return canonical;
 }
 
 }  // namespace ptb::pg

@@ -45,7 +45,7 @@ GRANT EXECUTE ON FUNCTION
   backup_schedule_create(text, text, text, jsonb, text), backup_schedule_update(text, text, text, jsonb, text),
   backup_schedule_enable(text), backup_schedule_disable(text), backup_schedule_drop(text),
   backup_schedule_next(text, text, timestamptz, timestamptz), backup_scheduler_status(),
-  backup_check_options(jsonb), backup_scheduler_pid()
+  backup_check_options(jsonb), backup_check_tenant(text, jsonb), backup_scheduler_pid()
   TO ptb_esc_scheduler;
 GRANT SELECT ON ALL TABLES IN SCHEMA public TO ptb_esc_scheduler;
 CREATE ROLE ptb_esc_app;
@@ -172,6 +172,7 @@ INSERT INTO calls (fn, call) VALUES
   ('backup_schedule_preview(text, integer, text)', $$SELECT * FROM backup_schedule_preview('@daily', 2, 'UTC')$$),
   ('backup_scheduler_pid()', $$SELECT backup_scheduler_pid()$$),
   ('backup_check_options(jsonb)', $$SELECT backup_check_options('{"tables": ["orders"]}')$$),
+  ('backup_check_tenant(text, jsonb)', $$SELECT backup_check_tenant('1')$$),
   ('backup_schedule_create(text, text, text, jsonb, text)', $$SELECT backup_schedule_create('esc_' || current_user, '1', '@daily')$$),
   ('backup_schedule_update(text, text, text, jsonb, text)', $$SELECT backup_schedule_update('esc_' || current_user, schedule => '@hourly')$$),
   ('backup_schedule_disable(text)', $$SELECT backup_schedule_disable('esc_' || current_user)$$),

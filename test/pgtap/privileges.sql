@@ -71,6 +71,7 @@ INSERT INTO matrix VALUES
                                                                                               true, true,  true,  true,  true),
   ('backup_scheduler_pid()',              $$SELECT backup_scheduler_pid()$$,                  true, false, false, false, false),
   ('backup_check_options(jsonb)',         $$SELECT backup_check_options('{}')$$,              true, false, false, false, false),
+  ('backup_check_tenant(text, jsonb)',    $$SELECT backup_check_tenant('1')$$,                true, false, false, false, false),
   ('backup_schedule_create(text, text, text, jsonb, text)',
                                           $$SELECT backup_schedule_create('ptb_priv', '1', 'not a schedule')$$,
                                                                                               true, false, false, false, false),
@@ -112,7 +113,7 @@ CREATE TEMP VIEW cells AS
 
 SELECT plan((SELECT count(*)::int FROM cells) + (SELECT count(*)::int FROM cells WHERE login_role IS NOT NULL OR role = current_user)
             + 1 + 8 + 1 + 1 + (SELECT count(*)::int * 3 FROM pg_settings WHERE name LIKE 'pg_tenant_backup.%' AND context = 'superuser')
-            + 12 + 2);
+            + 12 + 2 + 3);
 
 SELECT set_eq($$SELECT fn::text FROM extension_functions$$, $$SELECT fn::text FROM matrix$$,
               'every function of the extension has a row in the privilege matrix, and only those');
@@ -166,12 +167,25 @@ CREATE ROLE ptb_priv_sched_b;
 GRANT SELECT, INSERT, UPDATE, DELETE ON backup_schedules TO ptb_priv_sched_a, ptb_priv_sched_b;
 GRANT USAGE ON SEQUENCE backup_schedules_id_seq TO ptb_priv_sched_a, ptb_priv_sched_b;
 GRANT EXECUTE ON FUNCTION backup_schedule_next(text, text, timestamptz, timestamptz), backup_scheduler_pid(),
-  backup_check_options(jsonb), backup_schedule_create(text, text, text, jsonb, text),
+  backup_check_options(jsonb), backup_check_tenant(text, jsonb), backup_schedule_create(text, text, text, jsonb, text),
   backup_schedule_update(text, text, text, jsonb, text), backup_schedule_enable(text),
   backup_schedule_disable(text), backup_schedule_drop(text), backup_scheduler_status()
   TO ptb_priv_sched_a, ptb_priv_sched_b;
 GRANT USAGE ON SCHEMA tap TO ptb_priv_sched_a, ptb_priv_sched_b;
 SET client_min_messages = error;  -- "no scheduler is running"
+-- A schedule is refused at once when its owner could not read the tenant
+-- (its jobs run as the owner), and when the tenant does not exist.
+SELECT is(tap.error_of($$SELECT backup_schedule_create('ptb_priv_x', '1', '@daily')$$, 'ptb_priv_sched_a')
+            - 'detail',
+          '{"sqlstate": "42501", "message": "role \"ptb_priv_sched_a\" cannot look up tenant \"1\": permission denied for table tenants",
+            "hint": "A scheduled backup runs as the schedule''s owner: grant the role SELECT on the tenant''s tables (docs/scheduler.md), then create the schedule."}'::jsonb,
+          'a role that may not read the tenant tables cannot schedule the tenant: 42501 saying so');
+GRANT SELECT ON ALL TABLES IN SCHEMA public TO ptb_priv_sched_a, ptb_priv_sched_b;
+SELECT is(tap.error_of($$SELECT backup_schedule_create('ptb_priv_x', '999', '@daily')$$, 'ptb_priv_sched_a')
+            - 'hint',
+          '{"sqlstate": "42704", "message": "tenant \"999\" does not exist", "detail": "No row of public.tenants has id = 999."}'::jsonb,
+          'a tenant that does not exist cannot be scheduled: 42704, as a backup would fail');
+SELECT is((SELECT count(*)::int FROM backup_schedules WHERE name = 'ptb_priv_x'), 0, 'neither refusal left a schedule');
 SET LOCAL ROLE ptb_priv_sched_a;
 SELECT backup_schedule_create('ptb_priv_a', '1', '@daily') IS NOT NULL AS created \gset
 RESET ROLE;

@@ -4,7 +4,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(27);
+SELECT plan(33);
 
 -- Unknown tenant: 42704, the tenant in the message, where we looked in the detail.
 SELECT throws_ok($$SELECT * FROM backup_stats('999')$$, '42704',
@@ -32,10 +32,31 @@ SELECT throws_ok($$SELECT * FROM backup_stats('1', '{"schemas": []}')$$, '22023'
                  'invalid value for option "schemas": at least one schema is required');
 SELECT throws_ok($$SELECT * FROM backup_stats('1', '{"tables": "a.b.c"}')$$, '22023');
 
--- A tenant id that is not valid for the tenant column's type: the server's
--- own error, raised inside guarded code, reaches the caller intact.
+-- A tenant id that is not a value of the tenant column's type: refused
+-- before any statement casts it, naming the column and its type, with the
+-- type's own message as the detail (no statement of the extension in it).
 SELECT throws_ok($$SELECT * FROM backup_stats('abc')$$, '22P02',
-                 'invalid input syntax for type integer: "abc"', 'server error passes through the guard');
+                 'tenant "abc" is not a valid integer: the tenant column "id" of public.tenants is integer',
+                 'a tenant that is not an integer: 22P02 naming the tenant column');
+SELECT is(tap.error_of($$SELECT * FROM backup_stats('abc')$$) - 'message' - 'sqlstate',
+          '{"detail": "invalid input syntax for type integer: \"abc\".",
+            "hint": "Check the tenant id, or the tenant_column and schemas settings."}'::jsonb,
+          'its detail is the type''s message, its hint what to check');
+SELECT throws_ok($$SELECT * FROM backup_stats('99999999999')$$, '22003',
+                 'tenant "99999999999" is not a valid integer: the tenant column "id" of public.tenants is integer',
+                 'a number out of the type''s range: 22003');
+SELECT throws_ok($$SELECT backup_export('abc')$$, '22P02',
+                 'tenant "abc" is not a valid integer: the tenant column "id" of public.tenants is integer',
+                 'backup_export refuses it the same way');
+SELECT throws_ok($$SELECT backup_create('abc')$$, '22P02',
+                 'tenant "abc" is not a valid integer: the tenant column "id" of public.tenants is integer',
+                 'backup_create too');
+SELECT throws_ok($$SELECT * FROM backup_coverage('abc')$$, '22P02',
+                 'tenant "abc" is not a valid integer: the tenant column "id" of public.tenants is integer',
+                 'backup_coverage too');
+SELECT throws_ok($$SELECT backup_tenant_busy('abc')$$, '22P02',
+                 'tenant "abc" is not a valid integer: the tenant column "tenant_id" is integer',
+                 'backup_tenant_busy too');
 
 -- Options that name what is not there.
 SELECT throws_ok($$SELECT * FROM backup_stats('1', '{"tables": ["app_settings"]}')$$, '42P01',

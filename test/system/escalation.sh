@@ -45,7 +45,7 @@ GRANT EXECUTE ON FUNCTION
   backup_schedule_create(text, text, text, jsonb, text), backup_schedule_update(text, text, text, jsonb, text),
   backup_schedule_enable(text), backup_schedule_disable(text), backup_schedule_drop(text),
   backup_schedule_next(text, text, timestamptz, timestamptz), backup_scheduler_status(),
-  backup_check_options(jsonb), backup_scheduler_pid()
+  backup_check_options(jsonb), backup_check_tenant(text, jsonb), backup_scheduler_pid()
   TO mallory;
 GRANT SELECT ON backup_logs, backup_list TO mallory;
 GRANT SELECT, INSERT, UPDATE, DELETE ON backup_schedules TO mallory;

@@ -68,7 +68,7 @@ INSERT INTO customers VALUES (13, 1, 'Added later', 'DE', NULL, NULL);
 INSERT INTO tickets (tenant_id, subject) VALUES (1, 'c');
 SQL
 mistake=$(q -c "SELECT tenant1()")
-report=$(PGUSER=app q -c "SELECT backup_restore($id)")
+report=$(PGUSER=app q -c "SELECT backup_restore($id, '{\"tenant\": \"1\"}')")
 pre=$(q -c "SELECT ('$report'::jsonb ->> 'pre_restore_id')::bigint")
 check "the report names the source and the pre_restore snapshot" "$id|replace|f" \
   "$(q -c "SELECT r ->> 'source_id', r ->> 'mode', (r -> 'pre_restore_id') = 'null' FROM (SELECT '$report'::jsonb r) s")"
@@ -136,6 +136,22 @@ check_match "backup_import_stored of an unknown id: 42704" "42704: backup 999 do
 check_match "backup_import_stored needs EXECUTE: 42501" "42501: permission denied for function backup_import_stored" \
   "$(PGUSER=app q_error "SELECT backup_import_stored($bad)")"
 q -c "SELECT backup_delete($bad)" >/dev/null
+check_match "a snapshot of another tenant than opts.tenant: 22023, naming both" \
+  "ERROR:  22023: backup $id is of tenant \"1\", not of tenant \"2\" as opts.tenant expects" \
+  "$(q_error "SELECT backup_restore($id, '{\"tenant\": \"2\"}')")"
+check "its restore row says failed, with the error" "failed|1|22023|$id" \
+  "$(q -c "SELECT status, tenant, error ->> 'sqlstate', source_id FROM backup_logs WHERE operation = 'restore' ORDER BY id DESC LIMIT 1")"
+check_match "opts.tenant null expects the whole database: 22023" \
+  "22023: backup $id is of tenant \"1\", not of the whole database as opts.tenant expects" \
+  "$(q_error "SELECT backup_restore($id, '{\"tenant\": null}')")"
+check_match "backup_import_stored checks opts.tenant too: 22023" \
+  "22023: backup $id is of tenant \"1\", not of tenant \"2\" as opts.tenant expects" \
+  "$(q_error "SELECT backup_import_stored($id, 'replace', '{\"tenant\": \"2\"}')")"
+check_match "and backup_import of a document" \
+  "22023: the snapshot is of tenant \"1\", not of tenant \"2\" as opts.tenant expects" \
+  "$(q_error "SELECT backup_import(backup_export('1'), 'replace', '{\"tenant\": \"2\"}')")"
+check_match "an opts.tenant that is not a string: 22023" '22023: invalid value for option "tenant"' \
+  "$(q_error "SELECT backup_restore($id, '{\"tenant\": true}')")"
 check_match "a deleted snapshot: 55000" "55000: backup $bad is deleted" "$(q_error "SELECT backup_restore($bad)")"
 check_match "an unknown id: 42704" "42704: backup 999 does not exist" "$(q_error "SELECT backup_restore(999)")"
 q -c "LOAD 'pg_tenant_backup'" -c "ALTER SYSTEM SET pg_tenant_backup.restore_window = '1 hour'" -c "SELECT pg_reload_conf()" >/dev/null
@@ -153,6 +169,9 @@ check "the tenant is unchanged by the refusals" "$state" "$(q -c "SELECT tenant1
 check "and they took no pre_restore snapshot" "$pre_count" "$(q -c "SELECT count(*) FROM backup_logs WHERE trigger = 'pre_restore'")"
 
 echo "# a dry run restores nothing"
+check "the matching opts.tenant passes, as a string or a number" 'true|true' \
+  "$(q -c "SELECT backup_restore($id, '{\"dry_run\": true, \"tenant\": \"1\"}') -> 'dry_run',
+                  backup_import_stored($id, 'replace', '{\"dry_run\": true, \"tenant\": 1}') -> 'dry_run'")"
 q -c "UPDATE customers SET name = 'Dry' WHERE id = 10" >/dev/null
 check "the dry run reports the change" '1|true|null' \
   "$(q -c "SELECT r -> 'totals' -> 'updated', r -> 'dry_run', r -> 'pre_restore_id' FROM (SELECT backup_restore($id, '{\"dry_run\": true}') r) s")"

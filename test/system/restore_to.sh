@@ -231,6 +231,9 @@ check_match "a moment before the first snapshot: 55000" "55000: .*no snapshot of
   "$(q_error "SELECT backup_restore_to('1', (SELECT started_at FROM backup_logs WHERE id = $first_backup))")"
 check_match "a moment before capture: 55000" "55000: .*change capture was not running then" \
   "$(q_error "SELECT backup_restore_to('1', '$before_capture')")"
+check_match "an opts.tenant other than the tenant argument: 22023" \
+  "22023: backup [0-9]+ is of tenant \"1\", not of tenant \"2\" as opts.tenant expects" \
+  "$(q_error "SELECT backup_restore_to('1', now(), '{\"tenant\": \"2\"}')")"
 check_match "NULL moment: 22004" "22004: the target moment must not be NULL" \
   "$(q_error "SELECT backup_restore_to('1', NULL)")"
 check_match "allow_restore off: 42501, as backup_restore" "42501: backup_restore is not allowed on this server" \

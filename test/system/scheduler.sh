@@ -34,9 +34,20 @@ sleep 4
 check "disable stops runs" "$count" "$(q -c "SELECT count(*) FROM backup_logs WHERE trigger = 'scheduled' AND tenant = '1'")"
 check "max_backups keeps exactly 2 stored" 2 "$(q -c "SELECT count(*) FROM backup_list WHERE tenant = '1'")"
 
-echo "# '*' backs up every tenant; a schedule for a missing tenant fails alone"
+echo "# a schedule of a tenant that does not exist is refused at once"
+check_match "backup_schedule_create of a missing tenant: 42704" 'ERROR:  42704: tenant "77" does not exist' \
+  "$(q_error "SELECT backup_schedule_create('ghost', '77', '3 seconds')")"
+check "and nothing is scheduled" 0 "$(q -c "SELECT count(*) FROM backup_schedules WHERE name = 'ghost'")"
+q -c "SELECT backup_schedule_create('moved', '1', '@daily')" >/dev/null
+check_match "nor can a schedule be moved to a missing tenant: 42704" 'ERROR:  42704: tenant "77" does not exist' \
+  "$(q_error "SELECT backup_schedule_update('moved', tenant => '77')")"
+check "it keeps its tenant" 1 "$(q -c "SELECT tenant FROM backup_schedules WHERE name = 'moved'")"
+q -c "SELECT backup_schedule_drop('moved')" >/dev/null
+
+echo "# '*' backs up every tenant; a schedule for a tenant deleted since fails alone"
+q -c "INSERT INTO tenants (id, name) VALUES (77, 'Ghost')" -c "SELECT backup_schedule_create('ghost', '77', '3 seconds')" \
+  -c "DELETE FROM tenants WHERE id = 77" >/dev/null
 q -c "SELECT backup_schedule_create('all', '*', '3 seconds')" >/dev/null
-q -c "SELECT backup_schedule_create('ghost', '77', '3 seconds')" >/dev/null
 wait_for 20 "SELECT count(DISTINCT tenant) FROM backup_logs WHERE schedule_id = (SELECT id FROM backup_schedules WHERE name = 'all') AND status = 'completed'" 3 || true
 check "every tenant of the '*' schedule is backed up" "1,2,3" "$(q -c "SELECT string_agg(DISTINCT tenant, ',' ORDER BY tenant) FROM backup_logs WHERE schedule_id = (SELECT id FROM backup_schedules WHERE name = 'all') AND status = 'completed'")"
 wait_for 10 "SELECT count(*) > 0 FROM backup_logs WHERE schedule_id = (SELECT id FROM backup_schedules WHERE name = 'ghost')" t || true
@@ -51,7 +62,7 @@ GRANT SELECT ON ALL TABLES IN SCHEMA public TO scheduler_app;
 GRANT SELECT, INSERT, UPDATE, DELETE ON backup_schedules TO scheduler_app;
 GRANT USAGE ON SEQUENCE backup_schedules_id_seq TO scheduler_app;
 GRANT EXECUTE ON FUNCTION backup_schedule_create(text, text, text, jsonb, text), backup_schedule_next(text, text, timestamptz, timestamptz),
-  backup_check_options(jsonb), backup_schedule_drop(text), backup_scheduler_pid() TO scheduler_app;
+  backup_check_options(jsonb), backup_check_tenant(text, jsonb), backup_schedule_drop(text), backup_scheduler_pid() TO scheduler_app;
 SQL
 created=$(psql -qXAt -U scheduler_app -c "SELECT backup_schedule_create('mine', '2', '2 seconds')" 2>&1)
 check "a role creates a schedule without a warning when the scheduler runs" 0 "$(echo "$created" | grep -c WARNING || true)"

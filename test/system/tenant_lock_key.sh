@@ -70,8 +70,8 @@ check_match "an import of the upper-case spelling is refused at once with 55P03"
 check_match "so is a restore of a backup taken with the upper-case spelling" \
   "ERROR:  55P03: an import or restore of tenant \"$upper\" is already running" \
   "$(refused uuids "SELECT backup_restore($upper_backup)")"
-check_match "a tenant that is not a uuid is the type's error" \
-  'ERROR:  22P02: invalid input syntax for type uuid: "not-a-uuid"' \
+check_match "a tenant that is not a uuid is 22P02 naming the tenant column and its type" \
+  'ERROR:  22P02: tenant "not-a-uuid" is not a valid uuid: the tenant column "[a-z_]+" is uuid' \
   "$(psql -d uuids -qXAt -v VERBOSITY=verbose -c "SELECT backup_tenant_busy('not-a-uuid')" 2>&1 | grep -m1 ERROR || true)"
 release uuids
 check "A's import ran (two notes and the tenant row unchanged)" 3 "$(head -n 1 "$work/a-uuids.out")"
@@ -107,9 +107,15 @@ check_match "an import of ' 1' is refused at once with 55P03" \
 check_match "an import of '01' is refused at once with 55P03" \
   'ERROR:  55P03: an import or restore of tenant "01" is already running' \
   "$(refused ints "SELECT backup_import(d, 'replace') FROM docs WHERE tenant = '01'")"
-check_match "a tenant that is not an integer is the type's error" \
-  'ERROR:  22P02: invalid input syntax for type integer: "one"' \
+check_match "a tenant that is not an integer is 22P02 naming the tenant column and its type" \
+  'ERROR:  22P02: tenant "one" is not a valid integer: the tenant column "[a-z_]+" is integer' \
   "$(psql -d ints -qXAt -v VERBOSITY=verbose -c "SELECT backup_tenant_busy('one')" 2>&1 | grep -m1 ERROR || true)"
+for call in "backup_tenant_busy('one')" "backup_export('one')" "backup_create('one')" "backup_import(jsonb_set(d, '{metadata,tenant,id}', '\"one\"'), 'replace') FROM docs WHERE tenant = '1'"; do
+  err=$(psql -d ints -qXAt -v VERBOSITY=verbose -c "SELECT $call" 2>&1 || true)
+  check "SELECT $call: 22P02 with the type's message as detail, and no statement of the extension in CONTEXT" \
+    "22P02|DETAIL:  invalid input syntax for type integer: \"one\".|no CONTEXT" \
+    "$(grep -m1 -o '^ERROR:  [0-9A-Z]*' <<<"$err" | cut -c9-)|$(grep -m1 '^DETAIL' <<<"$err")|$(grep -q '^CONTEXT' <<<"$err" && echo CONTEXT || echo no CONTEXT)"
+done
 release ints
 check "after A ends, busy(' 1') is false" f "$(busy ints ' 1')"
 check "the refusals are logged as failed" 5 \

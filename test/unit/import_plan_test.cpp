@@ -94,6 +94,40 @@ TEST(ImportOptions, TargetTenantIsNotSupportedYet) {
   EXPECT_NO_THROW(parse_import_options(R"({"target_tenant": null})"));
 }
 
+TEST(ImportOptions, ExpectedTenant) {
+  EXPECT_FALSE(parse_import_options("{}").expected_tenant.has_value());
+  EXPECT_EQ(parse_import_options(R"({"tenant": "1"})").expected_tenant, std::optional<std::string>("1"));
+  EXPECT_EQ(parse_import_options(R"({"tenant": 7})").expected_tenant, std::optional<std::string>("7"));
+  auto whole = parse_import_options(R"({"tenant": null})").expected_tenant;
+  ASSERT_TRUE(whole.has_value());
+  EXPECT_FALSE(whole->has_value());
+  for (const char* bad : {R"({"tenant": true})", R"({"tenant": 1.5})", R"({"tenant": ["1"]})"}) {
+    try {
+      parse_import_options(bad);
+      ADD_FAILURE() << bad;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.sqlstate(), "22023") << bad;
+    }
+  }
+  EXPECT_NO_THROW(check_expected_tenant(std::nullopt, std::string("2"), "backup 3"));
+  EXPECT_NO_THROW(check_expected_tenant(std::optional<std::string>("2"), std::string("2"), "backup 3"));
+  EXPECT_NO_THROW(check_expected_tenant(std::optional<std::string>(), std::nullopt, "backup 3"));
+  try {
+    check_expected_tenant(std::optional<std::string>("1"), std::string("2"), "backup 3");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.sqlstate(), "22023");
+    EXPECT_EQ(std::string(e.what()), "backup 3 is of tenant \"2\", not of tenant \"1\" as opts.tenant expects");
+    EXPECT_FALSE(e.hint().empty());
+  }
+  try {
+    check_expected_tenant(std::optional<std::string>("1"), std::nullopt, "backup 3");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_TRUE(contains(e.what(), "is of the whole database, not of tenant \"1\""));
+  }
+}
+
 TEST(ImportOptions, RecordedSnapshotOptionsReadBackUnchanged) {
   auto recorded = nlohmann::json::parse(
       R"({"tenancy": "schema", "tenant_column": "TenantId", "schemas": ["Tenant A", "public"],

@@ -125,6 +125,17 @@ TEST(Tenancy, FindsTheTenantTableAndItsNameColumn) {
             "WHERE t0.\"id\" = CAST($1 AS integer) LIMIT 1");
 }
 
+TEST(Tenancy, ListsTheTenantKeyColumnsOncePerType) {
+  auto plan = TenancyPlan::build(shop(), defaults(), true);
+  auto keys = plan.tenant_key_columns();
+  ASSERT_EQ(keys.size(), 1u);  // every tenant_id of shop() is an integer, as tenants.id
+  EXPECT_EQ(plan.catalog().tables[keys[0].table].name, "tenants");
+  EXPECT_EQ(keys[0].column, "id");
+  EXPECT_EQ(keys[0].type, "integer");
+  auto whole = TenancyPlan::build(shop(), defaults(), false);
+  EXPECT_TRUE(whole.tenant_key_columns().empty());
+}
+
 TEST(Tenancy, OrdersReferencedTablesFirst) {
   auto o = order(TenancyPlan::build(shop(), defaults(), true));
   auto pos = [&](const std::string& n) { return std::find(o.begin(), o.end(), n) - o.begin(); };
