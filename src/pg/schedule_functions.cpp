@@ -7,6 +7,7 @@
 #include "core/schedule.hpp"
 #include "pg/boundary.hpp"
 #include "pg/settings.hpp"
+#include "pg/snapshot_export.hpp"
 #include "pg/spi.hpp"
 #include "pg/tenancy.hpp"
 #include "pg/srf.hpp"
@@ -105,9 +106,13 @@ Datum backup_check_tenant(PG_FUNCTION_ARGS) {
     if (PG_ARGISNULL(0)) PG_RETURN_VOID();
     const std::string tenant = pg::text_arg(fcinfo, 0);
     if (tenant == "*") PG_RETURN_VOID();
-    core::SnapshotOptions options =
-        pg::snapshot_options(PG_ARGISNULL(1) ? nullptr : PG_GETARG_JSONB_P(1), core::stored_snapshot_option_keys());
+    Jsonb* opts = nullptr;
+    if (!PG_ARGISNULL(1)) pg::guarded([&] { opts = PG_GETARG_JSONB_P(1); });
+    core::SnapshotOptions options = pg::snapshot_options(opts, core::stored_snapshot_option_keys());
     pg::Spi::connect();
+    // The lookup reads the catalog and the tenant tables as every entry
+    // point does: search_path and output settings pinned.
+    const int level = pg::fix_output_settings();
     try {
       (void)pg::plan_tenant_snapshot(tenant, std::move(options), true, false);
     } catch (const pg::ServerError& e) {
@@ -121,6 +126,7 @@ Datum backup_check_tenant(PG_FUNCTION_ARGS) {
                         "A scheduled backup runs as the schedule's owner: grant the role SELECT on the "
                         "tenant's tables (docs/scheduler.md), then create the schedule.");
     }
+    pg::restore_output_settings(level);
     pg::Spi::finish();
     PG_RETURN_VOID();
   });

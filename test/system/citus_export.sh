@@ -223,7 +223,10 @@ sleep 3  # a few more runs of each
 q -c "SELECT backup_schedule_disable('rows')" -c "SELECT backup_schedule_disable('schemas')" >/dev/null
 # A job whose backup fails inside its transaction block: the failure is a
 # row, the block is rolled back, and the job records the schedule's result.
-q -c "SELECT backup_schedule_create('ghost', '77', '1 hour')" -c "UPDATE backup_schedules SET next_run_at = now() WHERE name = 'ghost'" >/dev/null
+# (backup_schedule_create refuses a tenant that does not exist: the
+# schedule is made for tenant 1, then pointed at a missing one.)
+q -c "SELECT backup_schedule_create('ghost', '1', '1 hour')" \
+  -c "UPDATE backup_schedules SET tenant = '77', next_run_at = now() WHERE name = 'ghost'" >/dev/null
 wait_for 20 "SELECT last_status LIKE 'failed%' FROM backup_schedules WHERE name = 'ghost'" t || true
 check "a failing scheduled backup leaves its failed row (42704) and the schedule's result" "failed|42704|failed: 1 of 1 backups" \
   "$(q -c "SELECT l.status, l.error ->> 'sqlstate', s.last_status FROM backup_logs l JOIN backup_schedules s ON s.id = l.schedule_id WHERE s.name = 'ghost'")"
