@@ -136,6 +136,10 @@ ImportOptions parse_import_options(std::string_view json_text) {
                     {},
                     "A snapshot is imported into the tenant it was taken from; leave out "
                     "target_tenant.");
+    } else if (key == "rename") {
+      o.rename = parse_rename(value);
+    } else if (key == "column_defaults") {
+      o.column_defaults = parse_column_defaults(value);
     } else if (key == "key_columns") {
       if (!value.is_object())
         bad_option(key, "expected an object {\"table\": [\"column\", ...]}");
@@ -412,14 +416,27 @@ std::string count_differing_sql(const StagedTable& t) {
          key_match_sql(t, "ptb_t", "ptb_s") + " WHERE " + rows_differ(set_columns, "ptb_t", "ptb_s");
 }
 
+namespace {
+std::string missing_condition(const StagedTable& t) {
+  if (!t.has_key()) return {};
+  return " WHERE NOT EXISTS (SELECT 1 FROM " + t.target_rows() + " ptb_e WHERE " +
+         key_match_sql(t, "ptb_e", "ptb_s") + ")";
+}
+}  // namespace
+
 std::string insert_missing_sql(const StagedTable& t) {
-  std::string sql = "INSERT INTO " + t.target + " AS ptb_t (" + column_list(t.columns) +
-                    ") OVERRIDING SYSTEM VALUE SELECT " + column_list(t.columns, "ptb_s") +
-                    " FROM " + t.stage + " ptb_s";
-  if (t.has_key())
-    sql += " WHERE NOT EXISTS (SELECT 1 FROM " + t.target_rows() + " ptb_e WHERE " +
-           key_match_sql(t, "ptb_e", "ptb_s") + ")";
-  return sql;
+  std::string columns = column_list(t.columns);
+  std::string values = column_list(t.columns, "ptb_s");
+  for (const auto& [column, expression] : t.inserted_values) {
+    columns += ", " + quote_ident(column);
+    values += ", " + expression;
+  }
+  return "INSERT INTO " + t.target + " AS ptb_t (" + columns + ") OVERRIDING SYSTEM VALUE SELECT " + values +
+         " FROM " + t.stage + " ptb_s" + missing_condition(t);
+}
+
+std::string count_missing_sql(const StagedTable& t) {
+  return "SELECT pg_catalog.count(*) FROM " + t.stage + " ptb_s" + missing_condition(t);
 }
 
 namespace {
@@ -588,6 +605,7 @@ json report_json(const ImportReport& r) {
                  {"totals",
                   {{"inserted", inserted}, {"updated", updated}, {"unchanged", unchanged}, {"deleted", deleted}}},
                  {"triggers", {{"fired", r.triggers.fired}, {"reason", r.triggers.reason}}},
+                 {"schema_changes", schema_changes_json(r.schema_differences)},
                  {"duration_ms", std::round(r.duration_ms * 1000.0) / 1000.0}};
   if (r.mode == ImportMode::Replace) {
     json kept_tables = json::array();

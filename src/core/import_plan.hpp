@@ -18,6 +18,7 @@
 
 #include "core/names.hpp"
 #include "core/options.hpp"
+#include "core/schema_drift.hpp"
 #include "core/value_encoding.hpp"
 
 namespace ptb::core {
@@ -43,6 +44,10 @@ struct ImportOptions {
   // string or an integer; null for a snapshot of the whole database). Unset
   // when not given.
   std::optional<std::optional<std::string>> expected_tenant;
+  // Across a migration (docs/import.md): the snapshot's table and column
+  // names mapped to this database's, and values for the columns it lacks.
+  RenameMap rename;
+  ColumnDefaults column_defaults;
 };
 
 // Refuses (22023, before any change) a snapshot of `actual` (nullopt: the
@@ -52,7 +57,8 @@ void check_expected_tenant(const std::optional<std::optional<std::string>>& expe
                            const std::optional<std::string>& actual, const std::string& backup);
 
 inline const std::vector<std::string> kImportOptionKeys = {
-    "dry_run", "fire_triggers", "ignore_unknown_columns", "key_columns", "target_tenant", "tenant"};
+    "column_defaults", "dry_run", "fire_triggers", "ignore_unknown_columns", "key_columns", "rename",
+    "target_tenant", "tenant"};
 
 // Reads the import keys of an opts document (JSON text); other keys are
 // left to apply_options_json. Wrong types are Error(22023); target_tenant
@@ -113,6 +119,9 @@ struct StagedTable {
   std::vector<std::string> key_operators;  // per key column: OPERATOR(schema.=)
   // Loaded columns never changed by an UPDATE (identity GENERATED ALWAYS).
   std::vector<std::string> fixed_columns;
+  // Columns the snapshot lacks, given a value for the rows an insert adds
+  // (opts.column_defaults): column and SQL expression.
+  std::vector<std::pair<std::string, std::string>> inserted_values;
 
   // A Citus table (distributed, reference or Citus-local): Citus runs no
   // statement that joins it with a local (staging) table through a
@@ -164,6 +173,8 @@ std::string count_differing_sql(const StagedTable& t);
 // and a row another session inserts meanwhile is a unique violation, not a
 // row silently skipped.
 std::string insert_missing_sql(const StagedTable& t);
+// SELECT count(*) of the staged rows insert_missing_sql would insert.
+std::string count_missing_sql(const StagedTable& t);
 
 // A boolean expression for a row (`alias`) of the table that a replace
 // removes: the tenant's row (`membership`, an expression on `alias`) whose
@@ -282,12 +293,13 @@ struct ImportReport {
   TriggerDecision triggers;
   std::optional<std::string> tenant;
   std::vector<TableOutcome> tables;
+  std::vector<SchemaDifference> schema_differences;  // those the import got through
   double duration_ms = 0;
 };
 
 // {"mode", "dry_run", "tenant", "tables": [{"table", "inserted", "updated",
 //  "unchanged", "deleted"}], "totals": {...}, "triggers": {"fired", "reason"},
-//  "duration_ms"}; a replace adds "kept": {"soft_deleted", "unrecorded",
+//  "schema_changes": [...] (core/schema_drift.hpp), "duration_ms"}; a replace adds "kept": {"soft_deleted", "unrecorded",
 //  "tables": [{"table", "soft_deleted", "unrecorded"}]} (tables with any).
 nlohmann::json report_json(const ImportReport& report);
 // One line for backup_logs.notes: "replace: 2 inserted, 1 updated, 9 unchanged, 3 deleted",

@@ -154,6 +154,8 @@ enum class Target {
   ColumnDef,       // an element of it
   ColumnDefName,   // its name
   ColumnDefEncoding,  // its encoding (a string, else ignored: the importer falls back to the type)
+  ColumnDefType,      // its type and whether it was NOT NULL (else ignored: the importer
+  ColumnDefNotNull,   // then sees no change of schema in that column)
   Ignore,  // a value under a key this reader does not know
 };
 
@@ -222,6 +224,7 @@ class SnapshotHandler {
     if (building()) return dom_add(value, 5);
     Target target = take_target();
     if (target == Target::RowValue && visitor_) return add_cell(CellKind::Literal, text);
+    if (target == Target::ColumnDefNotNull && visitor_) def_column_["not_null"] = value;
     other_value(target);
     return true;
   }
@@ -296,6 +299,7 @@ class SnapshotHandler {
       case Target::DefName: keep_def(def_table_["name"], value); break;
       case Target::ColumnDefName: keep_def(def_column_["name"], value); break;
       case Target::ColumnDefEncoding: keep_def(def_column_["encoding"], value); break;
+      case Target::ColumnDefType: keep_def(def_column_["type"], value); break;
       default: other_value(target); break;
     }
     return true;
@@ -420,7 +424,7 @@ class SnapshotHandler {
         frame.count |= frame.key;  // the keys seen
         break;
       case FrameKind::ColumnDef:
-        frame.key = name == "name" ? 1 : name == "encoding" ? 2 : 0;
+        frame.key = name == "name" ? 1 : name == "encoding" ? 2 : name == "type" ? 4 : name == "not_null" ? 8 : 0;
         frame.count |= frame.key;
         break;
       case FrameKind::Table:
@@ -567,7 +571,11 @@ class SnapshotHandler {
         }
       case FrameKind::ColumnDefs: position_ = frame.count++; return Target::ColumnDef;
       case FrameKind::ColumnDef:
-        return key == 1 ? Target::ColumnDefName : key == 2 ? Target::ColumnDefEncoding : Target::Ignore;
+        return key == 1   ? Target::ColumnDefName
+               : key == 2 ? Target::ColumnDefEncoding
+               : key == 4 ? Target::ColumnDefType
+               : key == 8 ? Target::ColumnDefNotNull
+                          : Target::Ignore;
       case FrameKind::Sections:
         position_ = frame.count++;
         section_ = frame.section;
@@ -622,7 +630,9 @@ class SnapshotHandler {
       case Target::ColumnDef:
         return shape(schema_table_path() + ".columns[" + std::to_string(position_) + "] is not an object");
       case Target::ColumnDefName: return shape(column_def_path() + ".name is not a string");
-      case Target::ColumnDefEncoding: return;
+      case Target::ColumnDefEncoding:
+      case Target::ColumnDefType:
+      case Target::ColumnDefNotNull: return;
       case Target::Data: return shape("snapshot \"data\" is not an array");
       case Target::MasterData: return shape("snapshot \"master_data\" is not an array");
       case Target::FilteredRows: return shape("snapshot \"filtered_rows\" is not an array");

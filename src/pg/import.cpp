@@ -40,6 +40,7 @@
 #include "pg/stored_backups.hpp"
 #include "pg/tenancy.hpp"
 #include "pg/tenant_key.hpp"
+#include "pg/value_cast.hpp"
 
 extern "C" {
 #include "access/table.h"
@@ -453,10 +454,18 @@ std::vector<Section> spilled_sections(const core::SnapshotSummary& summary, cons
   return sections;
 }
 
-// The encodings schema.tables records per column: how the values were
-// written. Missing or unknown entries fall back to the column's type here.
-std::map<TableKey, std::map<std::string, core::ValueEncoding>> encodings_of(const json& schema_tables) {
-  std::map<TableKey, std::map<std::string, core::ValueEncoding>> out;
+// What schema.tables records of each column: how its values were written
+// (missing or unknown: by the column's type here), and its type and
+// nullability when the snapshot was taken (for a schema changed since).
+struct RecordedColumn {
+  std::optional<core::ValueEncoding> encoding;
+  std::string type;
+  bool not_null = false;
+};
+using RecordedColumns = std::map<TableKey, std::map<std::string, RecordedColumn>>;
+
+RecordedColumns recorded_columns_of(const json& schema_tables) {
+  RecordedColumns out;
   if (!schema_tables.is_array()) return out;
   auto text = [](const json& object, const char* key) -> std::optional<std::string> {
     auto it = object.find(key);
@@ -471,12 +480,84 @@ std::map<TableKey, std::map<std::string, core::ValueEncoding>> encodings_of(cons
     auto& table = out[{*schema, *name}];
     for (const json& column : *columns) {
       if (!column.is_object()) continue;
-      auto column_name = text(column, "name"), encoding = text(column, "encoding");
-      if (column_name && encoding)
-        if (auto e = core::encoding_from_string(*encoding)) table[*column_name] = *e;
+      auto column_name = text(column, "name");
+      if (!column_name) continue;
+      RecordedColumn& r = table[*column_name];
+      if (auto encoding = text(column, "encoding")) r.encoding = core::encoding_from_string(*encoding);
+      r.type = text(column, "type").value_or("");
+      auto not_null = column.find("not_null");
+      r.not_null = not_null != column.end() && not_null->is_boolean() && not_null->get<bool>();
     }
   }
   return out;
+}
+
+// opts.rename applied to the sections and to what the snapshot records of
+// their columns: from here on the import sees this database's names. Each
+// entry must rename something of the snapshot.
+void apply_renames(const core::RenameMap& rename, std::vector<std::vector<Section>*> parts,
+                   RecordedColumns& recorded, std::vector<core::SchemaDifference>& differences) {
+  if (rename.empty()) return;
+  std::set<core::QualifiedName> used_tables, used_column_tables;
+  std::set<std::pair<core::QualifiedName, std::string>> used_columns;
+  std::set<TableKey> renamed_recorded;
+  for (auto* part : parts)
+    for (Section& s : *part) {
+      const TableKey old_key{s.schema, s.name};
+      const std::string old_display = table_display(s.schema, s.name);
+      TableKey new_key = old_key;
+      for (const auto& [from, to] : rename.tables)
+        if (from.matches(s.schema, s.name)) {
+          used_tables.insert(from);
+          new_key = {to.schema.empty() ? s.schema : to.schema, to.name};
+        }
+      std::map<std::string, std::string> column_map;
+      for (const auto& [table, columns] : rename.columns)
+        if (table.matches(s.schema, s.name)) {
+          used_column_tables.insert(table);
+          for (const auto& [from, to] : columns) {
+            column_map[from] = to;
+            if (std::find(s.columns.begin(), s.columns.end(), from) != s.columns.end())
+              used_columns.insert({table, from});
+          }
+        }
+      const bool data = s.part == "data";
+      if (new_key != old_key && data)
+        differences.push_back({table_display(new_key.first, new_key.second), "", "table_renamed",
+                               "the snapshot's " + old_display + " (opts.rename)", ""});
+      for (auto& c : s.columns)
+        if (auto it = column_map.find(c); it != column_map.end()) {
+          if (data)
+            differences.push_back({table_display(new_key.first, new_key.second), it->second, "column_renamed",
+                                   "the snapshot's column \"" + c + "\" (opts.rename)", ""});
+          c = it->second;
+        }
+      s.schema = new_key.first;
+      s.name = new_key.second;
+      // What the snapshot records of the table's columns, under the new names (once per table).
+      if (!renamed_recorded.insert(old_key).second) continue;
+      auto found = recorded.find(old_key);
+      if (found == recorded.end()) continue;
+      std::map<std::string, RecordedColumn> columns;
+      for (auto& [name, column] : found->second) {
+        auto it = column_map.find(name);
+        columns[it != column_map.end() ? it->second : name] = column;
+      }
+      recorded.erase(found);
+      recorded[new_key] = std::move(columns);
+    }
+  for (const auto& [from, to] : rename.tables)
+    if (!used_tables.count(from))
+      throw core::Error(core::sqlstate::kInvalidParameterValue,
+                        "rename names table \"" + from.to_string() + "\", which is not a table of the snapshot",
+                        {}, "Name the table as the snapshot does (backup_read lists its tables).");
+  for (const auto& [table, columns] : rename.columns)
+    for (const auto& [from, to] : columns)
+      if (!used_columns.count({table, from}))
+        throw core::Error(core::sqlstate::kInvalidParameterValue,
+                          "rename names column \"" + from + "\" of \"" + table.to_string() +
+                              "\", which the snapshot does not have",
+                          {}, "Name the table and the column as the snapshot does.");
 }
 
 // --- COPY from the document -----------------------------------------------
@@ -568,6 +649,8 @@ namespace {
 struct ColumnInfo {
   bool generated = false;
   bool identity_always = false;
+  bool not_null = false;
+  bool has_default = false;  // a default or an identity
 };
 
 struct LoadTable {
@@ -580,6 +663,11 @@ struct LoadTable {
   std::vector<core::ValueEncoding> encodings;
   core::TableOutcome outcome;
   int64_t doomed = 0;          // replace: the tenant's rows the snapshot lacks
+  // Across a migration: columns added NOT NULL without a default that the
+  // snapshot has no values for, and columns that became NOT NULL; the rows
+  // decide whether the import can get through (checked once staged).
+  std::vector<std::string> needs_value;
+  std::vector<std::string> now_not_null;
   // replace of a snapshot that does not record the rows its soft-delete
   // filter left out (before 0.2.0), for a table the filter reaches: the
   // rows it lacks may be such rows, so none is deleted (docs/import.md).
@@ -600,13 +688,14 @@ uint64_t stage_counter = 0;
 
 std::map<std::string, ColumnInfo> table_columns(const std::string& oid) {
   std::map<std::string, ColumnInfo> out;
-  for (const auto& row : run("SELECT a.attname, a.attgenerated <> '', a.attidentity = 'a'"
+  for (const auto& row : run("SELECT a.attname, a.attgenerated <> '', a.attidentity = 'a', a.attnotnull,"
+                             "       a.atthasdef OR a.attidentity <> ''"
                              "  FROM pg_catalog.pg_attribute a"
                              " WHERE a.attrelid = $1::pg_catalog.oid AND a.attnum > 0"
                              "   AND NOT a.attisdropped",
                              {oid})
                            .rows)
-    out[*row[0]] = {row[1] == "t", row[2] == "t"};
+    out[*row[0]] = {row[1] == "t", row[2] == "t", row[3] == "t", row[4] == "t"};
   return out;
 }
 
@@ -1031,10 +1120,15 @@ ImportOutcome run_import(const ImportRequest& request) {
   };
 
   // --- 3. Sections and tables.
-  const std::vector<Section> data_sections = spilled_sections(*summary, *request.spilled, "data");
-  const std::vector<Section> master_sections = spilled_sections(*summary, *request.spilled, "master_data");
-  const std::vector<Section> filtered_sections = spilled_sections(*summary, *request.spilled, "filtered_rows");
-  const auto encodings = encodings_of(summary->schema_tables);
+  // A snapshot taken before a migration: every difference the import can
+  // and cannot get through is collected, and those it cannot refuse it
+  // together, before anything is staged (core/schema_drift.hpp).
+  std::vector<core::SchemaDifference> differences;
+  std::vector<Section> data_sections = spilled_sections(*summary, *request.spilled, "data");
+  std::vector<Section> master_sections = spilled_sections(*summary, *request.spilled, "master_data");
+  std::vector<Section> filtered_sections = spilled_sections(*summary, *request.spilled, "filtered_rows");
+  RecordedColumns recorded_columns = recorded_columns_of(summary->schema_tables);
+  apply_renames(io.rename, {&data_sections, &master_sections, &filtered_sections}, recorded_columns, differences);
   std::map<TableKey, const Section*> data_by_name;
   for (const auto& s : data_sections) {
     if (!data_by_name.emplace(TableKey{s.schema, s.name}, &s).second)
@@ -1067,27 +1161,47 @@ ImportOutcome run_import(const ImportRequest& request) {
     else
       ++it;
   }
-  if (!data_by_name.empty()) {
-    const Section& s = *data_by_name.begin()->second;
-    const auto index = catalog_index(catalog, s.schema, s.name);
-    std::string why = !index ? "It does not exist."
-                             : "With the snapshot's options (" + std::string(core::to_string(plan.options().tenancy)) +
-                                   " tenancy, schemas " + json(plan.options().schemas).dump() +
-                                   ") it is not a tenant or child table here, or the options leave it out.";
-    throw core::Error(core::sqlstate::kUndefinedTable,
-                      "table " + table_display(s.schema, s.name) + " of the snapshot is not a table of " +
-                          quoted_tenant(tenant) + " in this database",
-                      why, "Create the table, or import into a database with the snapshot's schema.");
+  // A table the caller leaves out (tables, exclude_tables) that is gone
+  // here: skipped, and said so.
+  auto left_out = [&](const std::string& schema, const std::string& name) {
+    const auto listed = [&](const std::vector<core::QualifiedName>& list) {
+      return std::any_of(list.begin(), list.end(), [&](const core::QualifiedName& n) { return n.matches(schema, name); });
+    };
+    return listed(options.exclude_tables) || (options.tables && !listed(*options.tables));
+  };
+  for (const auto& [key, section] : data_by_name) {
+    const Section& s = *section;
+    const std::string display = table_display(s.schema, s.name);
+    if (!catalog_index(catalog, s.schema, s.name)) {
+      if (left_out(s.schema, s.name)) {
+        differences.push_back({display, "", "table_skipped",
+                               "no such table here; its section is left out (tables, exclude_tables)", ""});
+        continue;
+      }
+      differences.push_back({display, "", "table_missing",
+                             "no such table here (dropped or renamed), and the snapshot has " +
+                                 std::to_string(s.row_count) + (s.row_count == 1 ? " row" : " rows") + " of it",
+                             core::sqlstate::kUndefinedTable});
+      continue;
+    }
+    differences.push_back({display, "", "table_missing",
+                           "not a table of " + quoted_tenant(tenant) + " here: with the snapshot's options (" +
+                               std::string(core::to_string(plan.options().tenancy)) + " tenancy, schemas " +
+                               json(plan.options().schemas).dump() +
+                               ") it is not a tenant or child table, or the options leave it out",
+                           core::sqlstate::kUndefinedTable});
   }
   for (const auto& s : master_sections) {
     const auto index = catalog_index(catalog, s.schema, s.name);
-    if (!index)
-      throw core::Error(core::sqlstate::kUndefinedTable,
-                        (s.role == "reference" ? "table " : "master table ") +
-                            table_display(s.schema, s.name) +
-                            " of the snapshot does not exist in this database",
-                        s.where() + " records rows of it that the tenant's rows reference.",
-                        "Create the table and its rows first.");
+    if (!index) {
+      if (left_out(s.schema, s.name)) continue;
+      differences.push_back({table_display(s.schema, s.name), "", "table_missing",
+                             "no such table here: " + s.where() + " records " +
+                                 (s.role == "reference" ? "rows" : "master rows") +
+                                 " of it that the tenant's rows reference",
+                             core::sqlstate::kUndefinedTable});
+      continue;
+    }
     LoadTable lt;
     lt.section = &s;
     lt.data = false;
@@ -1164,7 +1278,7 @@ ImportOutcome run_import(const ImportRequest& request) {
   const int citus_mode_level = writes_citus ? set_setting("citus.multi_shard_modify_mode", "sequential") : -1;
   io.fire_triggers = triggers.fired;
 
-  std::set<core::QualifiedName> used_key_columns;
+  std::set<core::QualifiedName> used_key_columns, used_column_defaults;
   for (auto& t : tables) {
     const core::Table& table = catalog.tables[t.catalog_index];
     const Section& s = *t.section;
@@ -1173,7 +1287,7 @@ ImportOutcome run_import(const ImportRequest& request) {
     t.staged.partitioned = table.partitioned;
     const auto columns = table_columns(t.oid);
     const auto keys = unique_keys(t.oid);
-    const auto doc_encodings = encodings.find({s.schema, s.name});
+    const auto doc_columns = recorded_columns.find({s.schema, s.name});
 
     // The key rows are matched on: the one named in key_columns, else the
     // primary key, else the table's identity key (identity_key).
@@ -1211,25 +1325,96 @@ ImportOutcome run_import(const ImportRequest& request) {
       const std::string& name = s.columns[i];
       auto c = columns.find(name);
       if (c == columns.end()) {
-        if (io.ignore_unknown_columns) continue;
-        throw core::Error("42703",
-                          "column \"" + name + "\" of table " + t.staged.display +
-                              " in the snapshot does not exist in this database",
-                          s.where() + " has values for it.",
-                          "Add the column, or pass {\"ignore_unknown_columns\": true} to leave "
-                          "its values out.");
+        if (!t.data) continue;  // a master section's other columns are not read
+        if (io.ignore_unknown_columns)
+          differences.push_back({t.staged.display, name, "column_dropped",
+                                 "no such column here; its values are left out (ignore_unknown_columns)", ""});
+        else
+          differences.push_back({t.staged.display, name, "column_dropped",
+                                 "no such column here (dropped or renamed), and the snapshot has values for it",
+                                 core::sqlstate::kUndefinedColumn});
+        continue;
       }
       if (c->second.generated) continue;  // computed again on load
       if (!t.data && std::find(key.begin(), key.end(), name) == key.end()) continue;
       t.staged.columns.push_back(name);
       t.positions.push_back(static_cast<int>(i));
-      std::optional<core::ValueEncoding> e;
-      if (doc_encodings != encodings.end())
-        if (auto f = doc_encodings->second.find(name); f != doc_encodings->second.end()) e = f->second;
-      if (!e)
-        if (const core::Column* column = table.find_column(name)) e = column->encoding;
+      const RecordedColumn* was = nullptr;
+      if (doc_columns != recorded_columns.end())
+        if (auto f = doc_columns->second.find(name); f != doc_columns->second.end()) was = &f->second;
+      const core::Column* now = table.find_column(name);
+      std::optional<core::ValueEncoding> e = was ? was->encoding : std::nullopt;
+      if (!e && now) e = now->encoding;
       t.encodings.push_back(e.value_or(core::ValueEncoding::Text));
       if (c->second.identity_always) t.staged.fixed_columns.push_back(name);
+      if (was == nullptr || now == nullptr) continue;  // a document that records no types
+      switch (was->type.empty() ? core::TypeChange::Same : core::classify_type_change(was->type, now->type)) {
+        case core::TypeChange::Same:
+          break;
+        case core::TypeChange::Lossless:
+          differences.push_back({t.staged.display, name, "type_changed",
+                                 "from " + was->type + " to " + now->type + ": every value is kept", ""});
+          break;
+        case core::TypeChange::Lossy:
+          differences.push_back({t.staged.display, name, "type_changed",
+                                 "from " + was->type + " to " + now->type +
+                                     ": values could be rounded, cut or read differently, so they are not converted",
+                                 core::sqlstate::kDatatypeMismatch});
+          break;
+      }
+      if (t.data && !was->not_null && c->second.not_null) t.now_not_null.push_back(name);
+    }
+    // Columns the snapshot has no values for: rows inserted get the value
+    // of column_defaults, else the column's default, else NULL; a NOT NULL
+    // column without either can take no inserted row.
+    if (t.data) {
+      const std::map<std::string, std::optional<std::string>>* given = nullptr;
+      for (const auto& [name, values] : io.column_defaults)
+        if (name.matches(table.schema, table.name)) {
+          given = &values;
+          used_column_defaults.insert(name);
+        }
+      for (const auto& [name, info] : columns) {
+        const bool in_snapshot = std::find(s.columns.begin(), s.columns.end(), name) != s.columns.end();
+        const auto value = given ? given->find(name) : std::map<std::string, std::optional<std::string>>::const_iterator{};
+        const bool has_value = given && value != given->end();
+        if (in_snapshot || info.generated) {
+          if (has_value)
+            throw core::Error(core::sqlstate::kInvalidParameterValue,
+                              "column_defaults gives a value for column \"" + name + "\" of " + t.staged.display +
+                                  (info.generated ? ", a generated column" : ", which the snapshot has values for"),
+                              {}, "Give values only for columns the snapshot lacks.");
+          continue;
+        }
+        const core::Column* column = table.find_column(name);
+        if (has_value) {
+          const CastOutcome cast = cast_text(value->second, column->type);
+          if (!cast.ok())
+            throw core::Error(cast.sqlstate,
+                              "column_defaults gives column \"" + name + "\" of " + t.staged.display +
+                                  " a value that is not a " + column->type,
+                              cast.reason + ".", "Give the value as the column's type reads it.");
+          t.staged.inserted_values.emplace_back(
+              name, "CAST(" + (value->second ? core::quote_literal(*value->second) : std::string("NULL")) +
+                        " AS " + column->type + ")");
+          differences.push_back({t.staged.display, name, "column_added",
+                                 "rows inserted get " + (value->second ? "\"" + *value->second + "\"" : "NULL") +
+                                     " (column_defaults)",
+                                 ""});
+        } else if (info.has_default) {
+          differences.push_back({t.staged.display, name, "column_added", "rows inserted get its default", ""});
+        } else if (!info.not_null) {
+          differences.push_back({t.staged.display, name, "column_added", "rows inserted get NULL", ""});
+        } else {
+          t.needs_value.push_back(name);
+        }
+      }
+      if (given)
+        for (const auto& [name, v] : *given)
+          if (!columns.count(name))
+            throw core::Error(core::sqlstate::kUndefinedColumn,
+                              "column_defaults names column \"" + name + "\", which " + t.staged.display +
+                                  " does not have");
     }
     if (!key.empty() && !use_key(t.staged, keys, key)) {
       if (named)
@@ -1279,6 +1464,23 @@ ImportOutcome run_import(const ImportRequest& request) {
     if (!used_key_columns.count(name))
       throw core::Error(core::sqlstate::kInvalidParameterValue,
                         "key_columns names \"" + name.to_string() + "\", which is not a table of the snapshot");
+  for (const auto& [name, values] : io.column_defaults)
+    if (!used_column_defaults.count(name))
+      throw core::Error(core::sqlstate::kInvalidParameterValue,
+                        "column_defaults names \"" + name.to_string() + "\", which is not a table the import loads");
+  // Refused together; a column that needs a value counts too then, as the
+  // rows may need it (they are not read when the import stops here).
+  auto needs_value_difference = [](const LoadTable& t, const std::string& column, const std::string& rows) {
+    return core::SchemaDifference{t.staged.display, column, "column_added",
+                                  "added NOT NULL without a default, and the snapshot has no values for it: " + rows +
+                                      " a value (column_defaults)",
+                                  core::sqlstate::kNotNullViolation};
+  };
+  if (std::any_of(differences.begin(), differences.end(), [](const auto& d) { return d.refused(); }))
+    for (const auto& t : tables)
+      for (const auto& column : t.needs_value)
+        differences.push_back(needs_value_difference(t, column, "rows inserted need"));
+  core::refuse_schema_differences(differences);
 
   // --- 4. Stage.
   for (auto& t : tables)
@@ -1294,6 +1496,33 @@ ImportOutcome run_import(const ImportRequest& request) {
   std::vector<LoadTable*> data_tables;
   for (auto& t : tables)
     if (t.data) data_tables.push_back(&t);
+  // Across a migration, what the rows decide: a column added NOT NULL
+  // without a default takes no inserted row, one made NOT NULL no NULL.
+  std::vector<core::SchemaDifference> row_differences;
+  for (auto* t : data_tables) {
+    for (const auto& column : t->needs_value) {
+      const int64_t inserted = first_int(run(core::count_missing_sql(t->staged), params));
+      if (inserted == 0)
+        differences.push_back({t->staged.display, column, "column_added",
+                               "added NOT NULL without a default; no row is inserted, so none needs a value", ""});
+      else
+        row_differences.push_back(needs_value_difference(
+            *t, column,
+            std::to_string(inserted) + (inserted == 1 ? " row the import inserts needs" : " rows the import inserts need")));
+    }
+    for (const auto& column : t->now_not_null) {
+      const int64_t nulls = first_int(
+          run("SELECT pg_catalog.count(*) FROM " + t->staged.stage + " WHERE " + quote_ident(column) + " IS NULL"));
+      if (nulls != 0)
+        row_differences.push_back({t->staged.display, column, "now_not_null",
+                                   "NOT NULL now, and " + std::to_string(nulls) +
+                                       (nulls == 1 ? " row of the snapshot has" : " rows of the snapshot have") +
+                                       " NULL there",
+                                   core::sqlstate::kNotNullViolation});
+    }
+  }
+  core::refuse_schema_differences(row_differences);
+
   auto find_data = [&](size_t index) -> LoadTable* {
     for (auto* t : data_tables)
       if (t->catalog_index == index) return t;
@@ -1584,6 +1813,7 @@ ImportOutcome run_import(const ImportRequest& request) {
   outcome.report.dry_run = io.dry_run;
   outcome.report.triggers = triggers;
   outcome.report.tenant = tenant;
+  outcome.report.schema_differences = differences;
   for (auto* t : data_tables) {
     outcome.report.tables.push_back(t->outcome);
     outcome.table_counts[t->staged.display] = t->outcome.rows;

@@ -10,9 +10,7 @@
 #include "pg/boundary.hpp"
 #include "pg/citus.hpp"
 #include "pg/spi.hpp"
-
-#include "access/xact.h"
-#include "utils/resowner.h"
+#include "pg/value_cast.hpp"
 
 namespace ptb::pg {
 
@@ -273,43 +271,11 @@ std::vector<std::string> list_tenants(core::SnapshotOptions options) {
 
 std::optional<std::string> tenant_as_type(const std::string& tenant, const std::string& type,
                                           const std::string& column) {
-  MemoryContext context = CurrentMemoryContext;
-  ResourceOwner owner = CurrentResourceOwner;
-  auto end = [&](bool commit) {
-    guarded([&] {
-      if (commit)
-        ReleaseCurrentSubTransaction();
-      else
-        RollbackAndReleaseCurrentSubTransaction();
-      MemoryContextSwitchTo(context);
-      CurrentResourceOwner = owner;
-    });
-  };
-  guarded([&] {
-    BeginInternalSubTransaction(nullptr);
-    MemoryContextSwitchTo(context);
-  });
-  std::optional<std::string> sqlstate;
-  std::string reason;
-  std::optional<std::string> value;
-  try {
-    const auto rows =
-        Spi::query("SELECT CAST(CAST($1 AS pg_catalog.text) AS " + type + ")::pg_catalog.text", {tenant});
-    if (!rows.empty()) value = rows[0][0];
-  } catch (const ServerError& e) {
-    sqlstate = e.sqlstate();
-    reason = e.what();
-  } catch (...) {
-    end(false);
-    throw;
-  }
-  end(!sqlstate);
-  if (!sqlstate) return value;
-  // Not a data exception (a cancel, out of memory): that error as it came.
-  if (sqlstate->rfind("22", 0) != 0) throw core::Error(*sqlstate, reason);
-  throw core::Error(*sqlstate,
+  const CastOutcome cast = cast_text(tenant, type);
+  if (cast.ok()) return cast.value;
+  throw core::Error(cast.sqlstate,
                     "tenant \"" + tenant.substr(0, 100) + "\" is not a valid " + type + ": " + column + " is " + type,
-                    reason + ".", "Check the tenant id, or the tenant_column and schemas settings.");
+                    cast.reason + ".", "Check the tenant id, or the tenant_column and schemas settings.");
 }
 
 namespace {

@@ -1196,3 +1196,21 @@ TEST(SnapshotReaderFilteredRows, TheirCountsMustMatchTheirStatistics) {
     expect_error(text, "XX001", "statistics.filtered_tables lists 3 tables, but filtered_rows has 0 sections");
   }
 }
+
+// The importer compares each column's recorded type and nullability with
+// the table's (core/schema_drift.hpp); values of the wrong type are ignored.
+TEST(SnapshotReaderRows, KeepsTheTypeAndNullabilityOfEachColumn) {
+  const std::string tables = "\"tables\":[{\"schema\": \"public\", \"name\": \"tenants\", \"columns\": []}]";
+  const std::string text = replaced(
+      write(shop()), tables,
+      "\"tables\":[{\"schema\":\"public\",\"name\":\"tenants\",\"columns\":["
+      "{\"name\":\"id\",\"type\":\"numeric(12,2)\",\"not_null\":true,\"encoding\":\"numeric\"},"
+      "{\"name\":\"x\",\"type\":7,\"not_null\":\"yes\"}]}]");
+  RecordingVisitor v;
+  StringSource source(text);
+  const SnapshotSummary s = read_snapshot(source, v);
+  ASSERT_EQ(s.schema_tables[0]["columns"].size(), 2u);
+  EXPECT_EQ(s.schema_tables[0]["columns"][0],
+            nlohmann::json::parse(R"j({"name": "id", "type": "numeric(12,2)", "not_null": true, "encoding": "numeric"})j"));
+  EXPECT_EQ(s.schema_tables[0]["columns"][1], nlohmann::json::parse(R"({"name": "x"})"));
+}
