@@ -1161,13 +1161,16 @@ ImportOutcome run_import(const ImportRequest& request) {
     else
       ++it;
   }
-  // A table the caller leaves out (tables, exclude_tables) that is gone
-  // here: skipped, and said so.
+  // A table the caller leaves out (its own tables, exclude_tables) that is
+  // gone here: skipped, and said so. (The settings' exclude_tables do not
+  // skip a section: a table they name is not the tenant's to import.)
+  core::SnapshotOptions caller;
+  if (caller_selects) caller = core::apply_options_json(jsonb_text(request.opts), {}, core::kImportOptionKeys);
   auto left_out = [&](const std::string& schema, const std::string& name) {
     const auto listed = [&](const std::vector<core::QualifiedName>& list) {
       return std::any_of(list.begin(), list.end(), [&](const core::QualifiedName& n) { return n.matches(schema, name); });
     };
-    return listed(options.exclude_tables) || (options.tables && !listed(*options.tables));
+    return listed(caller.exclude_tables) || (caller.tables && !listed(*caller.tables));
   };
   for (const auto& [key, section] : data_by_name) {
     const Section& s = *section;
@@ -1376,8 +1379,10 @@ ImportOutcome run_import(const ImportRequest& request) {
         }
       for (const auto& [name, info] : columns) {
         const bool in_snapshot = std::find(s.columns.begin(), s.columns.end(), name) != s.columns.end();
-        const auto value = given ? given->find(name) : std::map<std::string, std::optional<std::string>>::const_iterator{};
-        const bool has_value = given && value != given->end();
+        std::optional<std::optional<std::string>> value;  // set: column_defaults names the column
+        if (given)
+          if (auto it = given->find(name); it != given->end()) value = it->second;
+        const bool has_value = value.has_value();
         if (in_snapshot || info.generated) {
           if (has_value)
             throw core::Error(core::sqlstate::kInvalidParameterValue,
@@ -1388,17 +1393,17 @@ ImportOutcome run_import(const ImportRequest& request) {
         }
         const core::Column* column = table.find_column(name);
         if (has_value) {
-          const CastOutcome cast = cast_text(value->second, column->type);
+          const CastOutcome cast = cast_text(*value, column->type);
           if (!cast.ok())
             throw core::Error(cast.sqlstate,
                               "column_defaults gives column \"" + name + "\" of " + t.staged.display +
                                   " a value that is not a " + column->type,
                               cast.reason + ".", "Give the value as the column's type reads it.");
           t.staged.inserted_values.emplace_back(
-              name, "CAST(" + (value->second ? core::quote_literal(*value->second) : std::string("NULL")) +
+              name, "CAST(" + (*value ? core::quote_literal(**value) : std::string("NULL")) +
                         " AS " + column->type + ")");
           differences.push_back({t.staged.display, name, "column_added",
-                                 "rows inserted get " + (value->second ? "\"" + *value->second + "\"" : "NULL") +
+                                 "rows inserted get " + (*value ? "\"" + **value + "\"" : std::string("NULL")) +
                                      " (column_defaults)",
                                  ""});
         } else if (info.has_default) {
