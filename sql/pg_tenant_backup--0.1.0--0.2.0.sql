@@ -15,8 +15,8 @@ REVOKE ALL ON FUNCTION backup_import_stored(bigint, text, jsonb) FROM PUBLIC;
 
 -- Where every user table stands for a tenant's snapshot (docs/tenancy.md):
 -- in it with a role, left out by an option, global, or unplaced (a table
--- that may hold the tenant's rows and makes backup_stats, backup_export,
--- backup_create and backup_import refuse).
+-- that may hold the tenant's rows and makes every function that snapshots
+-- or imports the tenant refuse).
 CREATE FUNCTION backup_coverage(tenant text, opts jsonb DEFAULT '{}')
 RETURNS TABLE(table_name text, role text, reason text)
 AS 'MODULE_PATHNAME', 'backup_coverage'

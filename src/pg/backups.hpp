@@ -1,5 +1,5 @@
 // Stored snapshots: create, prune, delete. Shared by the SQL functions and
-// (later) the scheduler.
+// the scheduler.
 #pragma once
 
 #include <cstdint>

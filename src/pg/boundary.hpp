@@ -1,4 +1,4 @@
-// The C++ / PostgreSQL boundary (DESIGN.md, "non-negotiable").
+// The C++ / PostgreSQL boundary (docs/architecture.md, "The C++ / PostgreSQL boundary").
 //
 // PostgreSQL reports errors by longjmp, which skips C++ destructors; C++
 // reports them by unwinding, which the server cannot see. Two pieces keep

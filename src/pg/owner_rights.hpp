@@ -1,6 +1,6 @@
 // The one way the extension runs SQL with other rights than the caller's
 // (docs/security.md, "Threat model"): statements on its own tables
-// (backup_logs, backup_schedules) run as the tables' owner so that a caller
+// (backup_logs, backup_schedules, backup_change_segments) run as the tables' owner so that a caller
 // needs no right on them and cannot forge rows.
 //
 // While such a statement runs:

@@ -1,5 +1,5 @@
-// Stored snapshots: their backup_logs rows and their files (moved here
-// from snapshot_files.cpp so that backup_restore can share them).
+// Stored snapshots: their backup_logs rows and their files, shared by the
+// functions that read, verify, import and restore them.
 #include "pg/stored_backups.hpp"
 
 #include "core/error.hpp"
