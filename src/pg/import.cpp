@@ -38,6 +38,7 @@
 #include "pg/spi.hpp"
 #include "pg/srf.hpp"
 #include "pg/stored_backups.hpp"
+#include "pg/subtransaction.hpp"
 #include "pg/tenancy.hpp"
 #include "pg/tenant_key.hpp"
 #include "pg/value_cast.hpp"
@@ -181,72 +182,6 @@ bool tenant_busy(const std::optional<std::string>& tenant, const core::SnapshotO
 }
 
 namespace {
-
-// --- Subtransactions ------------------------------------------------------
-
-// A copy of an error in `context`: the copy guarded() made may live in a
-// memory context that rolling back the subtransaction frees (SPI's). Every
-// pointer field of the server's ErrorData is duplicated, the const ones
-// too: a PostgreSQL 15 minor keeps the file and function names of an
-// error in palloc'd memory, and a copy still pointing there would raise
-// the error again with garbage for its location (test/system/error_copy.sh).
-ErrorData* copy_error(const ErrorData* error, MemoryContext context) {
-  ErrorData* copy = nullptr;
-  guarded([&] {
-    MemoryContext old = MemoryContextSwitchTo(context);
-    copy = static_cast<ErrorData*>(palloc(sizeof(ErrorData)));
-    memcpy(copy, error, sizeof(ErrorData));
-    for (char** field : {&copy->message, &copy->detail, &copy->detail_log, &copy->hint,
-                         &copy->context, &copy->backtrace, &copy->schema_name, &copy->table_name,
-                         &copy->column_name, &copy->datatype_name, &copy->constraint_name,
-                         &copy->internalquery})
-      if (*field != nullptr) *field = pstrdup(*field);
-    for (const char** field : {&copy->filename, &copy->funcname, &copy->domain, &copy->context_domain,
-                               &copy->message_id})
-      if (*field != nullptr) *field = pstrdup(*field);
-    copy->assoc_context = context;
-    MemoryContextSwitchTo(old);
-  });
-  return copy;
-}
-
-// Runs body in an internal subtransaction, as PL/pgSQL runs a block with an
-// exception handler: kept (released into the caller's transaction) when
-// `keep` and the body succeeds, rolled back otherwise. Rolling back on an
-// error leaves the caller's transaction clean, so the failure can be logged
-// before the error is raised again.
-template <typename Body>
-auto in_subtransaction(bool keep, Body&& body) -> decltype(body()) {
-  MemoryContext context = CurrentMemoryContext;
-  ResourceOwner owner = CurrentResourceOwner;
-  auto end = [&](bool commit) {
-    guarded([&] {
-      if (commit)
-        ReleaseCurrentSubTransaction();
-      else
-        RollbackAndReleaseCurrentSubTransaction();
-      MemoryContextSwitchTo(context);
-      CurrentResourceOwner = owner;
-    });
-  };
-  guarded([&] {
-    BeginInternalSubTransaction(nullptr);
-    MemoryContextSwitchTo(context);
-  });
-  std::optional<decltype(body())> result;
-  try {
-    result.emplace(body());
-  } catch (const ServerError& e) {
-    ErrorData* copy = copy_error(e.data(), context);
-    end(false);
-    throw ServerError(copy);
-  } catch (...) {
-    end(false);
-    throw;
-  }
-  end(keep);
-  return std::move(*result);
-}
 
 // --- The document ---------------------------------------------------------
 
