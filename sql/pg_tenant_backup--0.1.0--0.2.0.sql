@@ -277,11 +277,10 @@ END $$;
 -- details of another role's operation (tenant, phase, counts, started_at,
 -- log_id) are NULL unless the caller has pg_read_all_stats or that role's
 -- privileges, as in pg_stat_activity.
-CREATE FUNCTION backup_progress(OUT pid integer, OUT datid oid, OUT operation text, OUT scheduled boolean,
-                                OUT tenant text, OUT phase text, OUT tables_done bigint,
-                                OUT tables_total bigint, OUT rows_done bigint, OUT bytes_written bigint,
-                                OUT bytes_read bigint, OUT started_at timestamptz, OUT log_id bigint)
-RETURNS SETOF record
+CREATE FUNCTION backup_progress()
+RETURNS TABLE(pid integer, datid oid, operation text, scheduled boolean, tenant text, phase text,
+              tables_done bigint, tables_total bigint, rows_done bigint, bytes_written bigint,
+              bytes_read bigint, started_at timestamptz, log_id bigint)
 AS 'MODULE_PATHNAME', 'backup_progress'
 LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;
 COMMENT ON FUNCTION backup_progress() IS
