@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # backup_progress, seen from a second session while operations run. Each
 # operation is held at a known point by a lock another session holds (never
-# by timing): a restore waits to update its last table, a backup to read
-# it, a scheduled backup likewise. Checked: the row of each (operation,
+# by timing): a restore and an import wait to update a table, a backup to
+# read its last one, a scheduled backup likewise. Checked: the row of each (operation,
 # tenant, phase, table and row counts, bytes, started_at, its backup_logs
 # row 'running'), that it goes when the operation ends (and that row is
 # completed), that a failed import leaves no row behind in a session that
@@ -112,6 +112,22 @@ wait "$restore_job" || { cat "$work/restore.out"; exit 1; }
 check "the restore's row is gone once it ended" 0 "$(q -c "SELECT count(*) FROM backup_progress WHERE pid = $pid")"
 check "its backup_logs row is completed" "completed" "$(q -c "SELECT status FROM backup_logs WHERE id = $log_id")"
 check "the changed projects are back" 0 "$(q -c "SELECT count(*) FROM projects WHERE name LIKE '%(changed)'")"
+
+echo "# an import of a stored snapshot, held the same way"
+q -c "UPDATE projects SET name = name || ' (changed)' WHERE tenant_id = 1 AND id <= 5" >/dev/null
+hold tasks SHARE ShareLock
+q -c "SELECT backup_import_stored($id, 'merge')" >"$work/import.out" 2>&1 &
+import_job=$!
+pid=$(waiting_pid "SELECT backup_import_stored(")
+check "an import of tenant 1, updating: two of four tables, the 5 changed projects" "import|1|updating|2|4|5" \
+  "$(q -c "SELECT operation, tenant, phase, tables_done, tables_total, rows_done FROM backup_progress WHERE pid = $pid")"
+check "its backup_logs row is running, visible from this session" "import|running|$id" \
+  "$(q -c "SELECT l.operation, l.status, l.source_id FROM backup_progress p JOIN backup_logs l ON l.id = p.log_id WHERE p.pid = $pid")"
+log_id=$(q -c "SELECT log_id FROM backup_progress WHERE pid = $pid")
+release
+wait "$import_job" || { cat "$work/import.out"; exit 1; }
+check "the import's row is gone once it ended, its backup_logs row completed" "0|completed" \
+  "$(q -c "SELECT (SELECT count(*) FROM backup_progress WHERE pid = $pid), (SELECT status FROM backup_logs WHERE id = $log_id)")"
 
 echo "# a backup, held before it reads its last table"
 hold worklog 'ACCESS EXCLUSIVE' AccessExclusiveLock
