@@ -1294,7 +1294,7 @@ ImportOutcome run_import(const ImportRequest& request) {
       progress::table_done();
     }
   if (request.replay) {
-    progress::set_phase(progress::Phase::Replaying);
+    progress::set_phase(progress::Phase::Replaying, std::nullopt, true);
     std::vector<LoadTable*> staged_data;
     for (auto& t : tables)
       if (t.data) staged_data.push_back(&t);
