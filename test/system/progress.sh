@@ -146,6 +146,17 @@ wait "$backup_job" || { cat "$work/backup.out"; exit 1; }
 check "the backup's row is gone once it ended" 0 "$(q -c "SELECT count(*) FROM backup_progress WHERE pid = $pid")"
 check "and its backup_logs row is completed" completed "$(q -c "SELECT status FROM backup_logs WHERE name = 'held'")"
 
+echo "# an export, held the same way"
+hold worklog 'ACCESS EXCLUSIVE' AccessExclusiveLock
+q -c "SELECT backup_export('1') IS NOT NULL" >"$work/export.out" 2>&1 &
+export_job=$!
+pid=$(waiting_pid "SELECT backup_export(")
+check "an export of tenant 1, writing three of four tables, no backup_logs row yet" "export|1|writing|3|4|20201|t" \
+  "$(q -c "SELECT operation, tenant, phase, tables_done, tables_total, rows_done, log_id IS NULL FROM backup_progress WHERE pid = $pid")"
+release
+wait "$export_job" || { cat "$work/export.out"; exit 1; }
+check "the export's row is gone once it ended" 0 "$(q -c "SELECT count(*) FROM backup_progress WHERE pid = $pid")"
+
 echo "# a scheduled backup, held the same way"
 hold worklog 'ACCESS EXCLUSIVE' AccessExclusiveLock
 q >/dev/null <<'SQL'
