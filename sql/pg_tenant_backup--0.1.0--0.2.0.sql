@@ -270,3 +270,28 @@ BEGIN
                                                         zone, b.last_run_at, now())
    WHERE b.id = s.id;
 END $$;
+
+-- Progress of running backups, exports, imports and restores (docs/reference.md,
+-- "backup_progress"): one row per operation, read from shared memory (the
+-- library must be in shared_preload_libraries; without it, no rows). The
+-- details of another role's operation (tenant, phase, counts, started_at,
+-- log_id) are NULL unless the caller has pg_read_all_stats or that role's
+-- privileges, as in pg_stat_activity.
+CREATE FUNCTION backup_progress()
+RETURNS TABLE(pid integer, datid oid, operation text, scheduled boolean, tenant text, phase text,
+              tables_done bigint, tables_total bigint, rows_done bigint, bytes_written bigint,
+              bytes_read bigint, started_at timestamptz, log_id bigint)
+AS 'MODULE_PATHNAME', 'backup_progress'
+LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION backup_progress() IS
+  'One row per running backup, export, import or restore of the server, with its phase and counts';
+REVOKE ALL ON FUNCTION backup_progress() FROM PUBLIC;
+
+CREATE VIEW backup_progress AS
+SELECT p.pid, p.datid, d.datname, p.operation, p.scheduled, p.tenant, p.phase, p.tables_done, p.tables_total,
+       p.rows_done, p.bytes_written, p.bytes_read, p.started_at, p.log_id
+  FROM backup_progress() p
+  LEFT JOIN pg_catalog.pg_database d ON d.oid OPERATOR(pg_catalog.=) p.datid;
+COMMENT ON VIEW backup_progress IS
+  'pg_tenant_backup: running backups, exports, imports and restores (needs shared_preload_libraries)';
+REVOKE ALL ON backup_progress FROM PUBLIC;

@@ -17,6 +17,7 @@
 #include "pg/boundary.hpp"
 #include "pg/citus.hpp"
 #include "pg/encryption.hpp"
+#include "pg/progress.hpp"
 #include "pg/settings.hpp"
 #include "pg/snapshot_export.hpp"
 #include "pg/spi.hpp"
@@ -91,6 +92,8 @@ int64_t create_backup(const CreateRequest& request, std::optional<int64_t>* log_
     file_options = core::apply_stored_snapshot_options(jsonb_text(request.opts), file_options);
   const core::Compression compression = *core::compression_from_string(file_options.compression);
 
+  progress::Scope progress(progress::Operation::Backup, request.tenant, progress::Phase::Planning,
+                           request.trigger == "scheduled");
   Spi::connect();
   mark_interrupted_rows();
   const StorageFolder folder = prepare_storage_directory();
@@ -128,6 +131,7 @@ int64_t create_backup(const CreateRequest& request, std::optional<int64_t>* log_
   };
   if (file_options.verify_after_backup)
     writer.check = [&](const std::string& path, const std::string& checksum) {
+      progress::set_phase(progress::Phase::Verifying);
       verify_written_file(path, checksum, compression, writer.encrypt, stats);
     };
   const int64_t id = store_snapshot_file(start, folder, compression, writer, done, log_id);
@@ -136,20 +140,25 @@ int64_t create_backup(const CreateRequest& request, std::optional<int64_t>* log_
   done.table_counts = counts_json(stats.data_tables);
   if (!stats.snapshot_xmin.empty()) done.snapshot_xmin = stats.snapshot_xmin;
   done.status = "completed";
-  if (!settings.archive_command.empty())
+  if (!settings.archive_command.empty()) {
+    progress::set_phase(progress::Phase::Archiving);
     done.archive_status =
         run_archive_command(settings.archive_command, folder.root + "/" + *done.file_name,
                             done.file_name->substr(done.file_name->find('/') + 1));
+  }
   finish_log_autonomously(id, done);
   restore_output_settings(level);
   // Retention removes only what it owns (core/retention.hpp).
   const std::optional<std::optional<std::string>> group(request.tenant);
-  if (request.trigger == "scheduled" && request.schedule_id)
+  if (request.trigger == "scheduled" && request.schedule_id) {
+    progress::set_phase(progress::Phase::Pruning);
     prune_backups(group, {core::RetentionScope::Kind::Schedule, request.schedule_id},
                   request.max_backups, request.retention_days);
-  else if (request.trigger == "manual" && settings.prune_manual)
+  } else if (request.trigger == "manual" && settings.prune_manual) {
+    progress::set_phase(progress::Phase::Pruning);
     prune_backups(group, {core::RetentionScope::Kind::Manual, std::nullopt}, std::nullopt,
                   std::nullopt);
+  }
   Spi::finish();
   return id;
 }
@@ -159,6 +168,7 @@ int64_t store_snapshot_file(const LogEntry& start, const StorageFolder& folder,
                             LogEntry& done, std::optional<int64_t>* log_id) {
   const int64_t id = insert_log_autonomously(start);
   if (log_id != nullptr) *log_id = id;
+  progress::set_log_id(id);
   // "<folder>/<name>": backup_logs.file_name says whose file it is.
   const std::string file_name =
       folder.name + "/" +

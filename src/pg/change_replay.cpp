@@ -22,6 +22,7 @@
 #include "pg/citus.hpp"
 #include "pg/encryption.hpp"
 #include "pg/owner_rights.hpp"
+#include "pg/progress.hpp"
 #include "pg/scheduler.hpp"
 #include "pg/settings.hpp"
 #include "pg/snapshot_export.hpp"
@@ -315,6 +316,7 @@ void ChangeReplayer::apply(const std::vector<core::ReplayStage>& stages) {
     auto it = by_table.find({change.schema, change.table});
     if (it == by_table.end()) return;  // not a table of the tenant's snapshot
     const size_t i = it->second;
+    progress::add_rows(1);
     if (change.op == core::ChangeOp::Truncate) {
       flush(i);
       (void)Spi::execute_returning("DELETE FROM " + stages[i].stage);

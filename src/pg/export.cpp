@@ -5,6 +5,7 @@
 #include "core/error.hpp"
 #include "pg/backup_log.hpp"
 #include "pg/boundary.hpp"
+#include "pg/progress.hpp"
 #include "pg/settings.hpp"
 #include "pg/snapshot_export.hpp"
 #include "pg/spi.hpp"
@@ -22,6 +23,7 @@ class BoundedStringSink : public core::Sink {
   void write(std::string_view bytes) override {
     if (data_.size() + bytes.size() > limit_) too_large();
     data_.append(bytes);
+    pg::progress::add_bytes_written(bytes.size());
   }
   const std::string& data() const { return data_; }
 
@@ -44,6 +46,7 @@ std::string counts_json(const pg::ExportStatistics& stats) {
 
 Datum export_snapshot(const std::optional<std::string>& tenant, Jsonb* opts) {
   core::SnapshotOptions options = pg::snapshot_options(opts);
+  pg::progress::Scope progress(pg::progress::Operation::Export, tenant, pg::progress::Phase::Planning);
   pg::Spi::connect();
   const std::string started = pg::log_clock();
   int level = pg::fix_output_settings();

@@ -33,6 +33,7 @@
 #include "pg/boundary.hpp"
 #include "pg/citus.hpp"
 #include "pg/encryption.hpp"
+#include "pg/progress.hpp"
 #include "pg/settings.hpp"
 #include "pg/snapshot_export.hpp"
 #include "pg/spi.hpp"
@@ -233,6 +234,7 @@ class SpilledRows : public core::RowVisitor {
     const auto size = static_cast<uint32_t>(buffer_.size() - start - 4);
     memcpy(buffer_.data() + start, &size, 4);
     if (buffer_.size() >= kSpillChunk) flush();
+    progress::add_rows(1);
   }
 
   // After the document is read: everything is in the file.
@@ -549,6 +551,7 @@ void refill(CopyFeed& f) {
     f.buffer += '\n';
   }
   f.next_row += count;
+  progress::add_rows(count);
 }
 
 }  // namespace
@@ -1017,6 +1020,7 @@ ImportOutcome run_import(const ImportRequest& request) {
   const core::SnapshotSummary* summary = request.summary;
   const std::optional<std::string> tenant = summary->tenant_id;
   if (request.tenant_out != nullptr) *request.tenant_out = tenant;
+  progress::set_tenant(tenant);
 
   // Options: the settings and the caller's; the snapshot's own only narrow
   // them (core::import_snapshot_options). Keys a later release of format 1
@@ -1423,9 +1427,16 @@ ImportOutcome run_import(const ImportRequest& request) {
   core::refuse_schema_differences(differences);
 
   // --- 4. Stage.
+  progress::set_phase(progress::Phase::Staging,
+                      std::count_if(tables.begin(), tables.end(),
+                                    [](const LoadTable& t) { return t.data || t.staged.has_key(); }));
   for (auto& t : tables)
-    if (t.data || t.staged.has_key()) stage(t, request.spilled->file());
+    if (t.data || t.staged.has_key()) {
+      stage(t, request.spilled->file());
+      progress::table_done();
+    }
   if (request.replay) {
+    progress::set_phase(progress::Phase::Replaying, std::nullopt, true);
     std::vector<LoadTable*> staged_data;
     for (auto& t : tables)
       if (t.data) staged_data.push_back(&t);
@@ -1433,6 +1444,7 @@ ImportOutcome run_import(const ImportRequest& request) {
   }
 
   // --- 5. Checks before any change.
+  progress::set_phase(progress::Phase::Validating);
   std::vector<LoadTable*> data_tables;
   for (auto& t : tables)
     if (t.data) data_tables.push_back(&t);
@@ -1596,13 +1608,18 @@ ImportOutcome run_import(const ImportRequest& request) {
   // snapshot lacks, in one statement; insert the rows that are missing.
   const char* write_role = io.fire_triggers ? "origin" : "replica";
   if (mode != core::ImportMode::InsertOnly) {
+    progress::set_phase(progress::Phase::Updating, static_cast<int64_t>(data_tables.size()));
     const WriteRole role = set_write_role(write_role, writes_citus);
-    for (auto* t : data_tables)
+    for (auto* t : data_tables) {
       if (std::string sql = core::update_existing_sql(t->staged); !sql.empty() && !t->citus_reference_unchanged)
         t->outcome.updated = static_cast<int64_t>(run(sql, params).processed);
+      progress::add_rows(t->outcome.updated);
+      progress::table_done();
+    }
     restore_write_role(role);
   }
   if (mode == core::ImportMode::Replace) {
+    progress::set_phase(progress::Phase::Deleting, std::nullopt, true);
     // Deletes run as origin, so foreign keys and their actions apply.
     const WriteRole role = set_write_role("origin", writes_citus);
     // Rows a replace leaves alone although the snapshot lacks them
@@ -1683,14 +1700,21 @@ ImportOutcome run_import(const ImportRequest& request) {
       }
     if (!deleting.empty()) {
       auto counts = run(core::delete_doomed_sql(deleting, predicates), params);
-      for (size_t i = 0; i < deleted.size(); ++i) deleted[i]->outcome.deleted = first_int(counts, i);
+      for (size_t i = 0; i < deleted.size(); ++i) {
+        deleted[i]->outcome.deleted = first_int(counts, i);
+        progress::add_rows(deleted[i]->outcome.deleted);
+      }
     }
     restore_write_role(role);
   }
   {
+    progress::set_phase(progress::Phase::Inserting, static_cast<int64_t>(data_tables.size()));
     const WriteRole role = set_write_role(write_role, writes_citus);
-    for (auto* t : data_tables)
+    for (auto* t : data_tables) {
       t->outcome.inserted = static_cast<int64_t>(run(core::insert_missing_sql(t->staged), params).processed);
+      progress::add_rows(t->outcome.inserted);
+      progress::table_done();
+    }
     restore_write_role(role);
   }
   if (mode == core::ImportMode::InsertOnly) {
@@ -1707,6 +1731,7 @@ ImportOutcome run_import(const ImportRequest& request) {
   }
 
   // --- 7. Checks after the changes.
+  progress::set_phase(progress::Phase::Validating);
   if (!io.fire_triggers) {
     std::vector<std::string> oids;
     for (auto* t : data_tables) oids.push_back(t->oid);
@@ -1808,11 +1833,15 @@ std::string caller_transaction() {
 // the caller's transaction. `*log_id` is the row's id.
 template <typename Body>
 auto logged(LogEntry base, std::optional<std::string>* tenant, bool keep, int64_t* log_id, Body&& body) {
+  progress::Scope progress(base.operation == "import" ? progress::Operation::Import : progress::Operation::Restore,
+                           *tenant, progress::Phase::Reading);
+  progress::set_phase(progress::Phase::Reading, std::nullopt, true);
   LogEntry running = base;
   running.status = "running";
   running.tenant = *tenant;
   running.options = json{{"transaction", caller_transaction()}}.dump();
   *log_id = write_log(running, true);
+  progress::set_log_id(*log_id);
   try {
     return in_subtransaction(keep, body);
   } catch (...) {
@@ -1911,6 +1940,7 @@ json import_call(FunctionCallInfo fcinfo) {
     // same checks, its rows spilled for COPY.
     char* text = nullptr;
     guarded([&] { text = JsonbToCString(nullptr, &doc->root, VARSIZE(doc)); });
+    progress::add_bytes_read(strlen(text));
     core::StringSource source(std::string_view(text, strlen(text)));
     SpilledRows spill;
     const core::SnapshotSummary summary = core::read_snapshot(source, spill);
@@ -2016,6 +2046,7 @@ RestoreResult restore_backup(int64_t id, const CallOptions& options, std::option
   int level = fix_output_settings();
   StoredBackup b = find_stored_backup(id);
   *tenant = b.tenant;
+  progress::set_tenant(b.tenant);
   LogTable log_table = find_log_table();
   auto age = as_owner(log_table.owner, [&] {
     return Spi::query("SELECT $2::pg_catalog.interval OPERATOR(pg_catalog.>) '0'::pg_catalog.interval"
@@ -2053,6 +2084,7 @@ RestoreResult restore_backup(int64_t id, const CallOptions& options, std::option
     // A tenant that does not exist has nothing to keep: undoing the restore
     // of a deleted tenant is deleting it again.
     if (options.import.dry_run || !tenant_exists) return;
+    progress::set_phase(progress::Phase::PreRestore);
     // Soft-deleted rows always: the restore may change them (a snapshot row
     // brings back a row soft-deleted since), and undoing it must put them
     // back as they were.

@@ -1,5 +1,6 @@
 // Module entry: the magic block and _PG_init.
 #include "pg/boundary.hpp"
+#include "pg/progress.hpp"
 #include "pg/scheduler.hpp"
 #include "pg/settings.hpp"
 
@@ -10,7 +11,10 @@ void _PG_init(void);
 void _PG_init(void) {
   ptb::pg::entry([] {
     ptb::pg::define_settings();
-    if (process_shared_preload_libraries_in_progress) ptb::pg::register_scheduler();
+    if (process_shared_preload_libraries_in_progress) {
+      ptb::pg::progress::register_shared_memory();
+      ptb::pg::register_scheduler();
+    }
   });
 }
 }

@@ -8,6 +8,7 @@
 #include "pg/boundary.hpp"
 #include "pg/citus.hpp"
 #include "pg/owner_rights.hpp"
+#include "pg/progress.hpp"
 #include "pg/spi.hpp"
 
 extern "C" {
@@ -133,6 +134,7 @@ bool receive_row(TupleTableSlot* slot, DestReceiver* self) {
     MemoryContextSwitchTo(caller);
     MemoryContextReset(r->row_context);
     ++r->rows;
+    progress::add_rows(1);
     return true;
   });
 }
@@ -578,6 +580,9 @@ ExportStatistics write_snapshot(const TenantSnapshotPlan& snapshot, core::JsonWr
   require_one_snapshot(plan);
   const auto params = tenant_parameters(snapshot);
   ExportStatistics stats;
+  // Tables: the master and data tables (reference and filtered-row
+  // sections are parts of theirs).
+  progress::set_phase(progress::Phase::Writing, static_cast<int64_t>(plan.tables().size()));
 
   w.begin_object();
   w.key("format");
@@ -594,6 +599,7 @@ ExportStatistics write_snapshot(const TenantSnapshotPlan& snapshot, core::JsonWr
     int64_t rows = write_rows_section(w, plan, p.table, "master",
                                       plan.membership_sql(p.table, "t0"), params);
     stats.master_tables.push_back({display_name(plan.catalog().tables[p.table]), "master", rows});
+    progress::table_done();
   }
   // Rows of another tenant (or not in this snapshot) that this tenant's rows
   // point at through keys that do not own them: for reference only.
@@ -621,6 +627,7 @@ ExportStatistics write_snapshot(const TenantSnapshotPlan& snapshot, core::JsonWr
                                       params);
     stats.data_tables.push_back({display_name(plan.catalog().tables[p.table]), role, rows});
     stats.total_rows += rows;
+    progress::table_done();
   }
   w.end_array();
   write_filtered_rows(w, snapshot, params, stats);

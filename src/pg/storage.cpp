@@ -12,6 +12,7 @@
 
 #include "core/error.hpp"
 #include "pg/boundary.hpp"
+#include "pg/progress.hpp"
 #include "pg/settings.hpp"
 
 extern "C" {
@@ -292,6 +293,7 @@ void FileSink::write(std::string_view bytes) {
     }
   });
   size_ += bytes.size();
+  progress::add_bytes_written(bytes.size());
 }
 
 void FileSink::finish() {
@@ -331,6 +333,7 @@ size_t FileSource::read(char* buffer, size_t capacity) {
   });
   if (hash_) hash_->update(std::string_view(buffer, static_cast<size_t>(n)));
   size_ += static_cast<uint64_t>(n);
+  progress::add_bytes_read(static_cast<uint64_t>(n));
   return static_cast<size_t>(n);
 }
 

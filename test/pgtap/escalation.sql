@@ -34,9 +34,9 @@ GRANT EXECUTE ON FUNCTION
   backup_delete(bigint), backup_prune(text, integer, integer), backup_keep(bigint, boolean),
   backup_import(jsonb, text, jsonb), backup_import_stored(bigint, text, jsonb),
   backup_restore(bigint, jsonb), backup_tenant_busy(text), backup_restore_to(text, timestamptz, jsonb),
-  backup_recovery_window(text)
+  backup_recovery_window(text), backup_progress()
   TO ptb_esc_admin;
-GRANT SELECT ON backup_logs, backup_list TO ptb_esc_admin;
+GRANT SELECT ON backup_logs, backup_list, backup_progress TO ptb_esc_admin;
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO ptb_esc_admin;
 CREATE ROLE ptb_esc_scheduler;
 GRANT SELECT, INSERT, UPDATE, DELETE ON backup_schedules TO ptb_esc_scheduler;
@@ -179,6 +179,7 @@ INSERT INTO calls (fn, call) VALUES
   ('backup_schedule_enable(text)', $$SELECT backup_schedule_enable('esc_' || current_user)$$),
   ('backup_scheduler_status()', $$SELECT backup_scheduler_status()$$),
   ('backup_capture_status()', $$SELECT * FROM backup_capture_status()$$),
+  ('backup_progress()', $$SELECT * FROM backup_progress$$),
   ('backup_schedule_drop(text)', $$SELECT backup_schedule_drop('esc_' || current_user)$$);
 
 CREATE TEMP TABLE attackers (role text);

@@ -27,18 +27,20 @@ GRANT EXECUTE ON FUNCTION
   backup_stats(text, jsonb), backup_coverage(text, jsonb), backup_export(text, jsonb),
   backup_create(text, jsonb, text, text, boolean), backup_verify(bigint), backup_read(bigint),
   backup_download(bigint), backup_upload(bytea, text, text),
-  backup_delete(bigint), backup_prune(text, integer, integer), backup_keep(bigint, boolean)
+  backup_delete(bigint), backup_prune(text, integer, integer), backup_keep(bigint, boolean),
+  backup_progress()
   TO ptb_priv_admin;
-GRANT SELECT ON backup_logs, backup_list TO ptb_priv_admin;
+GRANT SELECT ON backup_logs, backup_list, backup_progress TO ptb_priv_admin;
 GRANT EXECUTE ON FUNCTION backup_import(jsonb, text, jsonb), backup_import_stored(bigint, text, jsonb),
   backup_restore(bigint, jsonb), backup_tenant_busy(text), backup_restore_to(text, timestamptz, jsonb),
   backup_recovery_window(text) TO ptb_priv_admin;
 GRANT SELECT ON ALL TABLES IN SCHEMA public TO ptb_priv_admin;
 CREATE ROLE ptb_priv_auditor;
-GRANT SELECT ON backup_logs, backup_list TO ptb_priv_auditor;
+GRANT SELECT ON backup_logs, backup_list, backup_progress TO ptb_priv_auditor;
+GRANT EXECUTE ON FUNCTION backup_progress() TO ptb_priv_auditor;
 CREATE ROLE ptb_priv_app;
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO ptb_priv_app;
-REVOKE ALL ON backup_logs, backup_list, backup_schedules FROM ptb_priv_app;
+REVOKE ALL ON backup_logs, backup_list, backup_schedules, backup_progress FROM ptb_priv_app;
 GRANT USAGE ON SCHEMA tap TO ptb_priv_admin, ptb_priv_auditor, ptb_priv_app;
 
 -- The matrix: per function, a harmless call (one that fails, when allowed,
@@ -81,7 +83,8 @@ INSERT INTO matrix VALUES
   ('backup_schedule_disable(text)',       $$SELECT backup_schedule_disable('no such schedule')$$, true, false, false, false, false),
   ('backup_schedule_drop(text)',          $$SELECT backup_schedule_drop('no such schedule')$$,    true, false, false, false, false),
   ('backup_scheduler_status()',           $$SELECT backup_scheduler_status()$$,               true, false, false, false, false),
-  ('backup_capture_status()',             $$SELECT * FROM backup_capture_status()$$,         true, false, false, false, false);
+  ('backup_capture_status()',             $$SELECT * FROM backup_capture_status()$$,         true, false, false, false, false),
+  ('backup_progress()',                   $$SELECT * FROM backup_progress()$$,               true, true,  true,  false, false);
 
 UPDATE matrix SET expect = '22P02' WHERE fn IN ('backup_create(text, jsonb, text, text, boolean)', 'backup_upload(bytea, text, text)');
 UPDATE matrix SET expect = '42704'
@@ -112,7 +115,7 @@ CREATE TEMP VIEW cells AS
     FROM matrix m CROSS JOIN roles r;
 
 SELECT plan((SELECT count(*)::int FROM cells) + (SELECT count(*)::int FROM cells WHERE login_role IS NOT NULL OR role = current_user)
-            + 1 + 8 + 1 + 1 + (SELECT count(*)::int * 3 FROM pg_settings WHERE name LIKE 'pg_tenant_backup.%' AND context = 'superuser')
+            + 1 + 10 + 1 + 1 + 1 + (SELECT count(*)::int * 3 FROM pg_settings WHERE name LIKE 'pg_tenant_backup.%' AND context = 'superuser')
             + 12 + 2 + 3);
 
 SELECT set_eq($$SELECT fn::text FROM extension_functions$$, $$SELECT fn::text FROM matrix$$,
@@ -138,10 +141,13 @@ SELECT is(CASE WHEN e IS NULL THEN 'succeeds'
 
 -- The tables and the view.
 SELECT is(has_table_privilege('public', t, p), false, format('PUBLIC has no %s on %s', p, t))
-  FROM unnest(ARRAY['backup_logs', 'backup_list', 'backup_schedules', 'backup_change_segments']) t, unnest(ARRAY['SELECT', 'INSERT']) p
+  FROM unnest(ARRAY['backup_logs', 'backup_list', 'backup_schedules', 'backup_change_segments', 'backup_progress']) t,
+       unnest(ARRAY['SELECT', 'INSERT']) p
  ORDER BY t, p;
 SELECT is(tap.error_of($$SELECT count(*) FROM backup_list$$, 'ptb_priv_auditor'), NULL,
           'the auditor reads backup_list');
+SELECT is(tap.error_of($$SELECT count(*) FROM backup_progress$$, 'ptb_priv_auditor'), NULL,
+          'the auditor reads backup_progress');
 
 -- Superuser settings: nobody else may set them, for the session or the transaction.
 SELECT set_eq($$SELECT name FROM pg_settings WHERE name LIKE 'pg_tenant_backup.%' AND context = 'superuser'$$,
