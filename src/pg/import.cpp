@@ -1104,7 +1104,8 @@ ImportOutcome run_import(const ImportRequest& request) {
   // gone here: skipped, and said so. (The settings' exclude_tables do not
   // skip a section: a table they name is not the tenant's to import.)
   core::SnapshotOptions caller;
-  if (caller_selects) caller = core::apply_options_json(jsonb_text(request.opts), {}, core::kImportOptionKeys);
+  caller.exclude_tables.clear();  // the caller's lists alone, not the defaults
+  if (caller_selects) caller = core::apply_options_json(jsonb_text(request.opts), caller, core::kImportOptionKeys);
   auto left_out = [&](const std::string& schema, const std::string& name) {
     const auto listed = [&](const std::vector<core::QualifiedName>& list) {
       return std::any_of(list.begin(), list.end(), [&](const core::QualifiedName& n) { return n.matches(schema, name); });
