@@ -9,8 +9,10 @@
 #   write says trigger pg_cron (a pre_restore snapshot keeps pre_restore)
 #   and names the job (cron_job_id, cron_job_name as in cron.job), with the
 #   job's role as created_by;
-# - a call from psql with application_name 'pg_cron' is a manual call.
-# pg_cron 1.4 fires at minute boundaries: each of the two phases waits up
+# - a call from psql with application_name 'pg_cron' is a manual call;
+# - over connections again, with a password file (the doc's alternative),
+#   a job's run is told apart by cron.job_run_details alone.
+# pg_cron 1.4 fires at minute boundaries: each of the three phases waits up
 # to two minutes.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -110,4 +112,24 @@ check_match "the call ran with application_name pg_cron" '^pg_cron\|[0-9]+$' "$o
 id=${out#*|}
 check "its row is manual, without a job" "manual||" \
   "$(q -c "SELECT concat_ws('|', trigger, coalesce(cron_job_id::text, ''), coalesce(cron_job_name, '')) FROM backup_logs WHERE id = $id")"
+
+echo "# over connections (cron.use_background_workers off again), with a password file"
+# The doc's other way: pg_cron logs in over TCP with a password that the
+# server's environment provides (PGPASSFILE instead of ~/.pgpass here, to
+# leave the machine's postgres user alone). The run is then an ordinary
+# client: cron.job_run_details alone names it.
+q -c "ALTER ROLE cron_app PASSWORD 'cron-app-secret'" >/dev/null
+echo "localhost:56231:app:cron_app:cron-app-secret" | cluster__as_owner tee "$work/cluster/pgpass" >/dev/null
+cluster__as_owner chmod 600 "$work/cluster/pgpass"
+echo "cron.use_background_workers = off" | cluster__as_owner tee -a "$conf" >/dev/null
+PGPASSFILE="$work/cluster/pgpass" cluster_restart "$work/cluster"
+q -c "SET ROLE cron_app" \
+  -c "SELECT cron.schedule('acme-over-tcp', '* * * * *', \$\$SELECT backup_create('1', name => 'over a connection')\$\$)" >/dev/null
+tcp_job=$(q -c "SELECT jobid FROM cron.job WHERE jobname = 'acme-over-tcp'")
+wait_for 130 "SELECT count(*) > 0 FROM cron.job_run_details WHERE jobid = $tcp_job AND status = 'succeeded'" t || true
+check "the job's run over a connection succeeded" succeeded \
+  "$(q -c "SELECT status FROM cron.job_run_details WHERE jobid = $tcp_job AND status IN ('failed', 'succeeded') ORDER BY runid LIMIT 1")"
+q -c "SET ROLE cron_app" -c "SELECT cron.unschedule('acme-over-tcp')" >/dev/null
+check "its backup row says pg_cron and names the job" "completed|pg_cron|$tcp_job|acme-over-tcp|cron_app" \
+  "$(q -c "SELECT concat_ws('|', status, trigger, cron_job_id, cron_job_name, created_by) FROM backup_logs WHERE name = 'over a connection' ORDER BY id LIMIT 1")"
 finish
