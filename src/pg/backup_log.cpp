@@ -71,7 +71,7 @@ std::vector<TextValue> insert_params(const LogTable& table, const LogEntry& e) {
   int pid = MyProcPid;
   const LogOrigin origin = log_origin(table, e.trigger);
   std::vector<TextValue> params = {
-      e.operation,   origin.trigger,           e.tenant,       e.name,
+      e.operation,   origin.trigger,      e.tenant,       e.name,
       e.notes,       e.status,            e.started_at,   e.finished ? "true" : "false",
       e.file_name,   number(e.size_bytes), e.compression, e.checksum,
       number(e.table_count), number(e.row_count), e.table_counts, e.options,

@@ -23,8 +23,12 @@ constexpr int kLauncherWaitMs = 5000;
 
 // pg_cron's job tables are readable by `reader` and are pg_cron's own
 // (members of the pg_cron extension: a look-alike "cron" schema made by
-// someone else does not count).
+// someone else does not count); and whether `reader` sees every run
+// (row-level security shows a role that is neither superuser nor
+// BYPASSRLS only its own runs, and with row_security off is an error).
 const char* const kReadableSql =
+    "WITH reader AS (SELECT r.rolsuper OR r.rolbypassrls AS sees_all FROM pg_catalog.pg_roles r"
+    "                 WHERE r.rolname OPERATOR(pg_catalog.=) CURRENT_USER)"
     "SELECT pg_catalog.has_schema_privilege(n.oid, 'USAGE')"
     "   AND pg_catalog.has_table_privilege(r.oid, 'SELECT')"
     "   AND pg_catalog.has_table_privilege(j.oid, 'SELECT')"
@@ -35,7 +39,10 @@ const char* const kReadableSql =
     "   AND EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a"
     "                WHERE a.attrelid OPERATOR(pg_catalog.=) j.oid AND NOT a.attisdropped"
     "                  AND a.attname OPERATOR(pg_catalog.=) 'jobname')"
-    "  FROM pg_catalog.pg_extension e"
+    "   AND (reader.sees_all OR NOT r.relrowsecurity"
+    "        OR pg_catalog.current_setting('row_security') OPERATOR(pg_catalog.<>) 'off'),"
+    "       reader.sees_all OR NOT r.relrowsecurity"
+    "  FROM reader, pg_catalog.pg_extension e"
     "  JOIN pg_catalog.pg_namespace n ON n.nspname OPERATOR(pg_catalog.=) 'cron'"
     "  JOIN pg_catalog.pg_class r ON r.relnamespace OPERATOR(pg_catalog.=) n.oid"
     "   AND r.relname OPERATOR(pg_catalog.=) 'job_run_details'"
@@ -80,7 +87,8 @@ std::optional<CronRun> look_up(Oid reader) {
   return as_owner(reader, [&]() -> std::optional<CronRun> {
     const auto readable = Spi::query(kReadableSql);
     if (readable.empty() || readable[0][0] != "t") return unknown_job;
-    const bool wait = worker && cron_log_run_on();
+    // Waiting makes sense only where the launcher's row will be visible.
+    const bool wait = worker && readable[0][1] == "t" && cron_log_run_on();
     for (int waited = 0;; waited += kPollMs) {
       const auto rows = Spi::query_latest(kRunSql, {std::to_string(MyProcPid)});
       if (!rows.empty()) return CronRun{std::stoll(*rows[0][0]), rows[0][1]};
