@@ -295,3 +295,14 @@ SELECT p.pid, p.datid, d.datname, p.operation, p.scheduled, p.tenant, p.phase, p
 COMMENT ON VIEW backup_progress IS
   'pg_tenant_backup: running backups, exports, imports and restores (needs shared_preload_libraries)';
 REVOKE ALL ON backup_progress FROM PUBLIC;
+
+-- Runs started by pg_cron (docs/scheduler.md, "pg_cron"): trigger 'pg_cron'
+-- (a pre_restore snapshot keeps 'pre_restore') and the job that ran the call.
+ALTER TABLE backup_logs DROP CONSTRAINT backup_logs_trigger_check,
+  ADD CONSTRAINT backup_logs_trigger_check
+    CHECK (trigger IN ('manual', 'scheduled', 'pre_restore', 'pg_cron'));
+ALTER TABLE backup_logs ADD COLUMN cron_job_id bigint, ADD COLUMN cron_job_name text;
+COMMENT ON COLUMN backup_logs.cron_job_id IS
+  'the pg_cron job (cron.job.jobid) whose run made the call, else NULL';
+COMMENT ON COLUMN backup_logs.cron_job_name IS
+  'that job''s name (cron.job.jobname) when the row was written';

@@ -23,7 +23,9 @@ bool older_than(int64_t finished_at, int64_t now, int64_t limit) {
 }  // namespace
 
 std::optional<SnapshotTrigger> snapshot_trigger_from_string(std::string_view text) {
-  if (text == "manual") return SnapshotTrigger::Manual;
+  // A pg_cron job's call is a manual call to retention: the extension does
+  // not own pg_cron's schedules, so only prune_manual and backup_prune expire it.
+  if (text == "manual" || text == "pg_cron") return SnapshotTrigger::Manual;
   if (text == "scheduled") return SnapshotTrigger::Scheduled;
   if (text == "pre_restore") return SnapshotTrigger::PreRestore;
   return std::nullopt;

@@ -21,7 +21,8 @@ namespace ptb::core {
 // backup_logs.trigger of a snapshot.
 enum class SnapshotTrigger { Manual, Scheduled, PreRestore };
 
-// "manual", "scheduled", "pre_restore"; anything else is nullopt.
+// "manual" (and "pg_cron", a manual call made by a pg_cron job), "scheduled",
+// "pre_restore"; anything else is nullopt.
 std::optional<SnapshotTrigger> snapshot_trigger_from_string(std::string_view text);
 
 struct StoredSnapshot {

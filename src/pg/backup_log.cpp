@@ -7,6 +7,7 @@
 #include "core/error.hpp"
 #include "pg/autonomous.hpp"
 #include "pg/boundary.hpp"
+#include "pg/cron_run.hpp"
 #include "pg/spi.hpp"
 #include "pg/storage.hpp"
 
@@ -38,6 +39,13 @@ void check_log_columns(const LogTable& table, const LogEntry& e) {
                       {}, "Run ALTER EXTENSION pg_tenant_backup UPDATE in this database.");
 }
 
+// The cron_job_id and cron_job_name values, numbered after the others.
+std::string cron_job_values(const LogTable& table) {
+  if (!table.has_cron_job_columns) return "";
+  const int first = 23 + (table.has_encryption_columns ? 2 : 0) + (table.has_keep_column ? 1 : 0);
+  return ", $" + std::to_string(first) + "::pg_catalog.int8, $" + std::to_string(first + 1);
+}
+
 std::string insert_sql(const LogTable& table) {
   const bool enc = table.has_encryption_columns;
   return "INSERT INTO " + table.qualified_name +
@@ -46,6 +54,7 @@ std::string insert_sql(const LogTable& table) {
          "  error, source_id, archive_status, created_by, pid, schedule_id" +
          std::string(enc ? ", encryption, encryption_key_id" : "") +
          std::string(table.has_keep_column ? ", keep" : "") +
+         std::string(table.has_cron_job_columns ? ", cron_job_id, cron_job_name" : "") +
          ") VALUES ($1, $2, $3, $4, $5, $6,"
          "  COALESCE($7::pg_catalog.timestamptz, pg_catalog.clock_timestamp()),"
          "  CASE WHEN $8::pg_catalog.bool THEN pg_catalog.clock_timestamp() END, $9,"
@@ -54,14 +63,15 @@ std::string insert_sql(const LogTable& table) {
          "  $19, $20::pg_catalog.name, $21::pg_catalog.int4, $22::pg_catalog.int8" +
          std::string(enc ? ", $23, $24" : "") +
          std::string(table.has_keep_column ? (enc ? ", $25::pg_catalog.bool" : ", $23::pg_catalog.bool") : "") +
-         ") RETURNING id";
+         cron_job_values(table) + ") RETURNING id";
 }
 
 std::vector<TextValue> insert_params(const LogTable& table, const LogEntry& e) {
   check_log_columns(table, e);
   int pid = MyProcPid;
+  const LogOrigin origin = log_origin(table, e.trigger);
   std::vector<TextValue> params = {
-      e.operation,   e.trigger,           e.tenant,       e.name,
+      e.operation,   origin.trigger,      e.tenant,       e.name,
       e.notes,       e.status,            e.started_at,   e.finished ? "true" : "false",
       e.file_name,   number(e.size_bytes), e.compression, e.checksum,
       number(e.table_count), number(e.row_count), e.table_counts, e.options,
@@ -72,6 +82,10 @@ std::vector<TextValue> insert_params(const LogTable& table, const LogEntry& e) {
     params.push_back(e.encryption_key_id);
   }
   if (table.has_keep_column) params.push_back(e.keep ? "true" : "false");
+  if (table.has_cron_job_columns) {
+    params.push_back(number(origin.cron_job_id));
+    params.push_back(origin.cron_job_name);
+  }
   return params;
 }
 
@@ -92,6 +106,10 @@ LogTable find_log_table() {
       "       EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a"
       "                WHERE a.attrelid OPERATOR(pg_catalog.=) c.oid"
       "                  AND a.attname OPERATOR(pg_catalog.=) 'snapshot_xmin'"
+      "                  AND NOT a.attisdropped),"
+      "       EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a"
+      "                WHERE a.attrelid OPERATOR(pg_catalog.=) c.oid"
+      "                  AND a.attname OPERATOR(pg_catalog.=) 'cron_job_id'"
       "                  AND NOT a.attisdropped)"
       "  FROM pg_catalog.pg_extension e"
       "  JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) e.extnamespace"
@@ -104,7 +122,18 @@ LogTable find_log_table() {
                       "Reinstall the extension: DROP EXTENSION pg_tenant_backup; CREATE EXTENSION "
                       "pg_tenant_backup.");
   return {*rows[0][0], static_cast<Oid>(std::stoul(*rows[0][1])), rows[0][2] == "t",
-          rows[0][3] == "t", rows[0][4] == "t"};
+          rows[0][3] == "t", rows[0][4] == "t", rows[0][5] == "t"};
+}
+
+LogOrigin log_origin(const LogTable& table, const std::string& trigger) {
+  LogOrigin origin{trigger, std::nullopt, std::nullopt};
+  if (!table.has_cron_job_columns) return origin;  // 0.1.0's table knows no 'pg_cron'
+  if (const auto run = current_cron_run(table.owner)) {
+    if (trigger == "manual") origin.trigger = "pg_cron";
+    origin.cron_job_id = run->job_id;
+    origin.cron_job_name = run->job_name;
+  }
+  return origin;
 }
 
 std::string log_clock() {

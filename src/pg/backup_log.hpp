@@ -53,8 +53,19 @@ struct LogTable {
   bool has_encryption_columns = false;
   bool has_keep_column = false;  // backup_logs.keep, also added by 0.2.0
   bool has_snapshot_xmin_column = false;  // backup_logs.snapshot_xmin, likewise
+  bool has_cron_job_columns = false;  // cron_job_id, cron_job_name and trigger 'pg_cron', likewise
 };
 LogTable find_log_table();
+
+// Who started the call, as its rows record it: `trigger` ('manual' becomes
+// 'pg_cron' when a pg_cron job's run made the call; see pg/cron_run.hpp)
+// and that job. Rows written without insert_log (delete, prune) use it too.
+struct LogOrigin {
+  std::string trigger;
+  std::optional<int64_t> cron_job_id;
+  std::optional<std::string> cron_job_name;
+};
+LogOrigin log_origin(const LogTable& table, const std::string& trigger);
 
 // Inserts in the caller's transaction; returns the id.
 int64_t insert_log(const LogEntry& entry);

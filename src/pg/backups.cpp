@@ -305,6 +305,20 @@ int64_t prune_backups(const std::optional<std::optional<std::string>>& only_grou
   // UPDATE waits for that session and reads the row again), and so is its
   // file: only the ids the UPDATE returns lose their files.
   const std::string keep_test = table.has_keep_column ? " AND NOT keep" : "";
+  std::vector<TextValue> prune_params = {
+      ids.dump(), only_group && only_group->has_value() ? **only_group : TextValue(),
+      [] {
+        std::string role;
+        guarded([&] { role = GetUserNameFromId(GetUserId(), false); });
+        return role;
+      }(),
+      std::to_string(MyProcPid)};
+  const LogOrigin origin = log_origin(table, "manual");
+  if (table.has_cron_job_columns) {
+    prune_params.push_back(origin.trigger);
+    prune_params.push_back(origin.cron_job_id ? TextValue(std::to_string(*origin.cron_job_id)) : std::nullopt);
+    prune_params.push_back(origin.cron_job_name);
+  }
   auto gone = run_autonomously(
       "WITH expired AS (UPDATE " + table.qualified_name +
           " SET status = 'expired'"
@@ -315,19 +329,14 @@ int64_t prune_backups(const std::optional<std::optional<std::string>>& only_grou
           "                   pg_catalog.string_agg(id::pg_catalog.text, ', ' ORDER BY id) AS list,"
           "                   pg_catalog.jsonb_agg(id) AS ids FROM expired)"
           " INSERT INTO " + table.qualified_name +
-          " (operation, status, tenant, started_at, finished_at, row_count, notes, created_by, pid)"
-          " SELECT 'prune', 'completed', $2, pg_catalog.clock_timestamp(), pg_catalog.clock_timestamp(), n,"
-          "        'expired snapshots: ' OPERATOR(pg_catalog.||) COALESCE(list, 'none'), $3, $4::pg_catalog.int4"
+          " (operation, status, tenant, started_at, finished_at, row_count, notes, created_by, pid" +
+          std::string(table.has_cron_job_columns ? ", trigger, cron_job_id, cron_job_name" : "") +
+          ") SELECT 'prune', 'completed', $2, pg_catalog.clock_timestamp(), pg_catalog.clock_timestamp(), n,"
+          "        'expired snapshots: ' OPERATOR(pg_catalog.||) COALESCE(list, 'none'), $3, $4::pg_catalog.int4" +
+          std::string(table.has_cron_job_columns ? ", $5, $6::pg_catalog.int8, $7" : "") +
           "   FROM listed"
           " RETURNING (SELECT COALESCE(ids, '[]'::pg_catalog.jsonb)::pg_catalog.text FROM listed)",
-      {ids.dump(), only_group && only_group->has_value() ? **only_group : TextValue(),
-       [] {
-         std::string role;
-         guarded([&] { role = GetUserNameFromId(GetUserId(), false); });
-         return role;
-       }(),
-       std::to_string(MyProcPid)},
-      table.owner);
+      prune_params, table.owner);
   expired.clear();
   for (const auto& id : nlohmann::json::parse(gone.value_or("[]"))) expired.push_back(id.get<int64_t>());
   for (auto id : expired) remove_file_quietly(files[id]);

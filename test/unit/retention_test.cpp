@@ -250,6 +250,8 @@ TEST(RetentionScope, TriggersReadFromTheLog) {
   EXPECT_EQ(snapshot_trigger_from_string("manual"), SnapshotTrigger::Manual);
   EXPECT_EQ(snapshot_trigger_from_string("scheduled"), SnapshotTrigger::Scheduled);
   EXPECT_EQ(snapshot_trigger_from_string("pre_restore"), SnapshotTrigger::PreRestore);
+  // A pg_cron job's backup_create is a manual call: prune_manual expires it.
+  EXPECT_EQ(snapshot_trigger_from_string("pg_cron"), SnapshotTrigger::Manual);
   EXPECT_EQ(snapshot_trigger_from_string("Manual"), std::nullopt);
   EXPECT_EQ(snapshot_trigger_from_string(""), std::nullopt);
 }
