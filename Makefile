@@ -16,20 +16,35 @@ PG_CONFIG ?= pg_config
 # Bitcode for the JIT would need clang; this module has no hot expressions.
 override with_llvm = no
 
-SHLIB_LINK += -lstdc++ -lzstd -lcrypto
+# --gc-sections drops the functions and data no entry point reaches (with
+# -ffunction-sections -fdata-sections below, each is a section of its own).
+# The version script exports only what the server looks up by name (see it).
+SHLIB_LINK += -lstdc++ -lzstd -lcrypto -Wl,--gc-sections -Wl,--version-script=src/pg/exports.map
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
-PTB_CXXFLAGS = -std=c++20 -fPIC -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-register -Isrc
+# Debug info was 46 of the library's 50 MB, and the server loads the
+# library into every backend: the default build has none. make DEBUG=1
+# keeps -g; the Debian package builds so, and dh_strip moves the debug info
+# into the -dbgsym package.
+ifeq ($(DEBUG),1)
+PTB_DEBUG = -g
+else
+override CXXFLAGS := $(filter-out -g,$(CXXFLAGS))
+PTB_DEBUG =
+endif
+
+PTB_CXXFLAGS = -std=c++20 -fPIC -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-register -Isrc \
+	-ffunction-sections -fdata-sections
 
 # src/core gets no server include path: a server header there cannot build.
 src/core/%.o: src/core/%.cpp $(wildcard src/core/*.hpp)
 	@scripts/check-core-purity.sh src/core
-	$(CXX) $(PTB_CXXFLAGS) -O2 -g -c -o $@ $<
+	$(CXX) $(PTB_CXXFLAGS) -O2 $(PTB_DEBUG) -c -o $@ $<
 
 src/pg/%.o: src/pg/%.cpp $(wildcard src/pg/*.hpp src/core/*.hpp)
-	$(CXX) $(CXXFLAGS) $(PTB_CXXFLAGS) $(CPPFLAGS) -c -o $@ $<
+	$(CXX) $(CXXFLAGS) $(PTB_DEBUG) $(PTB_CXXFLAGS) $(CPPFLAGS) -c -o $@ $<
 
 # Supported: PostgreSQL 15 to 18 (src/pg/server.hpp holds what differs).
 ifeq ($(shell test $(VERSION_NUM) -lt 150000 -o $(VERSION_NUM) -ge 190000 && echo no),no)

@@ -41,13 +41,14 @@ if ! [ -f "$cache/.complete" ]; then
   build=$(mktemp -d /tmp/ptb-citus-build.XXXXXX)
   trap 'rm -rf "$build"' EXIT
   echo "build-citus: building $(basename "$tarball") for $server (1-3 minutes)" >&2
+  source scripts/step.sh
   tar -xzf "$tarball" -C "$build"
   src=$(ls -d "$build"/citus-*/)
   for p in $patches; do (cd "$src" && patch -s -p0 <"$p"); done
-  (cd "$src" && ./configure PG_CONFIG="$pg_config" --without-libcurl >"$build/configure.log" 2>&1) ||
-    { tail -n 30 "$build/configure.log" >&2; exit 1; }
-  make -C "$src" -s -j"$(nproc)" with_llvm=no >"$build/make.log" 2>&1 ||
-    { tail -n 30 "$build/make.log" >&2; exit 1; }
+  configure() { (cd "$src" && ./configure PG_CONFIG="$pg_config" --without-libcurl >"$build/configure.log" 2>&1); }
+  citus_make() { make -C "$src" -s -j"$(nproc)" with_llvm=no >"$build/make.log" 2>&1; }
+  step "build-citus: configure" configure || { tail -n 30 "$build/configure.log" >&2; exit 1; }
+  step "build-citus: make" citus_make || { tail -n 30 "$build/make.log" >&2; exit 1; }
   "${sudo[@]}" rm -rf "$cache"
   "${sudo[@]}" mkdir -p "$cache"
   "${sudo[@]}" make -C "$src" -s with_llvm=no DESTDIR="$cache/root" install >"$build/install.log" 2>&1 ||

@@ -10,6 +10,7 @@
 # a second run with the same sources and flags builds nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/step.sh
 major=${1:-18}
 # The sources: $PTB_VENDOR, else ../shared/vendor/postgresql next to this
 # checkout, else the team machines' /work/shared/vendor/postgresql.
@@ -57,13 +58,17 @@ src=$(ls -d "$build"/postgresql-*/)
 "${sudo[@]}" rm -rf "$prefix"
 "${sudo[@]}" mkdir -p "$prefix"
 "${sudo[@]}" chown "$(id -u)" "$prefix"
-(cd "$src" && ./configure --prefix="$prefix" "${flags[@]}" >"$build/configure.log" 2>&1) ||
-  { tail -n 30 "$build/configure.log" >&2; exit 1; }
-make -C "$src" -s -j"$(nproc)" >"$build/make.log" 2>&1 || { tail -n 30 "$build/make.log" >&2; exit 1; }
-make -C "$src" -s install >/dev/null
+configure() { (cd "$src" && ./configure --prefix="$prefix" "${flags[@]}" >"$build/configure.log" 2>&1); }
+step "build-postgres: configure" configure || { tail -n 30 "$build/configure.log" >&2; exit 1; }
+server_make() { make -C "$src" -s -j"$(nproc)" >"$build/make.log" 2>&1; }
+step "build-postgres: make (several minutes)" server_make || { tail -n 30 "$build/make.log" >&2; exit 1; }
+step "build-postgres: make install" make -C "$src" -s install >/dev/null
 tar -xzf "$pgtap" -C "$build"
 tapsrc=$(ls -d "$build"/pgtap-*/)
-make -C "$tapsrc" -s PG_CONFIG="$prefix/bin/pg_config" >/dev/null 2>&1
-make -C "$tapsrc" -s PG_CONFIG="$prefix/bin/pg_config" install >/dev/null
+pgtap_build() {
+  make -C "$tapsrc" -s PG_CONFIG="$prefix/bin/pg_config" >/dev/null 2>&1 &&
+    make -C "$tapsrc" -s PG_CONFIG="$prefix/bin/pg_config" install >/dev/null
+}
+step "build-postgres: pgTAP" pgtap_build
 touch "$prefix/.complete"
 echo "$prefix/bin/pg_config"

@@ -5,11 +5,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source test/lib/cluster.sh
+source scripts/step.sh
 
 bash scripts/install-deps.sh
 echo "== build and install"
-make -s -j2 >/dev/null
-if [ "$(id -u)" = 0 ]; then make -s install >/dev/null; else sudo make -s install >/dev/null; fi
+step "make (a minute or two the first time)" make -s -j2 >/dev/null
+sudo=()
+[ "$(id -u)" = 0 ] || sudo=(sudo)
+step "make install into $("${PG_CONFIG:-pg_config}" --pkglibdir)" "${sudo[@]}" make -s install >/dev/null
 
 work=$(mktemp -d /tmp/ptb-demo.XXXXXX)
 chmod 755 "$work"

@@ -9,6 +9,7 @@ packages=(
   nlohmann-json3-dev libgtest-dev libzstd-dev libssl-dev
   libipc-run-perl python3 python3-jsonschema python3-croniter python3-dateutil python3-psycopg2 python3-sqlalchemy
   zstd
+  debhelper dpkg-dev fakeroot postgresql-all
 )
 
 missing=()

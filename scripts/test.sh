@@ -24,6 +24,7 @@ export PG_CONFIG
 export PATH="$("$PG_CONFIG" --bindir):$PATH"
 echo "== server: $("$PG_CONFIG" --version) ($PG_CONFIG)"
 source test/lib/cluster.sh
+source scripts/step.sh
 layers=" ${PTB_LAYERS:-unit fuzz regress pgtap system} "
 layer() { [[ "$layers" == *" $1 "* ]]; }
 
@@ -45,15 +46,24 @@ record() {  # layer passed failed
 sudo=()
 [ "$(id -u)" = 0 ] || sudo=(sudo)
 
+cmake_build() {  # DIR [CMAKE OPTIONS...]
+  local dir=$1
+  shift
+  cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=Debug "$@" >/dev/null && cmake --build "$dir" -j2 >/dev/null
+}
+extension_build() {
+  make -s clean >/dev/null 2>&1   # objects built for another server must not be linked
+  make -s -j2 >/dev/null || { make -j1 2>&1 | grep -E "error|Error" | head -n 20; return 1; }
+}
+
 echo "== build"
 if layer unit; then
-  cmake -S . -B build -DCMAKE_BUILD_TYPE=Debug >/dev/null && cmake --build build -j2 >/dev/null || exit 1
-  cmake -S . -B build-sanitize -DCMAKE_BUILD_TYPE=Debug -DPTB_SANITIZE=ON >/dev/null &&
-    cmake --build build-sanitize -j2 >/dev/null || exit 1
+  step "unit tests: cmake build in build/ (a few minutes from scratch)" cmake_build build || exit 1
+  step "unit tests: cmake build with ASan/UBSan in build-sanitize/ (a few minutes from scratch)" \
+    cmake_build build-sanitize -DPTB_SANITIZE=ON || exit 1
 fi
-make -s clean >/dev/null 2>&1   # objects built for another server must not be linked
-make -s -j2 >/dev/null || { make -j1 2>&1 | grep -E "error|Error" | head -n 20; exit 1; }
-"${sudo[@]}" make -s install >/dev/null || exit 1
+step "extension: make for $("$PG_CONFIG" --version) (a minute or two)" extension_build || exit 1
+step "extension: make install into $("$PG_CONFIG" --pkglibdir)" "${sudo[@]}" make -s install >/dev/null || exit 1
 
 layer unit && echo "== unit (ctest)"
 layer unit && for dir in build build-sanitize; do
@@ -68,7 +78,8 @@ done
 
 if layer fuzz; then
 echo "== fuzz (libFuzzer, ${FUZZ_SECONDS:-20} s per target)"
-out=$(bash test/fuzz/run.sh 2>&1)
+# stderr passes through: run.sh says there what it compiles and runs.
+out=$(bash test/fuzz/run.sh)
 echo "$out" | grep -E "^(ok|not ok)"
 counts=$(echo "$out" | sed -nE 's/^([0-9]+) passed, ([0-9]+) failed$/\1 \2/p' | tail -n 1)
 if [ -n "$counts" ]; then record fuzz ${counts% *} ${counts#* }; else echo "$out" | tail -n 20; record fuzz 0 1; fi
@@ -78,7 +89,8 @@ if layer regress || layer pgtap; then
 echo "== regress (pg_regress)"
 cluster_start "$cluster" || exit 1
 [ "$(id -u)" = 0 ] && chown -R postgres: "$root/results" 2>/dev/null
-out=$(make -s installcheck 2>&1)
+run_regress() { out=$(make -s installcheck 2>&1); }
+step "regress: make installcheck" run_regress
 echo "$out" | grep -E "^(ok|not ok|test |#|     [a-z])| tests? (passed|failed)" | tail -n 30
 total=$(ls sql/*.sql | grep -vc 'pg_tenant_backup--')
 bad=$(echo "$out" | grep -cE "^not ok| \.\.\. FAILED|FAILED \(test process")
@@ -93,7 +105,8 @@ psql -qX -v ON_ERROR_STOP=1 -c "CREATE DATABASE ptb_pgtap" &&
     -c "SET client_min_messages = warning" \
     -c "CREATE EXTENSION pgtap" -c "CREATE EXTENSION pg_tenant_backup" \
     -f test/fixtures/shop.sql -f test/fixtures/all_types.sql -f test/pgtap/helpers.sql >/dev/null || exit 1
-out=$(pg_prove -d ptb_pgtap $(ls test/pgtap/*.sql | grep -v helpers.sql) 2>&1)
+run_pgtap() { out=$(pg_prove -d ptb_pgtap $(ls test/pgtap/*.sql | grep -v helpers.sql) 2>&1); }
+step "pgtap: pg_prove over test/pgtap (a few minutes)" run_pgtap
 echo "$out" | tail -n 12
 total=$(echo "$out" | sed -nE 's/^Files=[0-9]+, Tests=([0-9]+),.*/\1/p')
 bad=$(echo "$out" | grep -oE "Failed [0-9]+/[0-9]+ subtests" | awk -F'[ /]' '{s+=$2} END {print s+0}')

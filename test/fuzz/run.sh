@@ -4,6 +4,7 @@
 # Prints "N passed, M failed" over the targets.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
+source scripts/step.sh
 seconds=${FUZZ_SECONDS:-20}
 out=$(mktemp -d /tmp/ptb-fuzz.XXXXXX)
 trap 'rm -rf "$out"' EXIT
@@ -11,12 +12,16 @@ flags=(-std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recov
 core=(src/core/*.cpp)
 passed=0
 failed=0
+compile() {  # TARGET; the compiler's messages go to a file, shown on failure
+  clang++ "${flags[@]}" "test/fuzz/$1_fuzz.cpp" "${core[@]}" -lzstd -lcrypto -o "$out/$1" 2>"$out/$1.build"
+}
 for target in snapshot_reader schedule encryption; do
-  if ! clang++ "${flags[@]}" "test/fuzz/${target}_fuzz.cpp" "${core[@]}" -lzstd -lcrypto -o "$out/$target" 2>"$out/$target.build"; then
+  if ! step "fuzz: compiling $target with clang, ASan and UBSan (a minute or two)" compile "$target"; then
     echo "not ok - $target: build failed"; tail -n 20 "$out/$target.build"; failed=$((failed + 1)); continue
   fi
   corpus="$out/corpus-$target"
   cp -r "test/fuzz/corpus/${target/_reader/}" "$corpus"
+  echo "-- fuzz: running $target for ${seconds} s" >&2
   if "$out/$target" -max_total_time="$seconds" -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
        -print_final_stats=1 "$corpus" >"$out/$target.log" 2>&1; then
     runs=$(grep -m1 -oE 'stat::number_of_executed_units: *[0-9]+' "$out/$target.log" | grep -oE '[0-9]+$')

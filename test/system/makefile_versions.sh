@@ -41,4 +41,13 @@ for v in "14.9 140009" "19.0 190000" "15.5 150005" "16.4 160004" "17.2 170002" "
   check_match "PostgreSQL $1: it would still build the module" 'pg_tenant_backup\.so' "$out"
 done
 check "the real pg_config ($("$real" --version)): no warning" 0 "$(make -n PG_CONFIG="$real" 2>&1 | grep -c untested || true)"
+
+# The library a server loads is built without debug info unless DEBUG=1
+# (docs/operations.md, "The library's size"); the link drops unused
+# sections and exports through the version script either way.
+compiles() { make -n -B PG_CONFIG="$real" "$@" src/core/names.o src/pg/module.o 2>&1 | grep -E '^(g\+\+|c\+\+|clang)'; }
+check "by default no object is compiled with -g" 0 "$(compiles | grep -cE '(^| )-g( |$)' || true)"
+check "make DEBUG=1 compiles every object with -g" 2 "$(compiles DEBUG=1 | grep -cE '(^| )-g( |$)' || true)"
+check_match "the link collects unused sections and exports through src/pg/exports.map" \
+  '--gc-sections.*--version-script=src/pg/exports\.map' "$(make -n -B PG_CONFIG="$real" 2>&1 | grep -- '-shared')"
 finish
