@@ -13,6 +13,13 @@
 # against it. PTB_LAYERS picks layers (default "unit fuzz regress pgtap
 # system"); PTB_SYSTEM_TESTS, a space-separated list of names, picks system
 # tests (default: all of test/system).
+#
+# Names on the command line pick what runs instead: a layer's name runs that
+# layer, a test's name that test alone, in its layer: a system test
+# (test/system/NAME.sh), a pgTAP file (test/pgtap/NAME.sql) or a pg_regress
+# test (sql/NAME.sql). test/README.md maps features to tests.
+#   scripts/test.sh migrations import_validation     # one system test, one pgTAP file
+#   scripts/test.sh regress pgtap                    # two layers
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -26,6 +33,30 @@ echo "== server: $("$PG_CONFIG" --version) ($PG_CONFIG)"
 source test/lib/cluster.sh
 source scripts/step.sh
 layers=" ${PTB_LAYERS:-unit fuzz regress pgtap system} "
+pgtap_files=$(ls test/pgtap/*.sql | grep -v helpers.sql)
+regress_tests=""  # empty: the Makefile's REGRESS, every test
+if [ $# -gt 0 ]; then
+  layers=" "
+  system_tests=""
+  pgtap_picked=""
+  for arg in "$@"; do
+    case "$arg" in
+      unit | fuzz | regress | pgtap | system) layers+="$arg "; continue ;;
+    esac
+    found=no
+    if [ -f "test/system/$arg.sh" ]; then system_tests+=" $arg"; found=yes; fi
+    if [ -f "test/pgtap/$arg.sql" ] && [ "$arg" != helpers ]; then pgtap_picked+=" test/pgtap/$arg.sql"; found=yes; fi
+    if [ -f "sql/$arg.sql" ] && [[ "$arg" != pg_tenant_backup--* ]]; then regress_tests+=" $arg"; found=yes; fi
+    if [ $found = no ]; then
+      echo "no layer or test is named \"$arg\": layers are unit fuzz regress pgtap system; tests are in test/README.md" >&2
+      exit 2
+    fi
+  done
+  # A named test runs in its layer unless the whole layer was named too.
+  if [ -n "$system_tests" ] && [[ "$layers" != *" system "* ]]; then layers+="system "; export PTB_SYSTEM_TESTS=$system_tests; fi
+  if [ -n "$pgtap_picked" ] && [[ "$layers" != *" pgtap "* ]]; then layers+="pgtap "; pgtap_files=$pgtap_picked; fi
+  if [ -n "$regress_tests" ] && [[ "$layers" != *" regress "* ]]; then layers+="regress "; else regress_tests=""; fi
+fi
 layer() { [[ "$layers" == *" $1 "* ]]; }
 
 work=$(mktemp -d /tmp/ptb-test.XXXXXX)
@@ -86,26 +117,35 @@ if [ -n "$counts" ]; then record fuzz ${counts% *} ${counts#* }; else echo "$out
 fi
 
 if layer regress || layer pgtap; then
-echo "== regress (pg_regress)"
 cluster_start "$cluster" || exit 1
+fi
+if layer regress; then
+echo "== regress (pg_regress)"
 [ "$(id -u)" = 0 ] && chown -R postgres: "$root/results" 2>/dev/null
-run_regress() { out=$(make -s installcheck 2>&1); }
+if [ -n "$regress_tests" ]; then
+  run_regress() { out=$(make -s installcheck REGRESS="$regress_tests" 2>&1); }
+  total=$(echo $regress_tests | wc -w)
+else
+  run_regress() { out=$(make -s installcheck 2>&1); }
+  total=$(ls sql/*.sql | grep -vc 'pg_tenant_backup--')
+fi
 step "regress: make installcheck" run_regress
 echo "$out" | grep -E "^(ok|not ok|test |#|     [a-z])| tests? (passed|failed)" | tail -n 30
-total=$(ls sql/*.sql | grep -vc 'pg_tenant_backup--')
 bad=$(echo "$out" | grep -cE "^not ok| \.\.\. FAILED|FAILED \(test process")
 if echo "$out" | grep -q "All [0-9]* tests passed"; then bad=0;
 elif [ "$bad" = 0 ]; then bad=$total; echo "$out" | tail -n 20; fi
 [ "$bad" = 0 ] || { [ -f regression.diffs ] && head -n 80 regression.diffs; }
 record regress $((total - bad)) "$bad"
+fi
 
+if layer pgtap; then
 echo "== pgtap (pg_prove)"
 psql -qX -v ON_ERROR_STOP=1 -c "CREATE DATABASE ptb_pgtap" &&
   psql -qX -v ON_ERROR_STOP=1 -d ptb_pgtap \
     -c "SET client_min_messages = warning" \
     -c "CREATE EXTENSION pgtap" -c "CREATE EXTENSION pg_tenant_backup" \
     -f test/fixtures/shop.sql -f test/fixtures/all_types.sql -f test/pgtap/helpers.sql >/dev/null || exit 1
-run_pgtap() { out=$(pg_prove -d ptb_pgtap $(ls test/pgtap/*.sql | grep -v helpers.sql) 2>&1); }
+run_pgtap() { out=$(pg_prove -d ptb_pgtap $pgtap_files 2>&1); }
 step "pgtap: pg_prove over test/pgtap (a few minutes)" run_pgtap
 echo "$out" | tail -n 12
 total=$(echo "$out" | sed -nE 's/^Files=[0-9]+, Tests=([0-9]+),.*/\1/p')
@@ -113,7 +153,9 @@ bad=$(echo "$out" | grep -oE "Failed [0-9]+/[0-9]+ subtests" | awk -F'[ /]' '{s+
 [ -n "$total" ] || { total=1; bad=1; }
 if ! echo "$out" | grep -q "^Result: PASS" && [ "$bad" = 0 ]; then bad=1; fi
 record pgtap $((total - bad)) "$bad"
+fi
 
+if layer regress || layer pgtap; then
 echo "== crash check"
 if cluster_crashed "$cluster"; then
   grep -E "terminated by signal|PANIC" "$(cluster_log "$cluster")"
