@@ -69,24 +69,19 @@ void delete_backup(int64_t id) {
   }
   std::string role;
   pg::guarded([&] { role = GetUserNameFromId(GetUserId(), false); });
-  const pg::LogOrigin origin = pg::log_origin(table, "manual");
+  const pg::OriginColumns origin = pg::manual_call_origin(table, 4);
   std::vector<pg::TextValue> params = {std::to_string(id), role, std::to_string(MyProcPid)};
-  if (table.has_cron_job_columns) {
-    params.push_back(origin.trigger);
-    params.push_back(origin.cron_job_id ? pg::TextValue(std::to_string(*origin.cron_job_id)) : std::nullopt);
-    params.push_back(origin.cron_job_name);
-  }
+  params.insert(params.end(), origin.params.begin(), origin.params.end());
   pg::run_autonomously(
       "WITH deleted AS (UPDATE " + table.qualified_name +
           " SET status = 'deleted' WHERE id OPERATOR(pg_catalog.=) $1::pg_catalog.int8"
           " RETURNING id, tenant, file_name)"
           " INSERT INTO " + table.qualified_name +
           " (operation, status, tenant, started_at, finished_at, file_name, source_id, created_by, pid" +
-          std::string(table.has_cron_job_columns ? ", trigger, cron_job_id, cron_job_name" : "") +
+          origin.columns +
           ") SELECT 'delete', 'completed', tenant, pg_catalog.clock_timestamp(),"
           "        pg_catalog.clock_timestamp(), file_name, id, $2::pg_catalog.name,"
-          "        $3::pg_catalog.int4" +
-          std::string(table.has_cron_job_columns ? ", $4, $5::pg_catalog.int8, $6" : "") +
+          "        $3::pg_catalog.int4" + origin.values +
           " FROM deleted",
       params, table.owner);
   if (doomed) pg::remove_file_quietly(*doomed);

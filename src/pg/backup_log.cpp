@@ -136,6 +136,14 @@ LogOrigin log_origin(const LogTable& table, const std::string& trigger) {
   return origin;
 }
 
+OriginColumns manual_call_origin(const LogTable& table, int first_param) {
+  if (!table.has_cron_job_columns) return {};
+  const LogOrigin origin = log_origin(table, "manual");
+  auto param = [&](int offset) { return "$" + std::to_string(first_param + offset); };
+  return {", trigger, cron_job_id, cron_job_name", ", " + param(0) + ", " + param(1) + "::pg_catalog.int8, " + param(2),
+          {origin.trigger, number(origin.cron_job_id), origin.cron_job_name}};
+}
+
 std::string log_clock() {
   // ISO 8601 in UTC: reads back the same whatever DateStyle and TimeZone are.
   return *Spi::query(

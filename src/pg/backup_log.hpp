@@ -10,10 +10,12 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "pg/boundary.hpp"
 #include "pg/owner_rights.hpp"
 #include "pg/server.hpp"
+#include "pg/spi.hpp"
 
 namespace ptb::pg {
 
@@ -66,6 +68,17 @@ struct LogOrigin {
   std::optional<std::string> cron_job_name;
 };
 LogOrigin log_origin(const LogTable& table, const std::string& trigger);
+
+// The origin of a manual call as a row written by a statement of its own
+// records it: ", trigger, cron_job_id, cron_job_name" for the column list,
+// the values as parameters numbered from `first_param`, and those
+// parameters; all empty on 0.1.0's table, which has no such columns.
+struct OriginColumns {
+  std::string columns;
+  std::string values;
+  std::vector<TextValue> params;
+};
+OriginColumns manual_call_origin(const LogTable& table, int first_param);
 
 // Inserts in the caller's transaction; returns the id.
 int64_t insert_log(const LogEntry& entry);

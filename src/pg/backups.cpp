@@ -313,12 +313,8 @@ int64_t prune_backups(const std::optional<std::optional<std::string>>& only_grou
         return role;
       }(),
       std::to_string(MyProcPid)};
-  const LogOrigin origin = log_origin(table, "manual");
-  if (table.has_cron_job_columns) {
-    prune_params.push_back(origin.trigger);
-    prune_params.push_back(origin.cron_job_id ? TextValue(std::to_string(*origin.cron_job_id)) : std::nullopt);
-    prune_params.push_back(origin.cron_job_name);
-  }
+  const OriginColumns origin = manual_call_origin(table, 5);
+  prune_params.insert(prune_params.end(), origin.params.begin(), origin.params.end());
   auto gone = run_autonomously(
       "WITH expired AS (UPDATE " + table.qualified_name +
           " SET status = 'expired'"
@@ -330,10 +326,10 @@ int64_t prune_backups(const std::optional<std::optional<std::string>>& only_grou
           "                   pg_catalog.jsonb_agg(id) AS ids FROM expired)"
           " INSERT INTO " + table.qualified_name +
           " (operation, status, tenant, started_at, finished_at, row_count, notes, created_by, pid" +
-          std::string(table.has_cron_job_columns ? ", trigger, cron_job_id, cron_job_name" : "") +
+          origin.columns +
           ") SELECT 'prune', 'completed', $2, pg_catalog.clock_timestamp(), pg_catalog.clock_timestamp(), n,"
           "        'expired snapshots: ' OPERATOR(pg_catalog.||) COALESCE(list, 'none'), $3, $4::pg_catalog.int4" +
-          std::string(table.has_cron_job_columns ? ", $5, $6::pg_catalog.int8, $7" : "") +
+          origin.values +
           "   FROM listed"
           " RETURNING (SELECT COALESCE(ids, '[]'::pg_catalog.jsonb)::pg_catalog.text FROM listed)",
       prune_params, table.owner);
