@@ -435,7 +435,7 @@ RecordedColumns recorded_columns_of(const json& schema_tables) {
 void apply_renames(const core::RenameMap& rename, std::vector<std::vector<Section>*> parts,
                    RecordedColumns& recorded, std::vector<core::SchemaDifference>& differences) {
   if (rename.empty()) return;
-  std::set<core::QualifiedName> used_tables, used_column_tables;
+  std::set<core::QualifiedName> used_tables;
   std::set<std::pair<core::QualifiedName, std::string>> used_columns;
   std::set<TableKey> renamed_recorded;
   for (auto* part : parts)
@@ -451,7 +451,6 @@ void apply_renames(const core::RenameMap& rename, std::vector<std::vector<Sectio
       std::map<std::string, std::string> column_map;
       for (const auto& [table, columns] : rename.columns)
         if (table.matches(s.schema, s.name)) {
-          used_column_tables.insert(table);
           for (const auto& [from, to] : columns) {
             column_map[from] = to;
             if (std::find(s.columns.begin(), s.columns.end(), from) != s.columns.end())
@@ -1453,8 +1452,8 @@ ImportOutcome run_import(const ImportRequest& request) {
   // without a default takes no inserted row, one made NOT NULL no NULL.
   std::vector<core::SchemaDifference> row_differences;
   for (auto* t : data_tables) {
+    const int64_t inserted = t->needs_value.empty() ? 0 : first_int(run(core::count_missing_sql(t->staged), params));
     for (const auto& column : t->needs_value) {
-      const int64_t inserted = first_int(run(core::count_missing_sql(t->staged), params));
       if (inserted == 0)
         differences.push_back({t->staged.display, column, "column_added",
                                "added NOT NULL without a default; no row is inserted, so none needs a value", ""});
