@@ -52,14 +52,9 @@ std::vector<std::string> qualified(const std::vector<std::string>& columns, std:
   return out;
 }
 
-[[noreturn]] void bad_option(std::string_view option, const std::string& why) {
-  throw Error(sqlstate::kInvalidParameterValue,
-              "invalid value for option \"" + std::string(option) + "\": " + why);
-}
-
 bool bool_option(const std::string& key, const json& value) {
   if (value.is_null()) return false;
-  if (!value.is_boolean()) bad_option(key, "expected true or false");
+  if (!value.is_boolean()) invalid_option_value(key, "expected true or false");
   return value.get<bool>();
 }
 
@@ -127,7 +122,7 @@ ImportOptions parse_import_options(std::string_view json_text) {
       else if (value.is_null())
         o.expected_tenant = std::optional<std::string>();
       else
-        bad_option(key, "expected the tenant as a string, or null for the whole database");
+        invalid_option_value(key, "expected the tenant as a string, or null for the whole database");
     } else if (key == "target_tenant") {
       if (!value.is_null())
         throw Error(sqlstate::kFeatureNotSupported,
@@ -142,13 +137,13 @@ ImportOptions parse_import_options(std::string_view json_text) {
       o.column_defaults = parse_column_defaults(value);
     } else if (key == "key_columns") {
       if (!value.is_object())
-        bad_option(key, "expected an object {\"table\": [\"column\", ...]}");
+        invalid_option_value(key, "expected an object {\"table\": [\"column\", ...]}");
       for (const auto& [table, columns] : value.items()) {
         QualifiedName name;
         try {
           name = parse_qualified_name(table);
         } catch (const Error& e) {
-          bad_option(key, e.what());
+          invalid_option_value(key, e.what());
         }
         std::vector<std::string> items;
         if (columns.is_string()) {
@@ -156,19 +151,19 @@ ImportOptions parse_import_options(std::string_view json_text) {
         } else if (columns.is_array()) {
           for (const auto& c : columns) {
             if (!c.is_string())
-              bad_option(key, "the columns of \"" + table + "\" must be strings");
+              invalid_option_value(key, "the columns of \"" + table + "\" must be strings");
             items.push_back(c.get<std::string>());
           }
         } else {
-          bad_option(key, "the columns of \"" + table + "\" must be an array of names");
+          invalid_option_value(key, "the columns of \"" + table + "\" must be an array of names");
         }
         std::vector<std::string> parsed;
         try {
           for (const auto& item : items) parsed.push_back(parse_identifier(item));
         } catch (const Error& e) {
-          bad_option(key, e.what());
+          invalid_option_value(key, e.what());
         }
-        if (parsed.empty()) bad_option(key, "\"" + table + "\" names no column");
+        if (parsed.empty()) invalid_option_value(key, "\"" + table + "\" names no column");
         o.key_columns[name] = std::move(parsed);
       }
     }

@@ -9,31 +9,31 @@
 
 namespace ptb::core {
 
-namespace {
-
-using json = nlohmann::json;
-
-[[noreturn]] void bad_value(std::string_view option, const std::string& why) {
+void invalid_option_value(std::string_view option, const std::string& why) {
   throw Error(sqlstate::kInvalidParameterValue,
               "invalid value for option \"" + std::string(option) + "\": " + why);
 }
 
+namespace {
+
+using json = nlohmann::json;
+
 TenancyMode parse_tenancy(std::string_view option, std::string_view text) {
   if (text == "column") return TenancyMode::Column;
   if (text == "schema") return TenancyMode::Schema;
-  bad_value(option, "\"" + std::string(text) + "\" is not one of column, schema");
+  invalid_option_value(option, "\"" + std::string(text) + "\" is not one of column, schema");
 }
 
 std::string parse_column_name(std::string_view option, std::string_view text,
                               bool allow_empty) {
   if (text.empty()) {
     if (allow_empty) return {};
-    bad_value(option, "a column name is required");
+    invalid_option_value(option, "a column name is required");
   }
   try {
     return parse_identifier(text);
   } catch (const Error& e) {
-    bad_value(option, e.what());
+    invalid_option_value(option, e.what());
   }
 }
 
@@ -43,9 +43,9 @@ std::vector<std::string> parse_schema_list(std::string_view option,
   try {
     for (const auto& item : items) out.push_back(parse_identifier(item));
   } catch (const Error& e) {
-    bad_value(option, e.what());
+    invalid_option_value(option, e.what());
   }
-  if (out.empty()) bad_value(option, "at least one schema is required");
+  if (out.empty()) invalid_option_value(option, "at least one schema is required");
   return out;
 }
 
@@ -55,7 +55,7 @@ std::vector<QualifiedName> parse_table_list(std::string_view option,
   try {
     for (const auto& item : items) out.push_back(parse_qualified_name(item));
   } catch (const Error& e) {
-    bad_value(option, e.what());
+    invalid_option_value(option, e.what());
   }
   return out;
 }
@@ -64,22 +64,22 @@ std::vector<QualifiedName> parse_table_list(std::string_view option,
 std::vector<std::string> list_items(std::string_view option, const json& value) {
   if (value.is_string()) return split_name_list(value.get<std::string>());
   if (!value.is_array())
-    bad_value(option, "expected an array of names or a comma-separated string");
+    invalid_option_value(option, "expected an array of names or a comma-separated string");
   std::vector<std::string> items;
   for (const auto& item : value) {
-    if (!item.is_string()) bad_value(option, "every item must be a string");
+    if (!item.is_string()) invalid_option_value(option, "every item must be a string");
     items.push_back(item.get<std::string>());
   }
   return items;
 }
 
 const std::string& string_value(std::string_view option, const json& value) {
-  if (!value.is_string()) bad_value(option, "expected a string");
+  if (!value.is_string()) invalid_option_value(option, "expected a string");
   return value.get_ref<const std::string&>();
 }
 
 bool bool_value(std::string_view option, const json& value) {
-  if (!value.is_boolean()) bad_value(option, "expected true or false");
+  if (!value.is_boolean()) invalid_option_value(option, "expected true or false");
   return value.get<bool>();
 }
 
@@ -89,7 +89,7 @@ bool bool_value(std::string_view option, const json& value) {
 std::map<QualifiedName, PolymorphicLink> parse_polymorphic(const json& value) {
   const std::string option = "polymorphic";
   if (!value.is_object())
-    bad_value(option, "expected an object {\"table\": {\"type\": \"type column\", \"id\": \"id column\"}}");
+    invalid_option_value(option, "expected an object {\"table\": {\"type\": \"type column\", \"id\": \"id column\"}}");
   std::map<QualifiedName, PolymorphicLink> out;
   for (const auto& [table, spec] : value.items()) {
     const std::string where = "the entry for \"" + table + "\"";
@@ -97,42 +97,42 @@ std::map<QualifiedName, PolymorphicLink> parse_polymorphic(const json& value) {
     try {
       name = parse_qualified_name(table);
     } catch (const Error& e) {
-      bad_value(option, e.what());
+      invalid_option_value(option, e.what());
     }
     if (!spec.is_object())
-      bad_value(option, where + " must be an object with the keys type and id (and optionally types, follow)");
+      invalid_option_value(option, where + " must be an object with the keys type and id (and optionally types, follow)");
     PolymorphicLink link;
     for (const auto& [key, item] : spec.items()) {
       if (key == "type" || key == "id") {
         if (!item.is_string() || item.get<std::string>().empty())
-          bad_value(option, where + ": \"" + key + "\" must be a column name");
+          invalid_option_value(option, where + ": \"" + key + "\" must be a column name");
         (key == "type" ? link.type_column : link.id_column) =
             parse_column_name(option, item.get<std::string>(), false);
       } else if (key == "types") {
         if (!item.is_object())
-          bad_value(option, where + ": \"types\" must be an object {\"type value\": \"table\"}");
+          invalid_option_value(option, where + ": \"types\" must be an object {\"type value\": \"table\"}");
         for (const auto& [type_value, target] : item.items()) {
           if (!target.is_string() || target.get<std::string>().empty())
-            bad_value(option, where + ": the table for type \"" + type_value + "\" must be a table name");
+            invalid_option_value(option, where + ": the table for type \"" + type_value + "\" must be a table name");
           try {
             link.types[type_value] = parse_qualified_name(target.get<std::string>());
           } catch (const Error& e) {
-            bad_value(option, e.what());
+            invalid_option_value(option, e.what());
           }
         }
       } else if (key == "follow") {
         if (item.is_null()) continue;  // every referenced table, as options_to_json records it
         link.follow = parse_table_list(option, list_items(option, item));
       } else {
-        bad_value(option, where + " has an unknown key \"" + key + "\" (valid: type, id, types, follow)");
+        invalid_option_value(option, where + " has an unknown key \"" + key + "\" (valid: type, id, types, follow)");
       }
     }
     if (link.type_column.empty() || link.id_column.empty())
-      bad_value(option, where + " must name both the type column (\"type\") and the id column (\"id\")");
+      invalid_option_value(option, where + " must name both the type column (\"type\") and the id column (\"id\")");
     if (link.type_column == link.id_column)
-      bad_value(option, where + ": the type and id columns must differ");
+      invalid_option_value(option, where + ": the type and id columns must differ");
     if (!out.emplace(name, std::move(link)).second)
-      bad_value(option, "table \"" + name.to_string() + "\" is named twice");
+      invalid_option_value(option, "table \"" + name.to_string() + "\" is named twice");
   }
   return out;
 }
@@ -254,7 +254,7 @@ StoredSnapshotOptions apply_stored_snapshot_options(std::string_view json_text,
   if (!doc.is_object()) return o;  // apply_options_json reports it
   if (auto it = doc.find("compression"); it != doc.end()) {
     const std::string& c = string_value("compression", *it);
-    if (c != "none" && c != "zstd") bad_value("compression", "\"" + c + "\" is not one of none, zstd");
+    if (c != "none" && c != "zstd") invalid_option_value("compression", "\"" + c + "\" is not one of none, zstd");
     o.compression = c;
   }
   if (auto it = doc.find("verify_after_backup"); it != doc.end())
@@ -325,15 +325,15 @@ SnapshotOptions apply_options_json(std::string_view json_text, SnapshotOptions o
         o.tables = parse_table_list(key, list_items(key, value));
     } else if (key == "owning_fks") {
       if (!value.is_object())
-        bad_value(key, "expected an object {\"table\": \"constraint name\"}");
+        invalid_option_value(key, "expected an object {\"table\": \"constraint name\"}");
       o.owning_fks.clear();
       for (const auto& [table, constraint] : value.items()) {
         if (!constraint.is_string() || constraint.get<std::string>().empty())
-          bad_value(key, "the constraint for \"" + table + "\" must be a non-empty string");
+          invalid_option_value(key, "the constraint for \"" + table + "\" must be a non-empty string");
         try {
           o.owning_fks[parse_qualified_name(table)] = constraint.get<std::string>();
         } catch (const Error& e) {
-          bad_value(key, e.what());
+          invalid_option_value(key, e.what());
         }
       }
     } else if (key == "polymorphic") {

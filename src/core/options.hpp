@@ -81,6 +81,10 @@ SnapshotOptions options_from_settings(const SettingStrings& settings);
 // about to store it; throws Error(22023) saying what is wrong.
 void validate_setting(std::string_view name, std::string_view value);
 
+// Error(22023) "invalid value for option "<option>": <why>", the one way an
+// option of any function is refused for its value.
+[[noreturn]] void invalid_option_value(std::string_view option, const std::string& why);
+
 // Applies a jsonb opts document (as JSON text) on top of base. Unknown keys
 // and wrongly typed values throw Error(22023) listing the valid options.
 // `extra_keys` are options of the calling function (backup_create's
