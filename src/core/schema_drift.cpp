@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/error.hpp"
+#include "core/options.hpp"
 
 namespace ptb::core {
 namespace {
@@ -56,14 +57,19 @@ int integer_digits(const std::string& base) {
   return 0;
 }
 
+// text or varchar without a limit: it holds any value's text, which is what
+// the snapshot holds.
+bool holds_any_text(const TypeName& t) {
+  return t.modifiers.empty() && (t.base == "text" || t.base == "character varying");
+}
+
 bool is_time_with_precision(const std::string& base) {
   return base == "timestamp without time zone" || base == "timestamp with time zone" ||
          base == "time without time zone" || base == "time with time zone";
 }
 
 TypeChange element_change(const TypeName& from, const TypeName& to) {
-  const bool unbounded_text = to.modifiers.empty() && (to.base == "text" || to.base == "character varying");
-  if (unbounded_text) return TypeChange::Lossless;  // a value's text is what the snapshot holds
+  if (holds_any_text(to)) return TypeChange::Lossless;
   // Strings: a limit at least as long.
   if ((from.base == "character varying" || from.base == "character") && !from.modifiers.empty() &&
       to.base == "character varying" && to.modifiers.size() == 1 && to.modifiers[0] >= from.modifiers[0])
@@ -102,15 +108,11 @@ TypeChange element_change(const TypeName& from, const TypeName& to) {
   return TypeChange::Lossy;
 }
 
-[[noreturn]] void bad(const std::string& option, const std::string& why) {
-  throw Error(sqlstate::kInvalidParameterValue, "invalid value for option \"" + option + "\": " + why);
-}
-
 QualifiedName table_name(const std::string& option, const std::string& text) {
   try {
     return parse_qualified_name(text);
   } catch (const Error& e) {
-    bad(option, e.what());
+    invalid_option_value(option, e.what());
   }
 }
 
@@ -118,7 +120,7 @@ std::string column_name(const std::string& option, const std::string& text) {
   try {
     return parse_identifier(text);
   } catch (const Error& e) {
-    bad(option, e.what());
+    invalid_option_value(option, e.what());
   }
 }
 
@@ -128,8 +130,7 @@ TypeChange classify_type_change(std::string_view from_text, std::string_view to_
   if (from_text == to_text) return TypeChange::Same;
   const TypeName from = parse_type_name(from_text);
   const TypeName to = parse_type_name(to_text);
-  if (to.dimensions == 0 && to.modifiers.empty() && (to.base == "text" || to.base == "character varying"))
-    return TypeChange::Lossless;  // an array's text too
+  if (to.dimensions == 0 && holds_any_text(to)) return TypeChange::Lossless;  // an array's text too
   if (from.dimensions != to.dimensions) return TypeChange::Lossy;
   return element_change(from, to);
 }
@@ -137,22 +138,22 @@ TypeChange classify_type_change(std::string_view from_text, std::string_view to_
 RenameMap parse_rename(const json& value) {
   const std::string option = "rename";
   if (!value.is_object())
-    bad(option, "expected {\"tables\": {\"old\": \"new\"}, \"columns\": {\"table\": {\"old\": \"new\"}}}");
+    invalid_option_value(option, "expected {\"tables\": {\"old\": \"new\"}, \"columns\": {\"table\": {\"old\": \"new\"}}}");
   RenameMap map;
   for (const auto& [key, entries] : value.items()) {
-    if (key != "tables" && key != "columns") bad(option, "unknown key \"" + key + "\" (expected tables or columns)");
-    if (!entries.is_object()) bad(option, "\"" + key + "\" must be an object");
+    if (key != "tables" && key != "columns") invalid_option_value(option, "unknown key \"" + key + "\" (expected tables or columns)");
+    if (!entries.is_object()) invalid_option_value(option, "\"" + key + "\" must be an object");
     for (const auto& [from, to] : entries.items()) {
       const QualifiedName table = table_name(option, from);
       if (key == "tables") {
-        if (!to.is_string()) bad(option, "the new name of table \"" + from + "\" must be a string");
+        if (!to.is_string()) invalid_option_value(option, "the new name of table \"" + from + "\" must be a string");
         map.tables[table] = table_name(option, to.get<std::string>());
         continue;
       }
-      if (!to.is_object()) bad(option, "the columns of \"" + from + "\" must be an object {\"old\": \"new\"}");
+      if (!to.is_object()) invalid_option_value(option, "the columns of \"" + from + "\" must be an object {\"old\": \"new\"}");
       for (const auto& [old_column, new_column] : to.items()) {
         if (!new_column.is_string())
-          bad(option, "the new name of column \"" + old_column + "\" of \"" + from + "\" must be a string");
+          invalid_option_value(option, "the new name of column \"" + old_column + "\" of \"" + from + "\" must be a string");
         map.columns[table][column_name(option, old_column)] = column_name(option, new_column.get<std::string>());
       }
     }
@@ -162,10 +163,10 @@ RenameMap parse_rename(const json& value) {
 
 ColumnDefaults parse_column_defaults(const json& value) {
   const std::string option = "column_defaults";
-  if (!value.is_object()) bad(option, "expected {\"table\": {\"column\": value}}");
+  if (!value.is_object()) invalid_option_value(option, "expected {\"table\": {\"column\": value}}");
   ColumnDefaults defaults;
   for (const auto& [table, columns] : value.items()) {
-    if (!columns.is_object()) bad(option, "the columns of \"" + table + "\" must be an object {\"column\": value}");
+    if (!columns.is_object()) invalid_option_value(option, "the columns of \"" + table + "\" must be an object {\"column\": value}");
     auto& out = defaults[table_name(option, table)];
     for (const auto& [column, v] : columns.items()) {
       std::optional<std::string> text;
