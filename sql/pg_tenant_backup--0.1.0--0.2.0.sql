@@ -306,3 +306,101 @@ COMMENT ON COLUMN backup_logs.cron_job_id IS
   'the pg_cron job (cron.job.jobid) whose run made the call, else NULL';
 COMMENT ON COLUMN backup_logs.cron_job_name IS
   'that job''s name (cron.job.jobname) when the row was written';
+
+-- The extension's objects live in a schema of their own, tenant_backup (the
+-- control file's schema), so that tools which read public (ORMs, schema
+-- diffs) do not see backup_logs and the functions. A fresh install is
+-- there already. An install of 0.1.0 in another schema (public, as a rule)
+-- is moved with its rows, grants and comments: every member by
+-- ALTER ... SET SCHEMA (OIDs stay, so views, defaults and grants follow),
+-- the SQL bodies that name the old schema rewritten, and the extension's
+-- own schema changed last, as ALTER EXTENSION SET SCHEMA would do for a
+-- relocatable extension. Callers then name tenant_backup (docs/reference.md).
+DO $move$
+DECLARE
+  extension_oid pg_catalog.oid;
+  old_schema pg_catalog.oid;
+  target pg_catalog.oid;
+  target_owner pg_catalog.name;
+  member record;
+  kind pg_catalog.text;
+  old_prefix pg_catalog.text;
+BEGIN
+  SELECT e.oid, e.extnamespace INTO extension_oid, old_schema
+    FROM pg_catalog.pg_extension e WHERE e.extname OPERATOR(pg_catalog.=) 'pg_tenant_backup';
+  SELECT n.oid, pg_catalog.pg_get_userbyid(n.nspowner) INTO target, target_owner
+    FROM pg_catalog.pg_namespace n WHERE n.nspname OPERATOR(pg_catalog.=) 'tenant_backup';
+  IF target IS NULL THEN
+    -- Created here, the schema would be a member; a fresh install's is not
+    -- (CREATE EXTENSION makes it before the extension exists).
+    CREATE SCHEMA tenant_backup;
+    ALTER EXTENSION pg_tenant_backup DROP SCHEMA tenant_backup;
+    target := 'tenant_backup'::pg_catalog.regnamespace;
+  ELSIF NOT (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) target_owner) THEN
+    -- Its owner could replace or drop what the extension keeps there.
+    RAISE EXCEPTION 'the schema tenant_backup belongs to the role %, which is not a superuser', target_owner
+      USING ERRCODE = '42501',
+            HINT = 'pg_tenant_backup''s objects go into tenant_backup: drop that schema, rename it, '
+                   'or ALTER SCHEMA tenant_backup OWNER TO a superuser, then retry.';
+  END IF;
+  -- Looking names up is all USAGE allows: each function and table keeps
+  -- its own grants (none for PUBLIC), as before the move.
+  GRANT USAGE ON SCHEMA tenant_backup TO PUBLIC;
+  IF old_schema OPERATOR(pg_catalog.=) target THEN
+    RETURN;
+  END IF;
+  old_prefix := (SELECT pg_catalog.quote_ident(n.nspname) FROM pg_catalog.pg_namespace n
+                  WHERE n.oid OPERATOR(pg_catalog.=) old_schema) OPERATOR(pg_catalog.||) '.backup_';
+
+  FOR member IN
+    SELECT d.classid, d.objid FROM pg_catalog.pg_depend d
+     WHERE d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_extension'::pg_catalog.regclass
+       AND d.refobjid OPERATOR(pg_catalog.=) extension_oid AND d.deptype OPERATOR(pg_catalog.=) 'e'
+     -- Tables first: a sequence a table owns moves with it, and only so.
+     ORDER BY (SELECT c.relkind FROM pg_catalog.pg_class c
+                WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+                  AND c.oid OPERATOR(pg_catalog.=) d.objid) IN ('r', 'p') DESC NULLS LAST,
+              d.classid, d.objid
+  LOOP
+    IF member.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass THEN
+      -- A table takes its indexes and owned sequences along: skip what moved.
+      CONTINUE WHEN (SELECT c.relnamespace FROM pg_catalog.pg_class c
+                      WHERE c.oid OPERATOR(pg_catalog.=) member.objid) OPERATOR(pg_catalog.=) target;
+      kind := (SELECT CASE c.relkind WHEN 'r' THEN 'TABLE' WHEN 'p' THEN 'TABLE' WHEN 'v' THEN 'VIEW'
+                                     WHEN 'm' THEN 'MATERIALIZED VIEW' WHEN 'S' THEN 'SEQUENCE' END
+                 FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) member.objid);
+      IF kind IS NULL THEN
+        RAISE EXCEPTION 'pg_tenant_backup cannot move its member %', member.objid::pg_catalog.regclass
+          USING ERRCODE = 'XX000';
+      END IF;
+      EXECUTE pg_catalog.format('ALTER %s %s SET SCHEMA tenant_backup', kind, member.objid::pg_catalog.regclass);
+    ELSIF member.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass THEN
+      EXECUTE pg_catalog.format('ALTER ROUTINE %s SET SCHEMA tenant_backup', member.objid::pg_catalog.regprocedure);
+    ELSIF member.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_type'::pg_catalog.regclass THEN
+      EXECUTE pg_catalog.format('ALTER TYPE %s SET SCHEMA tenant_backup', member.objid::pg_catalog.regtype);
+    ELSE
+      RAISE EXCEPTION 'pg_tenant_backup cannot move its member %',
+        pg_catalog.pg_describe_object(member.classid, member.objid, 0)
+        USING ERRCODE = 'XX000';
+    END IF;
+  END LOOP;
+
+  -- SQL and PL/pgSQL bodies name the schema they were created in.
+  FOR member IN
+    SELECT p.oid FROM pg_catalog.pg_depend d
+      JOIN pg_catalog.pg_proc p ON p.oid OPERATOR(pg_catalog.=) d.objid
+     WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass
+       AND d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_extension'::pg_catalog.regclass
+       AND d.refobjid OPERATOR(pg_catalog.=) extension_oid AND d.deptype OPERATOR(pg_catalog.=) 'e'
+       AND pg_catalog.strpos(p.prosrc, old_prefix) OPERATOR(pg_catalog.>) 0
+  LOOP
+    EXECUTE pg_catalog.replace(pg_catalog.pg_get_functiondef(member.oid), old_prefix, 'tenant_backup.backup_');
+  END LOOP;
+
+  UPDATE pg_catalog.pg_extension SET extnamespace = target WHERE oid OPERATOR(pg_catalog.=) extension_oid;
+  UPDATE pg_catalog.pg_depend SET refobjid = target
+   WHERE classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_extension'::pg_catalog.regclass
+     AND objid OPERATOR(pg_catalog.=) extension_oid
+     AND refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_namespace'::pg_catalog.regclass
+     AND refobjid OPERATOR(pg_catalog.=) old_schema;
+END $move$;

@@ -14,7 +14,7 @@ const { Client } = require('pg');
 
 async function exportTenant(client, tenant, path, options = '{}') {
   // The snapshot document: jsonb comes back as a JavaScript object.
-  const { rows } = await client.query('SELECT backup_export($1, $2::jsonb) AS doc', [tenant, options]);
+  const { rows } = await client.query('SELECT tenant_backup.backup_export($1, $2::jsonb) AS doc', [tenant, options]);
   const doc = rows[0].doc;
   fs.writeFileSync(path, JSON.stringify(doc));
   const stats = doc.statistics;
@@ -26,9 +26,9 @@ async function importTenant(client, path) {
   try {
     // A preview first (nothing changes), then the merge, all or nothing.
     const preview = await client.query(
-      `SELECT backup_import($1::jsonb, 'merge', '{"dry_run": true}') -> 'totals' AS totals`, [saved]);
+      `SELECT tenant_backup.backup_import($1::jsonb, 'merge', '{"dry_run": true}') -> 'totals' AS totals`, [saved]);
     console.log('dry run:', JSON.stringify(preview.rows[0].totals));
-    const merged = await client.query(`SELECT backup_import($1::jsonb, 'merge') -> 'totals' AS totals`, [saved]);
+    const merged = await client.query(`SELECT tenant_backup.backup_import($1::jsonb, 'merge') -> 'totals' AS totals`, [saved]);
     console.log('merged:', JSON.stringify(merged.rows[0].totals));
   } catch (err) {
     if (err.code !== '55P03') throw err;  // 55P03: another import or restore of the tenant runs

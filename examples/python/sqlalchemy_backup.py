@@ -14,14 +14,14 @@ from sqlalchemy.exc import DBAPIError
 def main(url, tenant):
     engine = create_engine(url)
     with engine.begin() as conn:
-        backup_id = conn.execute(text("SELECT backup_create(:tenant, name => 'from sqlalchemy')"),
+        backup_id = conn.execute(text("SELECT tenant_backup.backup_create(:tenant, name => 'from sqlalchemy')"),
                                  {"tenant": tenant}).scalar_one()
-        listed = conn.execute(text("SELECT count(*) FROM backup_list WHERE tenant = :tenant"),
+        listed = conn.execute(text("SELECT count(*) FROM tenant_backup.backup_list WHERE tenant = :tenant"),
                               {"tenant": tenant}).scalar_one()
     print(f"backup {backup_id}, {listed} stored for tenant {tenant}")
     try:
         with engine.begin() as conn:
-            report = conn.execute(text("SELECT backup_restore(:id)"), {"id": backup_id}).scalar_one()
+            report = conn.execute(text("SELECT tenant_backup.backup_restore(:id)"), {"id": backup_id}).scalar_one()
         print("restored", report["totals"])
     except DBAPIError as e:
         code = getattr(e.orig, "pgcode", None)

@@ -17,13 +17,13 @@ import psycopg2.errorcodes
 
 def backup(conn, tenant):
     with conn.cursor() as cur:
-        cur.execute("SELECT backup_create(%s, name => %s)", (tenant, "from python"))
+        cur.execute("SELECT tenant_backup.backup_create(%s, name => %s)", (tenant, "from python"))
         return cur.fetchone()[0]
 
 
 def list_snapshots(conn):
     with conn.cursor() as cur:
-        cur.execute("SELECT id, tenant, size_mb, row_count FROM backup_list ORDER BY id")
+        cur.execute("SELECT id, tenant, size_mb, row_count FROM tenant_backup.backup_list ORDER BY id")
         return cur.fetchall()
 
 
@@ -31,7 +31,7 @@ def download(conn, backup_id, path):
     """Streams the stored file chunk by chunk (a named cursor fetches lazily)."""
     size = 0
     with conn.cursor(name="download") as cur, open(path, "wb") as out:
-        cur.execute("SELECT chunk FROM backup_download(%s) AS chunk", (backup_id,))
+        cur.execute("SELECT chunk FROM tenant_backup.backup_download(%s) AS chunk", (backup_id,))
         for (chunk,) in cur:
             out.write(chunk)
             size += len(chunk)
@@ -40,7 +40,7 @@ def download(conn, backup_id, path):
 
 def upload(conn, path):
     with open(path, "rb") as f, conn.cursor() as cur:
-        cur.execute("SELECT backup_upload(%s, %s)", (psycopg2.Binary(f.read()), "uploaded from python"))
+        cur.execute("SELECT tenant_backup.backup_upload(%s, %s)", (psycopg2.Binary(f.read()), "uploaded from python"))
         return cur.fetchone()[0]
 
 
@@ -59,7 +59,7 @@ def preview_restore(conn, backup_id):
     """What a restore would change (a dry run changes nothing), or None."""
     try:
         with conn.cursor() as cur:
-            cur.execute("SELECT backup_import(backup_read(%s), 'replace', '{\"dry_run\": true}') -> 'totals'",
+            cur.execute("SELECT tenant_backup.backup_import(tenant_backup.backup_read(%s), 'replace', '{\"dry_run\": true}') -> 'totals'",
                         (backup_id,))
             return cur.fetchone()[0]
     except psycopg2.Error as e:
@@ -71,7 +71,7 @@ def restore(conn, backup_id):
     """Returns the report, or None when the restore must wait or is not allowed."""
     try:
         with conn.cursor() as cur:
-            cur.execute("SELECT backup_restore(%s)", (backup_id,))
+            cur.execute("SELECT tenant_backup.backup_restore(%s)", (backup_id,))
             report = cur.fetchone()[0]
         conn.commit()
         return report

@@ -39,6 +39,11 @@ cluster_start() {
     echo "port = ${PGPORT_FOR_TESTS:-54329}"
     echo "fsync = off"
     echo "log_min_messages = warning"
+    # The extension's objects live in the schema tenant_backup: tests call
+    # them unqualified, as an application whose search_path names that
+    # schema does (docs/reference.md). CLUSTER_PLAIN_SEARCH_PATH=1 keeps
+    # the server's default, where only qualified calls work.
+    [ "${CLUSTER_PLAIN_SEARCH_PATH:-0}" = 1 ] || echo "search_path = '\"\$user\", public, tenant_backup'"
     for line in "$@"; do echo "$line"; done
   } | cluster__as_owner tee -a "$dir/data/postgresql.conf" >/dev/null
   cluster__as_owner "$PG_BINDIR/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start >/dev/null || {

@@ -5,6 +5,9 @@
 --   operators  the role owns a schema with its own = < <= > || operators
 --              (text, bigint, integer, timestamptz, interval, oid, name)
 --              and puts it first on its search_path;
+--              Its schema also holds functions named as those of the
+--              extension that the extension's SQL functions call
+--              (backup_check_options, ...): they record it when reached;
 --   temp_types the role (TEMP is PUBLIC's) creates pg_temp.text, jsonb,
 --              timestamptz, bool, int8, int4, name, interval as domains
 --              whose CHECK calls its function; pg_temp is then searched
@@ -60,6 +63,7 @@ CREATE FUNCTION pg_temp.make_traps(attacker text) RETURNS void LANGUAGE plpgsql 
 DECLARE
   s text := attacker || '_evil';
   op record;
+  f record;
 BEGIN
   EXECUTE format('CREATE SCHEMA %I AUTHORIZATION %I', s, attacker);
   EXECUTE format($f$
@@ -94,6 +98,29 @@ BEGIN
     EXECUTE format('ALTER OPERATOR %1$I.%2$s (pg_catalog.%3$I, pg_catalog.%3$I) OWNER TO %4$I',
                    s, op.sym, op.typ, attacker);
   END LOOP;
+  -- Look-alikes of the functions the extension's SQL calls: each records
+  -- that it was reached, then does what the real one does.
+  EXECUTE format($f$
+    CREATE FUNCTION %I.shadow_reached() RETURNS pg_catalog.bool LANGUAGE plpgsql AS $t$
+    BEGIN
+      INSERT INTO public.ptb_trap_log
+        VALUES ('shadow ' OPERATOR(pg_catalog.||) pg_catalog.current_setting('ptb.attack', true), CURRENT_USER, %L);
+      RETURN true;
+    END $t$ $f$, s, attacker);
+  EXECUTE format('ALTER FUNCTION %I.shadow_reached() OWNER TO %I', s, attacker);
+  FOR f IN SELECT p.oid, p.proname, pg_catalog.pg_get_function_arguments(p.oid) AS args,
+                  pg_catalog.pg_get_function_identity_arguments(p.oid) AS identity,
+                  pg_catalog.pg_get_function_result(p.oid) AS result,
+                  (SELECT pg_catalog.string_agg('$' || i, ', ') FROM pg_catalog.generate_series(1, p.pronargs) i) AS params
+             FROM pg_catalog.pg_proc p
+            WHERE p.pronamespace = 'tenant_backup'::regnamespace
+              AND p.proname IN ('backup_check_options', 'backup_check_tenant', 'backup_schedule_next',
+                                'backup_scheduler_pid')
+  LOOP
+    EXECUTE format('CREATE FUNCTION %I.%I(%s) RETURNS %s LANGUAGE sql AS %L', s, f.proname, f.args, f.result,
+                   format('SELECT tenant_backup.%I(%s) WHERE %I.shadow_reached()', f.proname, coalesce(f.params, ''), s));
+    EXECUTE format('ALTER FUNCTION %I.%I(%s) OWNER TO %I', s, f.proname, f.identity, attacker);
+  END LOOP;
 END $make$;
 SELECT pg_temp.make_traps('ptb_esc_admin'), pg_temp.make_traps('ptb_esc_scheduler'),
        pg_temp.make_traps('ptb_esc_app');
@@ -112,9 +139,9 @@ DECLARE
 BEGIN
   EXECUTE pg_catalog.format('SET ROLE %I', attacker);
   IF technique OPERATOR(pg_catalog.=) 'operators' THEN
-    EXECUTE pg_catalog.format('SET search_path = %I, pg_catalog, public, tap', s);
+    EXECUTE pg_catalog.format('SET search_path = %I, pg_catalog, public, tenant_backup, tap', s);
   ELSE
-    PERFORM pg_catalog.set_config('search_path', 'public, tap', false);  -- pg_temp implicitly first
+    PERFORM pg_catalog.set_config('search_path', 'public, tenant_backup, tap', false);  -- pg_temp implicitly first
     FOREACH typ IN ARRAY '{text,jsonb,timestamptz,bool,int8,int4,name,interval}'::pg_catalog.text[] LOOP
       EXECUTE pg_catalog.format('CREATE DOMAIN pg_temp.%1$I AS pg_catalog.%1$I CHECK (%2$I.trap())', typ, s);
     END LOOP;
@@ -151,43 +178,43 @@ CREATE TEMP TABLE tenant2_before AS SELECT * FROM tap.tenant_fingerprint('2') AS
 -- Every function of the matrix, with a call that reaches its SQL.
 CREATE TEMP TABLE calls (seq serial, fn regprocedure, call text);
 INSERT INTO calls (fn, call) VALUES
-  ('backup_stats(text, jsonb)', $$SELECT backup_stats('1')$$),
-  ('backup_coverage(text, jsonb)', $$SELECT backup_coverage('1')$$),
-  ('backup_export(text, jsonb)', $$SELECT backup_export('1')$$),
-  ('backup_create(text, jsonb, text, text, boolean)', $$SELECT backup_create('1')$$),
-  ('backup_keep(bigint, boolean)', $$SELECT backup_keep(for_import, true), backup_keep(for_import, false) FROM ids$$),
-  ('backup_verify(bigint)', $$SELECT backup_verify(stored) FROM ids$$),
-  ('backup_read(bigint)', $$SELECT backup_read(stored) FROM ids$$),
-  ('backup_download(bigint)', $$SELECT count(*) FROM ids, backup_download(stored)$$),
-  ('backup_upload(bytea, text, text)', $$SELECT backup_upload(b) FROM upload_bytes$$),
-  ('backup_delete(bigint)', $$SELECT backup_delete(id) FROM backup_list WHERE name = 'esc delete' ORDER BY id LIMIT 1$$),
-  ('backup_prune(text, integer, integer)', $$SELECT backup_prune('1', 1000)$$),
-  ('backup_import(jsonb, text, jsonb)', $$SELECT backup_import(backup_export('1'), 'replace')$$),
-  ('backup_import_stored(bigint, text, jsonb)', $$SELECT backup_import_stored(for_import, 'replace') FROM ids$$),
-  ('backup_restore(bigint, jsonb)', $$SELECT backup_restore(stored) FROM ids$$),
-  ('backup_tenant_busy(text)', $$SELECT backup_tenant_busy('1')$$),
-  ('backup_restore_to(text, timestamptz, jsonb)', $$SELECT backup_restore_to('1', now())$$),
-  ('backup_recovery_window(text)', $$SELECT * FROM backup_recovery_window('1')$$),
-  ('backup_schedule_next(text, text, timestamptz, timestamptz)', $$SELECT backup_schedule_next('@daily', 'UTC', now(), now())$$),
-  ('backup_schedule_preview(text, integer, text)', $$SELECT * FROM backup_schedule_preview('@daily', 2, 'UTC')$$),
-  ('backup_scheduler_pid()', $$SELECT backup_scheduler_pid()$$),
-  ('backup_check_options(jsonb)', $$SELECT backup_check_options('{"tables": ["orders"]}')$$),
-  ('backup_check_tenant(text, jsonb)', $$SELECT backup_check_tenant('1')$$),
-  ('backup_schedule_create(text, text, text, jsonb, text)', $$SELECT backup_schedule_create('esc_' || current_user, '1', '@daily')$$),
-  ('backup_schedule_update(text, text, text, jsonb, text)', $$SELECT backup_schedule_update('esc_' || current_user, schedule => '@hourly')$$),
-  ('backup_schedule_disable(text)', $$SELECT backup_schedule_disable('esc_' || current_user)$$),
-  ('backup_schedule_enable(text)', $$SELECT backup_schedule_enable('esc_' || current_user)$$),
-  ('backup_scheduler_status()', $$SELECT backup_scheduler_status()$$),
-  ('backup_capture_status()', $$SELECT * FROM backup_capture_status()$$),
-  ('backup_progress()', $$SELECT * FROM backup_progress$$),
-  ('backup_schedule_drop(text)', $$SELECT backup_schedule_drop('esc_' || current_user)$$);
+  ('backup_stats(text, jsonb)', $$SELECT tenant_backup.backup_stats('1')$$),
+  ('backup_coverage(text, jsonb)', $$SELECT tenant_backup.backup_coverage('1')$$),
+  ('backup_export(text, jsonb)', $$SELECT tenant_backup.backup_export('1')$$),
+  ('backup_create(text, jsonb, text, text, boolean)', $$SELECT tenant_backup.backup_create('1')$$),
+  ('backup_keep(bigint, boolean)', $$SELECT tenant_backup.backup_keep(for_import, true), tenant_backup.backup_keep(for_import, false) FROM ids$$),
+  ('backup_verify(bigint)', $$SELECT tenant_backup.backup_verify(stored) FROM ids$$),
+  ('backup_read(bigint)', $$SELECT tenant_backup.backup_read(stored) FROM ids$$),
+  ('backup_download(bigint)', $$SELECT count(*) FROM ids, tenant_backup.backup_download(stored)$$),
+  ('backup_upload(bytea, text, text)', $$SELECT tenant_backup.backup_upload(b) FROM upload_bytes$$),
+  ('backup_delete(bigint)', $$SELECT tenant_backup.backup_delete(id) FROM tenant_backup.backup_list WHERE name = 'esc delete' ORDER BY id LIMIT 1$$),
+  ('backup_prune(text, integer, integer)', $$SELECT tenant_backup.backup_prune('1', 1000)$$),
+  ('backup_import(jsonb, text, jsonb)', $$SELECT tenant_backup.backup_import(tenant_backup.backup_export('1'), 'replace')$$),
+  ('backup_import_stored(bigint, text, jsonb)', $$SELECT tenant_backup.backup_import_stored(for_import, 'replace') FROM ids$$),
+  ('backup_restore(bigint, jsonb)', $$SELECT tenant_backup.backup_restore(stored) FROM ids$$),
+  ('backup_tenant_busy(text)', $$SELECT tenant_backup.backup_tenant_busy('1')$$),
+  ('backup_restore_to(text, timestamptz, jsonb)', $$SELECT tenant_backup.backup_restore_to('1', now())$$),
+  ('backup_recovery_window(text)', $$SELECT * FROM tenant_backup.backup_recovery_window('1')$$),
+  ('backup_schedule_next(text, text, timestamptz, timestamptz)', $$SELECT tenant_backup.backup_schedule_next('@daily', 'UTC', now(), now())$$),
+  ('backup_schedule_preview(text, integer, text)', $$SELECT * FROM tenant_backup.backup_schedule_preview('@daily', 2, 'UTC')$$),
+  ('backup_scheduler_pid()', $$SELECT tenant_backup.backup_scheduler_pid()$$),
+  ('backup_check_options(jsonb)', $$SELECT tenant_backup.backup_check_options('{"tables": ["orders"]}')$$),
+  ('backup_check_tenant(text, jsonb)', $$SELECT tenant_backup.backup_check_tenant('1')$$),
+  ('backup_schedule_create(text, text, text, jsonb, text)', $$SELECT tenant_backup.backup_schedule_create('esc_' || current_user, '1', '@daily')$$),
+  ('backup_schedule_update(text, text, text, jsonb, text)', $$SELECT tenant_backup.backup_schedule_update('esc_' || current_user, schedule => '@hourly')$$),
+  ('backup_schedule_disable(text)', $$SELECT tenant_backup.backup_schedule_disable('esc_' || current_user)$$),
+  ('backup_schedule_enable(text)', $$SELECT tenant_backup.backup_schedule_enable('esc_' || current_user)$$),
+  ('backup_scheduler_status()', $$SELECT tenant_backup.backup_scheduler_status()$$),
+  ('backup_capture_status()', $$SELECT * FROM tenant_backup.backup_capture_status()$$),
+  ('backup_progress()', $$SELECT * FROM tenant_backup.backup_progress$$),
+  ('backup_schedule_drop(text)', $$SELECT tenant_backup.backup_schedule_drop('esc_' || current_user)$$);
 
 CREATE TEMP TABLE attackers (role text);
 INSERT INTO attackers VALUES ('ptb_esc_admin'), ('ptb_esc_scheduler'), ('ptb_esc_app');
 CREATE TEMP TABLE techniques (technique text);
 INSERT INTO techniques VALUES ('operators'), ('temp_types');
 
-SELECT plan(1 + 6 + 1 + (SELECT count(*)::int FROM calls) * 6 + 6 + 3 + 1);
+SELECT plan(1 + 6 + 1 + 1 + (SELECT count(*)::int FROM calls) * 6 + 1 + 1 + 6 + 3 + 1);
 
 SELECT set_eq($$SELECT p.oid::regprocedure::text FROM pg_depend d JOIN pg_proc p ON p.oid = d.objid
                  JOIN pg_extension e ON e.oid = d.refobjid
@@ -205,6 +232,9 @@ SELECT is(pg_temp.attack(a.role, t.technique, 'control ' || a.role || ' ' || t.t
 SELECT is((SELECT count(DISTINCT attack)::int FROM public.ptb_trap_log
             WHERE attack LIKE 'control %' AND ran_as::text = attacker), 6,
           'control: every trap fired as its attacker (the traps work)');
+SELECT is(pg_temp.attack('ptb_esc_scheduler', 'operators', 'control shadow',
+                         $$SELECT backup_check_options('{}'), backup_scheduler_pid()$$), 'ok',
+          'control: an unqualified call of the attacker''s own reaches its look-alikes');
 
 -- The attacks. Every call either runs or fails; what matters is as whom
 -- the traps ran.
@@ -228,6 +258,12 @@ SELECT is((SELECT count(*)::int FROM public.ptb_trap_log l
               AND l.ran_as::text <> l.attacker), 0,
           format('%s as %s with %s (%s): no trap ran with another role''s rights', o.fn, o.role, o.technique, o.state))
   FROM outcomes o ORDER BY o.fn::text, o.role, o.technique;
+
+SELECT is((SELECT count(*)::int FROM public.ptb_trap_log l
+            WHERE l.attack LIKE 'shadow %' AND l.attack <> 'shadow control shadow'), 0,
+          'no call of the extension reached a look-alike of its functions on the caller''s search_path');
+SELECT is((SELECT count(*)::int FROM public.ptb_trap_log l WHERE l.attack = 'shadow control shadow'), 2,
+          'the look-alikes are reached by unqualified calls (the check above can fail)');
 
 SELECT diag(string_agg(format('%s as %s with %s: %s %s', fn, role, technique, state, message), E'\n' ORDER BY fn::text, role, technique))
   FROM outcomes WHERE state <> 'ok' AND role <> 'ptb_esc_app';

@@ -9,7 +9,8 @@ source test/lib/assert.sh
 work=$(mktemp -d /tmp/ptb-node.XXXXXX)
 chmod 755 "$work"
 trap 'cluster_stop "$work/cluster"; rm -rf "$work"' EXIT
-PGPORT_FOR_TESTS=54353 cluster_start "$work/cluster"
+# The server's default search_path: the example must name the schema.
+CLUSTER_PLAIN_SEARCH_PATH=1 PGPORT_FOR_TESTS=54353 cluster_start "$work/cluster"
 q -c "SET client_min_messages = warning" -c "CREATE EXTENSION pg_tenant_backup" -f test/fixtures/shop.sql >/dev/null
 (cd examples/node && npm ci --no-audit --no-fund --silent >/dev/null)
 # events has no primary key, so merge could not match its rows: left out.

@@ -9,7 +9,8 @@ source test/lib/assert.sh
 work=$(mktemp -d /tmp/ptb-python.XXXXXX)
 chmod 755 "$work"
 trap 'kill %1 2>/dev/null || true; cluster_stop "$work/cluster"; rm -rf "$work"' EXIT
-PGPORT_FOR_TESTS=54352 cluster_start "$work/cluster"
+# The server's default search_path: the example must name the schema.
+CLUSTER_PLAIN_SEARCH_PATH=1 PGPORT_FOR_TESTS=54352 cluster_start "$work/cluster"
 q -c "SET client_min_messages = warning" -c "CREATE EXTENSION pg_tenant_backup" -f test/fixtures/shop.sql >/dev/null
 dsn="host=$PGHOST port=$PGPORT user=postgres dbname=postgres"
 run() { /usr/bin/python3 examples/python/tenant_backup.py "$dsn" 1 "$work/snapshot.json.zst"; }
@@ -18,7 +19,7 @@ out=$(run)
 echo "$out"
 check_match "backup and list" 'backup 1 snapshots 1' "$out"
 check "the streamed download is the stored file" \
-  "$(sha256sum < "$work/cluster/data/pg_tenant_backup/$(q -c "SELECT file_name FROM backup_logs WHERE id = 1")")" "$(sha256sum < "$work/snapshot.json.zst")"
+  "$(sha256sum < "$work/cluster/data/pg_tenant_backup/$(q -c "SELECT file_name FROM tenant_backup.backup_logs WHERE id = 1")")" "$(sha256sum < "$work/snapshot.json.zst")"
 check_match "the upload is stored" 'uploaded as 2' "$out"
 # Nothing changed since the backup; events has no primary key, so its 2
 # rows are replaced (deleted and inserted) rather than matched.

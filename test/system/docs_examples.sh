@@ -47,6 +47,8 @@ chmod 755 "$work"
 cluster="$work/cluster"
 trap 'cluster_stop "$cluster"; rm -rf "$work"' EXIT
 export PGPORT_FOR_TESTS=54396
+# The server's default search_path: the examples must name the schema.
+export CLUSTER_PLAIN_SEARCH_PATH=1
 
 # Runs one block; prints its output when it does not do what it should.
 #   run_sql FILE LINE BLOCK ATTRIBUTES
@@ -214,7 +216,7 @@ run_doc() {
       sleep 0.2
     done
     check "$file: the scheduler runs in app, as set up by the quickstart" true \
-      "$(q -d app -c "SELECT backup_scheduler_status() -> 'running'")"
+      "$(q -d app -c "SELECT tenant_backup.backup_scheduler_status() -> 'running'")"
   fi
   [ "$(basename "$file")" = reference.md ] && check_reference_covers_functions
   cluster_crashed "$cluster" && check "$file: no backend crashed" no yes
@@ -226,13 +228,13 @@ echo "# self-check: wrong examples are reported"
 mkdir -p "$work/selfcheck"
 cat >"$work/selfcheck/wrong.md" <<'MD'
 ```sql
-SELECT backup_stats('77');
+SELECT tenant_backup.backup_stats('77');
 ```
 ```sql fails=42704
 SELECT 1;
 ```
 ```sql fails=42501
-SELECT backup_stats('77');
+SELECT tenant_backup.backup_stats('77');
 ```
 ```sql synopsis
 backup_stats(tenant text, opts jsonb DEFAULT '{}') RETURNS SETOF text
@@ -242,7 +244,7 @@ backup_stats(tenant text, opts jsonb DEFAULT '{}')
   RETURNS TABLE(table_name text, role text, row_count bigint)
 ```
 ```sql fails=42704
-SELECT backup_stats('77');
+SELECT tenant_backup.backup_stats('77');
 ```
 MD
 self_out=$(checks_passed=0 checks_failed=0; run_doc "$work/selfcheck/wrong.md" 2>&1; echo "totals $checks_passed $checks_failed")

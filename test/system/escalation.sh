@@ -20,7 +20,7 @@ source test/lib/cluster.sh
 source test/lib/assert.sh
 # The test's own superuser queries: with mallory's search_path they would
 # run its operators as a superuser themselves.
-qs() { PGOPTIONS="-c search_path=pg_catalog,public" q "$@"; }
+qs() { PGOPTIONS="-c search_path=pg_catalog,public,tenant_backup" q "$@"; }
 work=$(mktemp -d /tmp/ptb-escalation.XXXXXX)
 chmod 755 "$work"
 trap 'cluster_stop "$work/cluster"; rm -rf "$work"' EXIT
@@ -85,12 +85,12 @@ BEGIN
   END LOOP;
 END $$;
 GRANT USAGE ON SCHEMA evil TO PUBLIC;
-ALTER ROLE mallory SET search_path = evil, pg_catalog, public;
-ALTER DATABASE app SET search_path = evil, pg_catalog, public;
+ALTER ROLE mallory SET search_path = evil, pg_catalog, public, tenant_backup;
+ALTER DATABASE app SET search_path = evil, pg_catalog, public, tenant_backup;
 SQL
 # The workers connect again with the new settings.
 cluster_restart "$work/cluster"
-check "a new superuser session of app gets mallory's search_path" "evil, pg_catalog, public" "$(q -c "SHOW search_path")"
+check "a new superuser session of app gets mallory's search_path" "evil, pg_catalog, public, tenant_backup" "$(q -c "SHOW search_path")"
 q -U mallory -c "SELECT 'a'::text = 'b'::text" >/dev/null
 check "control: mallory's own unqualified = runs its trap" mallory "$(qs -c "SELECT string_agg(DISTINCT ran_as::text, ',') FROM trap_log")"
 qs -c "TRUNCATE trap_log"

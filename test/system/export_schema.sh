@@ -122,7 +122,7 @@ export_doc() {  # name tenant-sql-literal opts-json [session setup SQL]
   local call
   call="backup_export($tenant, '$(printf '%s' "$opts" | tr -s ' \n' ' ')')"
   if psql -qXAt -v ON_ERROR_STOP=1 -d "$db" -c "$setup" \
-       -c "SELECT backup_export($tenant, '$opts'::jsonb)" >"$work/$name.json" 2>"$work/$name.err" &&
+       -c "SELECT tenant_backup.backup_export($tenant, '$opts'::jsonb)" >"$work/$name.json" 2>"$work/$name.err" &&
      [ -s "$work/$name.json" ]; then
     ok "export $name: $call${4:+ after $setup}"
     echo "$name" >>"$work/exported"

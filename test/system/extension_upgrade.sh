@@ -12,6 +12,8 @@
 #   ACLs and settings, initial privileges (pg_init_privs), columns, defaults, constraints, indexes, policies,
 #   grants, comments, config dump registration) are IDENTICAL to a fresh
 #   CREATE EXTENSION in another database, and so is pg_dump --schema-only;
+# - the members move from public, where 0.1.0 lived, into the schema
+#   tenant_backup; a tenant_backup schema a non-superuser owns is refused;
 # - DROP EXTENSION after the update leaves no error, no job worker, no
 #   member object, and keeps the stored files (test/system/dump_restore.sh
 #   checks the scheduler carries on after DROP EXTENSION; not repeated here).
@@ -40,8 +42,18 @@ if [ "$default_version" != 0.1.0 ]; then
 fi
 
 echo "# use 0.1.0"
+# 0.1.0 had no schema in its control file: it went into the first schema of
+# the search_path, public. A secondary control file for that version, for
+# this test only, puts it there again (the control file names
+# tenant_backup for every version otherwise).
+aux_control="$("${PG_CONFIG:-pg_config}" --sharedir)/extension/pg_tenant_backup--0.1.0.control"
+trap 'rm -f "$aux_control"; cluster_stop "$work/cluster"; rm -rf "$work"' EXIT
+echo "schema = public" >"$aux_control"
 q -d app -c "SET client_min_messages = warning" -c "CREATE EXTENSION pg_tenant_backup VERSION '0.1.0'" \
   -f test/fixtures/shop.sql >/dev/null
+rm -f "$aux_control"
+check "0.1.0 is in public" "public|22" \
+  "$(q -d app -c "SELECT extnamespace::regnamespace, (SELECT count(*) FROM pg_proc WHERE pronamespace = 'public'::regnamespace AND proname LIKE 'backup\_%') FROM pg_extension WHERE extname = 'pg_tenant_backup'")"
 check "the app database runs 0.1.0" 0.1.0 "$(q -d app -c "SELECT extversion FROM pg_extension WHERE extname = 'pg_tenant_backup'")"
 q -d app >/dev/null <<'SQL'
 SET client_min_messages = warning;
@@ -71,6 +83,16 @@ check "extversion is the control file's default_version" "$default_version" \
 check "the log rows are intact (ids, files, checksums, counts)" "$logs_before" "$(q -d app -c "$logs_sql")"
 check "the schedules are intact" "$schedules_before" "$(q -d app -c "$schedules_sql")"
 check "the stored files are untouched" "$files_before" "$(cd "$storage" && find . -type f | sort | tr '\n' ' ')"
+check "the extension is in the schema tenant_backup" tenant_backup \
+  "$(q -d app -c "SELECT extnamespace::regnamespace FROM pg_extension WHERE extname = 'pg_tenant_backup'")"
+check "nothing of it is left in public (functions, tables, views, sequences)" "0|0" \
+  "$(q -d app -c "SELECT (SELECT count(*) FROM pg_proc WHERE pronamespace = 'public'::regnamespace AND proname LIKE 'backup\_%'), (SELECT count(*) FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relname LIKE 'backup\_%')")"
+check "no function body names public any more" 0 \
+  "$(q -d app -c "SELECT count(*) FROM pg_proc WHERE pronamespace = 'tenant_backup'::regnamespace AND prosrc LIKE '%public.%'")"
+check "the extension depends on its new schema, not on public" "tenant_backup" \
+  "$(q -d app -c "SELECT string_agg(refobjid::regnamespace::text, ',') FROM pg_depend WHERE classid = 'pg_extension'::regclass AND objid = (SELECT oid FROM pg_extension WHERE extname = 'pg_tenant_backup') AND refclassid = 'pg_namespace'::regclass")"
+check "a plain role may look names up in it (each object keeps its own grants)" "t|f" \
+  "$(q -d app -c "SELECT has_schema_privilege('public', 'tenant_backup', 'USAGE'), has_function_privilege('public', 'tenant_backup.backup_export(text, jsonb)', 'EXECUTE')")"
 id1=$(q -d app -c "SELECT id FROM backup_logs WHERE name = 'acme before update'")
 id2=$(q -d app -c "SELECT id FROM backup_logs WHERE name = 'globex before update'")
 check "the old zstd snapshot verifies" true "$(q -d app -c "SELECT backup_verify($id1) -> 'ok'")"
@@ -197,8 +219,8 @@ fi
 "$PG_BINDIR/pg_dump" --schema-only -d app -T saved_export | grep -vE '^(-- Dumped|\\(un)?restrict )' >"$work/upgraded.sql"
 "$PG_BINDIR/pg_dump" --schema-only -d fresh | grep -vE '^(-- Dumped|\\(un)?restrict )' >"$work/fresh.sql"
 check "pg_dump of the updated database still dumps the rows of the configuration tables" \
-  "COPY public.backup_logs COPY public.backup_schedules" \
-  "$("$PG_BINDIR/pg_dump" --data-only -d app 2>/dev/null | grep -oE '^COPY public\.backup_(logs|schedules)' | sort | tr '\n' ' ' | sed 's/ $//')"
+  "COPY tenant_backup.backup_logs COPY tenant_backup.backup_schedules" \
+  "$("$PG_BINDIR/pg_dump" --data-only -d app 2>/dev/null | grep -oE '^COPY tenant_backup\.backup_(logs|schedules)' | sort | tr '\n' ' ' | sed 's/ $//')"
 if diff -u "$work/fresh.sql" "$work/upgraded.sql" >"$work/dump.diff"; then
   check "pg_dump --schema-only after the update equals a fresh install's" same same
 else
@@ -221,5 +243,19 @@ check "the stored files are kept" "$files" "$(cd "$storage" && find . -type f | 
 sleep 1
 check "no job worker is left" 0 "$(q -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'pg_tenant_backup job'")"
 check "the app's own tables are untouched" "$tenant1_before" "$(q -d app -c "$tenant1_sql")"
+check "DROP EXTENSION leaves the empty schema, as CREATE EXTENSION made it outside the extension" "t|0" \
+  "$(q -d app -c "SELECT EXISTS (SELECT FROM pg_namespace WHERE nspname = 'tenant_backup'), (SELECT count(*) FROM pg_class WHERE relnamespace = 'tenant_backup'::regnamespace)")"
+
+echo "# a tenant_backup schema a non-superuser owns"
+q -c "CREATE DATABASE squatted" -c "CREATE ROLE ptb_squatter" >/dev/null
+q -d squatted -c "CREATE SCHEMA tenant_backup AUTHORIZATION ptb_squatter" >/dev/null
+check_match "CREATE EXTENSION refuses a schema whose owner could replace its objects" \
+  '^ERROR:  42501: the schema tenant_backup belongs to the role ptb_squatter, which is not a superuser' \
+  "$(PGDATABASE=squatted q_error "CREATE EXTENSION pg_tenant_backup")"
+check "and leaves nothing behind" "0|0" \
+  "$(q -d squatted -c "SELECT (SELECT count(*) FROM pg_extension WHERE extname = 'pg_tenant_backup'), (SELECT count(*) FROM pg_class WHERE relnamespace = 'tenant_backup'::regnamespace)")"
+q -d squatted -c "ALTER SCHEMA tenant_backup OWNER TO postgres" -c "CREATE EXTENSION pg_tenant_backup" >/dev/null
+check "given to a superuser, the schema takes the extension" tenant_backup \
+  "$(q -d squatted -c "SELECT extnamespace::regnamespace FROM pg_extension WHERE extname = 'pg_tenant_backup'")"
 cluster_crashed "$work/cluster" && check "no backend crashed" no yes || check "no backend crashed" no no
 finish
