@@ -38,15 +38,15 @@ void delete_backup(int64_t id) {
                           {std::to_string(id)});
   });
   if (rows.empty())
-    throw core::Error("42704", "backup " + std::to_string(id) + " does not exist", {},
+    throw core::Error(core::sqlstate::kUndefinedObject, "backup " + std::to_string(id) + " does not exist", {},
                       "List stored snapshots with SELECT * FROM backup_list.");
   pg::check_may_open_snapshot(id, rows[0][4] ? nlohmann::json::parse(*rows[0][4]) : nlohmann::json::object());
   const std::string status = *rows[0][0];
   if (status == "running")
-    throw core::Error("55006", "backup " + std::to_string(id) + " is still running", {},
+    throw core::Error(core::sqlstate::kObjectInUse, "backup " + std::to_string(id) + " is still running", {},
                       "Wait for it to finish, then delete it.");
   if (status != "completed" && status != "restored" && status != "failed")
-    throw core::Error("55000", "backup " + std::to_string(id) + " is already " + status);
+    throw core::Error(core::sqlstate::kObjectNotInPrerequisiteState, "backup " + std::to_string(id) + " is already " + status);
   // Whose file it is, before anything changes: another database's file (a
   // row copied with the database) is refused, and so is a 0.1.0 file whose
   // snapshot does not name this database.
@@ -58,7 +58,7 @@ void delete_backup(int64_t id) {
         !pg::legacy_file_is_own(file.path, core::compression_from_string(rows[0][3].value_or("none"))
                                                .value_or(core::Compression::None)))
       throw core::Error(
-          "55000",
+          core::sqlstate::kObjectNotInPrerequisiteState,
           "cannot delete backup " + std::to_string(id) +
               ": its file, written by version 0.1.0, cannot be shown to be this database's",
           "A 0.1.0 file carries no database in its name; its snapshot's first bytes must name this "
@@ -98,7 +98,7 @@ void keep_backup(int64_t id, bool keep) {
   pg::Spi::connect();
   pg::LogTable table = pg::find_log_table();
   if (!table.has_keep_column)
-    throw core::Error("55000",
+    throw core::Error(core::sqlstate::kObjectNotInPrerequisiteState,
                       "backup_logs has no keep column: the extension's SQL objects are older than "
                       "its library",
                       {}, "Run ALTER EXTENSION pg_tenant_backup UPDATE in this database.");
@@ -118,9 +118,9 @@ void keep_backup(int64_t id, bool keep) {
                             {std::to_string(id)});
     });
     if (rows.empty())
-      throw core::Error("42704", which + " does not exist", {},
+      throw core::Error(core::sqlstate::kUndefinedObject, which + " does not exist", {},
                         "List stored snapshots with SELECT * FROM backup_list.");
-    throw core::Error("55000", which + " is " + rows[0][0].value_or("?") + ": it has no stored snapshot to keep",
+    throw core::Error(core::sqlstate::kObjectNotInPrerequisiteState, which + " is " + rows[0][0].value_or("?") + ": it has no stored snapshot to keep",
                       {}, "Only a completed snapshot (one of backup_list) can be kept.");
   }
   pg::Spi::finish();
@@ -140,7 +140,7 @@ Datum backup_create(PG_FUNCTION_ARGS) {
     request.notes = optional_text(fcinfo, 3);
     // keep: since 0.2.0 (a 0.1.0 definition passes four arguments).
     if (PG_NARGS() > 4) {
-      if (PG_ARGISNULL(4)) throw core::Error("22004", "keep must not be NULL", {}, "Pass true or false.");
+      if (PG_ARGISNULL(4)) throw core::Error(core::sqlstate::kNullValueNotAllowed, "keep must not be NULL", {}, "Pass true or false.");
       request.keep = PG_GETARG_BOOL(4);
     }
     return Int64GetDatum(pg::create_backup(request));
@@ -154,9 +154,9 @@ Datum backup_prune(PG_FUNCTION_ARGS) {
     auto max_backups = optional_int(fcinfo, 1);
     auto retention_days = optional_int(fcinfo, 2);
     if (max_backups && *max_backups < 1)
-      throw core::Error("22023", "max_backups must be at least 1");
+      throw core::Error(core::sqlstate::kInvalidParameterValue, "max_backups must be at least 1");
     if (retention_days && *retention_days < 0)
-      throw core::Error("22023", "retention_days must not be negative");
+      throw core::Error(core::sqlstate::kInvalidParameterValue, "retention_days must not be negative");
     pg::Spi::connect();
     std::optional<std::optional<std::string>> group;
     if (tenant) group = tenant;
@@ -177,8 +177,8 @@ Datum backup_delete(PG_FUNCTION_ARGS) {
 PG_FUNCTION_INFO_V1(backup_keep);
 Datum backup_keep(PG_FUNCTION_ARGS) {
   return pg::entry([&]() -> Datum {
-    if (PG_ARGISNULL(0)) throw core::Error("22004", "the backup id must not be NULL");
-    if (PG_ARGISNULL(1)) throw core::Error("22004", "keep must not be NULL", {}, "Pass true or false.");
+    if (PG_ARGISNULL(0)) throw core::Error(core::sqlstate::kNullValueNotAllowed, "the backup id must not be NULL");
+    if (PG_ARGISNULL(1)) throw core::Error(core::sqlstate::kNullValueNotAllowed, "keep must not be NULL", {}, "Pass true or false.");
     keep_backup(PG_GETARG_INT64(0), PG_GETARG_BOOL(1));
     PG_RETURN_VOID();
   });

@@ -28,12 +28,12 @@ std::string calling_role() {
 // Refuses what a 0.1.0 backup_logs cannot record.
 void check_log_columns(const LogTable& table, const LogEntry& e) {
   if (!table.has_encryption_columns && (e.encryption || e.encryption_key_id))
-    throw core::Error("55000",
+    throw core::Error(core::sqlstate::kObjectNotInPrerequisiteState,
                       "backup_logs has no encryption columns: the extension's SQL objects are older "
                       "than its library",
                       {}, "Run ALTER EXTENSION pg_tenant_backup UPDATE in this database.");
   if (!table.has_keep_column && e.keep)
-    throw core::Error("55000",
+    throw core::Error(core::sqlstate::kObjectNotInPrerequisiteState,
                       "backup_logs has no keep column: the extension's SQL objects are older than "
                       "its library",
                       {}, "Run ALTER EXTENSION pg_tenant_backup UPDATE in this database.");
@@ -225,7 +225,8 @@ void mark_interrupted_rows() {
       "UPDATE " + table.qualified_name +
       " l SET status = 'failed', finished_at = pg_catalog.clock_timestamp(),"
       "   error = pg_catalog.jsonb_build_object('message', 'interrupted: the backend or the server"
-      " stopped before the operation finished'::pg_catalog.text, 'sqlstate', '57P01'::pg_catalog.text)"
+      " stopped before the operation finished'::pg_catalog.text, 'sqlstate', '" +
+      std::string(core::sqlstate::kAdminShutdown) + "'::pg_catalog.text)"
       " WHERE l.status OPERATOR(pg_catalog.=) 'running' AND NOT EXISTS ("
       "   SELECT 1 FROM pg_catalog.pg_stat_activity a"
       "    WHERE a.pid OPERATOR(pg_catalog.=) l.pid"
@@ -240,7 +241,8 @@ void mark_interrupted_rows() {
       "UPDATE " + table.qualified_name +
       " l SET status = 'failed', finished_at = pg_catalog.clock_timestamp(),"
       "   error = pg_catalog.jsonb_build_object('message', 'rolled back: the transaction that ran the"
-      " operation did not commit'::pg_catalog.text, 'sqlstate', '40000'::pg_catalog.text)"
+      " operation did not commit'::pg_catalog.text, 'sqlstate', '" +
+      std::string(core::sqlstate::kTransactionRollback) + "'::pg_catalog.text)"
       " WHERE l.status OPERATOR(pg_catalog.=) 'running'"
       "   AND l.operation OPERATOR(pg_catalog.=) ANY ('{import,restore}'::pg_catalog.text[])"
       "   AND l.options OPERATOR(pg_catalog.?) 'transaction'"
@@ -275,11 +277,11 @@ std::string current_error_json() noexcept {
     } catch (const core::Error& e) {
       error = {{"message", e.what()}, {"sqlstate", e.sqlstate()}, {"detail", e.detail()}};
     } catch (const std::exception& e) {
-      error = {{"message", e.what()}, {"sqlstate", "XX000"}, {"detail", ""}};
+      error = {{"message", e.what()}, {"sqlstate", core::sqlstate::kInternalError}, {"detail", ""}};
     }
     return error.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   } catch (...) {
-    return R"({"message": "unknown error", "sqlstate": "XX000"})";
+    return std::string(R"({"message": "unknown error", "sqlstate": ")") + core::sqlstate::kInternalError + "\"}";
   }
 }
 

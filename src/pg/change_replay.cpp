@@ -124,7 +124,7 @@ std::string segments_table() {
 std::string read_segment(const std::string& file_name, const std::string& checksum) {
   const std::string path = segment_path(file_name);
   if (!file_exists(path))
-    throw core::Error("58P01", "change segment \"" + file_name + "\" is missing", {},
+    throw core::Error(core::sqlstate::kUndefinedFile, "change segment \"" + file_name + "\" is missing", {},
                       "Restore the file from a copy of the storage directory; without it the moments after it "
                       "cannot be restored.");
   FileSource file(path, true);
