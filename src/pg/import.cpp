@@ -2047,24 +2047,16 @@ RestoreResult restore_backup(int64_t id, const CallOptions& options, std::option
   StoredBackup b = find_stored_backup(id);
   *tenant = b.tenant;
   progress::set_tenant(b.tenant);
-  LogTable log_table = find_log_table();
-  auto age = as_owner(log_table.owner, [&] {
-    return Spi::query("SELECT $2::pg_catalog.interval OPERATOR(pg_catalog.>) '0'::pg_catalog.interval"
-                      "   AND finished_at OPERATOR(pg_catalog.<)"
-                      "       (pg_catalog.now() OPERATOR(pg_catalog.-) $2::pg_catalog.interval),"
-                      "       finished_at::pg_catalog.text FROM " + log_table.qualified_name +
-                          " WHERE id OPERATOR(pg_catalog.=) $1::pg_catalog.int8",
-                      {std::to_string(id), settings.restore_window});
-  });
+  const std::optional<std::string> finished_at = backup_finished_before(id, settings.restore_window);
   restore_output_settings(level);
   Spi::finish();
   // Before anything else that could refuse: the caller named another tenant.
   core::check_expected_tenant(options.import.expected_tenant, b.tenant, "backup " + std::to_string(id));
-  if (!age.empty() && age[0][0] == "t")
+  if (finished_at)
     throw core::Error(core::sqlstate::kObjectNotInPrerequisiteState,
                       "backup " + std::to_string(id) + " is older than pg_tenant_backup.restore_window (" +
                           settings.restore_window + ")",
-                      "It finished at " + age[0][1].value_or("?") + ".",
+                      "It finished at " + *finished_at + ".",
                       "Restore a more recent snapshot, or have a superuser widen the window.");
 
   SpilledRows spill;
@@ -2108,13 +2100,7 @@ RestoreResult restore_backup(int64_t id, const CallOptions& options, std::option
   if (!options.import.dry_run) {
     Spi::connect();
     level = fix_output_settings();
-    LogTable table = find_log_table();
-    as_owner(table.owner, [&] {
-      return Spi::execute("UPDATE " + table.qualified_name +
-                              " SET status = 'restored' WHERE id OPERATOR(pg_catalog.=) $1::pg_catalog.int8"
-                              "   AND status OPERATOR(pg_catalog.=) ANY ('{completed,restored}'::pg_catalog.text[])",
-                          {std::to_string(id)});
-    });
+    mark_backup_restored(id);
     restore_output_settings(level);
     Spi::finish();
   }

@@ -24,43 +24,33 @@ constexpr size_t kChunk = 1 << 20;
 }  // namespace
 
 StoredBackup find_stored_backup(int64_t id) {
-  LogTable table = find_log_table();
-  auto rows = as_owner(table.owner, [&] {
-    return Spi::query(
-        "SELECT status, tenant, file_name, checksum, size_bytes::pg_catalog.text, compression, "
-        "table_counts::pg_catalog.text, " +
-            std::string(table.has_encryption_columns ? "encryption, encryption_key_id"
-                                                     : "NULL::pg_catalog.text, NULL::pg_catalog.text") +
-            " FROM " + table.qualified_name +
-            " WHERE id OPERATOR(pg_catalog.=) $1::pg_catalog.int8"
-            "   AND operation OPERATOR(pg_catalog.=) 'backup'",
-        {std::to_string(id)});
-  });
+  const std::optional<BackupRow> row = find_backup_row(id);
   const std::string which = "backup " + std::to_string(id);
-  if (rows.empty())
+  if (!row)
     throw core::Error(core::sqlstate::kUndefinedObject, which + " does not exist", {},
                       "List stored snapshots with SELECT * FROM backup_list.");
-  const auto& r = rows[0];
-  if (*r[0] != "completed" && *r[0] != "restored")
-    throw core::Error(core::sqlstate::kObjectNotInPrerequisiteState, which + " is " + *r[0] + ": it has no stored snapshot", {},
+  if (row->status != "completed" && row->status != "restored")
+    throw core::Error(core::sqlstate::kObjectNotInPrerequisiteState,
+                      which + " is " + row->status + ": it has no stored snapshot", {},
                       "Only completed snapshots can be read, verified or restored.");
-  if (!r[2] || !r[3] || !r[4])
-    throw core::Error(core::sqlstate::kDataCorrupted, which + " has no valid file name or checksum in backup_logs");
-  const RowFile file = file_of_row(id, *r[2], "read");
+  if (!row->file_name || !row->checksum || !row->size_bytes)
+    throw core::Error(core::sqlstate::kDataCorrupted,
+                      which + " has no valid file name or checksum in backup_logs");
+  const RowFile file = file_of_row(id, *row->file_name, "read");
   StoredBackup b;
   b.id = id;
-  b.status = *r[0];
-  b.tenant = r[1];
-  b.file_name = *r[2];
+  b.status = row->status;
+  b.tenant = row->tenant;
+  b.file_name = *row->file_name;
   b.path = file.path;
   b.legacy = file.legacy;
-  b.checksum = *r[3];
-  b.size_bytes = std::stoll(*r[4]);
-  b.compression = core::compression_from_string(r[5].value_or("none")).value_or(core::Compression::None);
-  b.table_counts = r[6] ? json::parse(*r[6]) : json::object();
+  b.checksum = *row->checksum;
+  b.size_bytes = *row->size_bytes;
+  b.compression = core::compression_from_string(row->compression.value_or("none")).value_or(core::Compression::None);
+  b.table_counts = row->table_counts ? json::parse(*row->table_counts) : json::object();
   check_may_open_snapshot(id, b.table_counts);
-  b.encrypted = r[7].has_value();
-  b.encryption_key_id = r[8];
+  b.encrypted = row->encryption.has_value();
+  b.encryption_key_id = row->encryption_key_id;
   return b;
 }
 
