@@ -1,6 +1,7 @@
 // The statements on the backup_logs catalog table: its rows written, and
-// typed reads of them for the other modules (retention's statements are in
-// pg/backups.cpp).
+// typed reads of them for the other modules. Retention's statements, which
+// expire rows and files together, stay with it: snapshots' in
+// pg/backups.cpp, change segments' in pg/change_segments.cpp.
 //
 // Two ways to write: in the caller's transaction (exports, verifications)
 // or autonomously, in a transaction of its own that commits at once
