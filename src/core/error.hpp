@@ -6,25 +6,9 @@
 #include <stdexcept>
 #include <string>
 
-namespace ptb::core {
+#include "core/sqlstate.hpp"
 
-// The SQLSTATE codes core code raises. Five characters, as in the SQL
-// standard; src/pg turns them into ERRCODE values.
-namespace sqlstate {
-inline constexpr const char* kInvalidParameterValue = "22023";
-inline constexpr const char* kUndefinedObject = "42704";
-inline constexpr const char* kInvalidSchemaName = "3F000";
-inline constexpr const char* kUndefinedTable = "42P01";
-inline constexpr const char* kUndefinedColumn = "42703";
-inline constexpr const char* kDatatypeMismatch = "42804";
-inline constexpr const char* kNotNullViolation = "23502";
-inline constexpr const char* kFeatureNotSupported = "0A000";
-inline constexpr const char* kObjectNotInPrerequisiteState = "55000";
-inline constexpr const char* kInvalidTextRepresentation = "22P02";
-inline constexpr const char* kDataException = "22000";
-inline constexpr const char* kOutOfMemory = "53200";
-inline constexpr const char* kInternalError = "XX000";
-}  // namespace sqlstate
+namespace ptb::core {
 
 class Error : public std::runtime_error {
  public:

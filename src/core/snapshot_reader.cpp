@@ -14,10 +14,6 @@ namespace {
 
 using json = nlohmann::json;
 
-// SQLSTATEs not in error.hpp's list (which other work edits).
-constexpr const char* kDataCorrupted = "XX001";         // data_corrupted
-constexpr const char* kProgramLimitExceeded = "54000";  // program_limit_exceeded
-
 // Longest piece of document text quoted in a message.
 constexpr size_t kMaxQuoted = 200;
 
@@ -534,7 +530,7 @@ class SnapshotHandler {
   // skipped (the scanner itself does not recurse).
   void enter() {
     if (++depth_ > kMaxSnapshotDepth)
-      throw Error(kProgramLimitExceeded,
+      throw Error(sqlstate::kProgramLimitExceeded,
                   "snapshot nests deeper than " + std::to_string(kMaxSnapshotDepth) + " levels");
   }
   void leave() { --depth_; }
@@ -769,7 +765,7 @@ class SnapshotHandler {
   void dom_count(size_t bytes) {
     dom_bytes_ += bytes + 1;
     if (dom_bytes_ > kMaxSnapshotSectionBytes)
-      throw Error(kProgramLimitExceeded,
+      throw Error(sqlstate::kProgramLimitExceeded,
                   std::string("snapshot \"") + dom_name_ + "\" is larger than " +
                       std::to_string(kMaxSnapshotSectionBytes >> 20) + " MB");
   }
@@ -795,7 +791,7 @@ class SnapshotHandler {
     if (!visitor_) return;
     def_bytes_ += value.size() + 16;
     if (def_bytes_ > kMaxSnapshotSchemaBytes)
-      throw Error(kProgramLimitExceeded, "snapshot schema.tables is larger than " +
+      throw Error(sqlstate::kProgramLimitExceeded, "snapshot schema.tables is larger than " +
                                              std::to_string(kMaxSnapshotSchemaBytes >> 20) + " MB");
     into = value;
   }
@@ -960,7 +956,7 @@ class SnapshotHandler {
       return Error(sqlstate::kInvalidParameterValue, "snapshot statistics." + what);
     };
     auto mismatch = [](const std::string& what) {
-      return Error(kDataCorrupted, "snapshot statistics do not match its rows: " + what);
+      return Error(sqlstate::kDataCorrupted, "snapshot statistics do not match its rows: " + what);
     };
     auto compare = [&](const char* key, const std::vector<TableCount>& sections,
                        const char* section, bool required) {

@@ -87,13 +87,13 @@ std::optional<std::string> run_autonomously(const std::string& sql,
   guarded([&] { dsm_detach(segment); });
 
   if (!started)
-    throw core::Error("53400", "no background worker slot is free to write the backup log",
+    throw core::Error(core::sqlstate::kConfigurationLimitExceeded, "no background worker slot is free to write the backup log",
                       {}, "Raise max_worker_processes (restart needed).");
   if (failed)
-    throw core::Error(sqlstate.size() == 5 ? sqlstate : "XX000",
+    throw core::Error(sqlstate.size() == 5 ? sqlstate : core::sqlstate::kInternalError,
                       "could not write the backup log: " + error);
   if (!finished)
-    throw core::Error("XX000", "the backup log writer stopped before finishing", {},
+    throw core::Error(core::sqlstate::kInternalError, "the backup log writer stopped before finishing", {},
                       "See the server log for the worker's error.");
   return result;
 }
@@ -161,14 +161,14 @@ extern "C" void ptb_autonomous_main(Datum segment_handle) {
       const auto* server = dynamic_cast<const ptb::pg::ServerError*>(&e);
       const auto* ours = dynamic_cast<const ptb::core::Error*>(&e);
       strlcpy(task->error, e.what(), sizeof task->error);
-      strlcpy(task->sqlstate, server ? server->sqlstate() : ours ? ours->sqlstate().c_str() : "XX000",
+      strlcpy(task->sqlstate, server ? server->sqlstate() : ours ? ours->sqlstate().c_str() : ptb::core::sqlstate::kInternalError,
               sizeof task->sqlstate);
       task->failed = true;
       task->finished = true;
       ptb::pg::guarded([] { AbortCurrentTransaction(); });
     } catch (...) {
       strlcpy(task->error, "unknown error", sizeof task->error);
-      strlcpy(task->sqlstate, "XX000", sizeof task->sqlstate);
+      strlcpy(task->sqlstate, ptb::core::sqlstate::kInternalError, sizeof task->sqlstate);
       task->failed = true;
       task->finished = true;
       ptb::pg::guarded([] { AbortCurrentTransaction(); });

@@ -29,61 +29,39 @@ std::optional<int64_t> optional_int(FunctionCallInfo fcinfo, int argno) {
 
 void delete_backup(int64_t id) {
   pg::Spi::connect();
-  pg::LogTable table = pg::find_log_table();
-  auto rows = pg::as_owner(table.owner, [&] {
-    return pg::Spi::query("SELECT status, file_name, tenant, compression, table_counts::pg_catalog.text FROM " +
-                              table.qualified_name +
-                              " WHERE id OPERATOR(pg_catalog.=) $1::pg_catalog.int8"
-                              "   AND operation OPERATOR(pg_catalog.=) 'backup'",
-                          {std::to_string(id)});
-  });
-  if (rows.empty())
-    throw core::Error("42704", "backup " + std::to_string(id) + " does not exist", {},
+  const std::optional<pg::BackupRow> row = pg::find_backup_row(id);
+  if (!row)
+    throw core::Error(core::sqlstate::kUndefinedObject, "backup " + std::to_string(id) + " does not exist", {},
                       "List stored snapshots with SELECT * FROM backup_list.");
-  pg::check_may_open_snapshot(id, rows[0][4] ? nlohmann::json::parse(*rows[0][4]) : nlohmann::json::object());
-  const std::string status = *rows[0][0];
+  pg::check_may_open_snapshot(id, row->table_counts ? nlohmann::json::parse(*row->table_counts)
+                                                   : nlohmann::json::object());
+  const std::string& status = row->status;
   if (status == "running")
-    throw core::Error("55006", "backup " + std::to_string(id) + " is still running", {},
+    throw core::Error(core::sqlstate::kObjectInUse, "backup " + std::to_string(id) + " is still running", {},
                       "Wait for it to finish, then delete it.");
   if (status != "completed" && status != "restored" && status != "failed")
-    throw core::Error("55000", "backup " + std::to_string(id) + " is already " + status);
+    throw core::Error(core::sqlstate::kObjectNotInPrerequisiteState, "backup " + std::to_string(id) + " is already " + status);
   // Whose file it is, before anything changes: another database's file (a
   // row copied with the database) is refused, and so is a 0.1.0 file whose
   // snapshot does not name this database.
   std::optional<std::string> doomed;
-  if (rows[0][1] &&
-      core::owner_of_stored_file(*rows[0][1], id, MyDatabaseId).owner != core::FileOwner::Invalid) {
-    const pg::RowFile file = pg::file_of_row(id, *rows[0][1], "delete");
+  if (row->file_name &&
+      core::owner_of_stored_file(*row->file_name, id, MyDatabaseId).owner != core::FileOwner::Invalid) {
+    const pg::RowFile file = pg::file_of_row(id, *row->file_name, "delete");
     if (file.legacy &&
-        !pg::legacy_file_is_own(file.path, core::compression_from_string(rows[0][3].value_or("none"))
+        !pg::legacy_file_is_own(file.path, core::compression_from_string(row->compression.value_or("none"))
                                                .value_or(core::Compression::None)))
       throw core::Error(
-          "55000",
+          core::sqlstate::kObjectNotInPrerequisiteState,
           "cannot delete backup " + std::to_string(id) +
               ": its file, written by version 0.1.0, cannot be shown to be this database's",
           "A 0.1.0 file carries no database in its name; its snapshot's first bytes must name this "
-          "database (metadata.database), and those of " + *rows[0][1] + " do not.",
+          "database (metadata.database), and those of " + *row->file_name + " do not.",
           "If the file is this database's, remove it from pg_tenant_backup.storage_path by hand and "
           "call backup_delete again; otherwise delete the snapshot in the database it belongs to.");
     doomed = file.path;
   }
-  std::string role;
-  pg::guarded([&] { role = GetUserNameFromId(GetUserId(), false); });
-  const pg::OriginColumns origin = pg::manual_call_origin(table, 4);
-  std::vector<pg::TextValue> params = {std::to_string(id), role, std::to_string(MyProcPid)};
-  params.insert(params.end(), origin.params.begin(), origin.params.end());
-  pg::run_autonomously(
-      "WITH deleted AS (UPDATE " + table.qualified_name +
-          " SET status = 'deleted' WHERE id OPERATOR(pg_catalog.=) $1::pg_catalog.int8"
-          " RETURNING id, tenant, file_name)"
-          " INSERT INTO " + table.qualified_name +
-          " (operation, status, tenant, started_at, finished_at, file_name, source_id, created_by, pid" +
-          origin.columns +
-          ") SELECT 'delete', 'completed', tenant, pg_catalog.clock_timestamp(),"
-          "        pg_catalog.clock_timestamp(), file_name, id, $2::pg_catalog.name,"
-          "        $3::pg_catalog.int4" + origin.values +
-          " FROM deleted",
-      params, table.owner);
+  pg::record_backup_deleted(id);
   if (doomed) pg::remove_file_quietly(*doomed);
   // Change segments only this snapshot could use go with it.
   (void)pg::prune_change_segments();
@@ -96,32 +74,15 @@ void delete_backup(int64_t id) {
 // running at the same time waits for this row and then leaves it alone.
 void keep_backup(int64_t id, bool keep) {
   pg::Spi::connect();
-  pg::LogTable table = pg::find_log_table();
-  if (!table.has_keep_column)
-    throw core::Error("55000",
-                      "backup_logs has no keep column: the extension's SQL objects are older than "
-                      "its library",
-                      {}, "Run ALTER EXTENSION pg_tenant_backup UPDATE in this database.");
   const std::string which = "backup " + std::to_string(id);
-  auto updated = pg::run_autonomously(
-      "UPDATE " + table.qualified_name + " SET keep = $2::pg_catalog.bool"
-      " WHERE id OPERATOR(pg_catalog.=) $1::pg_catalog.int8"
-      "   AND operation OPERATOR(pg_catalog.=) 'backup'"
-      "   AND status OPERATOR(pg_catalog.=) ANY ('{completed,restored}'::pg_catalog.text[])"
-      " RETURNING id::pg_catalog.text",
-      {std::to_string(id), keep ? "true" : "false"}, table.owner);
-  if (!updated) {
-    auto rows = pg::as_owner(table.owner, [&] {
-      return pg::Spi::query("SELECT status FROM " + table.qualified_name +
-                                " WHERE id OPERATOR(pg_catalog.=) $1::pg_catalog.int8"
-                                "   AND operation OPERATOR(pg_catalog.=) 'backup'",
-                            {std::to_string(id)});
-    });
-    if (rows.empty())
-      throw core::Error("42704", which + " does not exist", {},
+  if (!pg::set_backup_keep(id, keep)) {
+    const std::optional<pg::BackupRow> row = pg::find_backup_row(id);
+    if (!row)
+      throw core::Error(core::sqlstate::kUndefinedObject, which + " does not exist", {},
                         "List stored snapshots with SELECT * FROM backup_list.");
-    throw core::Error("55000", which + " is " + rows[0][0].value_or("?") + ": it has no stored snapshot to keep",
-                      {}, "Only a completed snapshot (one of backup_list) can be kept.");
+    throw core::Error(core::sqlstate::kObjectNotInPrerequisiteState,
+                      which + " is " + row->status + ": it has no stored snapshot to keep", {},
+                      "Only a completed snapshot (one of backup_list) can be kept.");
   }
   pg::Spi::finish();
 }
@@ -140,7 +101,7 @@ Datum backup_create(PG_FUNCTION_ARGS) {
     request.notes = optional_text(fcinfo, 3);
     // keep: since 0.2.0 (a 0.1.0 definition passes four arguments).
     if (PG_NARGS() > 4) {
-      if (PG_ARGISNULL(4)) throw core::Error("22004", "keep must not be NULL", {}, "Pass true or false.");
+      if (PG_ARGISNULL(4)) throw core::Error(core::sqlstate::kNullValueNotAllowed, "keep must not be NULL", {}, "Pass true or false.");
       request.keep = PG_GETARG_BOOL(4);
     }
     return Int64GetDatum(pg::create_backup(request));
@@ -154,9 +115,9 @@ Datum backup_prune(PG_FUNCTION_ARGS) {
     auto max_backups = optional_int(fcinfo, 1);
     auto retention_days = optional_int(fcinfo, 2);
     if (max_backups && *max_backups < 1)
-      throw core::Error("22023", "max_backups must be at least 1");
+      throw core::Error(core::sqlstate::kInvalidParameterValue, "max_backups must be at least 1");
     if (retention_days && *retention_days < 0)
-      throw core::Error("22023", "retention_days must not be negative");
+      throw core::Error(core::sqlstate::kInvalidParameterValue, "retention_days must not be negative");
     pg::Spi::connect();
     std::optional<std::optional<std::string>> group;
     if (tenant) group = tenant;
@@ -177,8 +138,8 @@ Datum backup_delete(PG_FUNCTION_ARGS) {
 PG_FUNCTION_INFO_V1(backup_keep);
 Datum backup_keep(PG_FUNCTION_ARGS) {
   return pg::entry([&]() -> Datum {
-    if (PG_ARGISNULL(0)) throw core::Error("22004", "the backup id must not be NULL");
-    if (PG_ARGISNULL(1)) throw core::Error("22004", "keep must not be NULL", {}, "Pass true or false.");
+    if (PG_ARGISNULL(0)) throw core::Error(core::sqlstate::kNullValueNotAllowed, "the backup id must not be NULL");
+    if (PG_ARGISNULL(1)) throw core::Error(core::sqlstate::kNullValueNotAllowed, "keep must not be NULL", {}, "Pass true or false.");
     keep_backup(PG_GETARG_INT64(0), PG_GETARG_BOOL(1));
     PG_RETURN_VOID();
   });

@@ -25,18 +25,18 @@ std::string calling_role() {
   return role;
 }
 
+[[noreturn]] void refuse_missing_columns(const std::string& columns) {
+  throw core::Error(core::sqlstate::kObjectNotInPrerequisiteState,
+                    "backup_logs has no " + columns +
+                        ": the extension's SQL objects are older than its library",
+                    {}, "Run ALTER EXTENSION pg_tenant_backup UPDATE in this database.");
+}
+
 // Refuses what a 0.1.0 backup_logs cannot record.
 void check_log_columns(const LogTable& table, const LogEntry& e) {
   if (!table.has_encryption_columns && (e.encryption || e.encryption_key_id))
-    throw core::Error("55000",
-                      "backup_logs has no encryption columns: the extension's SQL objects are older "
-                      "than its library",
-                      {}, "Run ALTER EXTENSION pg_tenant_backup UPDATE in this database.");
-  if (!table.has_keep_column && e.keep)
-    throw core::Error("55000",
-                      "backup_logs has no keep column: the extension's SQL objects are older than "
-                      "its library",
-                      {}, "Run ALTER EXTENSION pg_tenant_backup UPDATE in this database.");
+    refuse_missing_columns("encryption columns");
+  if (!table.has_keep_column && e.keep) refuse_missing_columns("keep column");
 }
 
 // The cron_job_id and cron_job_name values, numbered after the others.
@@ -219,13 +219,24 @@ void finish_log(int64_t id, const LogEntry& e) {
   as_owner(table.owner, [&] { return Spi::execute(finish_sql(table), params); });
 }
 
+namespace {
+
+// An UPDATE of rows `l` that marks them failed with this error (constant
+// text without quotes), up to its WHERE clause.
+std::string fail_rows_sql(const LogTable& table, const std::string& message, const char* sqlstate) {
+  return "UPDATE " + table.qualified_name +
+         " l SET status = 'failed', finished_at = pg_catalog.clock_timestamp(),"
+         "   error = pg_catalog.jsonb_build_object('message', '" + message +
+         "'::pg_catalog.text, 'sqlstate', '" + sqlstate + "'::pg_catalog.text)";
+}
+
+}  // namespace
+
 void mark_interrupted_rows() {
   LogTable table = find_log_table();
   const std::string sql =
-      "UPDATE " + table.qualified_name +
-      " l SET status = 'failed', finished_at = pg_catalog.clock_timestamp(),"
-      "   error = pg_catalog.jsonb_build_object('message', 'interrupted: the backend or the server"
-      " stopped before the operation finished'::pg_catalog.text, 'sqlstate', '57P01'::pg_catalog.text)"
+      fail_rows_sql(table, "interrupted: the backend or the server stopped before the operation finished",
+                    core::sqlstate::kAdminShutdown) +
       " WHERE l.status OPERATOR(pg_catalog.=) 'running' AND NOT EXISTS ("
       "   SELECT 1 FROM pg_catalog.pg_stat_activity a"
       "    WHERE a.pid OPERATOR(pg_catalog.=) l.pid"
@@ -237,10 +248,8 @@ void mark_interrupted_rows() {
   // id is read only while that very backend is alive (it is then one of
   // this cluster's).
   const std::string rolled_back_sql =
-      "UPDATE " + table.qualified_name +
-      " l SET status = 'failed', finished_at = pg_catalog.clock_timestamp(),"
-      "   error = pg_catalog.jsonb_build_object('message', 'rolled back: the transaction that ran the"
-      " operation did not commit'::pg_catalog.text, 'sqlstate', '40000'::pg_catalog.text)"
+      fail_rows_sql(table, "rolled back: the transaction that ran the operation did not commit",
+                    core::sqlstate::kTransactionRollback) +
       " WHERE l.status OPERATOR(pg_catalog.=) 'running'"
       "   AND l.operation OPERATOR(pg_catalog.=) ANY ('{import,restore}'::pg_catalog.text[])"
       "   AND l.options OPERATOR(pg_catalog.?) 'transaction'"
@@ -263,6 +272,178 @@ void mark_interrupted_rows() {
   remove_snapshot_files_of(backups);
 }
 
+std::optional<BackupRow> find_backup_row(int64_t id) {
+  const LogTable table = find_log_table();
+  auto rows = as_owner(table.owner, [&] {
+    return Spi::query(
+        "SELECT status, tenant, file_name, checksum, size_bytes::pg_catalog.text, compression, "
+        "table_counts::pg_catalog.text, " +
+            std::string(table.has_encryption_columns ? "encryption, encryption_key_id"
+                                                     : "NULL::pg_catalog.text, NULL::pg_catalog.text") +
+            " FROM " + table.qualified_name +
+            " WHERE id OPERATOR(pg_catalog.=) $1::pg_catalog.int8"
+            "   AND operation OPERATOR(pg_catalog.=) 'backup'",
+        {std::to_string(id)});
+  });
+  if (rows.empty()) return std::nullopt;
+  const auto& r = rows[0];
+  BackupRow row;
+  row.status = r[0].value_or("");
+  row.tenant = r[1];
+  row.file_name = r[2];
+  row.checksum = r[3];
+  if (r[4]) row.size_bytes = std::stoll(*r[4]);
+  row.compression = r[5];
+  row.table_counts = r[6];
+  row.encryption = r[7];
+  row.encryption_key_id = r[8];
+  return row;
+}
+
+std::optional<std::string> backup_finished_before(int64_t id, const std::string& window) {
+  const LogTable table = find_log_table();
+  auto rows = as_owner(table.owner, [&] {
+    return Spi::query("SELECT finished_at::pg_catalog.text FROM " + table.qualified_name +
+                          " WHERE id OPERATOR(pg_catalog.=) $1::pg_catalog.int8"
+                          "   AND $2::pg_catalog.interval OPERATOR(pg_catalog.>) '0'::pg_catalog.interval"
+                          "   AND finished_at OPERATOR(pg_catalog.<)"
+                          "       (pg_catalog.now() OPERATOR(pg_catalog.-) $2::pg_catalog.interval)",
+                      {std::to_string(id), window});
+  });
+  if (rows.empty()) return std::nullopt;
+  return rows[0][0].value_or("?");
+}
+
+void mark_backup_restored(int64_t id) {
+  const LogTable table = find_log_table();
+  as_owner(table.owner, [&] {
+    return Spi::execute("UPDATE " + table.qualified_name +
+                            " SET status = 'restored' WHERE id OPERATOR(pg_catalog.=) $1::pg_catalog.int8"
+                            "   AND status OPERATOR(pg_catalog.=) ANY ('{completed,restored}'::pg_catalog.text[])",
+                        {std::to_string(id)});
+  });
+}
+
+void record_backup_deleted(int64_t id) {
+  const LogTable table = find_log_table();
+  const OriginColumns origin = manual_call_origin(table, 4);
+  std::vector<TextValue> params = {std::to_string(id), calling_role(), std::to_string(MyProcPid)};
+  params.insert(params.end(), origin.params.begin(), origin.params.end());
+  run_autonomously(
+      "WITH deleted AS (UPDATE " + table.qualified_name +
+          " SET status = 'deleted' WHERE id OPERATOR(pg_catalog.=) $1::pg_catalog.int8"
+          " RETURNING id, tenant, file_name)"
+          " INSERT INTO " + table.qualified_name +
+          " (operation, status, tenant, started_at, finished_at, file_name, source_id, created_by, pid" +
+          origin.columns +
+          ") SELECT 'delete', 'completed', tenant, pg_catalog.clock_timestamp(),"
+          "        pg_catalog.clock_timestamp(), file_name, id, $2::pg_catalog.name,"
+          "        $3::pg_catalog.int4" + origin.values +
+          " FROM deleted",
+      params, table.owner);
+}
+
+bool set_backup_keep(int64_t id, bool keep) {
+  const LogTable table = find_log_table();
+  if (!table.has_keep_column) refuse_missing_columns("keep column");
+  return run_autonomously(
+             "UPDATE " + table.qualified_name + " SET keep = $2::pg_catalog.bool"
+             " WHERE id OPERATOR(pg_catalog.=) $1::pg_catalog.int8"
+             "   AND operation OPERATOR(pg_catalog.=) 'backup'"
+             "   AND status OPERATOR(pg_catalog.=) ANY ('{completed,restored}'::pg_catalog.text[])"
+             " RETURNING id::pg_catalog.text",
+             {std::to_string(id), keep ? "true" : "false"}, table.owner)
+      .has_value();
+}
+
+namespace {
+
+std::vector<TextRow> latest_as_owner(const LogTable& table, const std::string& sql,
+                                     const std::vector<TextValue>& params) {
+  return as_owner(table.owner, [&] { return Spi::query_latest(sql, params); });
+}
+
+}  // namespace
+
+std::vector<CaptureStretch> capture_stretches() {
+  const LogTable logs = find_log_table();
+  std::vector<CaptureStretch> out;
+  const auto rows = latest_as_owner(logs,
+      "SELECT s.id::pg_catalog.text, pg_catalog.to_char(s.finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"
+      "       s.options OPERATOR(pg_catalog.->>) 'xid', s.options OPERATOR(pg_catalog.->>) 'consistent_lsn',"
+      "       pg_catalog.to_char(e.finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"
+      "       COALESCE(e.error OPERATOR(pg_catalog.->>) 'last_captured_commit_at',"
+      "                e.options OPERATOR(pg_catalog.->>) 'last_captured_commit_at'),"
+      "       e.id IS NOT NULL"
+      "  FROM " + logs.qualified_name + " s"
+      "  LEFT JOIN LATERAL (SELECT x.id, x.finished_at, x.error, x.options FROM " + logs.qualified_name + " x"
+      "                      WHERE x.operation OPERATOR(pg_catalog.=) 'capture'"
+      "                        AND x.id OPERATOR(pg_catalog.>) s.id"
+      "                        AND (x.status OPERATOR(pg_catalog.=) 'failed'"
+      "                             OR x.options OPERATOR(pg_catalog.->>) 'event' OPERATOR(pg_catalog.=) 'stop'"
+      "                             OR x.options OPERATOR(pg_catalog.->>) 'event' OPERATOR(pg_catalog.=) 'start')"
+      "                      ORDER BY x.id LIMIT 1) e ON true"
+      " WHERE s.operation OPERATOR(pg_catalog.=) 'capture' AND s.status OPERATOR(pg_catalog.=) 'completed'"
+      "   AND s.options OPERATOR(pg_catalog.->>) 'event' OPERATOR(pg_catalog.=) 'start'"
+      " ORDER BY s.id", {});
+  for (const auto& r : rows) {
+    CaptureStretch c;
+    c.start_id = std::stoll(*r[0]);
+    c.started_at = r[1].value_or("");
+    try {
+      c.start_xid = std::stoull(r[2].value_or("0"));
+    } catch (const std::exception&) {
+      c.start_xid = UINT64_MAX;  // unreadable: no snapshot qualifies
+    }
+    c.consistent_lsn = r[3].value_or("0/0");
+    // The next event ends this stretch: a stop, a failure, or a new start
+    // (the slot was lost and made again: its changes since are missing).
+    c.stopped = r[6] && *r[6] == "t";
+    c.stopped_at = r[4];
+    c.last_captured_commit_at = r[5];
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+std::optional<int64_t> newest_snapshot_between(const std::optional<std::string>& tenant,
+                                               const std::string& after, const std::string& moment) {
+  const LogTable logs = find_log_table();
+  const auto rows = latest_as_owner(
+      logs,
+      "SELECT id::pg_catalog.text FROM " + logs.qualified_name +
+          " WHERE operation OPERATOR(pg_catalog.=) 'backup'"
+          "   AND status OPERATOR(pg_catalog.=) ANY ('{completed,restored}'::pg_catalog.text[])"
+          "   AND (tenant OPERATOR(pg_catalog.=) $1 OR (tenant IS NULL AND $1 IS NULL))"
+          "   AND file_name IS NOT NULL"
+          "   AND finished_at OPERATOR(pg_catalog.<=) $2::pg_catalog.timestamptz"
+          "   AND started_at OPERATOR(pg_catalog.>) $3::pg_catalog.timestamptz"
+          " ORDER BY finished_at DESC, id DESC LIMIT 1",
+      {tenant, moment, after});
+  if (rows.empty()) return std::nullopt;
+  return std::stoll(*rows[0][0]);
+}
+
+StretchSnapshots snapshots_in_stretch(const std::optional<std::string>& tenant, const CaptureStretch& c) {
+  const LogTable logs = find_log_table();
+  const auto rows = latest_as_owner(
+      logs,
+      "SELECT pg_catalog.min(finished_at)::pg_catalog.text, pg_catalog.count(*)::pg_catalog.text,"
+      "       CASE WHEN $4::pg_catalog.bool THEN $3::pg_catalog.timestamptz ELSE pg_catalog.now() END::pg_catalog.text,"
+      "       $2::pg_catalog.timestamptz::pg_catalog.text, $5::pg_catalog.timestamptz::pg_catalog.text"
+      "  FROM " + logs.qualified_name +
+          " WHERE operation OPERATOR(pg_catalog.=) 'backup'"
+          "   AND status OPERATOR(pg_catalog.=) ANY ('{completed,restored}'::pg_catalog.text[])"
+          "   AND (tenant OPERATOR(pg_catalog.=) $1 OR (tenant IS NULL AND $1 IS NULL))"
+          "   AND file_name IS NOT NULL"
+          "   AND started_at OPERATOR(pg_catalog.>) $2::pg_catalog.timestamptz"
+          "   AND (NOT $4::pg_catalog.bool OR finished_at OPERATOR(pg_catalog.<=) $3::pg_catalog.timestamptz)",
+      {tenant, c.started_at, c.last_captured_commit_at.value_or(c.started_at), c.stopped ? "true" : "false",
+       c.stopped_at});
+  const auto& w = rows.at(0);
+  return {w[0], std::stoll(w[1].value_or("0")), w[2].value_or(""), w[3].value_or(""), w[4]};
+}
+
 std::string current_error_json() noexcept {
   try {
     nlohmann::json error;
@@ -275,11 +456,11 @@ std::string current_error_json() noexcept {
     } catch (const core::Error& e) {
       error = {{"message", e.what()}, {"sqlstate", e.sqlstate()}, {"detail", e.detail()}};
     } catch (const std::exception& e) {
-      error = {{"message", e.what()}, {"sqlstate", "XX000"}, {"detail", ""}};
+      error = {{"message", e.what()}, {"sqlstate", core::sqlstate::kInternalError}, {"detail", ""}};
     }
     return error.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   } catch (...) {
-    return R"({"message": "unknown error", "sqlstate": "XX000"})";
+    return std::string(R"({"message": "unknown error", "sqlstate": ")") + core::sqlstate::kInternalError + "\"}";
   }
 }
 

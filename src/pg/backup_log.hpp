@@ -1,4 +1,7 @@
-// Rows of the backup_logs catalog table.
+// The statements on the backup_logs catalog table: its rows written, and
+// typed reads of them for the other modules. Retention's statements, which
+// expire rows and files together, stay with it: snapshots' in
+// pg/backups.cpp, change segments' in pg/change_segments.cpp.
 //
 // Two ways to write: in the caller's transaction (exports, verifications)
 // or autonomously, in a transaction of its own that commits at once
@@ -92,6 +95,76 @@ void finish_log_autonomously(int64_t id, const LogEntry& entry);
 // Finishes row `id` in the caller's transaction, as finish_log_autonomously
 // does (notes, options and tenant too when set): a rollback of the caller undoes it.
 void finish_log(int64_t id, const LogEntry& entry);
+
+// The row of a backup (operation 'backup') as the functions on stored
+// snapshots read it. encryption and encryption_key_id are unset on 0.1.0's
+// table.
+struct BackupRow {
+  std::string status;
+  std::optional<std::string> tenant;
+  std::optional<std::string> file_name;
+  std::optional<std::string> checksum;
+  std::optional<int64_t> size_bytes;
+  std::optional<std::string> compression;
+  std::optional<std::string> table_counts;  // JSON
+  std::optional<std::string> encryption;
+  std::optional<std::string> encryption_key_id;
+};
+// Backup `id`'s row, read with the table owner's rights; unset when there
+// is no such backup. Needs SPI.
+std::optional<BackupRow> find_backup_row(int64_t id);
+
+// When backup `id` finished (text), if that is longer ago than `window`
+// (an interval; '0' never is). Needs SPI.
+std::optional<std::string> backup_finished_before(int64_t id, const std::string& window);
+
+// Backup `id`, completed or restored, becomes 'restored', in the caller's
+// transaction. Needs SPI.
+void mark_backup_restored(int64_t id);
+
+// Backup `id` becomes 'deleted' and a completed 'delete' row records it,
+// by this caller and its origin (manual_call_origin); autonomously.
+void record_backup_deleted(int64_t id);
+
+// Pins (keep = true) or unpins completed or restored backup `id`,
+// autonomously; false when no such row was changed. 55000 on 0.1.0's
+// table, which has no keep column.
+bool set_backup_keep(int64_t id, bool keep);
+
+// A stretch of uninterrupted change capture: from a 'capture' start row of
+// backup_logs to the next stop row (none: capture still runs).
+struct CaptureStretch {
+  int64_t start_id = 0;
+  std::string started_at;      // the start row's finished_at (timestamptz text)
+  uint64_t start_xid = 0;      // taken after the slot was consistent
+  std::string consistent_lsn;  // the slot's start
+  bool stopped = false;
+  std::optional<std::string> stopped_at;
+  std::optional<std::string> last_captured_commit_at;  // of a stopped stretch (UTC ISO)
+};
+
+// The stretches of capture, oldest first: start rows and the stop row
+// (failed at the WAL limit, or turned off) that ends each. Reads the latest
+// committed rows. Needs SPI.
+std::vector<CaptureStretch> capture_stretches();
+
+// The newest stored snapshot of `tenant` (unset: the whole database) that
+// finished at or before `moment` and began after `after`. Reads the latest
+// committed rows. Needs SPI.
+std::optional<int64_t> newest_snapshot_between(const std::optional<std::string>& tenant,
+                                               const std::string& after, const std::string& moment);
+
+// The stored snapshots of `tenant` a restore to a moment can start from in
+// stretch `c`: begun after it started and, if it stopped, finished by its
+// last captured change. Times as timestamptz text.
+struct StretchSnapshots {
+  std::optional<std::string> first_finished_at;  // unset: none
+  int64_t count = 0;
+  std::string until;  // the last captured change of a stopped stretch, else now
+  std::string since;  // the stretch's start
+  std::optional<std::string> stopped_at;
+};
+StretchSnapshots snapshots_in_stretch(const std::optional<std::string>& tenant, const CaptureStretch& c);
 
 // Marks rows left 'running' by a backend that no longer exists as failed
 // ("interrupted", 57P01), and the 'running' rows of imports and restores

@@ -12,7 +12,7 @@ const char* ServerError::what() const noexcept {
 }
 
 const char* ServerError::sqlstate() const noexcept {
-  return data_ != nullptr ? unpack_sql_state(data_->sqlerrcode) : "XX000";
+  return data_ != nullptr ? unpack_sql_state(data_->sqlerrcode) : core::sqlstate::kInternalError;
 }
 
 namespace detail {

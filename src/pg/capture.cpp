@@ -201,7 +201,7 @@ void stop_for_wal_limit(const SlotState& slot, const std::string& segments, int 
            " MB of WAL, more than pg_tenant_backup.capture_max_retained_wal (" + std::to_string(limit_mb) +
            " MB); the slot was dropped");
   w.key("sqlstate");
-  w.string("53400");
+  w.string(core::sqlstate::kConfigurationLimitExceeded);
   w.key("detail");
   w.string("Changes committed after the last captured one are not captured: the gap begins after LSN " +
            last.lsn.value_or("(none captured)") + " and ends where capture starts again.");
@@ -309,7 +309,7 @@ Step capture_batch(const std::string& segments, const std::string& dir, const st
     if (key) {
       std::string salt(32, '\0');
       if (!pg_strong_random(salt.data(), salt.size()))
-        throw core::Error("XX000", "could not generate random bytes for an encrypted change segment");
+        throw core::Error(core::sqlstate::kInternalError, "could not generate random bytes for an encrypted change segment");
       core::EncryptingSink sealed(file, *key, salt);
       core::CompressingSink zstd(sealed, core::Compression::Zstd);
       zstd.write(assembler.text());

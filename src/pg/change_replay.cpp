@@ -56,49 +56,6 @@ std::string quoted(const std::optional<std::string>& tenant) {
 
 const char* kWindowHint = "SELECT * FROM backup_recovery_window(tenant) lists the moments that can be restored.";
 
-// The stretches of capture, oldest first: start rows and the stop row
-// (failed at the WAL limit, or turned off) that ends each.
-std::vector<CaptureStretch> capture_stretches() {
-  const LogTable logs = find_log_table();
-  std::vector<CaptureStretch> out;
-  const auto rows = owner_query(
-      "SELECT s.id::pg_catalog.text, pg_catalog.to_char(s.finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"
-      "       s.options OPERATOR(pg_catalog.->>) 'xid', s.options OPERATOR(pg_catalog.->>) 'consistent_lsn',"
-      "       pg_catalog.to_char(e.finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"
-      "       COALESCE(e.error OPERATOR(pg_catalog.->>) 'last_captured_commit_at',"
-      "                e.options OPERATOR(pg_catalog.->>) 'last_captured_commit_at'),"
-      "       e.id IS NOT NULL"
-      "  FROM " + logs.qualified_name + " s"
-      "  LEFT JOIN LATERAL (SELECT x.id, x.finished_at, x.error, x.options FROM " + logs.qualified_name + " x"
-      "                      WHERE x.operation OPERATOR(pg_catalog.=) 'capture'"
-      "                        AND x.id OPERATOR(pg_catalog.>) s.id"
-      "                        AND (x.status OPERATOR(pg_catalog.=) 'failed'"
-      "                             OR x.options OPERATOR(pg_catalog.->>) 'event' OPERATOR(pg_catalog.=) 'stop'"
-      "                             OR x.options OPERATOR(pg_catalog.->>) 'event' OPERATOR(pg_catalog.=) 'start')"
-      "                      ORDER BY x.id LIMIT 1) e ON true"
-      " WHERE s.operation OPERATOR(pg_catalog.=) 'capture' AND s.status OPERATOR(pg_catalog.=) 'completed'"
-      "   AND s.options OPERATOR(pg_catalog.->>) 'event' OPERATOR(pg_catalog.=) 'start'"
-      " ORDER BY s.id");
-  for (const auto& r : rows) {
-    CaptureStretch c;
-    c.start_id = std::stoll(*r[0]);
-    c.started_at = r[1].value_or("");
-    try {
-      c.start_xid = std::stoull(r[2].value_or("0"));
-    } catch (const std::exception&) {
-      c.start_xid = UINT64_MAX;  // unreadable: no snapshot qualifies
-    }
-    c.consistent_lsn = r[3].value_or("0/0");
-    // The next event ends this stretch: a stop, a failure, or a new start
-    // (the slot was lost and made again: its changes since are missing).
-    c.stopped = r[6] && *r[6] == "t";
-    c.stopped_at = r[4];
-    c.last_captured_commit_at = r[5];
-    out.push_back(std::move(c));
-  }
-  return out;
-}
-
 // A new start row without a stop row before it: the last captured change
 // of that stretch is its segments' newest.
 void fill_unrecorded_end(CaptureStretch& c, const std::string& segments) {
@@ -124,7 +81,7 @@ std::string segments_table() {
 std::string read_segment(const std::string& file_name, const std::string& checksum) {
   const std::string path = segment_path(file_name);
   if (!file_exists(path))
-    throw core::Error("58P01", "change segment \"" + file_name + "\" is missing", {},
+    throw core::Error(core::sqlstate::kUndefinedFile, "change segment \"" + file_name + "\" is missing", {},
                       "Restore the file from a copy of the storage directory; without it the moments after it "
                       "cannot be restored.");
   FileSource file(path, true);
@@ -190,25 +147,15 @@ ReplayPlan plan_replay(const std::optional<std::string>& tenant, int64_t target_
                                   "started again. ") + kWindowHint);
   plan.stretch = *stretch;
 
-  const LogTable logs = find_log_table();
-  const auto snapshot = owner_query(
-      "SELECT id::pg_catalog.text FROM " + logs.qualified_name +
-          " WHERE operation OPERATOR(pg_catalog.=) 'backup'"
-          "   AND status OPERATOR(pg_catalog.=) ANY ('{completed,restored}'::pg_catalog.text[])"
-          "   AND (tenant OPERATOR(pg_catalog.=) $1 OR (tenant IS NULL AND $1 IS NULL))"
-          "   AND file_name IS NOT NULL"
-          "   AND finished_at OPERATOR(pg_catalog.<=) $2::pg_catalog.timestamptz"
-          "   AND started_at OPERATOR(pg_catalog.>) $3::pg_catalog.timestamptz"
-          " ORDER BY finished_at DESC, id DESC LIMIT 1",
-      {tenant, plan.target_utc, stretch->started_at});
-  if (snapshot.empty())
+  const std::optional<int64_t> snapshot = newest_snapshot_between(tenant, stretch->started_at, plan.target_utc);
+  if (!snapshot)
     throw core::Error(core::sqlstate::kObjectNotInPrerequisiteState,
                       "cannot restore " + quoted(tenant) + " to " + plan.target_utc +
                           ": no snapshot of it was taken between the start of change capture and that moment",
                       "Capture started at " + stretch->started_at + ".",
                       "Take snapshots (backup_create, or a schedule) while capture runs: a moment after one can be "
                       "restored. " + std::string(kWindowHint));
-  plan.snapshot_id = std::stoll(*snapshot[0][0]);
+  plan.snapshot_id = *snapshot;
 
   if (stretch->stopped) return plan;
   // Every change up to the target is captured once capture has read the
@@ -429,26 +376,12 @@ void recovery_window(FunctionCallInfo fcinfo) {
   const std::string segments = extension_table("backup_change_segments");
   std::vector<std::vector<TextValue>> rows;
   if (!segments.empty()) {
-    const LogTable logs = find_log_table();
     for (auto& c : capture_stretches()) {
       fill_unrecorded_end(c, segments);
-      // Snapshots begun after capture started, finished while it ran.
-      const auto window = owner_query(
-          "SELECT pg_catalog.min(finished_at)::pg_catalog.text, pg_catalog.count(*)::pg_catalog.text,"
-          "       CASE WHEN $4::pg_catalog.bool THEN $3::pg_catalog.timestamptz ELSE pg_catalog.now() END::pg_catalog.text,"
-          "       $2::pg_catalog.timestamptz::pg_catalog.text, $5::pg_catalog.timestamptz::pg_catalog.text"
-          "  FROM " + logs.qualified_name +
-              " WHERE operation OPERATOR(pg_catalog.=) 'backup'"
-              "   AND status OPERATOR(pg_catalog.=) ANY ('{completed,restored}'::pg_catalog.text[])"
-              "   AND (tenant OPERATOR(pg_catalog.=) $1 OR (tenant IS NULL AND $1 IS NULL))"
-              "   AND file_name IS NOT NULL"
-              "   AND started_at OPERATOR(pg_catalog.>) $2::pg_catalog.timestamptz"
-              "   AND (NOT $4::pg_catalog.bool OR finished_at OPERATOR(pg_catalog.<=) $3::pg_catalog.timestamptz)",
-          {tenant, c.started_at, c.last_captured_commit_at.value_or(c.started_at), c.stopped ? "true" : "false",
-           c.stopped_at});
-      const auto& w = window.at(0);
-      if (!w[0] || *w[1] == "0") continue;
-      rows.push_back({w[0], w[2], w[3], c.stopped ? w[4] : std::nullopt, w[1]});
+      const StretchSnapshots w = snapshots_in_stretch(tenant, c);
+      if (!w.first_finished_at || w.count == 0) continue;
+      rows.push_back({w.first_finished_at, w.until, w.since, c.stopped ? w.stopped_at : std::nullopt,
+                      std::to_string(w.count)});
     }
   }
   restore_output_settings(level);

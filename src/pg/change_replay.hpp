@@ -10,20 +10,9 @@
 #include <vector>
 
 #include "core/change_replay.hpp"
+#include "pg/backup_log.hpp"
 
 namespace ptb::pg {
-
-// A stretch of uninterrupted change capture: from a 'capture' start row of
-// backup_logs to the next stop row (none: capture still runs).
-struct CaptureStretch {
-  int64_t start_id = 0;
-  std::string started_at;      // the start row's finished_at (timestamptz text)
-  uint64_t start_xid = 0;      // taken after the slot was consistent
-  std::string consistent_lsn;  // the slot's start
-  bool stopped = false;
-  std::optional<std::string> stopped_at;
-  std::optional<std::string> last_captured_commit_at;  // of a stopped stretch (UTC ISO)
-};
 
 // What backup_restore_to replays, decided before anything changes.
 struct ReplayPlan {

@@ -22,10 +22,10 @@ std::string segment_path(const std::string& file_name) {
                      rest.find_first_not_of("0123456789ABCDEF", 8) == 8 + 16 && rest[24] == '-' &&
                      rest.find_first_not_of("0123456789ABCDEF", 25) == 41 && rest.compare(41, 10, ".jsonl.zst") == 0;
   if (!named)
-    throw core::Error("XX001", "change segment \"" + file_name + "\" has a name change capture never writes",
+    throw core::Error(core::sqlstate::kDataCorrupted, "change segment \"" + file_name + "\" has a name change capture never writes",
                       "backup_change_segments.file_name was changed.", {});
   if (!check_own_folder(folder))
-    throw core::Error("58P01", "change segment \"" + file_name + "\" is missing: its folder does not exist",
+    throw core::Error(core::sqlstate::kUndefinedFile, "change segment \"" + file_name + "\" is missing: its folder does not exist",
                       {}, "Restore the storage directory (pg_tenant_backup.storage_path) from a copy.");
   return storage_settings().storage_path + "/" + file_name;
 }

@@ -16,9 +16,6 @@ namespace ptb::pg {
 
 namespace {
 
-constexpr const char* kConfigError = "F0000";  // config_file_error
-constexpr const char* kUndefinedFile = "58P01";
-constexpr const char* kInvalidParameterValue = "22023";
 // A key file holds 64 hex digits and maybe a newline: anything much larger
 // is not a key file.
 constexpr off_t kMaxKeyFileSize = 1024;
@@ -49,28 +46,28 @@ core::EncryptionKey load_key_file(const std::string& configured, const char* set
   if (file.fd < 0) {
     const int error = errno;
     if (error == ENOENT)
-      throw KeyUnavailable(kUndefinedFile, what + " does not exist", {},
+      throw KeyUnavailable(core::sqlstate::kUndefinedFile, what + " does not exist", {},
                            "Create it (e.g. openssl rand -hex 32 > FILE; chmod 600 FILE) or "
                            "correct the setting.");
-    throw KeyUnavailable(kConfigError, "could not open " + what + ": " + std::strerror(error), {},
+    throw KeyUnavailable(core::sqlstate::kConfigFileError, "could not open " + what + ": " + std::strerror(error), {},
                          kPermissionHint);
   }
   struct stat st;
   if (fstat(file.fd, &st) != 0)
-    throw KeyUnavailable(kConfigError, "could not stat " + what + ": " + std::strerror(errno));
+    throw KeyUnavailable(core::sqlstate::kConfigFileError, "could not stat " + what + ": " + std::strerror(errno));
   if (!S_ISREG(st.st_mode))
-    throw KeyUnavailable(kConfigError, what + " is not a regular file");
+    throw KeyUnavailable(core::sqlstate::kConfigFileError, what + " is not a regular file");
   // The server's rule for its TLS private key: owned by the server's
   // user and private to it, or owned by root and at most group-readable.
   const bool own = st.st_uid == geteuid();
   if (!own && st.st_uid != 0)
-    throw KeyUnavailable(kConfigError, what + " must be owned by the database system user or root",
+    throw KeyUnavailable(core::sqlstate::kConfigFileError, what + " must be owned by the database system user or root",
                          {}, kPermissionHint);
   if ((own && (st.st_mode & (S_IRWXG | S_IRWXO))) ||
       (!own && (st.st_mode & (S_IWGRP | S_IXGRP | S_IRWXO))))
-    throw KeyUnavailable(kConfigError, what + " has group or world access", {}, kPermissionHint);
+    throw KeyUnavailable(core::sqlstate::kConfigFileError, what + " has group or world access", {}, kPermissionHint);
   if (st.st_size > kMaxKeyFileSize)
-    throw KeyUnavailable(kInvalidParameterValue,
+    throw KeyUnavailable(core::sqlstate::kInvalidParameterValue,
                          what + " is " + std::to_string(st.st_size) +
                              " bytes: a key file holds 64 hexadecimal digits",
                          {}, "Write a key with: openssl rand -hex 32 > FILE");
@@ -82,7 +79,7 @@ core::EncryptionKey load_key_file(const std::string& configured, const char* set
     if (n < 0) {
       const int error = errno;
       OPENSSL_cleanse(text.data(), text.size());
-      throw KeyUnavailable(kConfigError, "could not read " + what + ": " + std::strerror(error),
+      throw KeyUnavailable(core::sqlstate::kConfigFileError, "could not read " + what + ": " + std::strerror(error),
                            {}, kPermissionHint);
     }
     if (n == 0 || (size += static_cast<size_t>(n)) == text.size()) break;
@@ -104,7 +101,7 @@ std::optional<core::EncryptionKey> key_for_writing() {
   const EncryptionSettings settings = encryption_settings();
   if (!settings.enabled) return std::nullopt;
   if (settings.key_file.empty())
-    throw KeyUnavailable(kConfigError,
+    throw KeyUnavailable(core::sqlstate::kConfigFileError,
                          "pg_tenant_backup.encryption is aes-256-gcm but "
                          "pg_tenant_backup.encryption_key_file is not set",
                          "No snapshot is written unencrypted while encryption is on.",
@@ -134,7 +131,7 @@ core::DecryptingSource::KeyLookup key_lookup() {
     std::string detail = found.empty() ? "No key is configured."
                                        : "The keys configured are " + found + ".";
     if (!unreadable.empty()) detail += " Unreadable: " + unreadable + ".";
-    throw KeyUnavailable(kConfigError,
+    throw KeyUnavailable(core::sqlstate::kConfigFileError,
                          "snapshot file is encrypted with key " + key_id +
                              ", which is not configured",
                          detail,

@@ -28,7 +28,7 @@ class BoundedStringSink : public core::Sink {
   const std::string& data() const { return data_; }
 
   [[noreturn]] static void too_large() {
-    throw core::Error("54000", "the snapshot is too large to be returned as one jsonb value",
+    throw core::Error(core::sqlstate::kProgramLimitExceeded, "the snapshot is too large to be returned as one jsonb value",
                       "A jsonb value holds at most 256 MB, and any value at most 1 GB.",
                       "Use backup_create, which streams the snapshot to a file.");
   }
@@ -75,7 +75,7 @@ Datum export_snapshot(const std::optional<std::string>& tenant, Jsonb* opts) {
     result = pg::guarded_value(
         [&] { return DirectFunctionCall1(jsonb_in, CStringGetDatum(sink.data().c_str())); });
   } catch (const pg::ServerError& e) {
-    if (std::string(e.sqlstate()) == "54000") BoundedStringSink::too_large();
+    if (std::string(e.sqlstate()) == core::sqlstate::kProgramLimitExceeded) BoundedStringSink::too_large();
     throw;
   }
   return result;

@@ -168,11 +168,11 @@ void lock_tenant(const std::optional<std::string>& tenant, const core::SnapshotO
   auto first = [](const SqlResult& r) { return r.rows.empty() ? std::string() : r.rows[0][0].value_or(""); };
   const std::string importer = first(run(holders_sql("ExclusiveLock", true), {key}));
   if (importer.empty())
-    throw core::Error("55P03", quoted_tenant(tenant) + " is being written: its lock is held by writers",
+    throw core::Error(core::sqlstate::kLockNotAvailable, quoted_tenant(tenant) + " is being written: its lock is held by writers",
                       "Server processes holding the tenant's lock shared: " +
                           first(run(holders_sql("ShareLock", true), {key})) + ".",
                       "Wait until their transactions end, then try again.");
-  throw core::Error("55P03", "an import or restore of " + quoted_tenant(tenant) + " is already running",
+  throw core::Error(core::sqlstate::kLockNotAvailable, "an import or restore of " + quoted_tenant(tenant) + " is already running",
                     "It is run by the server process " + importer + ".",
                     "Wait until it has finished (backup_tenant_busy tells when), then try again.");
 }
@@ -256,7 +256,7 @@ class SpilledRows : public core::RowVisitor {
   void put_cell(const core::CopyCell& c, bool unwrapped_follows) {
     buffer_ += static_cast<char>(static_cast<int>(c.kind) | (unwrapped_follows ? 0x80 : 0));
     if (c.size > UINT32_MAX - 64)
-      throw core::Error("54000", "a value of the snapshot is larger than 4 GB");
+      throw core::Error(core::sqlstate::kProgramLimitExceeded, "a value of the snapshot is larger than 4 GB");
     put_u32(static_cast<uint32_t>(c.size));
     buffer_.append(c.data == nullptr ? "" : c.data, c.size);
   }
@@ -321,7 +321,7 @@ class SpillReader {
 
  private:
   [[noreturn]] static void corrupt() {
-    throw core::Error("XX001", "pg_tenant_backup: the snapshot's spill file is damaged");
+    throw core::Error(core::sqlstate::kDataCorrupted, "pg_tenant_backup: the snapshot's spill file is damaged");
   }
   void read(void* out, size_t n) {
     char* to = static_cast<char*>(out);
@@ -382,7 +382,7 @@ std::vector<Section> spilled_sections(const core::SnapshotSummary& summary, cons
     s.role = t.role;
     s.columns = t.column_names;
     if (t.rows > static_cast<int64_t>(UINT32_MAX))
-      throw core::Error("54000", s.where() + " has more rows than one import can take");
+      throw core::Error(core::sqlstate::kProgramLimitExceeded, s.where() + " has more rows than one import can take");
     s.row_count = static_cast<uint32>(t.rows);
     s.spilled = spill.start_of(part, s.position);
     if (!s.spilled && s.row_count > 0) bad_shape("rows of a section were not read");
@@ -792,7 +792,7 @@ void stage(LoadTable& t, BufFile* spill_file) {
   // subplan over it that then grows with the tenant, past work_mem.
   run("ANALYZE " + t.staged.stage);
   if (copied != t.section->row_count)
-    throw core::Error("XX000", "pg_tenant_backup: staged " + std::to_string(copied) + " rows of " +
+    throw core::Error(core::sqlstate::kInternalError, "pg_tenant_backup: staged " + std::to_string(copied) + " rows of " +
                                    t.staged.display + ", the snapshot has " +
                                    std::to_string(t.section->row_count));
 }
@@ -1515,7 +1515,7 @@ ImportOutcome run_import(const ImportRequest& request) {
     if (!t->staged.has_key()) continue;
     auto dup = run(core::duplicate_keys_sql(t->staged));
     if (!dup.rows.empty())
-      throw core::Error("23505",
+      throw core::Error(core::sqlstate::kUniqueViolation,
                         "the snapshot has more than one row of " + t->staged.display + " with " +
                             dup.rows[0][0].value_or(""),
                         t->section->where() + " repeats a key the rows are matched on.");
@@ -1528,7 +1528,7 @@ ImportOutcome run_import(const ImportRequest& request) {
     const std::string first = missing.rows[0][1].value_or("");
     const bool reference = t.section->role == "reference";
     throw core::Error(
-        "23503",
+        core::sqlstate::kForeignKeyViolation,
         (reference ? "row " + t.staged.display + " " + first +
                          ", which the snapshot's rows reference, does not exist in this database"
                    : "master row " + t.staged.display + " " + first +
@@ -1563,7 +1563,7 @@ ImportOutcome run_import(const ImportRequest& request) {
       }
       auto taken = run(core::foreign_owner_sql(t->staged, owned), params);
       if (!taken.rows.empty())
-        throw core::Error("23505",
+        throw core::Error(core::sqlstate::kUniqueViolation,
                           "row " + t->staged.display + " " + taken.rows[0][0].value_or("") +
                               " of the snapshot belongs to another tenant in this database",
                           "Its key is taken by a row that is not " + quoted_tenant(tenant) + "'s.",
@@ -1679,7 +1679,7 @@ ImportOutcome run_import(const ImportRequest& request) {
       auto blocked = run(core::blocked_delete_sql(check, to_doomed, to_key, from_doomed), params);
       if (!blocked.rows.empty())
         throw core::Error(
-            "23503",
+            core::sqlstate::kForeignKeyViolation,
             "cannot remove row " + to->staged.display + " " + blocked.rows[0][1].value_or("") + " of " +
                 quoted_tenant(tenant) + ": row " + check.from_display + " " +
                 blocked.rows[0][0].value_or("") + " still references it",
@@ -1747,7 +1747,7 @@ ImportOutcome run_import(const ImportRequest& request) {
       if (sql.empty()) continue;
       auto dangling = run(sql, params);
       if (!dangling.rows.empty())
-        throw core::Error("23503",
+        throw core::Error(core::sqlstate::kForeignKeyViolation,
                           "row " + from->staged.display + " " + dangling.rows[0][0].value_or("") +
                               " of the snapshot references " + fk.check.to_display + " " +
                               dangling.rows[0][1].value_or("") + ", which does not exist",
@@ -1924,7 +1924,7 @@ ImportOutcome import_spilled(const core::SnapshotSummary& summary, SpilledRows& 
 
 json import_call(FunctionCallInfo fcinfo) {
   if (PG_ARGISNULL(0))
-    throw core::Error("22004", "the snapshot document must not be NULL");
+    throw core::Error(core::sqlstate::kNullValueNotAllowed, "the snapshot document must not be NULL");
   Jsonb* doc = nullptr;
   guarded([&] { doc = PG_GETARG_JSONB_P(0); });
   const core::ImportMode mode = core::import_mode_from_string(PG_ARGISNULL(1) ? "NULL" : text_arg(fcinfo, 1));
@@ -1958,7 +1958,7 @@ json import_call(FunctionCallInfo fcinfo) {
 core::SnapshotSummary read_verified_snapshot(const StoredBackup& b, SpilledRows& spill, const char* instead) {
   const std::string id = std::to_string(b.id);
   auto refuse = [&](const std::string& why, const std::string& detail) {
-    throw core::Error("55000", "backup " + id + " does not pass verification: " + why, detail,
+    throw core::Error(core::sqlstate::kObjectNotInPrerequisiteState, "backup " + id + " does not pass verification: " + why, detail,
                       "Run backup_verify(" + id + ") for a report, and " + instead + ".");
   };
   core::SnapshotSummary summary;
@@ -1989,7 +1989,7 @@ core::SnapshotSummary read_verified_snapshot(const StoredBackup& b, SpilledRows&
 // --- backup_import_stored: a stored snapshot, read as a stream -----------------
 
 json import_stored_call(FunctionCallInfo fcinfo) {
-  if (PG_ARGISNULL(0)) throw core::Error("22004", "the backup id must not be NULL");
+  if (PG_ARGISNULL(0)) throw core::Error(core::sqlstate::kNullValueNotAllowed, "the backup id must not be NULL");
   const int64_t id = PG_GETARG_INT64(0);
   const core::ImportMode mode = core::import_mode_from_string(PG_ARGISNULL(1) ? "NULL" : text_arg(fcinfo, 1));
   const CallOptions options = call_options(fcinfo, 2);
@@ -2029,7 +2029,7 @@ struct RestoreResult {
 // them, before anything else.
 void require_restore_allowed() {
   if (!restore_settings().allow_restore)
-    throw core::Error("42501", "backup_restore is not allowed on this server",
+    throw core::Error(core::sqlstate::kInsufficientPrivilege, "backup_restore is not allowed on this server",
                       "pg_tenant_backup.allow_restore is off.",
                       "A superuser can allow it: ALTER SYSTEM SET pg_tenant_backup.allow_restore = on "
                       "(or per database or role, or SET in a superuser's session).");
@@ -2047,24 +2047,16 @@ RestoreResult restore_backup(int64_t id, const CallOptions& options, std::option
   StoredBackup b = find_stored_backup(id);
   *tenant = b.tenant;
   progress::set_tenant(b.tenant);
-  LogTable log_table = find_log_table();
-  auto age = as_owner(log_table.owner, [&] {
-    return Spi::query("SELECT $2::pg_catalog.interval OPERATOR(pg_catalog.>) '0'::pg_catalog.interval"
-                      "   AND finished_at OPERATOR(pg_catalog.<)"
-                      "       (pg_catalog.now() OPERATOR(pg_catalog.-) $2::pg_catalog.interval),"
-                      "       finished_at::pg_catalog.text FROM " + log_table.qualified_name +
-                          " WHERE id OPERATOR(pg_catalog.=) $1::pg_catalog.int8",
-                      {std::to_string(id), settings.restore_window});
-  });
+  const std::optional<std::string> finished_at = backup_finished_before(id, settings.restore_window);
   restore_output_settings(level);
   Spi::finish();
   // Before anything else that could refuse: the caller named another tenant.
   core::check_expected_tenant(options.import.expected_tenant, b.tenant, "backup " + std::to_string(id));
-  if (!age.empty() && age[0][0] == "t")
-    throw core::Error("55000",
+  if (finished_at)
+    throw core::Error(core::sqlstate::kObjectNotInPrerequisiteState,
                       "backup " + std::to_string(id) + " is older than pg_tenant_backup.restore_window (" +
                           settings.restore_window + ")",
-                      "It finished at " + age[0][1].value_or("?") + ".",
+                      "It finished at " + *finished_at + ".",
                       "Restore a more recent snapshot, or have a superuser widen the window.");
 
   SpilledRows spill;
@@ -2108,13 +2100,7 @@ RestoreResult restore_backup(int64_t id, const CallOptions& options, std::option
   if (!options.import.dry_run) {
     Spi::connect();
     level = fix_output_settings();
-    LogTable table = find_log_table();
-    as_owner(table.owner, [&] {
-      return Spi::execute("UPDATE " + table.qualified_name +
-                              " SET status = 'restored' WHERE id OPERATOR(pg_catalog.=) $1::pg_catalog.int8"
-                              "   AND status OPERATOR(pg_catalog.=) ANY ('{completed,restored}'::pg_catalog.text[])",
-                          {std::to_string(id)});
-    });
+    mark_backup_restored(id);
     restore_output_settings(level);
     Spi::finish();
   }
@@ -2122,7 +2108,7 @@ RestoreResult restore_backup(int64_t id, const CallOptions& options, std::option
 }
 
 json restore_call(FunctionCallInfo fcinfo) {
-  if (PG_ARGISNULL(0)) throw core::Error("22004", "the backup id must not be NULL");
+  if (PG_ARGISNULL(0)) throw core::Error(core::sqlstate::kNullValueNotAllowed, "the backup id must not be NULL");
   const int64_t id = PG_GETARG_INT64(0);
   const CallOptions options = call_options(fcinfo, 1);
 
@@ -2148,7 +2134,7 @@ json restore_call(FunctionCallInfo fcinfo) {
 // --- backup_restore_to ---------------------------------------------------------
 
 json restore_to_call(FunctionCallInfo fcinfo) {
-  if (PG_ARGISNULL(1)) throw core::Error("22004", "the target moment must not be NULL");
+  if (PG_ARGISNULL(1)) throw core::Error(core::sqlstate::kNullValueNotAllowed, "the target moment must not be NULL");
   std::optional<std::string> tenant;
   if (!PG_ARGISNULL(0)) tenant = text_arg(fcinfo, 0);
   const TimestampTz target = PG_GETARG_TIMESTAMPTZ(1);
@@ -2185,7 +2171,7 @@ json restore_to_call(FunctionCallInfo fcinfo) {
       const core::SnapshotTransactions seen = core::SnapshotTransactions::from_json(*transactions);
       check_snapshot_in_stretch(plan, seen);
       if (summary.tenant_id != asked)
-        throw core::Error("XX000", "pg_tenant_backup: backup " + std::to_string(plan.snapshot_id) +
+        throw core::Error(core::sqlstate::kInternalError, "pg_tenant_backup: backup " + std::to_string(plan.snapshot_id) +
                                        " is not of the tenant asked for");
       replayer.emplace(plan, seen);
     });

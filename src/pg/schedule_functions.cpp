@@ -52,7 +52,7 @@ extern "C" {
 PG_FUNCTION_INFO_V1(backup_schedule_next);
 Datum backup_schedule_next(PG_FUNCTION_ARGS) {
   return pg::entry([&]() -> Datum {
-    if (PG_ARGISNULL(0)) throw core::Error("22004", "schedule must not be NULL");
+    if (PG_ARGISNULL(0)) throw core::Error(core::sqlstate::kNullValueNotAllowed, "schedule must not be NULL");
     auto schedule = core::Schedule::parse(pg::text_arg(fcinfo, 0));
     auto zone = core::TimeZone::load(zone_name(fcinfo, 1));
     std::optional<sys_seconds> last_run;
@@ -68,7 +68,7 @@ Datum backup_schedule_next(PG_FUNCTION_ARGS) {
 PG_FUNCTION_INFO_V1(backup_schedule_preview);
 Datum backup_schedule_preview(PG_FUNCTION_ARGS) {
   return pg::entry([&]() -> Datum {
-    if (PG_ARGISNULL(0)) throw core::Error("22004", "schedule must not be NULL");
+    if (PG_ARGISNULL(0)) throw core::Error(core::sqlstate::kNullValueNotAllowed, "schedule must not be NULL");
     auto schedule = core::Schedule::parse(pg::text_arg(fcinfo, 0));
     int n = PG_ARGISNULL(1) ? 5 : PG_GETARG_INT32(1);
     auto zone = core::TimeZone::load(zone_name(fcinfo, 2));
@@ -116,10 +116,10 @@ Datum backup_check_tenant(PG_FUNCTION_ARGS) {
     try {
       (void)pg::plan_tenant_snapshot(tenant, std::move(options), true, false);
     } catch (const pg::ServerError& e) {
-      if (std::strcmp(e.sqlstate(), "42501") != 0) throw;
+      if (std::strcmp(e.sqlstate(), core::sqlstate::kInsufficientPrivilege) != 0) throw;
       const char* role = nullptr;
       pg::guarded([&] { role = GetUserNameFromId(GetUserId(), false); });
-      throw core::Error("42501",
+      throw core::Error(core::sqlstate::kInsufficientPrivilege,
                         "role \"" + std::string(role) + "\" cannot look up tenant \"" + tenant +
                             "\": " + e.what(),
                         {},

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "core/error.hpp"
 #include "pg/backup_log.hpp"
 #include "pg/backups.hpp"
@@ -265,8 +267,9 @@ void start_due_schedules(std::vector<RunningJob>& running) {
       failed.status = "failed";
       failed.finished = true;
       failed.schedule_id = id;
-      failed.error = "{\"message\": \"the schedule's owner, role " + *row[1] +
-                     ", no longer exists\", \"sqlstate\": \"42704\"}";
+      failed.error = nlohmann::json{{"message", "the schedule's owner, role " + *row[1] + ", no longer exists"},
+                                    {"sqlstate", core::sqlstate::kUndefinedObject}}
+                         .dump();
       insert_log(failed);
     } else {
       bool ok = false;

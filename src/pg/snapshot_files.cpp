@@ -112,7 +112,7 @@ json verify_backup(int64_t id) {
   log.finished = true;
   log.source_id = id;
   log.file_name = b.file_name;
-  if (!errors.empty()) log.error = json{{"message", errors[0]}, {"sqlstate", "XX001"}}.dump();
+  if (!errors.empty()) log.error = json{{"message", errors[0]}, {"sqlstate", core::sqlstate::kDataCorrupted}}.dump();
   pg::insert_log(log);
   return report;
 }

@@ -110,7 +110,7 @@ void check_marker(const std::string& folder_name, const std::string& text) {
   const auto owner = core::parse_folder_marker(text);
   const uint64_t system = GetSystemIdentifier();
   if (!owner)
-    throw core::Error("55000",
+    throw core::Error(core::sqlstate::kObjectNotInPrerequisiteState,
                       "snapshot storage folder \"" + folder_name + "\" has no valid " +
                           core::kFolderMarker + " file",
                       "Its " + std::string(core::kFolderMarker) +
@@ -120,7 +120,7 @@ void check_marker(const std::string& folder_name, const std::string& text) {
                       "this database's.");
   if (owner->database_oid != MyDatabaseId || owner->system_identifier != system)
     throw core::Error(
-        "55000",
+        core::sqlstate::kObjectNotInPrerequisiteState,
         "snapshot storage folder \"" + folder_name + "\" belongs to another " +
             (owner->system_identifier != system ? "cluster" : "database"),
         "Its " + std::string(core::kFolderMarker) + " file names database OID " +
@@ -244,13 +244,13 @@ Sha256::Sha256() {
 
 void Sha256::update(std::string_view bytes) {
   if (pg_cryptohash_update(context_, reinterpret_cast<const uint8*>(bytes.data()), bytes.size()) < 0)
-    throw core::Error("XX000", "could not update a SHA-256 hash");
+    throw core::Error(core::sqlstate::kInternalError, "could not update a SHA-256 hash");
 }
 
 std::string Sha256::hex_digest() {
   uint8 digest[PG_SHA256_DIGEST_LENGTH];
   if (pg_cryptohash_final(context_, digest, sizeof digest) < 0)
-    throw core::Error("XX000", "could not finish a SHA-256 hash");
+    throw core::Error(core::sqlstate::kInternalError, "could not finish a SHA-256 hash");
   guarded([&] { pg_cryptohash_free(context_); });
   context_ = nullptr;
   static constexpr char kHex[] = "0123456789abcdef";

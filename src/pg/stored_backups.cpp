@@ -24,43 +24,33 @@ constexpr size_t kChunk = 1 << 20;
 }  // namespace
 
 StoredBackup find_stored_backup(int64_t id) {
-  LogTable table = find_log_table();
-  auto rows = as_owner(table.owner, [&] {
-    return Spi::query(
-        "SELECT status, tenant, file_name, checksum, size_bytes::pg_catalog.text, compression, "
-        "table_counts::pg_catalog.text, " +
-            std::string(table.has_encryption_columns ? "encryption, encryption_key_id"
-                                                     : "NULL::pg_catalog.text, NULL::pg_catalog.text") +
-            " FROM " + table.qualified_name +
-            " WHERE id OPERATOR(pg_catalog.=) $1::pg_catalog.int8"
-            "   AND operation OPERATOR(pg_catalog.=) 'backup'",
-        {std::to_string(id)});
-  });
+  const std::optional<BackupRow> row = find_backup_row(id);
   const std::string which = "backup " + std::to_string(id);
-  if (rows.empty())
-    throw core::Error("42704", which + " does not exist", {},
+  if (!row)
+    throw core::Error(core::sqlstate::kUndefinedObject, which + " does not exist", {},
                       "List stored snapshots with SELECT * FROM backup_list.");
-  const auto& r = rows[0];
-  if (*r[0] != "completed" && *r[0] != "restored")
-    throw core::Error("55000", which + " is " + *r[0] + ": it has no stored snapshot", {},
+  if (row->status != "completed" && row->status != "restored")
+    throw core::Error(core::sqlstate::kObjectNotInPrerequisiteState,
+                      which + " is " + row->status + ": it has no stored snapshot", {},
                       "Only completed snapshots can be read, verified or restored.");
-  if (!r[2] || !r[3] || !r[4])
-    throw core::Error("XX001", which + " has no valid file name or checksum in backup_logs");
-  const RowFile file = file_of_row(id, *r[2], "read");
+  if (!row->file_name || !row->checksum || !row->size_bytes)
+    throw core::Error(core::sqlstate::kDataCorrupted,
+                      which + " has no valid file name or checksum in backup_logs");
+  const RowFile file = file_of_row(id, *row->file_name, "read");
   StoredBackup b;
   b.id = id;
-  b.status = *r[0];
-  b.tenant = r[1];
-  b.file_name = *r[2];
+  b.status = row->status;
+  b.tenant = row->tenant;
+  b.file_name = *row->file_name;
   b.path = file.path;
   b.legacy = file.legacy;
-  b.checksum = *r[3];
-  b.size_bytes = std::stoll(*r[4]);
-  b.compression = core::compression_from_string(r[5].value_or("none")).value_or(core::Compression::None);
-  b.table_counts = r[6] ? json::parse(*r[6]) : json::object();
+  b.checksum = *row->checksum;
+  b.size_bytes = *row->size_bytes;
+  b.compression = core::compression_from_string(row->compression.value_or("none")).value_or(core::Compression::None);
+  b.table_counts = row->table_counts ? json::parse(*row->table_counts) : json::object();
   check_may_open_snapshot(id, b.table_counts);
-  b.encrypted = r[7].has_value();
-  b.encryption_key_id = r[8];
+  b.encrypted = row->encryption.has_value();
+  b.encryption_key_id = row->encryption_key_id;
   return b;
 }
 
@@ -87,7 +77,7 @@ void check_may_open_snapshot(int64_t id, const json& table_counts) {
       "exports what you may read.";
   for (const auto& t : tables) {
     if (t[2] != "t")
-      throw core::Error("42501", "permission denied to open " + which,
+      throw core::Error(core::sqlstate::kInsufficientPrivilege, "permission denied to open " + which,
                         "It holds rows of table " + t[1].value_or("?") +
                             ", which you have no right to read.",
                         hint);
@@ -97,7 +87,7 @@ void check_may_open_snapshot(int64_t id, const json& table_counts) {
     const Oid oid = static_cast<Oid>(std::stoul(*t[0]));
     guarded([&] { rls = check_enable_rls(oid, InvalidOid, true); });
     if (rls == RLS_ENABLED)
-      throw core::Error("42501", "permission denied to open " + which,
+      throw core::Error(core::sqlstate::kInsufficientPrivilege, "permission denied to open " + which,
                         "It holds rows of table " + t[1].value_or("?") +
                             ", of which row level security lets you read only part.",
                         hint);
@@ -124,7 +114,7 @@ RowFile file_of_row(int64_t id, const std::string& file_name, const std::string&
                    : "the database with OID " + std::to_string(owner.database_oid) +
                          ", which no longer exists";
       throw core::Error(
-          "55000",
+          core::sqlstate::kObjectNotInPrerequisiteState,
           "cannot " + action + " " + which + ": its file belongs to " + owner_text +
               ", not to this database",
           "The row was copied into this database (CREATE DATABASE ... TEMPLATE, or a restored "
@@ -137,7 +127,7 @@ RowFile file_of_row(int64_t id, const std::string& file_name, const std::string&
     }
     case core::FileOwner::Invalid: break;
   }
-  throw core::Error("XX001", which + " has no valid file name in backup_logs",
+  throw core::Error(core::sqlstate::kDataCorrupted, which + " has no valid file name in backup_logs",
                     "Its file name \"" + file_name + "\" is not one this extension writes.");
 }
 
@@ -174,7 +164,7 @@ void check_file_checksum(const StoredBackup& b) {
   file.close();
   const std::string found = file.sha256();
   if (file.size() != static_cast<uint64_t>(b.size_bytes) || found != b.checksum)
-    throw core::Error("XX001",
+    throw core::Error(core::sqlstate::kDataCorrupted,
                       "snapshot file of backup " + std::to_string(b.id) + " is corrupted",
                       "Expected " + std::to_string(b.size_bytes) + " bytes with SHA-256 " +
                           b.checksum + ", found " + std::to_string(file.size()) + " bytes with " +
@@ -189,7 +179,7 @@ std::string read_document(const StoredBackup& b, core::SnapshotSummary* summary)
   std::string buffer(kChunk, '\0');
   for (size_t n; (n = plain->read(buffer.data(), buffer.size())) > 0;) {
     if (document.size() + n > MaxAllocSize - 1)
-      throw core::Error("54000", "backup " + std::to_string(b.id) +
+      throw core::Error(core::sqlstate::kProgramLimitExceeded, "backup " + std::to_string(b.id) +
                                      " is too large to be read as one jsonb value",
                         {}, "Use backup_download to fetch the file.");
     document.append(buffer.data(), n);

@@ -50,7 +50,7 @@ CREATE TEMP TABLE globex_before AS
 CREATE FUNCTION pg_temp.table_report(report jsonb, table_name text) RETURNS jsonb LANGUAGE sql AS
   $$ SELECT t - 'table' FROM jsonb_array_elements(report -> 'tables') t WHERE t ->> 'table' = table_name $$;
 
--- merge of tables with an identity key but no primary key: no longer refused.
+-- merge of tables with an identity key but no primary key: matched on that key.
 CREATE TEMP TABLE r1 AS SELECT backup_import(d, 'merge', '{"exclude_tables": ["visits"]}') AS r FROM doc;
 SELECT is(pg_temp.table_report((SELECT r FROM r1), 'public.members') -> 'matched_on',
           '{"columns": ["email"], "source": "unique index \"members_email\""}',

@@ -1,4 +1,4 @@
--- Polymorphic references (issue 21 part 1): rows that belong to a tenant
+-- Polymorphic references: rows that belong to a tenant
 -- through a (type, id) pair without a foreign key, in the shape Rails
 -- produces (ActiveStorage attachments, blobs and variant records; PaperTrail
 -- versions). Undeclared, backup_coverage reports them as probable tenant

@@ -1,5 +1,5 @@
 -- A replace from a snapshot that left soft-deleted rows out (include_deleted
--- false, issue 21 part 2): it deletes only the rows its filter covered.
+-- false): it deletes only the rows its filter covered.
 -- Rows the filter left out (recorded in filtered_rows) and reference rows
 -- are left alone; a snapshot without that record (before 0.2.0) deletes
 -- nothing in the tables its filter reaches (docs/import.md, "Soft-deleted

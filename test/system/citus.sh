@@ -3,7 +3,7 @@
 # coordinator and two workers on this machine, Citus built from
 # ../shared/vendor/citus by scripts/build-citus.sh (skipped without it).
 #   - no backend of any node crashes (server logs, postmaster start times),
-#     also for the statements without parameters that used to crash it;
+#     also for statements without parameters (a NULL tenant);
 #   - row-based sharding: backup_create, damage, backup_restore gives every
 #     table of tenant 1 back by fingerprint, tenants 2 and 3 byte-identical,
 #     with the pre_restore snapshot; merge, insert_only, dry run and
@@ -61,7 +61,7 @@ one=$(fp 1)
 two=$(fp 2)
 three=$(fp 3)
 
-# --- Statements without parameters (they crashed the coordinator).
+# --- Statements without parameters: the coordinator must plan them too.
 check "whole-database export (NULL tenant): all six tables" "6" \
   "$(rr "SELECT count(*) FROM jsonb_array_elements(backup_export(NULL) -> 'data')")"
 check "backup_stats of the whole database" "t" "$(q -c "SELECT count(*) >= 5 FROM backup_stats(NULL)")"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# What a crash leaves, with no operation run afterwards (issue 22): the
+# What a crash leaves, with no operation run afterwards: the
 # scheduler's recovery at start is all that runs.
 #   - kill -9 of backup_create mid-write: after the restart its temporary
 #     file is gone (removed by the scheduler's recovery, not by a next

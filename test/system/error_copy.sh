@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The error an import or restore raises again after rolling back its
-# subtransaction is a whole copy (issue 22 part 1): every field, the
+# subtransaction is a whole copy: every field, the
 # server's file and function names too, outlives the rollback that frees
 # the memory it was raised in. The server runs with MALLOC_PERTURB_ set, so
 # memory handed back to malloc (the subtransaction's contexts) is

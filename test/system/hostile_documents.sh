@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Hostile input (issue 8): malformed JSON and wrong-shaped snapshots fed to
+# Hostile input: malformed JSON and wrong-shaped snapshots fed to
 # backup_upload (our own reader, src/core/snapshot_reader.cpp) and to
 # backup_import in every mode (through text -> jsonb casts in the call).
 # Each must be refused with a clear SQLSTATE (never XX000), change no row

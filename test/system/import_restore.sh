@@ -184,9 +184,9 @@ err=$(psql -qXAt -v VERBOSITY=verbose -c "BEGIN" -c "SELECT backup_import(d, 're
 check_match "the import fails" 'ERROR:  23503: master row public.countries \(code\)=\(XX\)' "$err"
 check "its row says failed, with the error, after the ROLLBACK" "failed|1|23503|master row public.countries (code)=(XX) of the snapshot does not exist in this database" \
   "$(q -c "SELECT status, tenant, error ->> 'sqlstate', error ->> 'message' FROM backup_logs WHERE operation = 'import' ORDER BY id DESC LIMIT 1")"
-# Changed by issue 22: an import's row is written 'running' at its start,
-# autonomously; the caller's transaction finishes it. Rolled back, the row
-# stays, not completed, until a recovery pass marks it failed.
+# An import's row is written 'running' at its start, autonomously; the
+# caller's transaction finishes it. Rolled back, the row stays, not
+# completed, until a recovery pass marks it failed.
 completed=$(q -c "SELECT count(*) FROM backup_logs WHERE operation = 'import' AND status = 'completed'")
 check "a successful import rolled back leaves no completed row, its row running" "$completed|running" \
   "$(psql -qXAt -c "BEGIN" -c "SELECT backup_import(backup_export('1'), 'replace') IS NOT NULL" -c "ROLLBACK" >/dev/null

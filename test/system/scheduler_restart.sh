@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
-# The scheduler comes back after it is stopped alone (issue 21 part 4):
-# after pg_terminate_backend on it, a new scheduler starts within its
-# restart time (10 s; polled with a generous deadline), says so in the log,
-# and due schedules run again. Its database missing at server start: it
-# tries again every 10 s, saying so once, and runs once the database
+# The scheduler comes back after it is stopped alone: after
+# pg_terminate_backend on it, a new scheduler starts within its restart
+# time (10 s; polled with a generous deadline), says so in the log, and due
+# schedules run again (a scheduler that exits with code 0 on SIGTERM is
+# never restarted by the postmaster). Its database missing at server start:
+# it tries again every 10 s, saying so once, and runs once the database
 # exists. Its database dropped (DROP DATABASE ... WITH (FORCE)) while it
 # ran: it stops for good after one FATAL line with a hint, not a failure
-# every 10 seconds; the server stays fine. Before the fix the scheduler exited with code 0 on SIGTERM and
-# never came back until a server restart.
+# every 10 seconds; the server stays fine.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source test/lib/cluster.sh

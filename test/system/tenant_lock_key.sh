@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# The tenant's lock is keyed on the tenant's value, not on how it is spelt
-# (issue 21 part 4): while session A's import of tenant 0b5f... (a uuid,
-# lower case) is open, backup_tenant_busy answers true for '0B5F...' and
-# '{0b5f...}' too, and an import or restore of the upper-case spelling is
-# refused at once with 55P03 as for the same spelling; likewise ' 1' and
-# '01' for the integer tenant 1. A text that is not a value of the tenant
-# column's type is 22P02. Before the fix the other spellings hashed to
-# other keys: busy said false and the second import ran.
+# The tenant's lock is keyed on the tenant's value, not on how it is spelt:
+# while session A's import of tenant 0b5f... (a uuid, lower case) is open,
+# backup_tenant_busy answers true for '0B5F...' and '{0b5f...}' too, and an
+# import or restore of the upper-case spelling is refused at once with
+# 55P03 as for the same spelling; likewise ' 1' and '01' for the integer
+# tenant 1. A text that is not a value of the tenant column's type is
+# 22P02. Keyed on the spelling, the other spellings would hash to other
+# keys: busy would say false and a second import would run.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source test/lib/cluster.sh

@@ -230,8 +230,9 @@ const RetentionScope kSchedule7{RetentionScope::Kind::Schedule, 7};
 const RetentionScope kManual{RetentionScope::Kind::Manual, std::nullopt};
 const RetentionScope kPrune{RetentionScope::Kind::Prune, std::nullopt};
 
-// The issue's case: tenant "a" has a manual snapshot ("before migration"),
-// a pinned one, a pre_restore one, two of schedule 8 and many of schedule 7.
+// A tenant with every kind of snapshot: "a" has a manual one ("before
+// migration"), a pinned one, a pre_restore one, two of schedule 8 and many
+// of schedule 7.
 std::vector<StoredSnapshot> mixed_tenant() {
   std::vector<StoredSnapshot> all = {
       snap(1, "a", kNow - 10 * kDay),                  // manual
