@@ -377,6 +377,14 @@ BEGIN
     ELSIF member.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass THEN
       EXECUTE pg_catalog.format('ALTER ROUTINE %s SET SCHEMA tenant_backup', member.objid::pg_catalog.regprocedure);
     ELSIF member.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_type'::pg_catalog.regclass THEN
+      -- Row types move with their relation and array types with their
+      -- element type (PostgreSQL 18 lists the array of a table as a member).
+      CONTINUE WHEN EXISTS (SELECT FROM pg_catalog.pg_type t
+                             WHERE t.oid OPERATOR(pg_catalog.=) member.objid
+                               AND (t.typnamespace OPERATOR(pg_catalog.=) target
+                                    OR t.typrelid OPERATOR(pg_catalog.<>) 0
+                                    OR EXISTS (SELECT FROM pg_catalog.pg_type e
+                                                WHERE e.typarray OPERATOR(pg_catalog.=) t.oid)));
       EXECUTE pg_catalog.format('ALTER TYPE %s SET SCHEMA tenant_backup', member.objid::pg_catalog.regtype);
     ELSE
       RAISE EXCEPTION 'pg_tenant_backup cannot move its member %',

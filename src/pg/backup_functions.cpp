@@ -32,7 +32,7 @@ void delete_backup(int64_t id) {
   const std::optional<pg::BackupRow> row = pg::find_backup_row(id);
   if (!row)
     throw core::Error(core::sqlstate::kUndefinedObject, "backup " + std::to_string(id) + " does not exist", {},
-                      "List stored snapshots with SELECT * FROM backup_list.");
+                      "List stored snapshots with SELECT * FROM tenant_backup.backup_list.");
   pg::check_may_open_snapshot(id, row->table_counts ? nlohmann::json::parse(*row->table_counts)
                                                    : nlohmann::json::object());
   const std::string& status = row->status;
@@ -79,7 +79,7 @@ void keep_backup(int64_t id, bool keep) {
     const std::optional<pg::BackupRow> row = pg::find_backup_row(id);
     if (!row)
       throw core::Error(core::sqlstate::kUndefinedObject, which + " does not exist", {},
-                        "List stored snapshots with SELECT * FROM backup_list.");
+                        "List stored snapshots with SELECT * FROM tenant_backup.backup_list.");
     throw core::Error(core::sqlstate::kObjectNotInPrerequisiteState,
                       which + " is " + row->status + ": it has no stored snapshot to keep", {},
                       "Only a completed snapshot (one of backup_list) can be kept.");

@@ -54,7 +54,7 @@ std::string quoted(const std::optional<std::string>& tenant) {
   return tenant ? "tenant \"" + *tenant + "\"" : std::string("the whole database");
 }
 
-const char* kWindowHint = "SELECT * FROM backup_recovery_window(tenant) lists the moments that can be restored.";
+const char* kWindowHint = "SELECT * FROM tenant_backup.backup_recovery_window(tenant) lists the moments that can be restored.";
 
 // A new start row without a stop row before it: the last captured change
 // of that stretch is its segments' newest.
@@ -177,7 +177,7 @@ ReplayPlan plan_replay(const std::optional<std::string>& tenant, int64_t target_
                         "cannot restore " + quoted(tenant) + " to " + plan.target_utc +
                             ": change capture has not read the changes up to that moment yet",
                         "It did not catch up within " + std::to_string(kCatchUpWaitMs / 1000) + " seconds.",
-                        "Try again shortly; SELECT * FROM backup_capture_status() shows how far behind it is.");
+                        "Try again shortly; SELECT * FROM tenant_backup.backup_capture_status() shows how far behind it is.");
     guarded([] {
       (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 200, PG_WAIT_EXTENSION);
       ResetLatch(MyLatch);

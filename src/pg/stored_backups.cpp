@@ -28,7 +28,7 @@ StoredBackup find_stored_backup(int64_t id) {
   const std::string which = "backup " + std::to_string(id);
   if (!row)
     throw core::Error(core::sqlstate::kUndefinedObject, which + " does not exist", {},
-                      "List stored snapshots with SELECT * FROM backup_list.");
+                      "List stored snapshots with SELECT * FROM tenant_backup.backup_list.");
   if (row->status != "completed" && row->status != "restored")
     throw core::Error(core::sqlstate::kObjectNotInPrerequisiteState,
                       which + " is " + row->status + ": it has no stored snapshot", {},
