@@ -7,7 +7,9 @@
 #include <nlohmann/json.hpp>
 
 #include "core/compression.hpp"
+#include "core/encryption.hpp"
 #include "core/error.hpp"
+#include "core/read_along.hpp"
 #include "core/retention.hpp"
 #include "core/snapshot_reader.hpp"
 #include "core/storage_names.hpp"
@@ -41,16 +43,9 @@ constexpr int kSnapshotZstdLevel = 1;
 
 int64_t unix_now() { return static_cast<int64_t>(time(nullptr)); }
 
-// Reads the file back as a restore would: decompress, parse, count, and
-// compare with what was written.
-void verify_written_file(const std::string& path, const std::string& checksum,
-                         core::Compression compression, bool encrypted,
-                         const ExportStatistics& written) {
-  StoredSnapshotSource plain(path, compression, encrypted, true);
-  core::SnapshotSummary summary = core::read_snapshot_summary(plain);
-  plain.close();
-  if (plain.sha256() != checksum)
-    throw core::Error("XX001", "snapshot file changed while it was verified");
+// What the file decodes to (read along as it was written, as a restore
+// reads it) must hold the rows that were written.
+void compare_with_written(const core::SnapshotSummary& summary, const ExportStatistics& written) {
   std::vector<int64_t> counted;
   for (const auto& t : summary.tables)
     if (t.section == "data") counted.push_back(t.rows);
@@ -129,11 +124,16 @@ int64_t create_backup(const CreateRequest& request, std::optional<int64_t>* log_
     stats = write_snapshot(snapshot, json);
     compressed.finish();
   };
-  if (file_options.verify_after_backup)
-    writer.check = [&](const std::string& path, const std::string& checksum) {
-      progress::set_phase(progress::Phase::Verifying);
-      verify_written_file(path, checksum, compression, writer.encrypt, stats);
+  core::SnapshotSummary read_back;
+  if (file_options.verify_after_backup) {
+    writer.read_along = [&read_back](core::Source& plain) {
+      read_back = core::read_snapshot_summary(plain);
     };
+    writer.check = [&] {
+      progress::set_phase(progress::Phase::Verifying);
+      compare_with_written(read_back, stats);
+    };
+  }
   const int64_t id = store_snapshot_file(start, folder, compression, writer, done, log_id);
   done.table_count = static_cast<int64_t>(stats.data_tables.size());
   done.row_count = stats.total_rows;
@@ -185,23 +185,42 @@ int64_t store_snapshot_file(const LogEntry& start, const StorageFolder& folder,
         throw core::Error("F0000", "pg_tenant_backup.encryption was turned off during the backup");
     }
     FileSink file(temporary_path);
+    std::optional<core::ReadAlongSink> read_along;
+    if (writer.read_along)
+      read_along.emplace(file, [&writer, compression, key](core::Source& written) {
+        // Only the writing key can have sealed these bytes: no lookup (it
+        // would read settings, and this thread must not call the server).
+        std::optional<core::DecryptingSource> opened;
+        core::Source* sealed = &written;
+        if (key) {
+          opened.emplace(written, [key](const std::string& id) -> std::optional<core::EncryptionKey> {
+            if (id == key->id()) return *key;
+            return std::nullopt;
+          });
+          sealed = &*opened;
+        }
+        core::DecompressingSource plain(*sealed, compression);
+        writer.read_along(plain);
+      });
+    core::Sink& target = read_along ? static_cast<core::Sink&>(*read_along) : file;
     if (key) {
       // The salt makes the file's own AES key: from the server's strong
       // random source, which is reseeded in each backend after fork.
       std::string salt(32, '\0');
       if (!pg_strong_random(salt.data(), salt.size()))
         throw core::Error("XX000", "could not generate random bytes for an encrypted snapshot");
-      core::EncryptingSink sealed(file, *key, salt);
+      core::EncryptingSink sealed(target, *key, salt);
       writer.write(sealed);
       sealed.finish();
       done.encryption_key_id = key->id();
     } else {
-      writer.write(file);
+      writer.write(target);
     }
+    if (read_along) read_along->finish();
     file.finish();
     done.checksum = file.sha256();
     done.size_bytes = static_cast<int64_t>(file.size());
-    if (writer.check) writer.check(temporary_path, *done.checksum);
+    if (writer.check) writer.check();
     install_new_file(temporary_path, final_path);
   } catch (...) {
     remove_file_quietly(temporary_path);

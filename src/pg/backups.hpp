@@ -41,12 +41,18 @@ int64_t create_backup(const CreateRequest& request, std::optional<int64_t>* log_
 
 // A new stored snapshot file, as backup_create and backup_upload make it:
 // a 'running' row committed at once, the bytes written by `write` under a
-// temporary name (hashed and fsynced), `check` run on the temporary file
-// (may be empty), then a durable rename. On any error the temporary file is
-// removed, the row says failed with the error, and the error is rethrown.
+// temporary name (hashed and fsynced), `check` run once the file is
+// complete (may be empty), then a durable rename. On any error the
+// temporary file is removed, the row says failed with the error, and the
+// error is rethrown.
 // Returns the row id; `done` gets the file name ("<folder>/<name>", see
 // core::snapshot_file_name), size and checksum. The final name is never an
 // existing file's (install_new_file).
+// With `read_along`, the bytes `write` writes to the file are also decrypted
+// (with the key they are encrypted with) and decompressed on a thread of
+// their own as they are written, and handed to `read_along` as a restore
+// would read the file; it must not call the server, and its errors fail the
+// file. It has read the whole file when `check` runs.
 // With `encrypt`, what `write` writes is encrypted with the key of
 // pg_tenant_backup.encryption_key_file, loaded after the row exists (a key
 // that cannot be loaded leaves a failed row and no file); start.encryption
@@ -55,7 +61,8 @@ int64_t create_backup(const CreateRequest& request, std::optional<int64_t>* log_
 // file name.
 struct StoredFileWriter {
   std::function<void(core::Sink& file)> write;
-  std::function<void(const std::string& temporary_path, const std::string& checksum)> check;
+  std::function<void(core::Source& plain)> read_along;
+  std::function<void()> check;
   bool encrypt = false;
 };
 int64_t store_snapshot_file(const LogEntry& start, const StorageFolder& folder,

@@ -14,6 +14,7 @@
 #include "core/compression.hpp"
 #include "core/error.hpp"
 #include "core/json_writer.hpp"
+#include "core/read_along.hpp"
 
 using namespace ptb::core;
 
@@ -1213,4 +1214,34 @@ TEST(SnapshotReaderRows, KeepsTheTypeAndNullabilityOfEachColumn) {
   EXPECT_EQ(s.schema_tables[0]["columns"][0],
             nlohmann::json::parse(R"j({"name": "id", "type": "numeric(12,2)", "not_null": true, "encoding": "numeric"})j"));
   EXPECT_EQ(s.schema_tables[0]["columns"][1], nlohmann::json::parse(R"({"name": "x"})"));
+}
+
+TEST(SnapshotReaderReadAlong, ChecksACompressedSnapshotWhileItIsWritten) {
+  const std::string text = write(shop());
+  const int64_t expected_rows = read(text).total_rows;
+  StringSink file;
+  SnapshotSummary summary;
+  ReadAlongSink checked(file, [&](Source& written) {
+    DecompressingSource plain(written, Compression::Zstd);
+    summary = read_snapshot_summary(plain);
+  });
+  CompressingSink compressed(checked, Compression::Zstd, 1);
+  for (size_t pos = 0; pos < text.size(); pos += 13) compressed.write(std::string_view(text).substr(pos, 13));
+  compressed.finish();
+  checked.finish();
+  EXPECT_EQ(summary.total_rows, expected_rows);
+  EXPECT_GT(expected_rows, 0);
+}
+
+TEST(SnapshotReaderReadAlong, RefusesADocumentTheWriterCutShort) {
+  const std::string text = write(shop());
+  StringSink file;
+  ReadAlongSink checked(file, [&](Source& written) {
+    DecompressingSource plain(written, Compression::Zstd);
+    (void)read_snapshot_summary(plain);
+  });
+  CompressingSink compressed(checked, Compression::Zstd, 1);
+  compressed.write(std::string_view(text).substr(0, text.size() - 3));
+  compressed.finish();
+  EXPECT_THROW(checked.finish(), Error);
 }
