@@ -12,9 +12,6 @@ namespace ptb::core {
 
 namespace {
 
-// data_corrupted: not in error.hpp's list, which other work edits.
-constexpr const char* kDataCorrupted = "XX001";
-
 // The largest window a reader accepts (8 MiB): what zstd levels up to 19
 // use, and what the writer caps higher levels at. It bounds a reader's
 // memory, whatever a (hostile) frame header asks for.
@@ -23,7 +20,7 @@ constexpr int kMaxWindowLog = 23;
 constexpr unsigned char kZstdMagic[4] = {0x28, 0xB5, 0x2F, 0xFD};
 
 Error corrupted(std::string_view what) {
-  return Error(kDataCorrupted, "snapshot file is corrupted: " + std::string(what));
+  return Error(sqlstate::kDataCorrupted, "snapshot file is corrupted: " + std::string(what));
 }
 
 [[noreturn]] void zstd_failed(const char* step, size_t code) {

@@ -28,7 +28,7 @@ constexpr size_t kChunkAt = kSaltAt + kSaltSize;
 static_assert(kChunkAt + 4 == kEncryptionHeaderSize);
 
 Error corrupted(const std::string& what) {
-  return Error(encryption_sqlstate::kCorrupted, "snapshot file is corrupted: " + what, {},
+  return Error(sqlstate::kDataCorrupted, "snapshot file is corrupted: " + what, {},
                "Restore from another snapshot or an intact copy of this file.");
 }
 
@@ -278,7 +278,7 @@ void DecryptingSource::read_header() {
   header_read_ = true;
   std::optional<EncryptionKey> key = find_key_ ? find_key_(key_id_) : std::nullopt;
   if (!key)
-    throw Error(encryption_sqlstate::kKeyNotAvailable,
+    throw Error(sqlstate::kConfigFileError,
                 "snapshot file is encrypted with key " + key_id_ + ", which is not configured",
                 {}, "Add the key file that holds key " + key_id_ +
                         " to pg_tenant_backup.encryption_old_key_files (see docs/security.md).");

@@ -42,14 +42,6 @@ struct evp_cipher_ctx_st;
 
 namespace ptb::core {
 
-// SQLSTATEs of encryption errors.
-namespace encryption_sqlstate {
-// A damaged, cut or altered encrypted file (data_corrupted).
-inline constexpr const char* kCorrupted = "XX001";
-// The file needs a key that is not configured (config_file_error).
-inline constexpr const char* kKeyNotAvailable = "F0000";
-}  // namespace encryption_sqlstate
-
 inline constexpr std::string_view kEncryptionAlgorithm = "aes-256-gcm";
 inline constexpr size_t kEncryptionHeaderSize = 52;
 inline constexpr size_t kEncryptionTagSize = 16;

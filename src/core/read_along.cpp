@@ -121,7 +121,7 @@ void ReadAlongSink::finish() {
   thread_.join();
   if (reader_error_) std::rethrow_exception(reader_error_);
   if (!reader_saw_end_)
-    throw Error("XX001", "the check of the written bytes stopped before their end");
+    throw Error(sqlstate::kDataCorrupted, "the check of the written bytes stopped before their end");
 }
 
 }  // namespace ptb::core

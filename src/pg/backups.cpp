@@ -52,7 +52,7 @@ void compare_with_written(const core::SnapshotSummary& summary, const ExportStat
   std::vector<int64_t> expected;
   for (const auto& t : written.data_tables) expected.push_back(t.rows);
   if (counted != expected || summary.total_rows != written.total_rows)
-    throw core::Error("XX001", "snapshot file does not read back as written",
+    throw core::Error(core::sqlstate::kDataCorrupted, "snapshot file does not read back as written",
                       "Read " + std::to_string(summary.total_rows) + " rows, wrote " +
                           std::to_string(written.total_rows) + ".");
 }
@@ -182,7 +182,7 @@ int64_t store_snapshot_file(const LogEntry& start, const StorageFolder& folder,
     if (writer.encrypt) {
       key = key_for_writing();
       if (!key)
-        throw core::Error("F0000", "pg_tenant_backup.encryption was turned off during the backup");
+        throw core::Error(core::sqlstate::kConfigFileError, "pg_tenant_backup.encryption was turned off during the backup");
     }
     FileSink file(temporary_path);
     std::optional<core::ReadAlongSink> read_along;
@@ -208,7 +208,7 @@ int64_t store_snapshot_file(const LogEntry& start, const StorageFolder& folder,
       // random source, which is reseeded in each backend after fork.
       std::string salt(32, '\0');
       if (!pg_strong_random(salt.data(), salt.size()))
-        throw core::Error("XX000", "could not generate random bytes for an encrypted snapshot");
+        throw core::Error(core::sqlstate::kInternalError, "could not generate random bytes for an encrypted snapshot");
       core::EncryptingSink sealed(target, *key, salt);
       writer.write(sealed);
       sealed.finish();
