@@ -148,8 +148,8 @@ void define_settings() {
                            &compression_setting, 1, kCompressionOptions, PGC_USERSET, 0, nullptr,
                            nullptr, nullptr);
   DefineCustomBoolVariable("pg_tenant_backup.verify_after_backup",
-                           "Read each stored snapshot back and check it before it counts as "
-                           "completed.",
+                           "Decode and parse each stored snapshot's bytes as they are written, "
+                           "and compare its row counts, before it counts as completed.",
                            nullptr, &verify_after_backup_setting, true, PGC_USERSET, 0, nullptr,
                            nullptr, nullptr);
   DefineCustomIntVariable("pg_tenant_backup.max_backups",
