@@ -29,13 +29,10 @@ std::optional<int64_t> optional_int(FunctionCallInfo fcinfo, int argno) {
 
 void delete_backup(int64_t id) {
   pg::Spi::connect();
-  const std::optional<pg::BackupRow> row = pg::find_backup_row(id);
-  if (!row)
-    throw core::Error(core::sqlstate::kUndefinedObject, "backup " + std::to_string(id) + " does not exist", {},
-                      "List stored snapshots with SELECT * FROM tenant_backup.backup_list.");
-  pg::check_may_open_snapshot(id, row->table_counts ? nlohmann::json::parse(*row->table_counts)
+  const pg::BackupRow row = pg::find_backup_row(id);
+  pg::check_may_open_snapshot(id, row.table_counts ? nlohmann::json::parse(*row.table_counts)
                                                    : nlohmann::json::object());
-  const std::string& status = row->status;
+  const std::string& status = row.status;
   if (status == "running")
     throw core::Error(core::sqlstate::kObjectInUse, "backup " + std::to_string(id) + " is still running", {},
                       "Wait for it to finish, then delete it.");
@@ -45,18 +42,18 @@ void delete_backup(int64_t id) {
   // row copied with the database) is refused, and so is a 0.1.0 file whose
   // snapshot does not name this database.
   std::optional<std::string> doomed;
-  if (row->file_name &&
-      core::owner_of_stored_file(*row->file_name, id, MyDatabaseId).owner != core::FileOwner::Invalid) {
-    const pg::RowFile file = pg::file_of_row(id, *row->file_name, "delete");
+  if (row.file_name &&
+      core::owner_of_stored_file(*row.file_name, id, MyDatabaseId).owner != core::FileOwner::Invalid) {
+    const pg::RowFile file = pg::file_of_row(id, *row.file_name, "delete");
     if (file.legacy &&
-        !pg::legacy_file_is_own(file.path, core::compression_from_string(row->compression.value_or("none"))
+        !pg::legacy_file_is_own(file.path, core::compression_from_string(row.compression.value_or("none"))
                                                .value_or(core::Compression::None)))
       throw core::Error(
           core::sqlstate::kObjectNotInPrerequisiteState,
           "cannot delete backup " + std::to_string(id) +
               ": its file, written by version 0.1.0, cannot be shown to be this database's",
           "A 0.1.0 file carries no database in its name; its snapshot's first bytes must name this "
-          "database (metadata.database), and those of " + *row->file_name + " do not.",
+          "database (metadata.database), and those of " + *row.file_name + " do not.",
           "If the file is this database's, remove it from pg_tenant_backup.storage_path by hand and "
           "call backup_delete again; otherwise delete the snapshot in the database it belongs to.");
     doomed = file.path;
@@ -76,12 +73,8 @@ void keep_backup(int64_t id, bool keep) {
   pg::Spi::connect();
   const std::string which = "backup " + std::to_string(id);
   if (!pg::set_backup_keep(id, keep)) {
-    const std::optional<pg::BackupRow> row = pg::find_backup_row(id);
-    if (!row)
-      throw core::Error(core::sqlstate::kUndefinedObject, which + " does not exist", {},
-                        "List stored snapshots with SELECT * FROM tenant_backup.backup_list.");
     throw core::Error(core::sqlstate::kObjectNotInPrerequisiteState,
-                      which + " is " + row->status + ": it has no stored snapshot to keep", {},
+                      which + " is " + pg::find_backup_row(id).status + ": it has no stored snapshot to keep", {},
                       "Only a completed snapshot (one of backup_list) can be kept.");
   }
   pg::Spi::finish();

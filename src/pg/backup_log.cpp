@@ -272,7 +272,7 @@ void mark_interrupted_rows() {
   remove_snapshot_files_of(backups);
 }
 
-std::optional<BackupRow> find_backup_row(int64_t id) {
+BackupRow find_backup_row(int64_t id) {
   const LogTable table = find_log_table();
   auto rows = as_owner(table.owner, [&] {
     return Spi::query(
@@ -285,7 +285,9 @@ std::optional<BackupRow> find_backup_row(int64_t id) {
             "   AND operation OPERATOR(pg_catalog.=) 'backup'",
         {std::to_string(id)});
   });
-  if (rows.empty()) return std::nullopt;
+  if (rows.empty())
+    throw core::Error(core::sqlstate::kUndefinedObject, "backup " + std::to_string(id) + " does not exist", {},
+                      "List stored snapshots with SELECT * FROM tenant_backup.backup_list.");
   const auto& r = rows[0];
   BackupRow row;
   row.status = r[0].value_or("");

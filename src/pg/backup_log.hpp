@@ -110,9 +110,9 @@ struct BackupRow {
   std::optional<std::string> encryption;
   std::optional<std::string> encryption_key_id;
 };
-// Backup `id`'s row, read with the table owner's rights; unset when there
+// Backup `id`'s row, read with the table owner's rights; 42704 when there
 // is no such backup. Needs SPI.
-std::optional<BackupRow> find_backup_row(int64_t id);
+BackupRow find_backup_row(int64_t id);
 
 // When backup `id` finished (text), if that is longer ago than `window`
 // (an interval; '0' never is). Needs SPI.

@@ -24,33 +24,30 @@ constexpr size_t kChunk = 1 << 20;
 }  // namespace
 
 StoredBackup find_stored_backup(int64_t id) {
-  const std::optional<BackupRow> row = find_backup_row(id);
+  const BackupRow row = find_backup_row(id);
   const std::string which = "backup " + std::to_string(id);
-  if (!row)
-    throw core::Error(core::sqlstate::kUndefinedObject, which + " does not exist", {},
-                      "List stored snapshots with SELECT * FROM tenant_backup.backup_list.");
-  if (row->status != "completed" && row->status != "restored")
+  if (row.status != "completed" && row.status != "restored")
     throw core::Error(core::sqlstate::kObjectNotInPrerequisiteState,
-                      which + " is " + row->status + ": it has no stored snapshot", {},
+                      which + " is " + row.status + ": it has no stored snapshot", {},
                       "Only completed snapshots can be read, verified or restored.");
-  if (!row->file_name || !row->checksum || !row->size_bytes)
+  if (!row.file_name || !row.checksum || !row.size_bytes)
     throw core::Error(core::sqlstate::kDataCorrupted,
                       which + " has no valid file name or checksum in backup_logs");
-  const RowFile file = file_of_row(id, *row->file_name, "read");
+  const RowFile file = file_of_row(id, *row.file_name, "read");
   StoredBackup b;
   b.id = id;
-  b.status = row->status;
-  b.tenant = row->tenant;
-  b.file_name = *row->file_name;
+  b.status = row.status;
+  b.tenant = row.tenant;
+  b.file_name = *row.file_name;
   b.path = file.path;
   b.legacy = file.legacy;
-  b.checksum = *row->checksum;
-  b.size_bytes = *row->size_bytes;
-  b.compression = core::compression_from_string(row->compression.value_or("none")).value_or(core::Compression::None);
-  b.table_counts = row->table_counts ? json::parse(*row->table_counts) : json::object();
+  b.checksum = *row.checksum;
+  b.size_bytes = *row.size_bytes;
+  b.compression = core::compression_from_string(row.compression.value_or("none")).value_or(core::Compression::None);
+  b.table_counts = row.table_counts ? json::parse(*row.table_counts) : json::object();
   check_may_open_snapshot(id, b.table_counts);
-  b.encrypted = row->encryption.has_value();
-  b.encryption_key_id = row->encryption_key_id;
+  b.encrypted = row.encryption.has_value();
+  b.encryption_key_id = row.encryption_key_id;
   return b;
 }
 

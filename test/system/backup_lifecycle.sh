@@ -50,6 +50,7 @@ check "delete removes the file" 0 "$(ls "$dbdir" | grep -c -- "-$up\.json" || tr
 check_match "deleting again is refused" '55000: backup [0-9]+ is already deleted' "$(q_error "SELECT backup_delete($up)")"
 check_match "reading a deleted backup is refused" '55000: backup [0-9]+ is deleted' "$(q_error "SELECT backup_read($up)")"
 check_match "an unknown id" '42704: backup 999 does not exist' "$(q_error "SELECT backup_verify(999)")"
+check_match "deleting an unknown id is refused the same way" '42704: backup 999 does not exist' "$(q_error "SELECT backup_delete(999)")"
 none=$(q -c "SELECT backup_create('2', '{\"compression\": \"none\"}')")
 check "compression none writes plain JSON" '{' "$(head -c 1 "$storage/$(q -c "SELECT file_name FROM backup_logs WHERE id = $none")")"
 
