@@ -568,6 +568,22 @@ std::string dangling_reference_sql(const ForeignKeyCheck& fk, const std::string&
                       " ptb_r WHERE " + join(on, " AND ") + ")");
 }
 
+bool loads_directly(const DirectLoadFacts& f) {
+  return f.has_key && f.plain_table && !f.tenant_has_rows && !f.restoring_to_moment && !f.migrates &&
+         !f.brings_back_tenant && f.may_insert;
+}
+
+std::string loaded_rows_owned_sql(const StagedTable& t, const std::string& membership, int xid_param) {
+  return "SELECT pg_catalog.count(*) FROM " + t.only_target() + " t0 WHERE t0.xmin OPERATOR(pg_catalog.=) $" +
+         std::to_string(xid_param) + "::pg_catalog.xid AND " + owned_condition(membership);
+}
+
+std::string loaded_rows_sql(const StagedTable& t, const std::string& membership, int xid_param) {
+  return "(SELECT * FROM " + t.only_target() + " ptb_l WHERE ptb_l.xmin OPERATOR(pg_catalog.=) $" +
+         std::to_string(xid_param) + "::pg_catalog.xid" +
+         (membership.empty() ? std::string() : " AND " + owned_condition(membership)) + ")";
+}
+
 std::string drop_skipped_sql(const StagedTable& t) {
   return "DELETE FROM " + t.stage + " ptb_s USING " + t.only_target() + " ptb_t WHERE " +
          key_match_sql(t, "ptb_t", "ptb_s") + " AND " + rows_differ(t.columns, "ptb_t", "ptb_s");
@@ -586,6 +602,7 @@ json report_json(const ImportReport& r) {
                       {"updated", t.updated},
                       {"unchanged", t.unchanged()},
                       {"deleted", t.deleted},
+                      {"load", t.loaded_directly ? "direct" : "staged"},
                       {"matched_on", t.key.empty() ? json(nullptr)
                                                    : json{{"columns", t.key}, {"source", t.key_source}}}});
     inserted += t.inserted;

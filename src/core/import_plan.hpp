@@ -255,6 +255,40 @@ std::string dangling_reference_sql(const ForeignKeyCheck& fk, const std::string&
                                    const std::vector<std::string>& stage_columns,
                                    const std::vector<std::string>& key);
 
+// --- Loading straight into the table -------------------------------------
+
+// What decides whether a data section may skip its staging table and be
+// copied straight into the table (the path COPY FROM itself takes): only
+// when every check a stage serves is then done by the table's own unique
+// key or by one count afterwards. Facts about one table of one import.
+struct DirectLoadFacts {
+  bool has_key = false;             // a unique key the rows are matched on
+  bool plain_table = false;         // an ordinary local table (not partitioned, foreign, Citus)
+  bool tenant_has_rows = true;      // any row of the table is the tenant's (soft-deleted too)
+  bool restoring_to_moment = false; // changes are replayed into the stages
+  bool migrates = false;            // column_defaults, columns now NOT NULL or needing a value
+  bool brings_back_tenant = false;  // the tenant's own row, when the tenant does not exist
+  bool may_insert = false;          // INSERT on the table, and no row security for the caller
+};
+
+// Whether the section loads straight into the table. Then nothing of the
+// tenant is there to update or delete, a key taken by any row (another
+// tenant's, or the snapshot's own twice) is the table's unique violation,
+// and loaded_rows_owned_sql proves every loaded row is the tenant's; when
+// either fails, the import stages the section and checks it as before, so
+// the error is the same (docs/import.md, "How rows are written").
+bool loads_directly(const DirectLoadFacts& facts);
+
+// SELECT count(*) of the table's rows written by transaction $`xid_param`
+// (a parameter number; the rows the direct load wrote) that `membership`
+// (an expression on alias t0) says are the tenant's.
+std::string loaded_rows_owned_sql(const StagedTable& t, const std::string& membership, int xid_param);
+// The rows a direct load wrote, in a FROM clause where a check reads a
+// stage (dangling_reference_sql): found through `membership` (on alias
+// ptb_l; empty: the whole table is the tenant's), so an index on the
+// tenant's rows serves.
+std::string loaded_rows_sql(const StagedTable& t, const std::string& membership, int xid_param);
+
 // insert_only: removes from the stage the rows that were skipped because
 // the table has a different row with their key, so the checks after the
 // load look only at rows now in the table.
@@ -276,6 +310,9 @@ struct TableOutcome {
   // snapshot that does not record that, possibly left out by it.
   int64_t kept_soft_deleted = 0;
   int64_t kept_unrecorded = 0;
+  // The rows were copied straight into the table (loads_directly), not
+  // through a staging table.
+  bool loaded_directly = false;
   // Rows of the snapshot already in the table as they are (insert_only:
   // already there, whatever their values).
   int64_t unchanged() const;

@@ -47,6 +47,11 @@
 extern "C" {
 #include "access/table.h"
 #include "access/xact.h"
+#include "catalog/pg_class.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/lsyscache.h"
+#include "utils/rls.h"
 #include "utils/timestamp.h"
 #include "commands/copy.h"
 #include "storage/buffile.h"
@@ -615,6 +620,10 @@ struct LoadTable {
   bool distributed_by_tenant = false;
   bool citus_reference = false;  // a Citus reference table (pg/citus.hpp)
   bool citus_reference_unchanged = false;  // ... whose rows the import leaves as they are
+  // Copied straight into the table, without a stage (core::loads_directly);
+  // `loaded_xid`: the transaction that wrote its rows.
+  bool direct = false;
+  std::string loaded_xid;
 };
 
 // Staging tables are named ptb_stage_1, _2, ... afresh for each import:
@@ -733,15 +742,9 @@ std::string column_list(const std::vector<std::string>& columns) {
   return out;
 }
 
-// Creates the staging table and copies the section's rows into it.
-void stage(LoadTable& t, BufFile* spill_file) {
-  const std::string name = "ptb_stage_" + std::to_string(++stage_counter);
-  t.staged.stage = "pg_temp." + quote_ident(name);
-  // Only the loaded columns, with their types, typmods and collations
-  // (domains keep their checks); no defaults, constraints or triggers.
-  run("CREATE TEMP TABLE " + t.staged.stage + " ON COMMIT DROP AS SELECT " +
-      column_list(t.staged.columns) + " FROM " + t.staged.target + " WITH NO DATA");
-
+// Copies the section's rows into the relation (`into`): its staging table,
+// or the table itself. Returns the number of rows COPY wrote.
+uint64 copy_section(const LoadTable& t, BufFile* spill_file, Oid into) {
   CopyFeed feed;
   if (t.section->spilled) feed.spill.emplace(spill_file, *t.section->spilled);
   feed.row_count = t.section->row_count;
@@ -759,9 +762,8 @@ void stage(LoadTable& t, BufFile* spill_file) {
       callback.arg = const_cast<char*>(context.c_str());
       callback.previous = error_context_stack;
       error_context_stack = &callback;
-      CommandCounterIncrement();  // the staging table is visible
-      Relation rel = table_openrv(makeRangeVar(pstrdup("pg_temp"), pstrdup(name.c_str()), -1),
-                                  RowExclusiveLock);
+      CommandCounterIncrement();  // a staging table just made is visible
+      Relation rel = table_open(into, RowExclusiveLock);
       List* columns = NIL;
       for (const auto& c : t.staged.columns) columns = lappend(columns, makeString(pstrdup(c.c_str())));
       // The document is in the server encoding: no conversion.
@@ -787,6 +789,22 @@ void stage(LoadTable& t, BufFile* spill_file) {
     throw;
   }
   current_feed = nullptr;
+  return copied;
+}
+
+// Creates the staging table and copies the section's rows into it.
+void stage(LoadTable& t, BufFile* spill_file) {
+  const std::string name = "ptb_stage_" + std::to_string(++stage_counter);
+  t.staged.stage = "pg_temp." + quote_ident(name);
+  // Only the loaded columns, with their types, typmods and collations
+  // (domains keep their checks); no defaults, constraints or triggers.
+  run("CREATE TEMP TABLE " + t.staged.stage + " ON COMMIT DROP AS SELECT " +
+      column_list(t.staged.columns) + " FROM " + t.staged.target + " WITH NO DATA");
+  const Oid stage_oid = static_cast<Oid>(
+      std::stoul(*run("SELECT $1::pg_catalog.regclass::pg_catalog.oid::pg_catalog.text", {t.staged.stage})
+                      .rows.at(0)
+                      .at(0)));
+  const uint64 copied = copy_section(t, spill_file, stage_oid);
   // Statistics, so the checks and writes are planned for the real number of
   // rows: without them the planner guesses a small table and may hash a
   // subplan over it that then grows with the tenant, past work_mem.
@@ -795,6 +813,45 @@ void stage(LoadTable& t, BufFile* spill_file) {
     throw core::Error(core::sqlstate::kInternalError, "pg_tenant_backup: staged " + std::to_string(copied) + " rows of " +
                                    t.staged.display + ", the snapshot has " +
                                    std::to_string(t.section->row_count));
+}
+
+// Copies a data section straight into its table, in a subtransaction of
+// its own, then counts the rows it wrote that `membership` (on alias t0;
+// none: every row of the table is the tenant's) says are the tenant's.
+// False, with nothing written, when the table refuses a row for a unique
+// key (a key another tenant's row has, or one the snapshot repeats) or a
+// written row is not the tenant's: the caller stages the section then, and
+// its checks give the exact reason.
+bool load_directly(LoadTable& t, BufFile* spill_file, const std::optional<std::string>& membership,
+                   const std::vector<TextValue>& params) {
+  struct NotAllTheTenants {};
+  const Oid oid = static_cast<Oid>(std::stoul(t.oid));
+  try {
+    in_subtransaction(true, [&] {
+      const uint64 copied = copy_section(t, spill_file, oid);
+      TransactionId xid = InvalidTransactionId;
+      guarded([&] { xid = GetCurrentTransactionIdIfAny(); });
+      t.loaded_xid = std::to_string(xid);
+      if (membership && copied > 0) {
+        std::vector<TextValue> with_xid = params;
+        with_xid.emplace_back(t.loaded_xid);
+        const int64_t owned =
+            first_int(run(core::loaded_rows_owned_sql(t.staged, *membership, static_cast<int>(with_xid.size())),
+                          with_xid));
+        if (owned != static_cast<int64_t>(copied)) throw NotAllTheTenants{};
+      }
+      t.outcome.inserted = static_cast<int64_t>(copied);
+      t.outcome.loaded_directly = true;
+      return true;
+    });
+    return true;
+  } catch (const ServerError& e) {
+    if (e.data()->sqlerrcode != ERRCODE_UNIQUE_VIOLATION) throw;
+  } catch (const NotAllTheTenants&) {
+  }
+  t.loaded_xid.clear();
+  t.outcome.inserted = 0;
+  return false;
 }
 
 // A restore to a moment: the captured changes go into the stages, then
@@ -912,7 +969,9 @@ std::vector<std::string> describing_columns(const core::StagedTable& t) {
 }
 
 // Sequences owned by loaded columns (serial and identity) move up to the
-// highest value loaded, never down.
+// highest value loaded, never down. (After a direct load, the highest value
+// in the table: no lower than the highest loaded, and read from its index
+// when the column has one.)
 void advance_sequences(const LoadTable& t) {
   constexpr const char* kSql = R"SQL(
 SELECT a.attname, d.objid::pg_catalog.regclass::pg_catalog.text, s.seqincrement::pg_catalog.text
@@ -930,8 +989,8 @@ SELECT a.attname, d.objid::pg_catalog.regclass::pg_catalog.text, s.seqincrement:
     const std::string& sequence = *row[1];
     const bool ascending = std::stoll(*row[2]) > 0;
     auto loaded = run("SELECT " + std::string(ascending ? "pg_catalog.max" : "pg_catalog.min") + "(ptb_s." +
-                      quote_ident(column) + ")::pg_catalog.int8::pg_catalog.text FROM " + t.staged.stage +
-                      " ptb_s");
+                      quote_ident(column) + ")::pg_catalog.int8::pg_catalog.text FROM " +
+                      (t.direct ? t.staged.only_target() : t.staged.stage) + " ptb_s");
     if (loaded.rows.empty() || !loaded.rows[0][0]) continue;
     const std::string extreme = *loaded.rows[0][0];
     // The value nextval would hand out next: from the last one it gave, or,
@@ -1426,12 +1485,53 @@ ImportOutcome run_import(const ImportRequest& request) {
         differences.push_back(needs_value_difference(t, column, "rows inserted need"));
   core::refuse_schema_differences(differences);
 
+  // Lookups of one row by the tenant (Spi::probe says why sequential
+  // scans are off, and JIT with them).
+  const int probe_level = set_setting("enable_seqscan", "off");
+  (void)set_setting("jit", "off");
+  // The tenant exists here, or (checked once staged) the snapshot brings its
+  // row back.
+  const bool tenant_exists = !by_column || !run(plan.tenant_lookup_sql(), params).rows.empty();
+
+  // Sections that load straight into their table (core::loads_directly).
+  {
+    for (auto& t : tables) {
+      if (!t.data) continue;
+      const core::Table& table = catalog.tables[t.catalog_index];
+      core::DirectLoadFacts facts;
+      facts.has_key = t.staged.has_key();
+      facts.restoring_to_moment = request.replay != nullptr;
+      facts.migrates = !t.staged.inserted_values.empty() || !t.needs_value.empty() || !t.now_not_null.empty();
+      const auto& tenant_table = plan.tenant_table();
+      facts.brings_back_tenant = !tenant_exists && tenant_table && tenant_table->table == t.catalog_index;
+      const Oid oid = static_cast<Oid>(std::stoul(t.oid));
+      guarded([&] {
+        facts.plain_table = get_rel_relkind(oid) == RELKIND_RELATION;
+        // As COPY FROM itself asks (the staged path's INSERT is checked by
+        // the executor): INSERT on the table, and no row security.
+        facts.may_insert = pg_class_aclcheck(oid, GetUserId(), ACL_INSERT) == ACLCHECK_OK &&
+                           check_enable_rls(oid, InvalidOid, false) != RLS_ENABLED;
+      });
+      facts.plain_table = facts.plain_table && !t.staged.citus && !t.staged.partitioned;
+      if (facts.has_key && facts.plain_table && facts.may_insert) {
+        const auto index = catalog_index(owner_plan.catalog(), table.schema, table.name);
+        facts.tenant_has_rows =
+            !index || !run("SELECT 1 FROM " + t.staged.only_target() + " t0 WHERE " +
+                               owner_plan.membership_sql(*index, "t0") + " LIMIT 1",
+                           params)
+                           .rows.empty();
+      }
+      t.direct = core::loads_directly(facts);
+    }
+  }
+  restore_setting(probe_level);
+
   // --- 4. Stage.
   progress::set_phase(progress::Phase::Staging,
                       std::count_if(tables.begin(), tables.end(),
-                                    [](const LoadTable& t) { return t.data || t.staged.has_key(); }));
+                                    [](const LoadTable& t) { return !t.direct && (t.data || t.staged.has_key()); }));
   for (auto& t : tables)
-    if (t.data || t.staged.has_key()) {
+    if (!t.direct && (t.data || t.staged.has_key())) {
       stage(t, request.spilled->file());
       progress::table_done();
     }
@@ -1481,8 +1581,6 @@ ImportOutcome run_import(const ImportRequest& request) {
     return nullptr;
   };
 
-  // The tenant exists here, or the snapshot brings its row back.
-  const bool tenant_exists = !by_column || !run(plan.tenant_lookup_sql(), params).rows.empty();
   if (!tenant_exists) {
     bool brought = false;
     std::string where;
@@ -1511,15 +1609,44 @@ ImportOutcome run_import(const ImportRequest& request) {
                         where, "Import a snapshot into the database it was taken from, or create the tenant first.");
   }
 
-  for (auto* t : data_tables) {
-    if (!t->staged.has_key()) continue;
+  // A staged section's keys: none twice in the snapshot, none taken by a
+  // row that is not the tenant's.
+  auto check_staged_keys = [&](LoadTable* t) {
+    if (!t->staged.has_key()) return;
     auto dup = run(core::duplicate_keys_sql(t->staged));
     if (!dup.rows.empty())
       throw core::Error(core::sqlstate::kUniqueViolation,
                         "the snapshot has more than one row of " + t->staged.display + " with " +
                             dup.rows[0][0].value_or(""),
                         t->section->where() + " repeats a key the rows are matched on.");
-  }
+    if (!by_column) return;
+    const auto index = catalog_index(owner_plan.catalog(), catalog.tables[t->catalog_index].schema,
+                                     catalog.tables[t->catalog_index].name);
+    // Orphans (blobs no attachment references any more) are nobody's:
+    // the snapshot may take them back.
+    std::string owned = owner_plan.membership_sql(*index, "t0");
+    if (std::string orphan = owner_plan.orphan_sql(*index, "t0"); !orphan.empty())
+      owned = "(" + owned + ") OR (" + orphan + ")";
+    // A table Citus distributes by the tenant: its keys hold the
+    // distribution column, so only a staged row of another tenant can
+    // take another tenant's key. Checked on the stage alone, so the
+    // import never reads the other tenants' shards.
+    if (t->distributed_by_tenant) {
+      auto stray = run(core::stray_staged_sql(t->staged, owner_plan.membership_sql(*index, "t0")), params);
+      if (!stray.rows.empty()) not_the_tenants(*t, stray.rows[0][0].value_or(""), tenant);
+      return;
+    }
+    auto taken = run(core::foreign_owner_sql(t->staged, owned), params);
+    if (!taken.rows.empty())
+      throw core::Error(core::sqlstate::kUniqueViolation,
+                        "row " + t->staged.display + " " + taken.rows[0][0].value_or("") +
+                            " of the snapshot belongs to another tenant in this database",
+                        "Its key is taken by a row that is not " + quoted_tenant(tenant) + "'s.",
+                        "An import changes only its own tenant's rows: import a snapshot into the "
+                        "database it was taken from.");
+  };
+  for (auto* t : data_tables)
+    if (!t->direct) check_staged_keys(t);
   for (auto& t : tables) {
     if (t.data || !t.staged.has_key() || t.section->part == "filtered_rows") continue;
     auto missing = run(core::missing_rows_sql(t.staged), params);
@@ -1542,36 +1669,6 @@ ImportOutcome run_import(const ImportRequest& request) {
                   : "Create the missing master rows first: an import checks that the master data "
                     "the tenant's rows point at exists, it never creates it.");
   }
-  if (by_column) {
-    for (auto* t : data_tables) {
-      if (!t->staged.has_key()) continue;
-      const auto index = catalog_index(owner_plan.catalog(), catalog.tables[t->catalog_index].schema,
-                                       catalog.tables[t->catalog_index].name);
-      // Orphans (blobs no attachment references any more) are nobody's:
-      // the snapshot may take them back.
-      std::string owned = owner_plan.membership_sql(*index, "t0");
-      if (std::string orphan = owner_plan.orphan_sql(*index, "t0"); !orphan.empty())
-        owned = "(" + owned + ") OR (" + orphan + ")";
-      // A table Citus distributes by the tenant: its keys hold the
-      // distribution column, so only a staged row of another tenant can
-      // take another tenant's key. Checked on the stage alone, so the
-      // import never reads the other tenants' shards.
-      if (t->distributed_by_tenant) {
-        auto stray = run(core::stray_staged_sql(t->staged, owner_plan.membership_sql(*index, "t0")), params);
-        if (!stray.rows.empty()) not_the_tenants(*t, stray.rows[0][0].value_or(""), tenant);
-        continue;
-      }
-      auto taken = run(core::foreign_owner_sql(t->staged, owned), params);
-      if (!taken.rows.empty())
-        throw core::Error(core::sqlstate::kUniqueViolation,
-                          "row " + t->staged.display + " " + taken.rows[0][0].value_or("") +
-                              " of the snapshot belongs to another tenant in this database",
-                          "Its key is taken by a row that is not " + quoted_tenant(tenant) + "'s.",
-                          "An import changes only its own tenant's rows: import a snapshot into the "
-                          "database it was taken from.");
-    }
-  }
-
   // Citus cannot update or delete rows of a reference table from the
   // staging tables: an import that would is refused before any change.
   for (auto* t : data_tables) {
@@ -1611,7 +1708,8 @@ ImportOutcome run_import(const ImportRequest& request) {
     progress::set_phase(progress::Phase::Updating, static_cast<int64_t>(data_tables.size()));
     const WriteRole role = set_write_role(write_role, writes_citus);
     for (auto* t : data_tables) {
-      if (std::string sql = core::update_existing_sql(t->staged); !sql.empty() && !t->citus_reference_unchanged)
+      if (std::string sql = core::update_existing_sql(t->staged);
+          !sql.empty() && !t->citus_reference_unchanged && !t->direct)
         t->outcome.updated = static_cast<int64_t>(run(sql, params).processed);
       progress::add_rows(t->outcome.updated);
       progress::table_done();
@@ -1642,13 +1740,14 @@ ImportOutcome run_import(const ImportRequest& request) {
                         owner_plan.membership_sql(*index, "ptb_t") != plan.membership_sql(t->catalog_index, "ptb_t");
       }
     auto doomed_of = [&](const LoadTable& t, const std::string& alias) -> std::string {
-      if (t.unrecorded) return "false";
+      if (t.unrecorded || t.direct) return "false";  // (a direct load's table has none of the tenant's rows)
       return core::doomed_sql(t.staged, alias, plan.membership_sql(t.catalog_index, alias),
                               spared[t.catalog_index]);
     };
     std::vector<std::string> doomed;
     for (auto* t : data_tables) {
       doomed.push_back(doomed_of(*t, "ptb_t"));
+      if (t->direct) continue;
       auto count = [&](const std::string& where) {
         return first_int(
             run("SELECT pg_catalog.count(*) FROM " + t->staged.only_target() + " ptb_t WHERE " + where, params));
@@ -1711,6 +1810,22 @@ ImportOutcome run_import(const ImportRequest& request) {
     progress::set_phase(progress::Phase::Inserting, static_cast<int64_t>(data_tables.size()));
     const WriteRole role = set_write_role(write_role, writes_citus);
     for (auto* t : data_tables) {
+      std::optional<std::string> membership;
+      if (t->direct && by_column) {
+        const core::Table& table = catalog.tables[t->catalog_index];
+        membership = owner_plan.membership_sql(*catalog_index(owner_plan.catalog(), table.schema, table.name), "t0");
+      }
+      if (t->direct && load_directly(*t, request.spilled->file(), membership, params)) {
+        progress::table_done();
+        continue;
+      }
+      if (t->direct) {
+        // The table refused the rows or a loaded row is not the tenant's:
+        // staged and checked as any other section, for the exact error.
+        t->direct = false;
+        stage(*t, request.spilled->file());
+        check_staged_keys(t);
+      }
       t->outcome.inserted = static_cast<int64_t>(run(core::insert_missing_sql(t->staged), params).processed);
       progress::add_rows(t->outcome.inserted);
       progress::table_done();
@@ -1724,10 +1839,12 @@ ImportOutcome run_import(const ImportRequest& request) {
       for (auto* t : data_tables) {
         const auto index = catalog_index(owner_plan.catalog(), catalog.tables[t->catalog_index].schema,
                                          catalog.tables[t->catalog_index].name);
+        if (t->direct) continue;
         auto stray = run(core::stray_staged_sql(t->staged, owner_plan.membership_sql(*index, "t0")), params);
         if (!stray.rows.empty()) not_the_tenants(*t, stray.rows[0][0].value_or(""), tenant);
       }
-    for (auto* t : data_tables) run(core::drop_skipped_sql(t->staged), params);
+    for (auto* t : data_tables)
+      if (!t->direct) run(core::drop_skipped_sql(t->staged), params);
   }
 
   // --- 7. Checks after the changes.
@@ -1742,10 +1859,22 @@ ImportOutcome run_import(const ImportRequest& request) {
       if (from == nullptr) continue;
       core::ForeignKeyCheck check = fk.check;
       check.to_rows = referenced_rows(fk, tables, citus);
-      const std::string sql = core::dangling_reference_sql(check, from->staged.stage, from->staged.columns,
-                                                           describing_columns(from->staged));
+      // A direct load's rows are read where they were written.
+      std::vector<TextValue> check_params = params;
+      std::string rows = from->staged.stage;
+      if (from->direct) {
+        check_params.emplace_back(from->loaded_xid);
+        const core::Table& table = catalog.tables[from->catalog_index];
+        rows = core::loaded_rows_sql(
+            from->staged,
+            by_column ? owner_plan.membership_sql(*catalog_index(owner_plan.catalog(), table.schema, table.name), "ptb_l")
+                      : std::string(),
+            static_cast<int>(check_params.size()));
+      }
+      const std::string sql =
+          core::dangling_reference_sql(check, rows, from->staged.columns, describing_columns(from->staged));
       if (sql.empty()) continue;
-      auto dangling = run(sql, params);
+      auto dangling = run(sql, check_params);
       if (!dangling.rows.empty())
         throw core::Error(core::sqlstate::kForeignKeyViolation,
                           "row " + from->staged.display + " " + dangling.rows[0][0].value_or("") +
@@ -1759,6 +1888,7 @@ ImportOutcome run_import(const ImportRequest& request) {
     for (auto* t : data_tables) {
       const auto index = catalog_index(owner_plan.catalog(), catalog.tables[t->catalog_index].schema,
                                        catalog.tables[t->catalog_index].name);
+      if (t->direct) continue;  // counted as it was loaded
       auto stray = run(core::not_owned_sql(t->staged, owner_plan.membership_sql(*index, "t0")), params);
       if (!stray.rows.empty()) not_the_tenants(*t, stray.rows[0][0].value_or(""), tenant);
     }

@@ -6,6 +6,7 @@
 
 extern "C" {
 #include "access/xact.h"
+#include "utils/guc.h"
 }
 
 namespace ptb::pg {
@@ -86,6 +87,24 @@ Spi::Result Spi::execute_returning(const std::string& sql, const std::vector<Tex
 std::vector<TextRow> Spi::query(const std::string& sql, const std::vector<TextValue>& params) {
   run(sql, params, true, nullptr, SPI_OK_SELECT);
   return collect_rows();
+}
+
+std::vector<TextRow> Spi::probe(const std::string& sql, const std::vector<TextValue>& params) {
+  int level = 0;
+  guarded([&] {
+    level = NewGUCNestLevel();
+    (void)set_config_option("enable_seqscan", "off", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+    (void)set_config_option("jit", "off", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+  });
+  std::vector<TextRow> rows;
+  try {
+    rows = query(sql, params);
+  } catch (...) {
+    guarded([&] { AtEOXact_GUC(false, level); });
+    throw;
+  }
+  guarded([&] { AtEOXact_GUC(true, level); });
+  return rows;
 }
 
 std::vector<TextRow> Spi::query_latest(const std::string& sql,

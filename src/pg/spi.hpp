@@ -29,6 +29,15 @@ class Spi {
   // the snapshot of the calling statement.
   static std::vector<TextRow> query(const std::string& sql,
                                     const std::vector<TextValue>& params = {});
+  // query() for a statement asking whether a row exists (LIMIT 1 over one
+  // tenant's rows), run with sequential scans off so that an index is used
+  // when there is one: right after a tenant's rows were deleted, and until
+  // the table is analyzed again, the statistics still count them, and a
+  // scan of the whole table for the first match looks cheap. JIT is off
+  // too: the cost that marks a scan as disabled would otherwise make every
+  // probe worth compiling (PostgreSQL 15 to 17), and compiled code is
+  // memory the backend keeps.
+  static std::vector<TextRow> probe(const std::string& sql, const std::vector<TextValue>& params = {});
   // The same in a new snapshot: sees what other transactions (the
   // autonomous log writer) committed since the calling statement began,
   // at every isolation level.

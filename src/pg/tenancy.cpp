@@ -311,7 +311,7 @@ TenantSnapshotPlan plan_tenant_snapshot(const std::optional<std::string>& tenant
   if (require_complete) snapshot.plan.require_complete();
   if (snapshot.plan.uses_tenant_parameter()) {
     check_tenant_value(snapshot);
-    auto rows = Spi::query(snapshot.plan.tenant_lookup_sql(), {tenant});
+    auto rows = Spi::probe(snapshot.plan.tenant_lookup_sql(), {tenant});
     if (rows.empty() && !require_tenant) return snapshot;
     if (rows.empty()) {
       std::string where;

@@ -515,6 +515,15 @@ TEST(ImportReport, SaysWhichKeyRowsWereMatchedOn) {
   EXPECT_TRUE(j["tables"][1]["matched_on"].is_null()) << "a table without a key is matched on nothing";
 }
 
+TEST(ImportReport, SaysHowEachTablesRowsWereWritten) {
+  ImportReport r;
+  r.tables = {{"public.accounts", 2, 2, 0, 0, {"id"}, "primary key"}, {"public.orders", 1, 0, 1, 0, {"id"}, "primary key"}};
+  r.tables[0].loaded_directly = true;
+  auto j = report_json(r);
+  EXPECT_EQ(j["tables"][0]["load"], "direct");
+  EXPECT_EQ(j["tables"][1]["load"], "staged");
+}
+
 TEST(CopyField, RefusesAValueOfAKindItsEncodingNeverWrites) {
   auto cell = [](CellKind kind, const char* text) { return CopyCell{kind, text, std::strlen(text)}; };
   auto fits = [&](CellKind kind, const char* text, ValueEncoding encoding) {
@@ -543,4 +552,56 @@ TEST(CopyField, RefusesAValueOfAKindItsEncodingNeverWrites) {
   for (CellKind kind : {CellKind::String, CellKind::Literal, CellKind::Json})
     EXPECT_TRUE(fits(kind, kind == CellKind::Json ? "{}" : "1", ValueEncoding::Jsonb));
   EXPECT_TRUE(fits(CellKind::Null, "", ValueEncoding::Integer));
+}
+
+TEST(DirectLoad, OnlyAnEmptyPlainKeyedTableTheCallerMayWriteLoadsStraightIn) {
+  DirectLoadFacts facts;
+  facts.has_key = true;
+  facts.plain_table = true;
+  facts.tenant_has_rows = false;
+  facts.may_insert = true;
+  EXPECT_TRUE(loads_directly(facts));
+  // Each fact that needs a staging table's checks sends the section there.
+  auto without = [&](auto change) {
+    DirectLoadFacts f = facts;
+    change(f);
+    return loads_directly(f);
+  };
+  EXPECT_FALSE(without([](DirectLoadFacts& f) { f.has_key = false; }));  // no unique violation to catch a repeat
+  EXPECT_FALSE(without([](DirectLoadFacts& f) { f.plain_table = false; }));
+  EXPECT_FALSE(without([](DirectLoadFacts& f) { f.tenant_has_rows = true; }));  // rows to update or delete
+  EXPECT_FALSE(without([](DirectLoadFacts& f) { f.restoring_to_moment = true; }));
+  EXPECT_FALSE(without([](DirectLoadFacts& f) { f.migrates = true; }));
+  EXPECT_FALSE(without([](DirectLoadFacts& f) { f.brings_back_tenant = true; }));
+  EXPECT_FALSE(without([](DirectLoadFacts& f) { f.may_insert = false; }));  // privileges, row security
+}
+
+TEST(DirectLoad, CountsOnlyTheLoadedRowsThatAreTheTenants) {
+  const StagedTable t = orders();
+  const std::string sql = loaded_rows_owned_sql(t, "t0.\"tenant_id\" = CAST($1 AS integer)", 2);
+  EXPECT_EQ(sql,
+            "SELECT pg_catalog.count(*) FROM ONLY \"public\".\"orders\" t0 WHERE t0.xmin OPERATOR(pg_catalog.=) "
+            "$2::pg_catalog.xid AND (t0.\"tenant_id\" = CAST($1 AS integer))");
+  EXPECT_FALSE(contains(sql, t.stage));  // the table's rows, not a stage
+}
+
+TEST(DirectLoad, TheLoadedRowsStandForTheStageInTheForeignKeyCheck) {
+  const StagedTable t = orders();
+  const std::string loaded = loaded_rows_sql(t, "ptb_l.\"tenant_id\" = CAST($1 AS integer)", 3);
+  EXPECT_EQ(loaded,
+            "(SELECT * FROM ONLY \"public\".\"orders\" ptb_l WHERE ptb_l.xmin OPERATOR(pg_catalog.=) "
+            "$3::pg_catalog.xid AND (ptb_l.\"tenant_id\" = CAST($1 AS integer)))");
+  EXPECT_EQ(loaded_rows_sql(t, "", 1),
+            "(SELECT * FROM ONLY \"public\".\"orders\" ptb_l WHERE ptb_l.xmin OPERATOR(pg_catalog.=) "
+            "$1::pg_catalog.xid)");
+  ForeignKeyCheck fk;
+  fk.name = "orders_customer_id_fkey";
+  fk.from_table = t.target;
+  fk.from_columns = {"customer_id"};
+  fk.to_table = "\"public\".\"customers\"";
+  fk.to_columns = {"id"};
+  fk.operators = {"OPERATOR(pg_catalog.=)"};
+  const std::string check = dangling_reference_sql(fk, loaded, t.columns, t.key);
+  EXPECT_TRUE(contains(check, "FROM " + loaded + " ptb_s WHERE"));
+  EXPECT_TRUE(contains(check, "NOT EXISTS (SELECT 1 FROM ONLY \"public\".\"customers\" ptb_r"));
 }
