@@ -13,7 +13,6 @@
 #include "core/retention.hpp"
 #include "core/snapshot_reader.hpp"
 #include "core/storage_names.hpp"
-#include "pg/autonomous.hpp"
 #include "pg/backup_log.hpp"
 #include "pg/change_segments.hpp"
 #include "pg/boundary.hpp"
@@ -245,30 +244,7 @@ int64_t prune_backups(const std::optional<std::optional<std::string>>& only_grou
   const StorageSettings settings = storage_settings();
   core::RetentionPolicy policy{max_backups ? max_backups : settings.max_backups,
                                retention_days ? retention_days : settings.retention_days};
-  LogTable table = find_log_table();
-  // undo_possible: the restore a pre_restore snapshot protects can still be
-  // undone, i.e. backup_restore would accept it (restore_window; see
-  // restore_backup in import.cpp for the same test).
-  std::string sql =
-      "SELECT id::pg_catalog.text, tenant,"
-      "       pg_catalog.date_part('epoch', finished_at)::pg_catalog.int8::pg_catalog.text,"
-      "       file_name, trigger, schedule_id::pg_catalog.text, " +
-      std::string(table.has_keep_column ? "keep" : "false") +
-      ", NOT (($1::pg_catalog.interval OPERATOR(pg_catalog.>) '0'::pg_catalog.interval)"
-      "       AND (finished_at OPERATOR(pg_catalog.<)"
-      "            (pg_catalog.now() OPERATOR(pg_catalog.-) $1::pg_catalog.interval))),"
-      "       compression"
-      "  FROM " + table.qualified_name +
-      " WHERE operation OPERATOR(pg_catalog.=) 'backup'"
-      "   AND status OPERATOR(pg_catalog.=) ANY ('{completed,restored}'::pg_catalog.text[])"
-      "   AND file_name IS NOT NULL";
-  std::vector<TextValue> params = {restore_settings().restore_window};
-  if (only_group) {
-    sql += only_group->has_value() ? " AND tenant OPERATOR(pg_catalog.=) $2" : " AND tenant IS NULL";
-    if (only_group->has_value()) params.push_back(**only_group);
-  }
-  // A new snapshot: the rows the log writer just completed must be seen.
-  auto rows = as_owner(table.owner, [&] { return Spi::query_latest(sql, params); });
+  const auto rows = retention_candidates(only_group, restore_settings().restore_window);
   std::vector<core::StoredSnapshot> completed;
   std::map<int64_t, std::string> files;
   // Rows whose files are not this database's (copied with the database by
@@ -277,14 +253,13 @@ int64_t prune_backups(const std::optional<std::optional<std::string>>& only_grou
   // stay as they are.
   int64_t foreign = 0;
   for (const auto& row : rows) {
-    int64_t id = std::stoll(*row[0]);
     bool own = false;
     try {
-      const RowFile file = file_of_row(id, *row[3], "prune");
+      const RowFile file = file_of_row(row.id, row.file_name, "prune");
       own = !file.legacy ||
-            legacy_file_is_own(file.path, core::compression_from_string(row[8].value_or("none"))
+            legacy_file_is_own(file.path, core::compression_from_string(row.compression)
                                               .value_or(core::Compression::None));
-      if (own) files[id] = file.path;
+      if (own) files[row.id] = file.path;
     } catch (const core::Error&) {
       own = false;
     }
@@ -292,14 +267,14 @@ int64_t prune_backups(const std::optional<std::optional<std::string>>& only_grou
       ++foreign;
       continue;
     }
-    core::StoredSnapshot s{id, row[1], std::stoll(*row[2])};
+    core::StoredSnapshot s{row.id, row.tenant, row.finished_unix};
     // A trigger this version does not know is left alone (never expired).
-    auto trigger = core::snapshot_trigger_from_string(row[4].value_or(""));
+    auto trigger = core::snapshot_trigger_from_string(row.trigger);
     if (!trigger) continue;
     s.trigger = *trigger;
-    if (row[5]) s.schedule_id = std::stoll(*row[5]);
-    s.keep = row[6] == "t";
-    s.undo_possible = row[7] == "t";
+    s.schedule_id = row.schedule_id;
+    s.keep = row.keep;
+    s.undo_possible = row.undo_possible;
     completed.push_back(std::move(s));
   }
   if (foreign > 0)
@@ -317,43 +292,10 @@ int64_t prune_backups(const std::optional<std::optional<std::string>>& only_grou
   auto expired = core::snapshots_to_expire(completed, policy, unix_now(), scope);
   if (expired.empty()) return 0;
 
-  nlohmann::json ids = expired;
   // Rows first, then files: a crash in between leaves a file without a
-  // row (harmless), never a completed row without its file. A row pinned,
-  // deleted or expired meanwhile by another session is left as it is (the
-  // UPDATE waits for that session and reads the row again), and so is its
-  // file: only the ids the UPDATE returns lose their files.
-  const std::string keep_test = table.has_keep_column ? " AND NOT keep" : "";
-  std::vector<TextValue> prune_params = {
-      ids.dump(), only_group && only_group->has_value() ? **only_group : TextValue(),
-      [] {
-        std::string role;
-        guarded([&] { role = GetUserNameFromId(GetUserId(), false); });
-        return role;
-      }(),
-      std::to_string(MyProcPid)};
-  const OriginColumns origin = manual_call_origin(table, 5);
-  prune_params.insert(prune_params.end(), origin.params.begin(), origin.params.end());
-  auto gone = run_autonomously(
-      "WITH expired AS (UPDATE " + table.qualified_name +
-          " SET status = 'expired'"
-          " WHERE id OPERATOR(pg_catalog.=) ANY (SELECT pg_catalog.jsonb_array_elements_text($1::pg_catalog.jsonb)::pg_catalog.int8)"
-          "   AND status OPERATOR(pg_catalog.=) ANY ('{completed,restored}'::pg_catalog.text[])" + keep_test +
-          " RETURNING id),"
-          " listed AS (SELECT pg_catalog.count(*) AS n,"
-          "                   pg_catalog.string_agg(id::pg_catalog.text, ', ' ORDER BY id) AS list,"
-          "                   pg_catalog.jsonb_agg(id) AS ids FROM expired)"
-          " INSERT INTO " + table.qualified_name +
-          " (operation, status, tenant, started_at, finished_at, row_count, notes, created_by, pid" +
-          origin.columns +
-          ") SELECT 'prune', 'completed', $2, pg_catalog.clock_timestamp(), pg_catalog.clock_timestamp(), n,"
-          "        'expired snapshots: ' OPERATOR(pg_catalog.||) COALESCE(list, 'none'), $3, $4::pg_catalog.int4" +
-          origin.values +
-          "   FROM listed"
-          " RETURNING (SELECT COALESCE(ids, '[]'::pg_catalog.jsonb)::pg_catalog.text FROM listed)",
-      prune_params, table.owner);
-  expired.clear();
-  for (const auto& id : nlohmann::json::parse(gone.value_or("[]"))) expired.push_back(id.get<int64_t>());
+  // row (harmless), never a completed row without its file. Only the ids
+  // expire_backups returns lose their files.
+  expired = expire_backups(expired, only_group && only_group->has_value() ? **only_group : TextValue());
   for (auto id : expired) remove_file_quietly(files[id]);
   // Change segments only the expired snapshots could use go with them.
   if (!expired.empty()) (void)prune_change_segments();
