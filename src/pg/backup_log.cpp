@@ -9,7 +9,7 @@
 #include "pg/boundary.hpp"
 #include "pg/cron_run.hpp"
 #include "pg/spi.hpp"
-#include "pg/storage.hpp"
+#include "pg/storage_directory.hpp"
 
 namespace ptb::pg {
 

@@ -5,13 +5,13 @@
 #include "pg/autonomous.hpp"
 #include "pg/backup_log.hpp"
 #include "pg/change_segments.hpp"
-#include "pg/backups.hpp"
+#include "pg/create_backup.hpp"
 #include "pg/boundary.hpp"
 #include "pg/settings.hpp"
 #include "pg/spi.hpp"
 #include "pg/srf.hpp"
-#include "pg/storage.hpp"
-#include "pg/stored_backups.hpp"
+#include "pg/storage_directory.hpp"
+#include "pg/stored_snapshot_reader.hpp"
 
 namespace {
 

@@ -1,5 +1,5 @@
 // Stored snapshots as backup_logs records them, and reading their files
-// back: shared by backup_verify / backup_read (snapshot_files.cpp) and
+// back: shared by backup_verify / backup_read (backup_verify_read_download_upload.cpp) and
 // backup_restore (import.cpp).
 #pragma once
 

@@ -12,15 +12,15 @@
 #include "core/snapshot_reader.hpp"
 #include "core/storage_names.hpp"
 #include "pg/backup_log.hpp"
-#include "pg/backups.hpp"
+#include "pg/create_backup.hpp"
 #include "pg/boundary.hpp"
 #include "pg/encryption.hpp"
 #include "pg/settings.hpp"
 #include "pg/snapshot_export.hpp"
 #include "pg/spi.hpp"
 #include "pg/srf.hpp"
-#include "pg/storage.hpp"
-#include "pg/stored_backups.hpp"
+#include "pg/storage_directory.hpp"
+#include "pg/stored_snapshot_reader.hpp"
 #include "pg/tenancy.hpp"
 
 extern "C" {

@@ -1,4 +1,4 @@
-#include "pg/backups.hpp"
+#include "pg/create_backup.hpp"
 
 #include <cstdlib>
 #include <map>
@@ -23,8 +23,8 @@
 #include "pg/snapshot_export.hpp"
 #include "pg/spi.hpp"
 #include "pg/srf.hpp"
-#include "pg/storage.hpp"
-#include "pg/stored_backups.hpp"
+#include "pg/storage_directory.hpp"
+#include "pg/stored_snapshot_reader.hpp"
 
 namespace ptb::pg {
 

@@ -1,4 +1,4 @@
-#include "pg/storage.hpp"
+#include "pg/storage_directory.hpp"
 
 #include "core/storage_names.hpp"
 

@@ -13,7 +13,7 @@
 #include "core/retention.hpp"
 #include "pg/backup_log.hpp"
 #include "pg/server.hpp"
-#include "pg/storage.hpp"
+#include "pg/storage_directory.hpp"
 
 namespace ptb::pg {
 
