@@ -6,6 +6,7 @@
 #include "pg/backup_log.hpp"
 #include "pg/change_segments.hpp"
 #include "pg/create_backup.hpp"
+#include "pg/retention.hpp"
 #include "pg/boundary.hpp"
 #include "pg/settings.hpp"
 #include "pg/spi.hpp"

@@ -12,7 +12,7 @@
 #include "core/snapshot_reader.hpp"
 #include "core/storage_names.hpp"
 #include "pg/backup_log.hpp"
-#include "pg/create_backup.hpp"
+#include "pg/stored_snapshot_writer.hpp"
 #include "pg/boundary.hpp"
 #include "pg/encryption.hpp"
 #include "pg/settings.hpp"
