@@ -11,7 +11,7 @@
 #include "pg/settings.hpp"
 #include "pg/spi.hpp"
 #include "pg/srf.hpp"
-#include "pg/storage_directory.hpp"
+#include "pg/file_io.hpp"
 #include "pg/stored_snapshot_reader.hpp"
 
 namespace {

@@ -19,6 +19,7 @@
 #include "pg/snapshot_export.hpp"
 #include "pg/spi.hpp"
 #include "pg/srf.hpp"
+#include "pg/file_io.hpp"
 #include "pg/storage_directory.hpp"
 #include "pg/stored_snapshot_reader.hpp"
 #include "pg/tenancy.hpp"

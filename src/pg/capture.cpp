@@ -18,6 +18,7 @@
 #include "pg/settings.hpp"
 #include "pg/snapshot_export.hpp"
 #include "pg/spi.hpp"
+#include "pg/file_io.hpp"
 #include "pg/storage_directory.hpp"
 
 extern "C" {

@@ -27,7 +27,7 @@
 #include "pg/snapshot_export.hpp"
 #include "pg/spi.hpp"
 #include "pg/srf.hpp"
-#include "pg/storage_directory.hpp"
+#include "pg/file_io.hpp"
 
 extern "C" {
 #include "miscadmin.h"

@@ -9,6 +9,7 @@
 #include "pg/scheduler.hpp"
 #include "pg/settings.hpp"
 #include "pg/spi.hpp"
+#include "pg/file_io.hpp"
 #include "pg/storage_directory.hpp"
 
 namespace ptb::pg {

@@ -9,7 +9,7 @@
 #include "pg/boundary.hpp"
 #include "pg/change_segments.hpp"
 #include "pg/settings.hpp"
-#include "pg/storage_directory.hpp"
+#include "pg/file_io.hpp"
 #include "pg/stored_snapshot_reader.hpp"
 
 namespace ptb::pg {
@@ -65,7 +65,8 @@ int64_t prune_backups(const std::optional<std::optional<std::string>>& only_grou
                errhint("Prune them in the database that owns them; docs/operations.md, Storage, "
                        "says how.")));
     });
-  auto expired = core::snapshots_to_expire(completed, policy, static_cast<int64_t>(time(nullptr)), scope);
+  const int64_t now = static_cast<int64_t>(time(nullptr));
+  auto expired = core::snapshots_to_expire(completed, policy, now, scope);
   if (expired.empty()) return 0;
 
   // Rows first, then files: a crash in between leaves a file without a

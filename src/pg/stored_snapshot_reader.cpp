@@ -8,6 +8,7 @@
 #include "pg/boundary.hpp"
 #include "pg/settings.hpp"
 #include "pg/spi.hpp"
+#include "pg/file_io.hpp"
 #include "pg/storage_directory.hpp"
 
 extern "C" {

@@ -21,8 +21,8 @@ int64_t store_snapshot_file(const LogEntry& start, const StorageFolder& folder,
   // "<folder>/<name>": backup_logs.file_name says whose file it is.
   const std::string file_name =
       folder.name + "/" +
-      core::snapshot_file_name(start.tenant, MyDatabaseId, id, static_cast<int64_t>(time(nullptr)), compression,
-                               start.encryption.has_value());
+      core::snapshot_file_name(start.tenant, MyDatabaseId, id, static_cast<int64_t>(time(nullptr)),
+                               compression, start.encryption.has_value());
   const std::string final_path = folder.root + "/" + file_name;
   const std::string temporary_path = final_path + "." + std::to_string(MyProcPid) + ".tmp";
   try {

@@ -9,6 +9,7 @@
 #include "core/compression.hpp"
 #include "core/json_writer.hpp"
 #include "pg/backup_log.hpp"
+#include "pg/file_io.hpp"
 #include "pg/storage_directory.hpp"
 
 namespace ptb::pg {
