@@ -9,7 +9,7 @@
 #include "pg/boundary.hpp"
 #include "pg/cron_run.hpp"
 #include "pg/spi.hpp"
-#include "pg/storage.hpp"
+#include "pg/storage_directory.hpp"
 
 namespace ptb::pg {
 
@@ -358,19 +358,100 @@ bool set_backup_keep(int64_t id, bool keep) {
       .has_value();
 }
 
-namespace {
-
-std::vector<TextRow> latest_as_owner(const LogTable& table, const std::string& sql,
-                                     const std::vector<TextValue>& params) {
+std::vector<TextRow> query_latest_as_owner(const LogTable& table, const std::string& sql,
+                                           const std::vector<TextValue>& params) {
   return as_owner(table.owner, [&] { return Spi::query_latest(sql, params); });
 }
 
-}  // namespace
+std::vector<RetentionCandidate> retention_candidates(const std::optional<std::optional<std::string>>& only_group,
+                                                     const std::string& restore_window) {
+  const LogTable table = find_log_table();
+  // undo_possible: the restore a pre_restore snapshot protects can still be
+  // undone, i.e. backup_restore would accept it (backup_finished_before).
+  std::string sql =
+      "SELECT id::pg_catalog.text, tenant,"
+      "       pg_catalog.date_part('epoch', finished_at)::pg_catalog.int8::pg_catalog.text,"
+      "       file_name, trigger, schedule_id::pg_catalog.text, " +
+      std::string(table.has_keep_column ? "keep" : "false") +
+      ", NOT (($1::pg_catalog.interval OPERATOR(pg_catalog.>) '0'::pg_catalog.interval)"
+      "       AND (finished_at OPERATOR(pg_catalog.<)"
+      "            (pg_catalog.now() OPERATOR(pg_catalog.-) $1::pg_catalog.interval))),"
+      "       compression"
+      "  FROM " + table.qualified_name +
+      " WHERE operation OPERATOR(pg_catalog.=) 'backup'"
+      "   AND status OPERATOR(pg_catalog.=) ANY ('{completed,restored}'::pg_catalog.text[])"
+      "   AND file_name IS NOT NULL";
+  std::vector<TextValue> params = {restore_window};
+  if (only_group) {
+    sql += only_group->has_value() ? " AND tenant OPERATOR(pg_catalog.=) $2" : " AND tenant IS NULL";
+    if (only_group->has_value()) params.push_back(**only_group);
+  }
+  std::vector<RetentionCandidate> out;
+  for (const auto& row : query_latest_as_owner(table, sql, params)) {
+    RetentionCandidate c;
+    c.id = std::stoll(*row[0]);
+    c.tenant = row[1];
+    c.finished_unix = std::stoll(*row[2]);
+    c.file_name = *row[3];
+    c.trigger = row[4].value_or("");
+    if (row[5]) c.schedule_id = std::stoll(*row[5]);
+    c.keep = row[6] == "t";
+    c.undo_possible = row[7] == "t";
+    c.compression = row[8].value_or("none");
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+std::vector<int64_t> expire_backups(const std::vector<int64_t>& ids,
+                                    const std::optional<std::string>& group_tenant) {
+  const LogTable table = find_log_table();
+  const std::string keep_test = table.has_keep_column ? " AND NOT keep" : "";
+  std::vector<TextValue> params = {nlohmann::json(ids).dump(), group_tenant, calling_role(),
+                                   std::to_string(MyProcPid)};
+  const OriginColumns origin = manual_call_origin(table, 5);
+  params.insert(params.end(), origin.params.begin(), origin.params.end());
+  const TextValue gone = run_autonomously(
+      "WITH expired AS (UPDATE " + table.qualified_name +
+          " SET status = 'expired'"
+          " WHERE id OPERATOR(pg_catalog.=) ANY (SELECT pg_catalog.jsonb_array_elements_text($1::pg_catalog.jsonb)::pg_catalog.int8)"
+          "   AND status OPERATOR(pg_catalog.=) ANY ('{completed,restored}'::pg_catalog.text[])" + keep_test +
+          " RETURNING id),"
+          " listed AS (SELECT pg_catalog.count(*) AS n,"
+          "                   pg_catalog.string_agg(id::pg_catalog.text, ', ' ORDER BY id) AS list,"
+          "                   pg_catalog.jsonb_agg(id) AS ids FROM expired)"
+          " INSERT INTO " + table.qualified_name +
+          " (operation, status, tenant, started_at, finished_at, row_count, notes, created_by, pid" +
+          origin.columns +
+          ") SELECT 'prune', 'completed', $2, pg_catalog.clock_timestamp(), pg_catalog.clock_timestamp(), n,"
+          "        'expired snapshots: ' OPERATOR(pg_catalog.||) COALESCE(list, 'none'), $3, $4::pg_catalog.int4" +
+          origin.values +
+          "   FROM listed"
+          " RETURNING (SELECT COALESCE(ids, '[]'::pg_catalog.jsonb)::pg_catalog.text FROM listed)",
+      params, table.owner);
+  std::vector<int64_t> expired;
+  for (const auto& id : nlohmann::json::parse(gone.value_or("[]"))) expired.push_back(id.get<int64_t>());
+  return expired;
+}
+
+std::optional<std::string> oldest_kept_snapshot_xmin() {
+  const LogTable table = find_log_table();
+  if (!table.has_snapshot_xmin_column) return std::nullopt;
+  const auto rows = query_latest_as_owner(
+      table,
+      "SELECT snapshot_xmin::pg_catalog.text FROM " + table.qualified_name +
+          " WHERE operation OPERATOR(pg_catalog.=) 'backup'"
+          "   AND status OPERATOR(pg_catalog.=) ANY ('{completed,restored}'::pg_catalog.text[])"
+          "   AND snapshot_xmin IS NOT NULL"
+          " ORDER BY snapshot_xmin LIMIT 1");
+  if (rows.empty()) return std::nullopt;
+  return rows[0][0];
+}
 
 std::vector<CaptureStretch> capture_stretches() {
   const LogTable logs = find_log_table();
   std::vector<CaptureStretch> out;
-  const auto rows = latest_as_owner(logs,
+  const auto rows = query_latest_as_owner(logs,
       "SELECT s.id::pg_catalog.text, pg_catalog.to_char(s.finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"
       "       s.options OPERATOR(pg_catalog.->>) 'xid', s.options OPERATOR(pg_catalog.->>) 'consistent_lsn',"
       "       pg_catalog.to_char(e.finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"
@@ -411,7 +492,7 @@ std::vector<CaptureStretch> capture_stretches() {
 std::optional<int64_t> newest_snapshot_between(const std::optional<std::string>& tenant,
                                                const std::string& after, const std::string& moment) {
   const LogTable logs = find_log_table();
-  const auto rows = latest_as_owner(
+  const auto rows = query_latest_as_owner(
       logs,
       "SELECT id::pg_catalog.text FROM " + logs.qualified_name +
           " WHERE operation OPERATOR(pg_catalog.=) 'backup'"
@@ -428,7 +509,7 @@ std::optional<int64_t> newest_snapshot_between(const std::optional<std::string>&
 
 StretchSnapshots snapshots_in_stretch(const std::optional<std::string>& tenant, const CaptureStretch& c) {
   const LogTable logs = find_log_table();
-  const auto rows = latest_as_owner(
+  const auto rows = query_latest_as_owner(
       logs,
       "SELECT pg_catalog.min(finished_at)::pg_catalog.text, pg_catalog.count(*)::pg_catalog.text,"
       "       CASE WHEN $4::pg_catalog.bool THEN $3::pg_catalog.timestamptz ELSE pg_catalog.now() END::pg_catalog.text,"

@@ -1,7 +1,7 @@
-// The statements on the backup_logs catalog table: its rows written, and
-// typed reads of them for the other modules. Retention's statements, which
-// expire rows and files together, stay with it: snapshots' in
-// pg/backups.cpp, change segments' in pg/change_segments.cpp.
+// Every statement on the backup_logs catalog table: its rows written, and
+// typed reads and changes of them for the other modules (retention
+// included: the modules that expire files ask here which rows, and change
+// them here).
 //
 // Two ways to write: in the caller's transaction (exports, verifications)
 // or autonomously, in a transaction of its own that commits at once
@@ -172,6 +172,47 @@ StretchSnapshots snapshots_in_stretch(const std::optional<std::string>& tenant, 
 // lives on as failed ("rolled back", 40000). Runs in the caller's
 // transaction.
 void mark_interrupted_rows();
+
+// A stored snapshot as retention judges it: a completed or restored backup
+// with a file.
+struct RetentionCandidate {
+  int64_t id = 0;
+  std::optional<std::string> tenant;
+  int64_t finished_unix = 0;  // finished_at, seconds since the epoch
+  std::string file_name;
+  std::string trigger;  // as recorded ("" when NULL)
+  std::optional<int64_t> schedule_id;
+  bool keep = false;           // false on 0.1.0's table, which has no keep column
+  bool undo_possible = false;  // a restore it protects can still be undone (restore_window)
+  std::string compression;     // "none" when NULL
+};
+
+// The candidates of `only_group` (a tenant; nullopt inside: whole-database
+// snapshots; nullopt: every group), read in a new snapshot as the table
+// owner, so that rows the log writer just completed are seen.
+// `restore_window` is pg_tenant_backup.restore_window (an interval). Needs SPI.
+std::vector<RetentionCandidate> retention_candidates(const std::optional<std::optional<std::string>>& only_group,
+                                                     const std::string& restore_window);
+
+// Marks the backups `ids` expired and records a completed 'prune' row
+// (tenant `group_tenant`, by this caller and its origin), autonomously, in
+// one statement. A row pinned, deleted or expired meanwhile by another
+// session is left as it is (the UPDATE waits for that session and reads
+// the row again). Returns the ids it expired: only their files may go.
+std::vector<int64_t> expire_backups(const std::vector<int64_t>& ids,
+                                    const std::optional<std::string>& group_tenant);
+
+// The oldest snapshot_xmin (xid8 text) of the completed or restored backups
+// that record one; nothing on 0.1.0's table or when none does. Reads the
+// latest committed rows as the table owner. Needs SPI.
+std::optional<std::string> oldest_kept_snapshot_xmin();
+
+// Runs read-only `sql` in a new snapshot (Spi::query_latest: sees what the
+// log writer or the capture worker committed since the call began) with
+// the rights of `table`'s owner, who owns the extension's other tables too,
+// under as_owner (pg/owner_rights.hpp). Needs SPI.
+std::vector<TextRow> query_latest_as_owner(const LogTable& table, const std::string& sql,
+                                           const std::vector<TextValue>& params = {});
 
 // {"message": ..., "sqlstate": ..., "detail": ...} of the exception being
 // handled (call inside a catch block).

@@ -18,7 +18,8 @@
 #include "pg/settings.hpp"
 #include "pg/snapshot_export.hpp"
 #include "pg/spi.hpp"
-#include "pg/storage.hpp"
+#include "pg/file_io.hpp"
+#include "pg/storage_directory.hpp"
 
 extern "C" {
 #include "access/xlog.h"

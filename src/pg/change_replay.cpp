@@ -21,14 +21,13 @@
 #include "pg/change_segments.hpp"
 #include "pg/citus.hpp"
 #include "pg/encryption.hpp"
-#include "pg/owner_rights.hpp"
 #include "pg/progress.hpp"
 #include "pg/scheduler.hpp"
 #include "pg/settings.hpp"
 #include "pg/snapshot_export.hpp"
 #include "pg/spi.hpp"
 #include "pg/srf.hpp"
-#include "pg/storage.hpp"
+#include "pg/file_io.hpp"
 
 extern "C" {
 #include "miscadmin.h"
@@ -45,9 +44,9 @@ namespace {
 constexpr int kCatchUpWaitMs = 15000;
 constexpr size_t kBatchRows = 2000;
 
+// Reads the latest committed rows of the extension's tables as their owner.
 std::vector<TextRow> owner_query(const std::string& sql, const std::vector<TextValue>& params = {}) {
-  const LogTable logs = find_log_table();
-  return as_owner(logs.owner, [&] { return Spi::query_latest(sql, params); });
+  return query_latest_as_owner(find_log_table(), sql, params);
 }
 
 std::string quoted(const std::optional<std::string>& tenant) {

@@ -9,7 +9,8 @@
 #include "pg/scheduler.hpp"
 #include "pg/settings.hpp"
 #include "pg/spi.hpp"
-#include "pg/storage.hpp"
+#include "pg/file_io.hpp"
+#include "pg/storage_directory.hpp"
 
 namespace ptb::pg {
 
@@ -32,18 +33,13 @@ std::string segment_path(const std::string& file_name) {
 
 int64_t prune_change_segments() {
   const std::string segments = extension_table("backup_change_segments");
-  const LogTable logs = find_log_table();
-  if (segments.empty() || !logs.has_snapshot_xmin_column) return 0;
+  const std::optional<std::string> floor = oldest_kept_snapshot_xmin();
+  if (segments.empty() || !floor) return 0;
   const TextValue gone = run_autonomously(
-      "WITH floor AS (SELECT snapshot_xmin FROM " + logs.qualified_name +
-          "               WHERE operation OPERATOR(pg_catalog.=) 'backup'"
-          "                 AND status OPERATOR(pg_catalog.=) ANY ('{completed,restored}'::pg_catalog.text[])"
-          "                 AND snapshot_xmin IS NOT NULL"
-          "               ORDER BY snapshot_xmin LIMIT 1),"
-          " gone AS (DELETE FROM " + segments + " s USING floor f"
-          "           WHERE s.max_xid OPERATOR(pg_catalog.<) f.snapshot_xmin RETURNING s.file_name)"
+      "WITH gone AS (DELETE FROM " + segments + " s"
+          "           WHERE s.max_xid OPERATOR(pg_catalog.<) $1::pg_catalog.xid8 RETURNING s.file_name)"
           " SELECT COALESCE(pg_catalog.jsonb_agg(file_name), '[]'::pg_catalog.jsonb)::pg_catalog.text FROM gone",
-      {}, logs.owner);
+      {*floor}, find_log_table().owner);
   int64_t removed = 0;
   for (const auto& name : nlohmann::json::parse(gone.value_or("[]"))) {
     ++removed;

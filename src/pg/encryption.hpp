@@ -11,7 +11,7 @@
 #include "core/compression.hpp"
 #include "core/encryption.hpp"
 #include "core/error.hpp"
-#include "pg/storage.hpp"
+#include "pg/file_io.hpp"
 
 namespace ptb::pg {
 

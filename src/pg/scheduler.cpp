@@ -11,10 +11,10 @@
 
 #include "core/error.hpp"
 #include "pg/backup_log.hpp"
-#include "pg/backups.hpp"
+#include "pg/create_backup.hpp"
 #include "pg/boundary.hpp"
 #include "pg/owner_rights.hpp"
-#include "pg/storage.hpp"
+#include "pg/storage_directory.hpp"
 #include "pg/settings.hpp"
 #include "pg/spi.hpp"
 #include "pg/tenancy.hpp"

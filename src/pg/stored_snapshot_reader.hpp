@@ -1,6 +1,6 @@
-// Stored snapshots as backup_logs records them, and reading their files
-// back: shared by backup_verify / backup_read (snapshot_files.cpp) and
-// backup_restore (import.cpp).
+// A stored snapshot found from its backup_logs row: whose file it is, who
+// may open it, and reading the file back. For backup_verify, backup_read,
+// backup_download, backup_delete, retention and backup_restore.
 #pragma once
 
 #include <cstdint>

@@ -1,6 +1,6 @@
 // Stored snapshots: their backup_logs rows and their files, shared by the
 // functions that read, verify, import and restore them.
-#include "pg/stored_backups.hpp"
+#include "pg/stored_snapshot_reader.hpp"
 
 #include "core/error.hpp"
 #include "core/storage_names.hpp"
@@ -8,7 +8,8 @@
 #include "pg/boundary.hpp"
 #include "pg/settings.hpp"
 #include "pg/spi.hpp"
-#include "pg/storage.hpp"
+#include "pg/file_io.hpp"
+#include "pg/storage_directory.hpp"
 
 extern "C" {
 #include "utils/rls.h"

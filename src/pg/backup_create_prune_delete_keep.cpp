@@ -5,13 +5,14 @@
 #include "pg/autonomous.hpp"
 #include "pg/backup_log.hpp"
 #include "pg/change_segments.hpp"
-#include "pg/backups.hpp"
+#include "pg/create_backup.hpp"
+#include "pg/retention.hpp"
 #include "pg/boundary.hpp"
 #include "pg/settings.hpp"
 #include "pg/spi.hpp"
 #include "pg/srf.hpp"
-#include "pg/storage.hpp"
-#include "pg/stored_backups.hpp"
+#include "pg/file_io.hpp"
+#include "pg/stored_snapshot_reader.hpp"
 
 namespace {
 
