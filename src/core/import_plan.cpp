@@ -503,6 +503,18 @@ std::string first_row_of(const std::string& query) {
   return "WITH ptb_found AS MATERIALIZED (" + query + ") SELECT * FROM ptb_found LIMIT 1";
 }
 
+std::string stage_key_index_sql(const StagedTable& t) {
+  if (!t.has_key()) return {};
+  std::vector<std::string> columns;
+  for (size_t i = 0; i < t.key.size(); ++i) {
+    std::string column = quote_ident(t.key[i]);
+    if (i < t.key_collations.size() && !t.key_collations[i].empty()) column += " COLLATE " + t.key_collations[i];
+    if (i < t.key_opclasses.size() && !t.key_opclasses[i].empty()) column += " " + t.key_opclasses[i];
+    columns.push_back(column);
+  }
+  return "CREATE INDEX ON " + t.stage + " (" + join(columns, ", ") + ")";
+}
+
 std::string duplicate_keys_sql(const StagedTable& t) {
   return first_row_of("SELECT " + describe_row_sql(t.key, "ptb_s") + " FROM " + t.stage + " ptb_s GROUP BY " +
                       column_list(t.key, "ptb_s") + " HAVING pg_catalog.count(*) > 1");

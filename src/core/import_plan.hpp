@@ -117,6 +117,10 @@ struct StagedTable {
   // The key rows are matched on (primary key or key_columns); empty: none.
   std::vector<std::string> key;
   std::vector<std::string> key_operators;  // per key column: OPERATOR(schema.=)
+  // Per key column, as the table's unique index has it: "schema"."opclass",
+  // and "schema"."collation" or "" for a type without one.
+  std::vector<std::string> key_opclasses;
+  std::vector<std::string> key_collations;
   // Loaded columns never changed by an UPDATE (identity GENERATED ALWAYS).
   std::vector<std::string> fixed_columns;
   // Columns the snapshot lacks, given a value for the rows an insert adds
@@ -192,6 +196,13 @@ std::string doomed_sql(const StagedTable& t, std::string_view alias, const std::
 // Citus runs each delete of the statement as a statement of its own.
 std::string delete_doomed_sql(const std::vector<const StagedTable*>& tables,
                               const std::vector<std::string>& doomed);
+
+// An index on the stage's key, with the table's operator classes and
+// collations, so a statement that looks rows up in the stage (a replace's
+// rows to remove) stays cheap whichever join the planner picks: with
+// statistics taken while the tenant had few rows, it nests a loop over the
+// stage for each of the tenant's rows. Empty without a key.
+std::string stage_key_index_sql(const StagedTable& t);
 
 // Rows of the stage that are in it twice for the same key. One row:
 // description of the first such key.

@@ -228,16 +228,10 @@ void ChangeReplayer::apply(const std::vector<core::ReplayStage>& stages) {
     batchers.emplace_back(stages[i], kBatchRows);
   }
   incomplete_.assign(stages.size(), {});
-  // Updates and deletes find their rows by key: without an index each
-  // batch would read the whole stage (bench/restore_to.sh, 1M updates:
-  // 85% of the time). Not unique: duplicate keys are the import's to
-  // report, with its own message.
-  for (const auto& stage : stages) {
-    if (stage.key.empty()) continue;
-    std::string columns;
-    for (const auto& k : stage.key) columns += (columns.empty() ? "" : ", ") + core::quote_ident(k);
-    (void)Spi::execute_returning("CREATE INDEX ON " + stage.stage + " (" + columns + ")");
-  }
+  // Updates and deletes find their rows by key through the index every
+  // keyed stage has (core::stage_key_index_sql): without it each batch
+  // would read the whole stage (bench/restore_to.sh, 1M updates: 85% of
+  // the time).
   // Keys (values_text) of rows inserted without all their values, per stage.
   std::vector<std::map<std::string, std::vector<std::optional<std::string>>>> incomplete(stages.size());
 

@@ -655,19 +655,28 @@ struct UniqueKey {
   bool not_null = true;            // every column NOT NULL
   std::vector<std::string> columns;
   std::vector<std::string> operators;
+  std::vector<std::string> opclasses;   // "schema"."opclass"
+  std::vector<std::string> collations;  // "schema"."collation", "" for none
 };
 
 std::vector<UniqueKey> unique_keys(const std::string& oid) {
   constexpr const char* kSql = R"SQL(
 SELECT i.indexrelid::pg_catalog.text, i.indisprimary, a.attname,
        pg_catalog.format('OPERATOR(%I.%s)', opn.nspname, op.oprname),
-       ic.relname, i.indisreplident, a.attnotnull
+       ic.relname, i.indisreplident, a.attnotnull,
+       pg_catalog.format('%I.%I', ocn.nspname, oc.opcname),
+       (SELECT pg_catalog.format('%I.%I', colln.nspname, coll.collname)
+          FROM pg_catalog.pg_collation coll
+          JOIN pg_catalog.pg_namespace colln ON colln.oid = coll.collnamespace
+         WHERE coll.oid = k.collid)
   FROM pg_catalog.pg_index i
   JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
-  CROSS JOIN LATERAL unnest(i.indkey::pg_catalog.int2[], i.indclass::pg_catalog.oid[])
-       WITH ORDINALITY AS k(attnum, opclass, ord)
+  CROSS JOIN LATERAL unnest(i.indkey::pg_catalog.int2[], i.indclass::pg_catalog.oid[],
+                            i.indcollation::pg_catalog.oid[])
+       WITH ORDINALITY AS k(attnum, opclass, collid, ord)
   JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
   JOIN pg_catalog.pg_opclass oc ON oc.oid = k.opclass
+  JOIN pg_catalog.pg_namespace ocn ON ocn.oid = oc.opcnamespace
   JOIN pg_catalog.pg_amop ao ON ao.amopfamily = oc.opcfamily AND ao.amoplefttype = oc.opcintype
        AND ao.amoprighttype = oc.opcintype AND ao.amopstrategy = 3 AND ao.amopmethod = oc.opcmethod
   JOIN pg_catalog.pg_operator op ON op.oid = ao.amopopr
@@ -680,11 +689,13 @@ SELECT i.indexrelid::pg_catalog.text, i.indisprimary, a.attname,
   for (const auto& row : run(kSql, {oid}).rows) {
     if (*row[0] != current) {
       current = *row[0];
-      keys.push_back({*row[4], row[1] == "t", row[5] == "t", true, {}, {}});
+      keys.push_back({*row[4], row[1] == "t", row[5] == "t", true, {}, {}, {}, {}});
     }
     keys.back().not_null = keys.back().not_null && row[6] == "t";
     keys.back().columns.push_back(*row[2]);
     keys.back().operators.push_back(*row[3]);
+    keys.back().opclasses.push_back(*row[7]);
+    keys.back().collations.push_back(row[8].value_or(""));
   }
   return keys;
 }
@@ -727,9 +738,13 @@ bool use_key(core::StagedTable& staged, const std::vector<UniqueKey>& keys,
       continue;
     staged.key = columns;
     staged.key_operators.clear();
+    staged.key_opclasses.clear();
+    staged.key_collations.clear();
     for (const auto& c : columns) {
       auto at = std::find(key.columns.begin(), key.columns.end(), c) - key.columns.begin();
       staged.key_operators.push_back(key.operators[at]);
+      staged.key_opclasses.push_back(key.opclasses[at]);
+      staged.key_collations.push_back(key.collations[at]);
     }
     return true;
   }
@@ -805,6 +820,7 @@ void stage(LoadTable& t, BufFile* spill_file) {
                       .rows.at(0)
                       .at(0)));
   const uint64 copied = copy_section(t, spill_file, stage_oid);
+  if (const std::string index = core::stage_key_index_sql(t.staged); !index.empty()) run(index);
   // Statistics, so the checks and writes are planned for the real number of
   // rows: without them the planner guesses a small table and may hash a
   // subplan over it that then grows with the tenant, past work_mem.

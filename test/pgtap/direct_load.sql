@@ -8,7 +8,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(29);
+SELECT plan(32);
 
 CREATE TABLE ledger_kinds (code text PRIMARY KEY);  -- master
 INSERT INTO ledger_kinds VALUES ('std'), ('fee');
@@ -175,6 +175,30 @@ SELECT is((SELECT pg_temp.loads(r) ->> 'public.ledger_tags' FROM r2), 'direct',
           'while a table without it loads directly');
 SELECT set_eq('SELECT r FROM acme_rows', 'SELECT r FROM acme_before', 'and the rows are back as they were');
 SELECT set_eq('SELECT r FROM globex_state', 'SELECT r FROM globex_before', 'the other tenant''s rows are untouched');
+
+-- A staged table's key as its unique index has it (a collation and an
+-- operator class of its own): the stage is indexed the same way, and
+-- rows are matched as the table matches them.
+CREATE TABLE ledger_codes (tenant_id int NOT NULL REFERENCES tenants, code text NOT NULL, label text);
+CREATE UNIQUE INDEX ledger_codes_code ON ledger_codes (code COLLATE "C" text_pattern_ops);
+INSERT INTO ledger_codes SELECT 1 + g % 2, 'code-' || g, 'label ' || g FROM generate_series(1, 20) g;
+CREATE TEMP TABLE codes_doc AS SELECT backup_export('1', '{"tables": ["tenants", "ledger_codes"]}') AS d;
+CREATE TEMP TABLE codes_before AS SELECT c::text AS r FROM ledger_codes c;
+UPDATE ledger_codes SET label = 'changed' WHERE code = 'code-2';
+INSERT INTO ledger_codes VALUES (1, 'code-99', 'not in the snapshot');
+CREATE TEMP TABLE codes_report AS SELECT backup_import(d, 'replace') AS r FROM codes_doc;
+CREATE TEMP VIEW codes_entry AS
+  SELECT t FROM codes_report, jsonb_array_elements(r -> 'tables') t WHERE t ->> 'table' = 'public.ledger_codes';
+SELECT is((SELECT jsonb_build_array(t -> 'matched_on', t -> 'load', t -> 'updated', t -> 'deleted', t -> 'unchanged')
+             FROM codes_entry),
+          jsonb_build_array(jsonb_build_object('source', 'unique index "ledger_codes_code"', 'columns', jsonb_build_array('code')),
+                            'staged', 1, 1, 9),
+          'a key with its own collation and operator class: staged, one row updated and one removed');
+SELECT set_eq('SELECT c::text FROM ledger_codes c', 'SELECT r FROM codes_before',
+              'and the table is as the snapshot had it');
+SELECT is((SELECT t ->> 'unchanged' FROM codes_doc, jsonb_array_elements(backup_import(d, 'merge') -> 'tables') t
+            WHERE t ->> 'table' = 'public.ledger_codes'), '10',
+          'a merge of the same snapshot then finds every row unchanged');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -311,6 +311,20 @@ TEST(ImportSql, UpdateColumnsLeaveOutKeyAndFixedColumns) {
   EXPECT_EQ(t.only_target(), "\"public\".\"orders\"");
 }
 
+TEST(ImportSql, TheStageIsIndexedOnTheKeyAsTheTableIs) {
+  StagedTable t = orders();
+  EXPECT_EQ(stage_key_index_sql(t), "CREATE INDEX ON pg_temp.\"ptb_stage_1\" (\"id\")");
+  t.key = {"code", "id"};
+  t.key_operators = {"OPERATOR(pg_catalog.=)", "OPERATOR(pg_catalog.=)"};
+  t.key_opclasses = {"\"pg_catalog\".\"text_pattern_ops\"", "\"pg_catalog\".\"int8_ops\""};
+  t.key_collations = {"\"pg_catalog\".\"C\"", ""};
+  EXPECT_EQ(stage_key_index_sql(t),
+            "CREATE INDEX ON pg_temp.\"ptb_stage_1\" (\"code\" COLLATE \"pg_catalog\".\"C\" "
+            "\"pg_catalog\".\"text_pattern_ops\", \"id\" \"pg_catalog\".\"int8_ops\")");
+  t.key.clear();
+  EXPECT_EQ(stage_key_index_sql(t), "");
+}
+
 TEST(ImportSql, InsertsOnlyRowsWhoseKeyIsMissing) {
   EXPECT_EQ(insert_missing_sql(orders()),
             "INSERT INTO \"public\".\"orders\" AS ptb_t (\"id\", \"customer_id\", \"total\") "
