@@ -503,7 +503,7 @@ std::string first_row_of(const std::string& query) {
   return "WITH ptb_found AS MATERIALIZED (" + query + ") SELECT * FROM ptb_found LIMIT 1";
 }
 
-std::string stage_key_index_sql(const StagedTable& t) {
+std::string stage_key_index_sql(const StagedTable& t, bool unique) {
   if (!t.has_key()) return {};
   std::vector<std::string> columns;
   for (size_t i = 0; i < t.key.size(); ++i) {
@@ -512,7 +512,8 @@ std::string stage_key_index_sql(const StagedTable& t) {
     if (i < t.key_opclasses.size() && !t.key_opclasses[i].empty()) column += " " + t.key_opclasses[i];
     columns.push_back(column);
   }
-  return "CREATE INDEX ON " + t.stage + " (" + join(columns, ", ") + ")";
+  return std::string(unique ? "CREATE UNIQUE INDEX ON " : "CREATE INDEX ON ") + t.stage + " (" +
+         join(columns, ", ") + ")" + (unique ? " NULLS NOT DISTINCT" : "");
 }
 
 std::string duplicate_keys_sql(const StagedTable& t) {
@@ -531,6 +532,16 @@ std::string foreign_owner_sql(const StagedTable& t, const std::string& owned) {
   return first_row_of("SELECT " + describe_row_sql(t.key, "ptb_s") + " FROM " + t.stage + " ptb_s JOIN " +
                       t.only_target() + " t0 ON " + key_match_sql(t, "t0", "ptb_s") +
                       " WHERE " + not_owned_condition(owned));
+}
+
+std::string key_owners_sql(const StagedTable& t, const std::string& owned) {
+  if (!t.has_key() || owned.find("SELECT") != std::string::npos) return {};
+  // A staged row the table has no row for: the key's first column of the
+  // outer-joined row is NULL (a matched row's key is not).
+  const std::string found = "t0." + quote_ident(t.key[0]) + " IS NOT NULL";
+  return "SELECT pg_catalog.min(" + describe_row_sql(t.key, "ptb_s") + ") FILTER (WHERE " + found + " AND " +
+         not_owned_condition(owned) + "), pg_catalog.count(*) FILTER (WHERE NOT (" + found + ")) FROM " + t.stage +
+         " ptb_s LEFT JOIN " + t.only_target() + " t0 ON " + key_match_sql(t, "t0", "ptb_s");
 }
 
 std::string stray_staged_sql(const StagedTable& t, const std::string& owned) {

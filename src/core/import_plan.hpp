@@ -201,8 +201,10 @@ std::string delete_doomed_sql(const std::vector<const StagedTable*>& tables,
 // collations, so a statement that looks rows up in the stage (a replace's
 // rows to remove) stays cheap whichever join the planner picks: with
 // statistics taken while the tenant had few rows, it nests a loop over the
-// stage for each of the tenant's rows. Empty without a key.
-std::string stage_key_index_sql(const StagedTable& t);
+// stage for each of the tenant's rows. Empty without a key. `unique`: the
+// index also proves that no key is in the stage twice (NULLs count as
+// equal, as duplicate_keys_sql groups them), so that check is skipped.
+std::string stage_key_index_sql(const StagedTable& t, bool unique);
 
 // Rows of the stage that are in it twice for the same key. One row:
 // description of the first such key.
@@ -216,6 +218,14 @@ std::string missing_rows_sql(const StagedTable& t);
 // expression on alias t0) says is not the tenant's. One row at most: the
 // staged row's description.
 std::string foreign_owner_sql(const StagedTable& t, const std::string& owned);
+
+// foreign_owner_sql and, in the same join, how many staged rows have a key
+// the table does not have yet (the rows an insert would add). One row:
+// the description of the first staged row whose key another tenant holds
+// (NULL: none), and that count. Empty when `owned` has a subquery, which
+// the planner could then only run once per staged row: use
+// foreign_owner_sql.
+std::string key_owners_sql(const StagedTable& t, const std::string& owned);
 
 // After the changes: staged rows that are not the tenant's in the table
 // (matched by key; without a key, `owned` is evaluated on the stage row as

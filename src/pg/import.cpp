@@ -624,6 +624,11 @@ struct LoadTable {
   // `loaded_xid`: the transaction that wrote its rows.
   bool direct = false;
   std::string loaded_xid;
+  // The stage's unique index proved no key is in it twice.
+  bool keys_unique = false;
+  // How many staged rows have a key the table lacked before any change
+  // (core::key_owners_sql); unknown for a table that query does not serve.
+  std::optional<int64_t> new_rows;
 };
 
 // Staging tables are named ptb_stage_1, _2, ... afresh for each import:
@@ -808,7 +813,9 @@ uint64 copy_section(const LoadTable& t, BufFile* spill_file, Oid into) {
 }
 
 // Creates the staging table and copies the section's rows into it.
-void stage(LoadTable& t, BufFile* spill_file) {
+// `unique`: index its key as unique, proving no key is there twice (a
+// restore to a moment does not: its replay writes the stage by key).
+void stage(LoadTable& t, BufFile* spill_file, bool unique) {
   const std::string name = "ptb_stage_" + std::to_string(++stage_counter);
   t.staged.stage = "pg_temp." + quote_ident(name);
   // Only the loaded columns, with their types, typmods and collations
@@ -820,7 +827,19 @@ void stage(LoadTable& t, BufFile* spill_file) {
                       .rows.at(0)
                       .at(0)));
   const uint64 copied = copy_section(t, spill_file, stage_oid);
-  if (const std::string index = core::stage_key_index_sql(t.staged); !index.empty()) run(index);
+  if (t.staged.has_key()) {
+    t.keys_unique = false;
+    if (unique) {
+      try {
+        in_subtransaction(true, [&] { return run(core::stage_key_index_sql(t.staged, true)); });
+        t.keys_unique = true;
+      } catch (const ServerError& e) {
+        // A key twice: check_staged_keys names it.
+        if (e.data()->sqlerrcode != ERRCODE_UNIQUE_VIOLATION) throw;
+      }
+    }
+    if (!t.keys_unique) run(core::stage_key_index_sql(t.staged, false));
+  }
   // Statistics, so the checks and writes are planned for the real number of
   // rows: without them the planner guesses a small table and may hash a
   // subplan over it that then grows with the tenant, past work_mem.
@@ -1548,7 +1567,7 @@ ImportOutcome run_import(const ImportRequest& request) {
                                     [](const LoadTable& t) { return !t.direct && (t.data || t.staged.has_key()); }));
   for (auto& t : tables)
     if (!t.direct && (t.data || t.staged.has_key())) {
-      stage(t, request.spilled->file());
+      stage(t, request.spilled->file(), request.replay == nullptr);
       progress::table_done();
     }
   if (request.replay) {
@@ -1629,7 +1648,7 @@ ImportOutcome run_import(const ImportRequest& request) {
   // row that is not the tenant's.
   auto check_staged_keys = [&](LoadTable* t) {
     if (!t->staged.has_key()) return;
-    auto dup = run(core::duplicate_keys_sql(t->staged));
+    auto dup = t->keys_unique ? SqlResult{} : run(core::duplicate_keys_sql(t->staged));
     if (!dup.rows.empty())
       throw core::Error(core::sqlstate::kUniqueViolation,
                         "the snapshot has more than one row of " + t->staged.display + " with " +
@@ -1652,7 +1671,14 @@ ImportOutcome run_import(const ImportRequest& request) {
       if (!stray.rows.empty()) not_the_tenants(*t, stray.rows[0][0].value_or(""), tenant);
       return;
     }
-    auto taken = run(core::foreign_owner_sql(t->staged, owned), params);
+    // For a table whose rows say whose they are, the same join counts the
+    // rows an insert would add: none, and a merge skips its insert.
+    const std::string owners = t->staged.citus ? std::string() : core::key_owners_sql(t->staged, owned);
+    auto taken = run(owners.empty() ? core::foreign_owner_sql(t->staged, owned) : owners, params);
+    if (!owners.empty()) {
+      t->new_rows = first_int(taken, 1);
+      if (!taken.rows.at(0).at(0)) taken.rows.clear();
+    }
     if (!taken.rows.empty())
       throw core::Error(core::sqlstate::kUniqueViolation,
                         "row " + t->staged.display + " " + taken.rows[0][0].value_or("") +
@@ -1839,10 +1865,16 @@ ImportOutcome run_import(const ImportRequest& request) {
         // The table refused the rows or a loaded row is not the tenant's:
         // staged and checked as any other section, for the exact error.
         t->direct = false;
-        stage(*t, request.spilled->file());
+        stage(*t, request.spilled->file(), request.replay == nullptr);
         check_staged_keys(t);
       }
-      t->outcome.inserted = static_cast<int64_t>(run(core::insert_missing_sql(t->staged), params).processed);
+      // No new key before the changes, and none since: a merge without
+      // triggers (its updates never change a key, and no trigger or rule
+      // runs) or insert_only (which changed nothing) has nothing to insert.
+      const bool nothing_new = t->new_rows == 0 && (mode == core::ImportMode::InsertOnly ||
+                                                    (mode == core::ImportMode::Merge && !io.fire_triggers));
+      if (!nothing_new)
+        t->outcome.inserted = static_cast<int64_t>(run(core::insert_missing_sql(t->staged), params).processed);
       progress::add_rows(t->outcome.inserted);
       progress::table_done();
     }

@@ -313,16 +313,32 @@ TEST(ImportSql, UpdateColumnsLeaveOutKeyAndFixedColumns) {
 
 TEST(ImportSql, TheStageIsIndexedOnTheKeyAsTheTableIs) {
   StagedTable t = orders();
-  EXPECT_EQ(stage_key_index_sql(t), "CREATE INDEX ON pg_temp.\"ptb_stage_1\" (\"id\")");
+  EXPECT_EQ(stage_key_index_sql(t, false), "CREATE INDEX ON pg_temp.\"ptb_stage_1\" (\"id\")");
+  EXPECT_EQ(stage_key_index_sql(t, true),
+            "CREATE UNIQUE INDEX ON pg_temp.\"ptb_stage_1\" (\"id\") NULLS NOT DISTINCT");
   t.key = {"code", "id"};
   t.key_operators = {"OPERATOR(pg_catalog.=)", "OPERATOR(pg_catalog.=)"};
   t.key_opclasses = {"\"pg_catalog\".\"text_pattern_ops\"", "\"pg_catalog\".\"int8_ops\""};
   t.key_collations = {"\"pg_catalog\".\"C\"", ""};
-  EXPECT_EQ(stage_key_index_sql(t),
+  EXPECT_EQ(stage_key_index_sql(t, false),
             "CREATE INDEX ON pg_temp.\"ptb_stage_1\" (\"code\" COLLATE \"pg_catalog\".\"C\" "
             "\"pg_catalog\".\"text_pattern_ops\", \"id\" \"pg_catalog\".\"int8_ops\")");
   t.key.clear();
-  EXPECT_EQ(stage_key_index_sql(t), "");
+  EXPECT_EQ(stage_key_index_sql(t, true), "");
+}
+
+TEST(ImportSql, OneJoinFindsAnotherTenantsKeysAndCountsTheNewRows) {
+  EXPECT_EQ(key_owners_sql(orders(), "t0.tenant_id = $1"),
+            "SELECT pg_catalog.min(pg_catalog.concat(E'(id)=(', COALESCE(CAST(ptb_s.\"id\" AS pg_catalog.text), "
+            "'null'), ')')) FILTER (WHERE t0.\"id\" IS NOT NULL AND NOT COALESCE((t0.tenant_id = $1), false)), "
+            "pg_catalog.count(*) FILTER (WHERE NOT (t0.\"id\" IS NOT NULL)) FROM pg_temp.\"ptb_stage_1\" ptb_s "
+            "LEFT JOIN ONLY \"public\".\"orders\" t0 ON t0.\"id\" OPERATOR(pg_catalog.=) ptb_s.\"id\"");
+  // Membership through an owning chain (a subquery) keeps the anti join of
+  // foreign_owner_sql; so does a table without a key.
+  EXPECT_EQ(key_owners_sql(orders(), "EXISTS (SELECT 1 FROM p a1 WHERE a1.id = t0.p_id)"), "");
+  StagedTable keyless = orders();
+  keyless.key.clear();
+  EXPECT_EQ(key_owners_sql(keyless, "t0.tenant_id = $1"), "");
 }
 
 TEST(ImportSql, InsertsOnlyRowsWhoseKeyIsMissing) {
