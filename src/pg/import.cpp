@@ -43,6 +43,7 @@
 #include "pg/tenancy.hpp"
 #include "pg/tenant_key.hpp"
 #include "pg/value_cast.hpp"
+#include "pg/import_common.hpp"
 
 extern "C" {
 #include "access/table.h"
@@ -68,16 +69,6 @@ namespace {
 
 using nlohmann::json;
 using core::quote_ident;
-
-// --- SQL through SPI, read-write ----------------------------------------
-// Every statement takes a new snapshot (SPI's default for read-write), so
-// each sees what the statements before it wrote, COPY included.
-
-using SqlResult = Spi::Result;
-
-SqlResult run(const std::string& sql, const std::vector<TextValue>& params = {}) {
-  return Spi::execute_returning(sql, params);
-}
 
 int64_t first_int(const SqlResult& r, size_t column = 0) {
   if (r.rows.empty() || r.rows[0].size() <= column || !r.rows[0][column]) return 0;
@@ -124,16 +115,6 @@ void restore_write_role(const WriteRole& w) {
   guarded([&] { now = GetConfigOption("session_replication_role", false, false); });
   restore_setting(w.level);
   if (w.citus && now != w.previous) set_local_on_workers("session_replication_role", w.previous);
-}
-
-std::string table_display(const std::string& schema, const std::string& name) {
-  const char* text = nullptr;
-  guarded([&] { text = quote_qualified_identifier(schema.c_str(), name.c_str()); });
-  return text;
-}
-
-std::string quoted_tenant(const std::optional<std::string>& tenant) {
-  return tenant ? "tenant \"" + *tenant + "\"" : "the whole database";
 }
 
 // --- The tenant's lock ----------------------------------------------------
@@ -188,14 +169,6 @@ bool tenant_busy(const std::optional<std::string>& tenant, const core::SnapshotO
 }
 
 namespace {
-
-// --- The document ---------------------------------------------------------
-
-[[noreturn]] void bad_shape(const char* what) {
-  ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-                  errmsg("snapshot has an unexpected shape: %s", what)));
-  pg_unreachable();
-}
 
 // --- Rows spilled from the snapshot ------------------------------------------
 // The document (a stored file, or the text of a jsonb argument) is read
