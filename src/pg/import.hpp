@@ -19,7 +19,7 @@
 
 namespace ptb::pg {
 
-// The rows of a snapshot read as a stream, in a temporary file (import.cpp).
+// The rows of a snapshot read as a stream, in a temporary file (spilled_rows.hpp).
 class SpilledRows;
 
 // A restore to a moment (change_replay.cpp): once the snapshot's rows are
