@@ -1,22 +1,28 @@
-// backup_import, backup_restore, backup_tenant_busy (docs/import.md).
+// run_import: a snapshot document applied to its tenant (docs/import.md).
+// The SQL functions that call it are in import_functions.cpp
+// (backup_import, backup_import_stored) and restore_functions.cpp
+// (backup_restore, backup_restore_to).
 //
 // The flow of one import, all in a subtransaction of the caller's
 // transaction (rolled back for a dry run, or when anything fails):
-//   1. read and check the document (format, version, shape) as a stream,
-//      the text of a jsonb argument as a stored file; its rows are spilled
-//      to a temporary file
-//   2. take the tenant's lock (55P03 when taken), plan the tenant as the
-//      snapshot was taken (the document's options)
+//   1. (by the caller) read and check the document (format, version, shape)
+//      as a stream, the text of a jsonb argument as a stored file; its rows
+//      are spilled to a temporary file (spilled_rows.hpp)
+//   2. take the tenant's lock (55P03 when taken; tenant_lock.cpp), plan the
+//      tenant as the snapshot was taken (the document's options)
 //   3. match the document's sections with the tables and columns here
+//      (opts.rename: import_renames.cpp; catalog reads: import_catalog.cpp)
 //   4. stage every section in a temporary table through COPY (a data
-//      source callback turns the spilled rows into COPY text lines)
+//      source callback turns the spilled rows into COPY text lines:
+//      copy_feed.cpp); for a restore to a moment, replay the captured
+//      changes into the stages
 //   5. check before any change: the tenant, duplicate keys, master and
 //      reference rows, keys owned by another tenant
-//   6. change: one set-based statement per table and step
+//   6. change: one set-based statement per table and step (a table holding
+//      none of the tenant's rows: its section copied straight into it)
 //   7. check after: foreign keys of the written rows, ownership
 //   8. advance sequences
 #include "pg/import.hpp"
-#include "pg/change_replay.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -29,26 +35,21 @@
 #include "core/error.hpp"
 #include "core/options.hpp"
 #include "pg/backup_log.hpp"
-#include "pg/create_backup.hpp"
 #include "pg/boundary.hpp"
 #include "pg/citus.hpp"
-#include "pg/encryption.hpp"
+#include "pg/copy_feed.hpp"
+#include "pg/import_catalog.hpp"
+#include "pg/import_common.hpp"
+#include "pg/import_renames.hpp"
 #include "pg/progress.hpp"
 #include "pg/settings.hpp"
 #include "pg/snapshot_export.hpp"
 #include "pg/spi.hpp"
-#include "pg/srf.hpp"
-#include "pg/stored_snapshot_reader.hpp"
+#include "pg/spilled_rows.hpp"
 #include "pg/subtransaction.hpp"
 #include "pg/tenancy.hpp"
-#include "pg/tenant_key.hpp"
-#include "pg/value_cast.hpp"
-#include "pg/import_common.hpp"
 #include "pg/tenant_lock.hpp"
-#include "pg/spilled_rows.hpp"
-#include "pg/import_renames.hpp"
-#include "pg/copy_feed.hpp"
-#include "pg/import_catalog.hpp"
+#include "pg/value_cast.hpp"
 
 extern "C" {
 #include "access/table.h"
@@ -58,7 +59,6 @@ extern "C" {
 #include "utils/acl.h"
 #include "utils/lsyscache.h"
 #include "utils/rls.h"
-#include "utils/timestamp.h"
 #include "commands/copy.h"
 #include "storage/buffile.h"
 #include "mb/pg_wchar.h"
