@@ -1,4 +1,4 @@
-// backup_recovery_window, and what backup_restore_to (import.cpp) needs to
+// backup_recovery_window, and what backup_restore_to (restore_functions.cpp) needs to
 // replay captured changes: the stretch of capture and the snapshot a
 // moment is restored from, and the replay itself (docs/pitr.md).
 //

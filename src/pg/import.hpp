@@ -19,7 +19,7 @@
 
 namespace ptb::pg {
 
-// The rows of a snapshot read as a stream, in a temporary file (import.cpp).
+// The rows of a snapshot read as a stream, in a temporary file (spilled_rows.hpp).
 class SpilledRows;
 
 // A restore to a moment (change_replay.cpp): once the snapshot's rows are
@@ -58,13 +58,5 @@ struct ImportOutcome {
 // Applies the document in the current transaction (the caller runs it in a
 // subtransaction). Connects to SPI itself. Takes the tenant's lock first.
 ImportOutcome run_import(const ImportRequest& request);
-
-// The tenant's import / restore lock (a transaction-level advisory lock on
-// keys derived from the database and the tenant as tenant_lock_key spells
-// it under `options`; nullopt: the whole database). Throws 55P03 when
-// another session holds it. Needs SPI and fix_output_settings.
-void lock_tenant(const std::optional<std::string>& tenant, const core::SnapshotOptions& options);
-// Is the lock held now (by any session)? Needs SPI and fix_output_settings.
-bool tenant_busy(const std::optional<std::string>& tenant, const core::SnapshotOptions& options);
 
 }  // namespace ptb::pg

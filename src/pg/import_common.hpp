@@ -1,0 +1,31 @@
+// What import.cpp and the files split from it share: SQL through SPI,
+// read-write; how a table and a tenant are named in messages; the error
+// for a document of an unexpected shape.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "pg/spi.hpp"
+
+namespace ptb::pg {
+
+// --- SQL through SPI, read-write ----------------------------------------
+// Every statement takes a new snapshot (SPI's default for read-write), so
+// each sees what the statements before it wrote, COPY included.
+
+using SqlResult = Spi::Result;
+
+SqlResult run(const std::string& sql, const std::vector<TextValue>& params = {});
+
+// schema.name, each quoted when it needs to be.
+std::string table_display(const std::string& schema, const std::string& name);
+
+// tenant "x", or the whole database (tenant nullopt).
+std::string quoted_tenant(const std::optional<std::string>& tenant);
+
+// ERROR 22023, snapshot has an unexpected shape: `what`.
+[[noreturn]] void bad_shape(const char* what);
+
+}  // namespace ptb::pg

@@ -1,0 +1,110 @@
+// backup_import (a jsonb document) and backup_import_stored (a stored
+// snapshot): read the document, then run_import (docs/import.md).
+#include <cstring>
+
+#include "core/error.hpp"
+#include "pg/boundary.hpp"
+#include "pg/import.hpp"
+#include "pg/import_calls.hpp"
+#include "pg/settings.hpp"
+#include "pg/srf.hpp"
+
+namespace ptb::pg {
+
+namespace {
+
+using nlohmann::json;
+
+// backup_import and backup_import_stored, once the document is read into
+// `spill`: applies it, then deletes the spill file.
+ImportOutcome import_spilled(const core::SnapshotSummary& summary, SpilledRows& spill, core::ImportMode mode,
+                             const CallOptions& options, std::optional<std::string>* tenant) {
+  ImportRequest request;
+  request.spilled = &spill;
+  request.summary = &summary;
+  request.mode = mode;
+  request.options = options.import;
+  request.opts = options.opts;
+  request.tenant_out = tenant;
+  ImportOutcome outcome = run_import(request);
+  spill.close();
+  return outcome;
+}
+
+json import_call(FunctionCallInfo fcinfo) {
+  if (PG_ARGISNULL(0))
+    throw core::Error(core::sqlstate::kNullValueNotAllowed, "the snapshot document must not be NULL");
+  Jsonb* doc = nullptr;
+  guarded([&] { doc = PG_GETARG_JSONB_P(0); });
+  const core::ImportMode mode = core::import_mode_from_string(PG_ARGISNULL(1) ? "NULL" : text_arg(fcinfo, 1));
+  const CallOptions options = call_options(fcinfo, 2);
+
+  LogEntry base;
+  base.operation = "import";
+  base.started_at = now_text();
+  std::optional<std::string> tenant;
+  int64_t log_id = 0;
+  ImportOutcome outcome = logged(base, &tenant, !options.import.dry_run, &log_id, [&] {
+    // The document's text, read as a stored file is: the same reader, the
+    // same checks, its rows spilled for COPY.
+    char* text = nullptr;
+    guarded([&] { text = JsonbToCString(nullptr, &doc->root, VARSIZE(doc)); });
+    progress::add_bytes_read(strlen(text));
+    core::StringSource source(std::string_view(text, strlen(text)));
+    SpilledRows spill;
+    const core::SnapshotSummary summary = core::read_snapshot(source, spill);
+    spill.finish();
+    guarded([&] { pfree(text); });
+    core::check_expected_tenant(options.import.expected_tenant, summary.tenant_id, "the snapshot");
+    return import_spilled(summary, spill, mode, options, &tenant);
+  });
+  return log_completed(log_id, tenant, outcome);
+}
+
+// --- backup_import_stored: a stored snapshot, read as a stream -----------------
+
+json import_stored_call(FunctionCallInfo fcinfo) {
+  if (PG_ARGISNULL(0)) throw core::Error(core::sqlstate::kNullValueNotAllowed, "the backup id must not be NULL");
+  const int64_t id = PG_GETARG_INT64(0);
+  const core::ImportMode mode = core::import_mode_from_string(PG_ARGISNULL(1) ? "NULL" : text_arg(fcinfo, 1));
+  const CallOptions options = call_options(fcinfo, 2);
+
+  LogEntry base;
+  base.operation = "import";
+  base.started_at = now_text();
+  base.source_id = id;
+  std::optional<std::string> tenant;
+  int64_t log_id = 0;
+  ImportOutcome outcome = logged(base, &tenant, !options.import.dry_run, &log_id, [&] {
+    Spi::connect();
+    const int level = fix_output_settings();
+    const StoredBackup b = find_stored_backup(id);
+    restore_output_settings(level);
+    Spi::finish();
+    tenant = b.tenant;
+    core::check_expected_tenant(options.import.expected_tenant, b.tenant, "backup " + std::to_string(id));
+    SpilledRows spill;
+    const core::SnapshotSummary summary = read_verified_snapshot(b, spill, "import another snapshot");
+    return import_spilled(summary, spill, mode, options, &tenant);
+  });
+
+  json report = log_completed(log_id, tenant, outcome);
+  report["source_id"] = id;
+  return report;
+}
+
+}  // namespace
+}  // namespace ptb::pg
+
+extern "C" {
+
+PG_FUNCTION_INFO_V1(backup_import);
+Datum backup_import(PG_FUNCTION_ARGS) {
+  return ptb::pg::entry([&]() -> Datum { return ptb::pg::jsonb_result(ptb::pg::import_call(fcinfo)); });
+}
+
+PG_FUNCTION_INFO_V1(backup_import_stored);
+Datum backup_import_stored(PG_FUNCTION_ARGS) {
+  return ptb::pg::entry([&]() -> Datum { return ptb::pg::jsonb_result(ptb::pg::import_stored_call(fcinfo)); });
+}
+}

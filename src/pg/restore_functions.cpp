@@ -1,0 +1,220 @@
+// backup_restore and backup_restore_to: an import in replace mode of a
+// stored snapshot, allowed by a superuser, a pre_restore snapshot taken
+// first (docs/import.md, docs/pitr.md).
+#include <functional>
+
+#include "core/error.hpp"
+#include "core/options.hpp"
+#include "pg/boundary.hpp"
+#include "pg/change_replay.hpp"
+#include "pg/create_backup.hpp"
+#include "pg/import.hpp"
+#include "pg/import_calls.hpp"
+#include "pg/settings.hpp"
+#include "pg/srf.hpp"
+
+extern "C" {
+#include "utils/timestamp.h"
+}
+
+namespace ptb::pg {
+
+namespace {
+
+using nlohmann::json;
+
+// --- backup_restore -----------------------------------------------------------
+
+struct RestoreResult {
+  ImportOutcome outcome;
+  std::optional<int64_t> pre_restore_id;
+};
+
+// backup_restore and backup_restore_to: refused unless a superuser allowed
+// them, before anything else.
+void require_restore_allowed() {
+  if (!restore_settings().allow_restore)
+    throw core::Error(core::sqlstate::kInsufficientPrivilege, "backup_restore is not allowed on this server",
+                      "pg_tenant_backup.allow_restore is off.",
+                      "A superuser can allow it: ALTER SYSTEM SET pg_tenant_backup.allow_restore = on "
+                      "(or per database or role, or SET in a superuser's session).");
+}
+
+// `replay` and `on_read`: a restore to a moment (restore_to_call), which
+// checks the snapshot once read and replays changes into its stages.
+RestoreResult restore_backup(int64_t id, const CallOptions& options, std::optional<std::string>* tenant,
+                             const StageReplay* replay = nullptr,
+                             const std::function<void(const core::SnapshotSummary&)>& on_read = {}) {
+  const RestoreSettings settings = restore_settings();
+  require_restore_allowed();
+  Spi::connect();
+  int level = fix_output_settings();
+  StoredBackup b = find_stored_backup(id);
+  *tenant = b.tenant;
+  progress::set_tenant(b.tenant);
+  const std::optional<std::string> finished_at = backup_finished_before(id, settings.restore_window);
+  restore_output_settings(level);
+  Spi::finish();
+  // Before anything else that could refuse: the caller named another tenant.
+  core::check_expected_tenant(options.import.expected_tenant, b.tenant, "backup " + std::to_string(id));
+  if (finished_at)
+    throw core::Error(core::sqlstate::kObjectNotInPrerequisiteState,
+                      "backup " + std::to_string(id) + " is older than pg_tenant_backup.restore_window (" +
+                          settings.restore_window + ")",
+                      "It finished at " + *finished_at + ".",
+                      "Restore a more recent snapshot, or have a superuser widen the window.");
+
+  SpilledRows spill;
+  const core::SnapshotSummary summary = read_verified_snapshot(b, spill, "restore another snapshot");
+  if (on_read) on_read(summary);
+
+  RestoreResult result;
+  ImportRequest request;
+  request.replay = replay;
+  request.spilled = &spill;
+  request.summary = &summary;
+  request.mode = core::ImportMode::Replace;
+  request.options = options.import;
+  request.opts = options.opts;
+  request.tenant_out = tenant;
+  request.before_changes = [&](const core::SnapshotOptions& snapshot_options, bool tenant_exists) {
+    // A tenant that does not exist has nothing to keep: undoing the restore
+    // of a deleted tenant is deleting it again.
+    if (options.import.dry_run || !tenant_exists) return;
+    progress::set_phase(progress::Phase::PreRestore);
+    // Soft-deleted rows always: the restore may change them (a snapshot row
+    // brings back a row soft-deleted since), and undoing it must put them
+    // back as they were.
+    core::SnapshotOptions complete = snapshot_options;
+    complete.include_deleted = true;
+    const std::string recorded =
+        core::recorded_options_as_opts(json::parse(core::options_to_json(complete))).dump();
+    CreateRequest create;
+    create.tenant = b.tenant;
+    guarded([&] { create.opts = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(recorded.c_str()))); });
+    create.notes = "taken before restoring backup " + std::to_string(id);
+    // A pre_restore backup prunes nothing (it could expire the very snapshot
+    // being restored), and no retention expires it while the restore can be
+    // undone (core/retention.hpp).
+    create.trigger = "pre_restore";
+    result.pre_restore_id = create_backup(create);
+  };
+  result.outcome = run_import(request);
+  spill.close();
+
+  if (!options.import.dry_run) {
+    Spi::connect();
+    level = fix_output_settings();
+    mark_backup_restored(id);
+    restore_output_settings(level);
+    Spi::finish();
+  }
+  return result;
+}
+
+json restore_call(FunctionCallInfo fcinfo) {
+  if (PG_ARGISNULL(0)) throw core::Error(core::sqlstate::kNullValueNotAllowed, "the backup id must not be NULL");
+  const int64_t id = PG_GETARG_INT64(0);
+  const CallOptions options = call_options(fcinfo, 1);
+
+  LogEntry base;
+  base.operation = "restore";
+  base.started_at = now_text();
+  base.source_id = id;
+  std::optional<std::string> tenant;
+  int64_t log_id = 0;
+  RestoreResult result = logged(base, &tenant, !options.import.dry_run, &log_id,
+                                [&] { return restore_backup(id, options, &tenant); });
+
+  json report = log_completed(
+      log_id, tenant, result.outcome,
+      result.pre_restore_id ? "; pre_restore snapshot " + std::to_string(*result.pre_restore_id)
+      : options.import.dry_run ? std::string()
+                               : "; no pre_restore snapshot: the tenant did not exist");
+  report["source_id"] = id;
+  report["pre_restore_id"] = result.pre_restore_id ? json(*result.pre_restore_id) : json(nullptr);
+  return report;
+}
+
+// --- backup_restore_to ---------------------------------------------------------
+
+json restore_to_call(FunctionCallInfo fcinfo) {
+  if (PG_ARGISNULL(1)) throw core::Error(core::sqlstate::kNullValueNotAllowed, "the target moment must not be NULL");
+  std::optional<std::string> tenant;
+  if (!PG_ARGISNULL(0)) tenant = text_arg(fcinfo, 0);
+  const TimestampTz target = PG_GETARG_TIMESTAMPTZ(1);
+  if (TIMESTAMP_NOT_FINITE(target))
+    throw core::Error(core::sqlstate::kInvalidParameterValue, "the target moment must be a finite time");
+  const int64_t target_unix = static_cast<int64_t>(target) + 946684800LL * 1000000;
+  const CallOptions options = call_options(fcinfo, 2);
+
+  LogEntry base;
+  base.operation = "restore";
+  base.started_at = now_text();
+  int64_t log_id = 0;
+  ReplayPlan plan;
+  std::optional<ChangeReplayer> replayer;
+  RestoreResult result = logged(base, &tenant, !options.import.dry_run, &log_id, [&] {
+    require_restore_allowed();
+    Spi::connect();
+    const int level = fix_output_settings();
+    plan = plan_replay(tenant, target_unix);
+    restore_output_settings(level);
+    Spi::finish();
+    StageReplay replay;
+    replay.apply = [&](const std::vector<core::ReplayStage>& stages) { replayer->apply(stages); };
+    replay.check = [&](const std::vector<core::ReplayStage>& stages) { replayer->check(stages); };
+    const std::optional<std::string> asked = tenant;
+    return restore_backup(plan.snapshot_id, options, &tenant, &replay, [&](const core::SnapshotSummary& summary) {
+      auto transactions = summary.metadata.find("transactions");
+      if (transactions == summary.metadata.end())
+        throw core::Error(core::sqlstate::kObjectNotInPrerequisiteState,
+                          "backup " + std::to_string(plan.snapshot_id) +
+                              " does not record which transactions it saw",
+                          "It was written by a release before change capture.",
+                          "Take a new snapshot and restore to a moment after it.");
+      const core::SnapshotTransactions seen = core::SnapshotTransactions::from_json(*transactions);
+      check_snapshot_in_stretch(plan, seen);
+      if (summary.tenant_id != asked)
+        throw core::Error(core::sqlstate::kInternalError, "pg_tenant_backup: backup " + std::to_string(plan.snapshot_id) +
+                                       " is not of the tenant asked for");
+      replayer.emplace(plan, seen);
+    });
+  });
+
+  const ReplayCounts& counts = replayer->counts();
+  json report = log_completed(
+      log_id, tenant, result.outcome,
+      "; to " + plan.target_utc + ": backup " + std::to_string(plan.snapshot_id) + " and " +
+          std::to_string(counts.transactions) + " transactions (" + std::to_string(counts.changes) +
+          " row changes) captured after it" +
+          (result.pre_restore_id ? "; pre_restore snapshot " + std::to_string(*result.pre_restore_id)
+           : options.import.dry_run ? std::string()
+                                    : "; no pre_restore snapshot: the tenant did not exist"));
+  report["source_id"] = plan.snapshot_id;
+  report["pre_restore_id"] = result.pre_restore_id ? json(*result.pre_restore_id) : json(nullptr);
+  report["target"] = plan.target_utc;
+  report["replayed"] = json{{"segments", counts.segments},
+                            {"transactions", counts.transactions},
+                            {"transactions_in_snapshot", counts.transactions_seen},
+                            {"changes", counts.changes},
+                            {"last_commit_at", counts.last_commit_at.empty() ? json(nullptr) : json(counts.last_commit_at)},
+                            {"last_lsn", counts.last_lsn.empty() ? json(nullptr) : json(counts.last_lsn)}};
+  return report;
+}
+
+}  // namespace
+}  // namespace ptb::pg
+
+extern "C" {
+
+PG_FUNCTION_INFO_V1(backup_restore_to);
+Datum backup_restore_to(PG_FUNCTION_ARGS) {
+  return ptb::pg::entry([&]() -> Datum { return ptb::pg::jsonb_result(ptb::pg::restore_to_call(fcinfo)); });
+}
+
+PG_FUNCTION_INFO_V1(backup_restore);
+Datum backup_restore(PG_FUNCTION_ARGS) {
+  return ptb::pg::entry([&]() -> Datum { return ptb::pg::jsonb_result(ptb::pg::restore_call(fcinfo)); });
+}
+}
