@@ -1,8 +1,9 @@
 // The pure part of backup_import / backup_restore (docs/import.md): the
 // import options, snapshot values turned into COPY text format lines, the
 // set-based SQL run per table (merge, insert_only, replace), the checks
-// made before and after the changes, and the report. src/pg/import.cpp
-// reads the catalog and the document and runs what is built here.
+// made before and after the changes, and the report. src/pg reads the
+// catalog (import_catalog) and the document (spilled_rows), and
+// run_import (import.cpp) runs what is built here.
 #pragma once
 
 #include <cstddef>

@@ -1,6 +1,8 @@
 // What the import's files share (import_common.hpp).
 #include "pg/import_common.hpp"
 
+#include "core/error.hpp"
+#include "core/sqlstate.hpp"
 #include "pg/boundary.hpp"
 
 namespace ptb::pg {
@@ -19,10 +21,12 @@ std::string quoted_tenant(const std::optional<std::string>& tenant) {
   return tenant ? "tenant \"" + *tenant + "\"" : "the whole database";
 }
 
+// Thrown, not raised: the callers hold C++ objects an ereport would
+// jump over (DESIGN.md, rule 2); entry() turns it into the ERROR.
 [[noreturn]] void bad_shape(const char* what) {
-  ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-                  errmsg("snapshot has an unexpected shape: %s", what)));
-  pg_unreachable();
+  throw core::Error(core::sqlstate::kInvalidParameterValue,
+                    std::string("snapshot has an unexpected shape: ") + what, {},
+                    "Import the snapshot as backup_export or backup_create wrote it.");
 }
 
 }  // namespace ptb::pg
