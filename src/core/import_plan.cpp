@@ -596,15 +596,14 @@ bool loads_directly(const DirectLoadFacts& f) {
          !f.brings_back_tenant && f.may_insert;
 }
 
-std::string loaded_rows_owned_sql(const StagedTable& t, const std::string& membership, int xid_param) {
-  return "SELECT pg_catalog.count(*) FROM " + t.only_target() + " t0 WHERE t0.xmin OPERATOR(pg_catalog.=) $" +
-         std::to_string(xid_param) + "::pg_catalog.xid AND " + owned_condition(membership);
-}
-
 std::string loaded_rows_sql(const StagedTable& t, const std::string& membership, int xid_param) {
   return "(SELECT * FROM " + t.only_target() + " ptb_l WHERE ptb_l.xmin OPERATOR(pg_catalog.=) $" +
          std::to_string(xid_param) + "::pg_catalog.xid" +
          (membership.empty() ? std::string() : " AND " + owned_condition(membership)) + ")";
+}
+
+std::string count_loaded_rows_sql(const StagedTable& t, const std::string& membership, int xid_param) {
+  return "SELECT pg_catalog.count(*) FROM " + loaded_rows_sql(t, membership, xid_param) + " ptb_loaded";
 }
 
 std::string drop_skipped_sql(const StagedTable& t) {

@@ -296,20 +296,19 @@ struct DirectLoadFacts {
 // Whether the section loads straight into the table. Then nothing of the
 // tenant is there to update or delete, a key taken by any row (another
 // tenant's, or the snapshot's own twice) is the table's unique violation,
-// and loaded_rows_owned_sql proves every loaded row is the tenant's; when
+// and a count over loaded_rows_sql proves every loaded row is the tenant's; when
 // either fails, the import stages the section and checks it as before, so
 // the error is the same (docs/import.md, "How rows are written").
 bool loads_directly(const DirectLoadFacts& facts);
 
-// SELECT count(*) of the table's rows written by transaction $`xid_param`
-// (a parameter number; the rows the direct load wrote) that `membership`
-// (an expression on alias t0) says are the tenant's.
-std::string loaded_rows_owned_sql(const StagedTable& t, const std::string& membership, int xid_param);
 // The rows a direct load wrote, in a FROM clause where a check reads a
 // stage (dangling_reference_sql): found through `membership` (on alias
 // ptb_l; empty: the whole table is the tenant's), so an index on the
-// tenant's rows serves.
+// tenant's rows serves. The direct load counts them to prove every row
+// it wrote is the tenant's (count_loaded_rows_sql).
 std::string loaded_rows_sql(const StagedTable& t, const std::string& membership, int xid_param);
+// SELECT count(*) over loaded_rows_sql.
+std::string count_loaded_rows_sql(const StagedTable& t, const std::string& membership, int xid_param);
 
 // insert_only: removes from the stage the rows that were skipped because
 // the table has a different row with their key, so the checks after the

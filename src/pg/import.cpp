@@ -285,7 +285,7 @@ void stage(LoadTable& t, BufFile* spill_file, bool unique) {
 }
 
 // Copies a data section straight into its table, in a subtransaction of
-// its own, then counts the rows it wrote that `membership` (on alias t0;
+// its own, then counts the rows it wrote that `membership` (on alias ptb_l;
 // none: every row of the table is the tenant's) says are the tenant's.
 // False, with nothing written, when the table refuses a row for a unique
 // key (a key another tenant's row has, or one the snapshot repeats) or a
@@ -305,7 +305,7 @@ bool load_directly(LoadTable& t, BufFile* spill_file, const std::optional<std::s
         std::vector<TextValue> with_xid = params;
         with_xid.emplace_back(t.loaded_xid);
         const int64_t owned =
-            first_int(run(core::loaded_rows_owned_sql(t.staged, *membership, static_cast<int>(with_xid.size())),
+            first_int(run(core::count_loaded_rows_sql(t.staged, *membership, static_cast<int>(with_xid.size())),
                           with_xid));
         if (owned != static_cast<int64_t>(copied)) throw NotAllTheTenants{};
       }
@@ -1234,8 +1234,9 @@ ImportOutcome run_import(const ImportRequest& request) {
       std::optional<std::string> membership;
       if (t->direct && by_column) {
         const core::Table& table = catalog.tables[t->catalog_index];
-        membership = owner_plan.membership_sql(*catalog_index(owner_plan.catalog(), table.schema, table.name), "t0");
+        membership = owner_plan.membership_sql(*catalog_index(owner_plan.catalog(), table.schema, table.name), "ptb_l");
       }
+      const int64_t rows_before = progress::rows_done();
       if (t->direct && load_directly(*t, request.spilled->file(), membership, params)) {
         progress::table_done();
         continue;
@@ -1243,8 +1244,10 @@ ImportOutcome run_import(const ImportRequest& request) {
       if (t->direct) {
         // The table refused the rows or a loaded row is not the tenant's:
         // staged and checked as any other section, for the exact error.
+        // (The rows the feed counted were rolled back: not counted twice.)
         t->direct = false;
         stage(*t, request.spilled->file(), request.replay == nullptr);
+        progress::set_rows_done(rows_before);
         check_staged_keys(t);
       }
       // No new key before the changes, and none since: a merge without

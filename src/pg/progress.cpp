@@ -244,6 +244,14 @@ void add_rows(int64_t rows) {
   if (rows_unpublished >= kRowsPerPublish) publish();
 }
 
+int64_t rows_done() { return reporting() ? current.rows_done : 0; }
+
+void set_rows_done(int64_t rows) {
+  if (!reporting()) return;
+  current.rows_done = rows;
+  publish();
+}
+
 void add_bytes_written(uint64_t bytes) {
   if (!reporting()) return;
   current.bytes_written += static_cast<int64_t>(bytes);

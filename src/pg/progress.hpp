@@ -68,6 +68,10 @@ void set_log_id(int64_t id);
 void set_phase(Phase phase, std::optional<int64_t> tables_total = std::nullopt, bool counts_rows = false);
 void table_done();
 void add_rows(int64_t rows);
+// The phase's row count so far, and putting it back to such a value (rows
+// counted for work that was rolled back and is done again).
+int64_t rows_done();
+void set_rows_done(int64_t rows);
 void add_bytes_written(uint64_t bytes);
 void add_bytes_read(uint64_t bytes);
 

@@ -608,10 +608,10 @@ TEST(DirectLoad, OnlyAnEmptyPlainKeyedTableTheCallerMayWriteLoadsStraightIn) {
 
 TEST(DirectLoad, CountsOnlyTheLoadedRowsThatAreTheTenants) {
   const StagedTable t = orders();
-  const std::string sql = loaded_rows_owned_sql(t, "t0.\"tenant_id\" = CAST($1 AS integer)", 2);
+  const std::string sql = count_loaded_rows_sql(t, "ptb_l.\"tenant_id\" = CAST($1 AS integer)", 2);
   EXPECT_EQ(sql,
-            "SELECT pg_catalog.count(*) FROM ONLY \"public\".\"orders\" t0 WHERE t0.xmin OPERATOR(pg_catalog.=) "
-            "$2::pg_catalog.xid AND (t0.\"tenant_id\" = CAST($1 AS integer))");
+            "SELECT pg_catalog.count(*) FROM (SELECT * FROM ONLY \"public\".\"orders\" ptb_l WHERE ptb_l.xmin "
+            "OPERATOR(pg_catalog.=) $2::pg_catalog.xid AND (ptb_l.\"tenant_id\" = CAST($1 AS integer))) ptb_loaded");
   EXPECT_FALSE(contains(sql, t.stage));  // the table's rows, not a stage
 }
 
