@@ -43,7 +43,9 @@ CREATE TABLE hostile_values (
 INSERT INTO hostile_values VALUES
   (1, 1, 7, 9000000000, '\x00ff10', '2025-01-02 03:04:05+00', '{"a": [1, 2]}', 'text', 1.5, 2.25, true),
   (2, 2, 8, 1, '', '2025-01-02 03:04:05+00', '[]', 'other', 0, 0, false);
--- The state of every table but the log, as md5s of its rows with their row versions.
+-- The state of every table but the log, as md5s of its rows with their row
+-- versions, tables in name order (a plan over pg_class can change with its
+-- statistics, and so would any other order).
 CREATE FUNCTION hostile_fingerprint() RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
   r record;
@@ -53,7 +55,7 @@ BEGIN
   FOR r IN SELECT c.oid::regclass AS t FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
             WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
               AND c.relname NOT IN ('backup_logs')
-            ORDER BY 1::text LOOP
+            ORDER BY c.oid::regclass::text LOOP
     EXECUTE format('SELECT md5(coalesce(string_agg(x::text || %L || x.xmin::text, E''\n'' ORDER BY x::text), '''')) FROM %s x',
                    ':', r.t) INTO h;
     out := out || r.t::text || '=' || h || ' ';
