@@ -43,7 +43,9 @@ src/core/%.o: src/core/%.cpp $(wildcard src/core/*.hpp)
 	@scripts/check-core-purity.sh src/core
 	$(CXX) $(PTB_CXXFLAGS) -O2 $(PTB_DEBUG) -c -o $@ $<
 
+# Every function the server calls by name goes through entry() (src/pg/entry_point.hpp).
 src/pg/%.o: src/pg/%.cpp $(wildcard src/pg/*.hpp src/core/*.hpp)
+	@scripts/check-entry-points.sh src/pg
 	$(CXX) $(CXXFLAGS) $(PTB_DEBUG) $(PTB_CXXFLAGS) $(CPPFLAGS) -c -o $@ $<
 
 # Supported: PostgreSQL 15 to 18 (src/pg/server.hpp holds what differs).

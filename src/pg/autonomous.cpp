@@ -4,6 +4,7 @@
 
 #include "core/error.hpp"
 #include "pg/boundary.hpp"
+#include "pg/entry_point.hpp"
 #include "pg/owner_rights.hpp"
 
 extern "C" {
@@ -100,81 +101,79 @@ std::optional<std::string> run_autonomously(const std::string& sql,
 
 }  // namespace ptb::pg
 
-extern "C" void ptb_autonomous_main(Datum segment_handle) {
-  ptb::pg::entry([&] {
-    pqsignal(SIGTERM, die);
-    BackgroundWorkerUnblockSignals();
-    dsm_segment* segment = dsm_attach(DatumGetUInt32(segment_handle));
-    if (segment == nullptr) return;  // the caller gave up before we started
-    auto* task = static_cast<AutonomousTask*>(dsm_segment_address(segment));
-    BackgroundWorkerInitializeConnectionByOid(task->database, task->role, 0);
+PTB_WORKER_MAIN(ptb_autonomous_main) {
+  pqsignal(SIGTERM, die);
+  BackgroundWorkerUnblockSignals();
+  dsm_segment* segment = dsm_attach(DatumGetUInt32(argument));
+  if (segment == nullptr) return;  // the caller gave up before we started
+  auto* task = static_cast<AutonomousTask*>(dsm_segment_address(segment));
+  BackgroundWorkerInitializeConnectionByOid(task->database, task->role, 0);
 
-    // Parameters, straight from the segment.
-    const char* sql = task->text;
-    const char* cursor = sql + strlen(sql) + 1;
-    const int n = task->nparams;
-    Oid* types = static_cast<Oid*>(palloc0(sizeof(Oid) * (n + 1)));
-    Datum* values = static_cast<Datum*>(palloc0(sizeof(Datum) * (n + 1)));
-    char* nulls = static_cast<char*>(palloc0(n + 1));
-    for (int i = 0; i < n; ++i) {
-      types[i] = TEXTOID;
-      nulls[i] = *cursor == 'v' ? ' ' : 'n';
-      if (*cursor == 'v') values[i] = CStringGetTextDatum(cursor + 1);
-      cursor += strlen(cursor + 1) + 2;
-    }
+  // Parameters, straight from the segment.
+  const char* sql = task->text;
+  const char* cursor = sql + strlen(sql) + 1;
+  const int n = task->nparams;
+  Oid* types = static_cast<Oid*>(palloc0(sizeof(Oid) * (n + 1)));
+  Datum* values = static_cast<Datum*>(palloc0(sizeof(Datum) * (n + 1)));
+  char* nulls = static_cast<char*>(palloc0(n + 1));
+  for (int i = 0; i < n; ++i) {
+    types[i] = TEXTOID;
+    nulls[i] = *cursor == 'v' ? ' ' : 'n';
+    if (*cursor == 'v') values[i] = CStringGetTextDatum(cursor + 1);
+    cursor += strlen(cursor + 1) + 2;
+  }
 
-    // The role's and database's settings came with the connection: none
-    // of them may choose what the statement's names resolve to.
-    ptb::pg::pin_worker_search_path();
-    ptb::pg::guarded([&] {
-      SetCurrentStatementStartTimestamp();
-      StartTransactionCommand();
-      pgstat_report_activity(STATE_RUNNING, sql);
-      // Never wait long on a lock the caller may hold.
-      SetConfigOption("lock_timeout", "10s", PGC_USERSET, PGC_S_SESSION);
-    });
-    try {
-      ptb::pg::as_owner(task->role, [&] {
-        ptb::pg::guarded([&] {
-          SPI_connect();
-          PushActiveSnapshot(GetTransactionSnapshot());
-          int rc = SPI_execute_with_args(sql, n, types, values, nulls, false, 0);
-          if (rc < 0) elog(ERROR, "SPI_execute_with_args returned %d", rc);
-          if (SPI_tuptable != nullptr && SPI_processed > 0) {
-            char* first = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-            if (first != nullptr) {
-              if (strlen(first) >= sizeof task->result)
-                elog(ERROR, "the statement's result does not fit the log writer's buffer");
-              strlcpy(task->result, first, sizeof task->result);
-              task->has_result = true;
-            }
-          }
-          SPI_finish();
-          PopActiveSnapshot();
-        });
-        return 0;
-      });
-      ptb::pg::guarded([] { CommitTransactionCommand(); });
-      task->finished = true;
-    } catch (const std::exception& e) {
-      // The message and SQLSTATE travel back through the segment.
-      const auto* server = dynamic_cast<const ptb::pg::ServerError*>(&e);
-      const auto* ours = dynamic_cast<const ptb::core::Error*>(&e);
-      strlcpy(task->error, e.what(), sizeof task->error);
-      strlcpy(task->sqlstate, server ? server->sqlstate() : ours ? ours->sqlstate().c_str() : ptb::core::sqlstate::kInternalError,
-              sizeof task->sqlstate);
-      task->failed = true;
-      task->finished = true;
-      ptb::pg::guarded([] { AbortCurrentTransaction(); });
-    } catch (...) {
-      strlcpy(task->error, "unknown error", sizeof task->error);
-      strlcpy(task->sqlstate, ptb::core::sqlstate::kInternalError, sizeof task->sqlstate);
-      task->failed = true;
-      task->finished = true;
-      ptb::pg::guarded([] { AbortCurrentTransaction(); });
-    }
-    pgstat_report_activity(STATE_IDLE, nullptr);
-    dsm_detach(segment);
+  // The role's and database's settings came with the connection: none
+  // of them may choose what the statement's names resolve to.
+  ptb::pg::pin_worker_search_path();
+  ptb::pg::guarded([&] {
+    SetCurrentStatementStartTimestamp();
+    StartTransactionCommand();
+    pgstat_report_activity(STATE_RUNNING, sql);
+    // Never wait long on a lock the caller may hold.
+    SetConfigOption("lock_timeout", "10s", PGC_USERSET, PGC_S_SESSION);
   });
+  try {
+    ptb::pg::as_owner(task->role, [&] {
+      ptb::pg::guarded([&] {
+        SPI_connect();
+        PushActiveSnapshot(GetTransactionSnapshot());
+        int rc = SPI_execute_with_args(sql, n, types, values, nulls, false, 0);
+        if (rc < 0) elog(ERROR, "SPI_execute_with_args returned %d", rc);
+        if (SPI_tuptable != nullptr && SPI_processed > 0) {
+          char* first = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+          if (first != nullptr) {
+            if (strlen(first) >= sizeof task->result)
+              elog(ERROR, "the statement's result does not fit the log writer's buffer");
+            strlcpy(task->result, first, sizeof task->result);
+            task->has_result = true;
+          }
+        }
+        SPI_finish();
+        PopActiveSnapshot();
+      });
+      return 0;
+    });
+    ptb::pg::guarded([] { CommitTransactionCommand(); });
+    task->finished = true;
+  } catch (const std::exception& e) {
+    // The message and SQLSTATE travel back through the segment.
+    const auto* server = dynamic_cast<const ptb::pg::ServerError*>(&e);
+    const auto* ours = dynamic_cast<const ptb::core::Error*>(&e);
+    strlcpy(task->error, e.what(), sizeof task->error);
+    strlcpy(task->sqlstate, server ? server->sqlstate() : ours ? ours->sqlstate().c_str() : ptb::core::sqlstate::kInternalError,
+            sizeof task->sqlstate);
+    task->failed = true;
+    task->finished = true;
+    ptb::pg::guarded([] { AbortCurrentTransaction(); });
+  } catch (...) {
+    strlcpy(task->error, "unknown error", sizeof task->error);
+    strlcpy(task->sqlstate, ptb::core::sqlstate::kInternalError, sizeof task->sqlstate);
+    task->failed = true;
+    task->finished = true;
+    ptb::pg::guarded([] { AbortCurrentTransaction(); });
+  }
+  pgstat_report_activity(STATE_IDLE, nullptr);
+  dsm_detach(segment);
   proc_exit(0);
 }

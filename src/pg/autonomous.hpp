@@ -22,8 +22,3 @@ std::optional<std::string> run_autonomously(const std::string& sql,
                                             Oid role);
 
 }  // namespace ptb::pg
-
-extern "C" {
-// The worker's entry point (bgw_function_name).
-PGDLLEXPORT void ptb_autonomous_main(Datum segment_handle);
-}

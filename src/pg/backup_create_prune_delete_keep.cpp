@@ -8,6 +8,7 @@
 #include "pg/create_backup.hpp"
 #include "pg/retention.hpp"
 #include "pg/boundary.hpp"
+#include "pg/entry_point.hpp"
 #include "pg/settings.hpp"
 #include "pg/spi.hpp"
 #include "pg/srf.hpp"
@@ -17,16 +18,6 @@
 namespace {
 
 using namespace ptb;
-
-std::optional<std::string> optional_text(FunctionCallInfo fcinfo, int argno) {
-  if (PG_ARGISNULL(argno)) return std::nullopt;
-  return pg::text_arg(fcinfo, argno);
-}
-
-std::optional<int64_t> optional_int(FunctionCallInfo fcinfo, int argno) {
-  if (PG_ARGISNULL(argno)) return std::nullopt;
-  return static_cast<int64_t>(PG_GETARG_INT32(argno));
-}
 
 void delete_backup(int64_t id) {
   pg::Spi::connect();
@@ -83,59 +74,41 @@ void keep_backup(int64_t id, bool keep) {
 
 }  // namespace
 
-extern "C" {
-
-PG_FUNCTION_INFO_V1(backup_create);
-Datum backup_create(PG_FUNCTION_ARGS) {
-  return pg::entry([&]() -> Datum {
-    pg::CreateRequest request;
-    request.tenant = optional_text(fcinfo, 0);
-    request.opts = PG_ARGISNULL(1) ? nullptr : PG_GETARG_JSONB_P(1);
-    request.name = optional_text(fcinfo, 2);
-    request.notes = optional_text(fcinfo, 3);
-    // keep: since 0.2.0 (a 0.1.0 definition passes four arguments).
-    if (PG_NARGS() > 4) {
-      if (PG_ARGISNULL(4)) throw core::Error(core::sqlstate::kNullValueNotAllowed, "keep must not be NULL", {}, "Pass true or false.");
-      request.keep = PG_GETARG_BOOL(4);
-    }
-    return Int64GetDatum(pg::create_backup(request));
-  });
+PTB_SQL_FUNCTION(backup_create) {
+  pg::CreateRequest request;
+  request.tenant = args.string(0);
+  request.opts = args.jsonb(1);
+  request.name = args.string(2);
+  request.notes = args.string(3);
+  // keep: since 0.2.0 (a 0.1.0 definition passes four arguments).
+  if (args.count() > 4) request.keep = args.boolean_required(4, "keep");
+  return Int64GetDatum(pg::create_backup(request));
 }
 
-PG_FUNCTION_INFO_V1(backup_prune);
-Datum backup_prune(PG_FUNCTION_ARGS) {
-  return pg::entry([&]() -> Datum {
-    auto tenant = optional_text(fcinfo, 0);
-    auto max_backups = optional_int(fcinfo, 1);
-    auto retention_days = optional_int(fcinfo, 2);
-    if (max_backups && *max_backups < 1)
-      throw core::Error(core::sqlstate::kInvalidParameterValue, "max_backups must be at least 1");
-    if (retention_days && *retention_days < 0)
-      throw core::Error(core::sqlstate::kInvalidParameterValue, "retention_days must not be negative");
-    pg::Spi::connect();
-    std::optional<std::optional<std::string>> group;
-    if (tenant) group = tenant;
-    int64_t expired = pg::prune_backups(group, {core::RetentionScope::Kind::Prune, std::nullopt},
-                                        max_backups, retention_days);
-    pg::Spi::finish();
-    return Int32GetDatum(static_cast<int32>(expired));
-  });
+PTB_SQL_FUNCTION(backup_prune) {
+  auto tenant = args.string(0);
+  auto max_backups = args.int4(1);
+  auto retention_days = args.int4(2);
+  if (max_backups && *max_backups < 1)
+    throw core::Error(core::sqlstate::kInvalidParameterValue, "max_backups must be at least 1");
+  if (retention_days && *retention_days < 0)
+    throw core::Error(core::sqlstate::kInvalidParameterValue, "retention_days must not be negative");
+  pg::Spi::connect();
+  std::optional<std::optional<std::string>> group;
+  if (tenant) group = tenant;
+  int64_t expired = pg::prune_backups(group, {core::RetentionScope::Kind::Prune, std::nullopt}, max_backups,
+                                      retention_days);
+  pg::Spi::finish();
+  return Int32GetDatum(static_cast<int32>(expired));
 }
 
-PG_FUNCTION_INFO_V1(backup_delete);
-Datum backup_delete(PG_FUNCTION_ARGS) {
-  return pg::entry([&]() -> Datum {
-    delete_backup(PG_GETARG_INT64(0));
-    PG_RETURN_VOID();
-  });
+PTB_SQL_FUNCTION(backup_delete) {
+  delete_backup(args.int8_required(0, "the backup id"));
+  return args.void_result();
 }
-PG_FUNCTION_INFO_V1(backup_keep);
-Datum backup_keep(PG_FUNCTION_ARGS) {
-  return pg::entry([&]() -> Datum {
-    if (PG_ARGISNULL(0)) throw core::Error(core::sqlstate::kNullValueNotAllowed, "the backup id must not be NULL");
-    if (PG_ARGISNULL(1)) throw core::Error(core::sqlstate::kNullValueNotAllowed, "keep must not be NULL", {}, "Pass true or false.");
-    keep_backup(PG_GETARG_INT64(0), PG_GETARG_BOOL(1));
-    PG_RETURN_VOID();
-  });
-}
+
+PTB_SQL_FUNCTION(backup_keep) {
+  const int64_t id = args.int8_required(0, "the backup id");
+  keep_backup(id, args.boolean_required(1, "keep"));
+  return args.void_result();
 }

@@ -14,6 +14,7 @@
 #include "pg/backup_log.hpp"
 #include "pg/stored_snapshot_writer.hpp"
 #include "pg/boundary.hpp"
+#include "pg/entry_point.hpp"
 #include "pg/encryption.hpp"
 #include "pg/settings.hpp"
 #include "pg/snapshot_export.hpp"
@@ -206,86 +207,68 @@ int64_t upload_backup(std::string_view data, const std::optional<std::string>& n
 
 }  // namespace
 
-extern "C" {
-
-PG_FUNCTION_INFO_V1(backup_verify);
-Datum backup_verify(PG_FUNCTION_ARGS) {
-  return pg::entry([&]() -> Datum {
-    const int64_t id = PG_GETARG_INT64(0);
-    pg::Spi::connect();
-    std::string report = verify_backup(id).dump();
-    pg::Spi::finish();
-    return pg::guarded_value([&] { return DirectFunctionCall1(jsonb_in, CStringGetDatum(report.c_str())); });
-  });
+PTB_SQL_FUNCTION(backup_verify) {
+  const int64_t id = args.int8_required(0, "the backup id");
+  pg::Spi::connect();
+  std::string report = verify_backup(id).dump();
+  pg::Spi::finish();
+  return pg::guarded_value([&] { return DirectFunctionCall1(jsonb_in, CStringGetDatum(report.c_str())); });
 }
 
-PG_FUNCTION_INFO_V1(backup_read);
-Datum backup_read(PG_FUNCTION_ARGS) {
-  return pg::entry([&]() -> Datum {
-    const int64_t id = PG_GETARG_INT64(0);
+PTB_SQL_FUNCTION(backup_read) {
+  const int64_t id = args.int8_required(0, "the backup id");
+  pg::Spi::connect();
+  StoredBackup b = find_stored_backup(id);
+  pg::Spi::finish();
+  std::string document = read_document(b);
+  return pg::guarded_value([&] { return DirectFunctionCall1(jsonb_in, CStringGetDatum(document.c_str())); });
+}
+
+PTB_SQL_FUNCTION(backup_download) {
+  FunctionCallInfo fcinfo = args.call();  // the SRF_* macros keep their state in it
+  FuncCallContext* call = nullptr;
+  if (SRF_IS_FIRSTCALL()) {
+    const int64_t id = args.int8_required(0, "the backup id");
     pg::Spi::connect();
     StoredBackup b = find_stored_backup(id);
     pg::Spi::finish();
-    std::string document = read_document(b);
-    return pg::guarded_value([&] { return DirectFunctionCall1(jsonb_in, CStringGetDatum(document.c_str())); });
-  });
-}
-
-PG_FUNCTION_INFO_V1(backup_download);
-Datum backup_download(PG_FUNCTION_ARGS) {
-  return pg::entry([&]() -> Datum {
-    FuncCallContext* call = nullptr;
-    if (SRF_IS_FIRSTCALL()) {
-      const int64_t id = PG_GETARG_INT64(0);
-      pg::Spi::connect();
-      StoredBackup b = find_stored_backup(id);
-      pg::Spi::finish();
-      pg::guarded([&] {
-        call = SRF_FIRSTCALL_INIT();
-        MemoryContext old = MemoryContextSwitchTo(call->multi_call_memory_ctx);
-        auto* state = static_cast<DownloadState*>(palloc0(sizeof(DownloadState)));
-        state->path = pstrdup(b.path.c_str());
-        state->fd = OpenTransientFile(state->path, O_RDONLY | PG_BINARY);
-        if (state->fd < 0)
-          ereport(ERROR, (errcode_for_file_access(),
-                          errmsg("could not open snapshot file \"%s\": %m", state->path)));
-        call->user_fctx = state;
-        MemoryContextSwitchTo(old);
-      });
-    }
-    Datum chunk = 0;
-    bool done = false;
     pg::guarded([&] {
-      call = SRF_PERCALL_SETUP();
-      auto* state = static_cast<DownloadState*>(call->user_fctx);
-      bytea* out = static_cast<bytea*>(palloc(VARHDRSZ + kChunk));
-      ssize_t n = read(state->fd, VARDATA(out), kChunk);
-      if (n < 0)
+      call = SRF_FIRSTCALL_INIT();
+      MemoryContext old = MemoryContextSwitchTo(call->multi_call_memory_ctx);
+      auto* state = static_cast<DownloadState*>(palloc0(sizeof(DownloadState)));
+      state->path = pstrdup(b.path.c_str());
+      state->fd = OpenTransientFile(state->path, O_RDONLY | PG_BINARY);
+      if (state->fd < 0)
         ereport(ERROR, (errcode_for_file_access(),
-                        errmsg("could not read snapshot file \"%s\": %m", state->path)));
-      if (n == 0) {
-        CloseTransientFile(state->fd);
-        done = true;
-        return;
-      }
-      SET_VARSIZE(out, VARHDRSZ + n);
-      chunk = PointerGetDatum(out);
+                        errmsg("could not open snapshot file \"%s\": %m", state->path)));
+      call->user_fctx = state;
+      MemoryContextSwitchTo(old);
     });
-    if (done) SRF_RETURN_DONE(call);
-    SRF_RETURN_NEXT(call, chunk);
+  }
+  Datum chunk = 0;
+  bool done = false;
+  pg::guarded([&] {
+    call = SRF_PERCALL_SETUP();
+    auto* state = static_cast<DownloadState*>(call->user_fctx);
+    bytea* out = static_cast<bytea*>(palloc(VARHDRSZ + kChunk));
+    ssize_t n = read(state->fd, VARDATA(out), kChunk);
+    if (n < 0)
+      ereport(ERROR, (errcode_for_file_access(),
+                      errmsg("could not read snapshot file \"%s\": %m", state->path)));
+    if (n == 0) {
+      CloseTransientFile(state->fd);
+      done = true;
+      return;
+    }
+    SET_VARSIZE(out, VARHDRSZ + n);
+    chunk = PointerGetDatum(out);
   });
+  if (done) SRF_RETURN_DONE(call);
+  SRF_RETURN_NEXT(call, chunk);
 }
 
-PG_FUNCTION_INFO_V1(backup_upload);
-Datum backup_upload(PG_FUNCTION_ARGS) {
-  return pg::entry([&]() -> Datum {
-    bytea* data = nullptr;
-    pg::guarded([&] { data = PG_GETARG_BYTEA_PP(0); });
-    std::optional<std::string> name, notes;
-    if (!PG_ARGISNULL(1)) name = pg::text_arg(fcinfo, 1);
-    if (!PG_ARGISNULL(2)) notes = pg::text_arg(fcinfo, 2);
-    std::string_view bytes(VARDATA_ANY(data), VARSIZE_ANY_EXHDR(data));
-    return Int64GetDatum(upload_backup(bytes, name, notes));
-  });
-}
+PTB_SQL_FUNCTION(backup_upload) {
+  const auto bytes = args.bytes(0);
+  if (!bytes) throw core::Error(core::sqlstate::kNullValueNotAllowed, "the snapshot file must not be NULL");
+  return Int64GetDatum(upload_backup(*bytes, args.string(1), args.string(2)));
 }

@@ -12,6 +12,7 @@
 #include "core/json_writer.hpp"
 #include "pg/backup_log.hpp"
 #include "pg/boundary.hpp"
+#include "pg/entry_point.hpp"
 #include "pg/encryption.hpp"
 #include "pg/owner_rights.hpp"
 #include "pg/scheduler.hpp"
@@ -371,7 +372,7 @@ void quiet_decoding_start(ErrorData* error) {
 using namespace ptb;
 using namespace ptb::pg;
 
-extern "C" void ptb_capture_main(Datum) {
+PTB_WORKER_MAIN(ptb_capture_main) {
   pqsignal(SIGHUP, SignalHandlerForConfigReload);
   pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
   BackgroundWorkerUnblockSignals();

@@ -20,6 +20,7 @@
 #include "pg/boundary.hpp"
 #include "pg/change_segments.hpp"
 #include "pg/citus.hpp"
+#include "pg/entry_point.hpp"
 #include "pg/encryption.hpp"
 #include "pg/progress.hpp"
 #include "pg/scheduler.hpp"
@@ -360,10 +361,9 @@ void ChangeReplayer::check(const std::vector<core::ReplayStage>& stages) const {
 
 namespace {
 
-void recovery_window(FunctionCallInfo fcinfo) {
-  std::optional<std::string> tenant;
-  if (!PG_ARGISNULL(0)) tenant = text_arg(fcinfo, 0);
-  MaterializedResult result(fcinfo);
+void recovery_window(const Args& args) {
+  const std::optional<std::string> tenant = args.string(0);
+  MaterializedResult result(args.call());
   Spi::connect();
   const int level = fix_output_settings();
   const std::string segments = extension_table("backup_change_segments");
@@ -404,12 +404,7 @@ void recovery_window(FunctionCallInfo fcinfo) {
 
 }  // namespace ptb::pg
 
-extern "C" {
-PG_FUNCTION_INFO_V1(backup_recovery_window);
-Datum backup_recovery_window(PG_FUNCTION_ARGS) {
-  return ptb::pg::entry([&]() -> Datum {
-    ptb::pg::recovery_window(fcinfo);
-    return (Datum)0;
-  });
-}
+PTB_SQL_FUNCTION(backup_recovery_window) {
+  ptb::pg::recovery_window(args);
+  return args.void_result();
 }

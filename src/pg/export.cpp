@@ -5,6 +5,7 @@
 #include "core/error.hpp"
 #include "pg/backup_log.hpp"
 #include "pg/boundary.hpp"
+#include "pg/entry_point.hpp"
 #include "pg/progress.hpp"
 #include "pg/settings.hpp"
 #include "pg/snapshot_export.hpp"
@@ -83,14 +84,4 @@ Datum export_snapshot(const std::optional<std::string>& tenant, Jsonb* opts) {
 
 }  // namespace
 
-extern "C" {
-PG_FUNCTION_INFO_V1(backup_export);
-Datum backup_export(PG_FUNCTION_ARGS) {
-  return ptb::pg::entry([&]() -> Datum {
-    std::optional<std::string> tenant;
-    if (!PG_ARGISNULL(0)) tenant = ptb::pg::text_arg(fcinfo, 0);
-    Jsonb* opts = PG_ARGISNULL(1) ? nullptr : PG_GETARG_JSONB_P(1);
-    return export_snapshot(tenant, opts);
-  });
-}
-}
+PTB_SQL_FUNCTION(backup_export) { return export_snapshot(args.string(0), args.jsonb(1)); }

@@ -39,10 +39,10 @@ Datum jsonb_result(const json& value) {
   return guarded_value([&] { return DirectFunctionCall1(jsonb_in, CStringGetDatum(text.c_str())); });
 }
 
-CallOptions call_options(FunctionCallInfo fcinfo, int argno) {
+CallOptions call_options(const Args& args, int argno) {
   CallOptions o;
-  if (PG_ARGISNULL(argno)) return o;
-  guarded([&] { o.opts = PG_GETARG_JSONB_P(argno); });
+  o.opts = args.jsonb(argno);
+  if (o.opts == nullptr) return o;
   const std::string text = jsonb_text(o.opts);
   o.import = core::parse_import_options(text);
   (void)core::apply_options_json(text, snapshot_options(nullptr), core::kImportOptionKeys);

@@ -12,6 +12,7 @@
 #include "core/import_plan.hpp"
 #include "core/snapshot_reader.hpp"
 #include "pg/backup_log.hpp"
+#include "pg/entry_point.hpp"
 #include "pg/import.hpp"
 #include "pg/progress.hpp"
 #include "pg/snapshot_export.hpp"
@@ -80,7 +81,7 @@ struct CallOptions {
 };
 
 // Reads opts; its errors come before anything runs (and leave no row).
-CallOptions call_options(FunctionCallInfo fcinfo, int argno);
+CallOptions call_options(const Args& args, int argno);
 
 // Finishes the row of an import or restore as completed in the caller's
 // transaction, and returns its report. A rollback of the caller undoes

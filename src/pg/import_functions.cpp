@@ -4,6 +4,7 @@
 
 #include "core/error.hpp"
 #include "pg/boundary.hpp"
+#include "pg/entry_point.hpp"
 #include "pg/import.hpp"
 #include "pg/import_calls.hpp"
 #include "pg/settings.hpp"
@@ -31,13 +32,12 @@ ImportOutcome import_spilled(const core::SnapshotSummary& summary, SpilledRows& 
   return outcome;
 }
 
-json import_call(FunctionCallInfo fcinfo) {
-  if (PG_ARGISNULL(0))
+json import_call(const Args& args) {
+  Jsonb* doc = args.jsonb(0);
+  if (doc == nullptr)
     throw core::Error(core::sqlstate::kNullValueNotAllowed, "the snapshot document must not be NULL");
-  Jsonb* doc = nullptr;
-  guarded([&] { doc = PG_GETARG_JSONB_P(0); });
-  const core::ImportMode mode = core::import_mode_from_string(PG_ARGISNULL(1) ? "NULL" : text_arg(fcinfo, 1));
-  const CallOptions options = call_options(fcinfo, 2);
+  const core::ImportMode mode = core::import_mode_from_string(args.string(1).value_or("NULL"));
+  const CallOptions options = call_options(args, 2);
 
   LogEntry base;
   base.operation = "import";
@@ -63,11 +63,10 @@ json import_call(FunctionCallInfo fcinfo) {
 
 // --- backup_import_stored: a stored snapshot, read as a stream -----------------
 
-json import_stored_call(FunctionCallInfo fcinfo) {
-  if (PG_ARGISNULL(0)) throw core::Error(core::sqlstate::kNullValueNotAllowed, "the backup id must not be NULL");
-  const int64_t id = PG_GETARG_INT64(0);
-  const core::ImportMode mode = core::import_mode_from_string(PG_ARGISNULL(1) ? "NULL" : text_arg(fcinfo, 1));
-  const CallOptions options = call_options(fcinfo, 2);
+json import_stored_call(const Args& args) {
+  const int64_t id = args.int8_required(0, "the backup id");
+  const core::ImportMode mode = core::import_mode_from_string(args.string(1).value_or("NULL"));
+  const CallOptions options = call_options(args, 2);
 
   LogEntry base;
   base.operation = "import";
@@ -96,15 +95,6 @@ json import_stored_call(FunctionCallInfo fcinfo) {
 }  // namespace
 }  // namespace ptb::pg
 
-extern "C" {
+PTB_SQL_FUNCTION(backup_import) { return ptb::pg::jsonb_result(ptb::pg::import_call(args)); }
 
-PG_FUNCTION_INFO_V1(backup_import);
-Datum backup_import(PG_FUNCTION_ARGS) {
-  return ptb::pg::entry([&]() -> Datum { return ptb::pg::jsonb_result(ptb::pg::import_call(fcinfo)); });
-}
-
-PG_FUNCTION_INFO_V1(backup_import_stored);
-Datum backup_import_stored(PG_FUNCTION_ARGS) {
-  return ptb::pg::entry([&]() -> Datum { return ptb::pg::jsonb_result(ptb::pg::import_stored_call(fcinfo)); });
-}
-}
+PTB_SQL_FUNCTION(backup_import_stored) { return ptb::pg::jsonb_result(ptb::pg::import_stored_call(args)); }

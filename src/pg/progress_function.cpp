@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "pg/boundary.hpp"
+#include "pg/entry_point.hpp"
 #include "pg/progress.hpp"
 
 extern "C" {
@@ -55,23 +56,19 @@ void add_row(Tuplestorestate* store, TupleDesc desc, const Entry& e, bool detail
 
 }  // namespace
 
-extern "C" {
-PG_FUNCTION_INFO_V1(backup_progress);
-Datum backup_progress(PG_FUNCTION_ARGS) {
-  return ptb::pg::entry([&]() -> Datum {
-    const std::vector<Entry> running = ptb::pg::progress::running_operations();
-    ptb::pg::guarded([&] {
-      InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
-      auto* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
-      if (rsinfo->setDesc->natts != kColumns)
-        ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-                        errmsg("backup_progress() does not return the columns this library writes"),
-                        errhint("Run ALTER EXTENSION pg_tenant_backup UPDATE in this database.")));
-      const bool read_all = has_privs_of_role(GetUserId(), ROLE_PG_READ_ALL_STATS);
-      for (const Entry& e : running)
-        add_row(rsinfo->setResult, rsinfo->setDesc, e, read_all || has_privs_of_role(GetUserId(), e.role));
-    });
-    return (Datum)0;
+PTB_SQL_FUNCTION(backup_progress) {
+  const std::vector<Entry> running = ptb::pg::progress::running_operations();
+  FunctionCallInfo fcinfo = args.call();
+  ptb::pg::guarded([&] {
+    InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+    auto* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
+    if (rsinfo->setDesc->natts != kColumns)
+      ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                      errmsg("backup_progress() does not return the columns this library writes"),
+                      errhint("Run ALTER EXTENSION pg_tenant_backup UPDATE in this database.")));
+    const bool read_all = has_privs_of_role(GetUserId(), ROLE_PG_READ_ALL_STATS);
+    for (const Entry& e : running)
+      add_row(rsinfo->setResult, rsinfo->setDesc, e, read_all || has_privs_of_role(GetUserId(), e.role));
   });
-}
+  return args.void_result();
 }

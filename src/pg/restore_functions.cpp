@@ -6,6 +6,7 @@
 #include "core/error.hpp"
 #include "core/options.hpp"
 #include "pg/boundary.hpp"
+#include "pg/entry_point.hpp"
 #include "pg/change_replay.hpp"
 #include "pg/create_backup.hpp"
 #include "pg/import.hpp"
@@ -112,10 +113,9 @@ RestoreResult restore_backup(int64_t id, const CallOptions& options, std::option
   return result;
 }
 
-json restore_call(FunctionCallInfo fcinfo) {
-  if (PG_ARGISNULL(0)) throw core::Error(core::sqlstate::kNullValueNotAllowed, "the backup id must not be NULL");
-  const int64_t id = PG_GETARG_INT64(0);
-  const CallOptions options = call_options(fcinfo, 1);
+json restore_call(const Args& args) {
+  const int64_t id = args.int8_required(0, "the backup id");
+  const CallOptions options = call_options(args, 1);
 
   LogEntry base;
   base.operation = "restore";
@@ -138,15 +138,13 @@ json restore_call(FunctionCallInfo fcinfo) {
 
 // --- backup_restore_to ---------------------------------------------------------
 
-json restore_to_call(FunctionCallInfo fcinfo) {
-  if (PG_ARGISNULL(1)) throw core::Error(core::sqlstate::kNullValueNotAllowed, "the target moment must not be NULL");
-  std::optional<std::string> tenant;
-  if (!PG_ARGISNULL(0)) tenant = text_arg(fcinfo, 0);
-  const TimestampTz target = PG_GETARG_TIMESTAMPTZ(1);
+json restore_to_call(const Args& args) {
+  const TimestampTz target = args.timestamptz_required(1, "the target moment");
+  std::optional<std::string> tenant = args.string(0);
   if (TIMESTAMP_NOT_FINITE(target))
     throw core::Error(core::sqlstate::kInvalidParameterValue, "the target moment must be a finite time");
   const int64_t target_unix = static_cast<int64_t>(target) + 946684800LL * 1000000;
-  const CallOptions options = call_options(fcinfo, 2);
+  const CallOptions options = call_options(args, 2);
 
   LogEntry base;
   base.operation = "restore";
@@ -206,15 +204,6 @@ json restore_to_call(FunctionCallInfo fcinfo) {
 }  // namespace
 }  // namespace ptb::pg
 
-extern "C" {
+PTB_SQL_FUNCTION(backup_restore_to) { return ptb::pg::jsonb_result(ptb::pg::restore_to_call(args)); }
 
-PG_FUNCTION_INFO_V1(backup_restore_to);
-Datum backup_restore_to(PG_FUNCTION_ARGS) {
-  return ptb::pg::entry([&]() -> Datum { return ptb::pg::jsonb_result(ptb::pg::restore_to_call(fcinfo)); });
-}
-
-PG_FUNCTION_INFO_V1(backup_restore);
-Datum backup_restore(PG_FUNCTION_ARGS) {
-  return ptb::pg::entry([&]() -> Datum { return ptb::pg::jsonb_result(ptb::pg::restore_call(fcinfo)); });
-}
-}
+PTB_SQL_FUNCTION(backup_restore) { return ptb::pg::jsonb_result(ptb::pg::restore_call(args)); }

@@ -13,6 +13,7 @@
 #include "pg/backup_log.hpp"
 #include "pg/create_backup.hpp"
 #include "pg/boundary.hpp"
+#include "pg/entry_point.hpp"
 #include "pg/owner_rights.hpp"
 #include "pg/storage_directory.hpp"
 #include "pg/settings.hpp"
@@ -376,7 +377,7 @@ void register_scheduler() {
 using namespace ptb;
 using namespace ptb::pg;
 
-extern "C" void ptb_scheduler_main(Datum) {
+PTB_WORKER_MAIN(ptb_scheduler_main) {
   pqsignal(SIGHUP, SignalHandlerForConfigReload);
   pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
   BackgroundWorkerUnblockSignals();
@@ -441,10 +442,10 @@ extern "C" void ptb_scheduler_main(Datum) {
   proc_exit(1);
 }
 
-extern "C" void ptb_job_main(Datum schedule_id_datum) {
+PTB_WORKER_MAIN(ptb_job_main) {
   pqsignal(SIGTERM, die);
   BackgroundWorkerUnblockSignals();
-  const int64_t schedule_id = DatumGetInt64(schedule_id_datum);
+  const int64_t schedule_id = DatumGetInt64(argument);
   const char* database = MyBgworkerEntry->bgw_extra;
   const char* role = database + strlen(database) + 1;
   // The schedule's owner: the backup runs with its privileges.

@@ -27,9 +27,3 @@ std::string extension_table(const char* table);
 void capture_stopped_until_reload();
 
 }  // namespace ptb::pg
-
-extern "C" {
-PGDLLEXPORT void ptb_scheduler_main(Datum);
-PGDLLEXPORT void ptb_job_main(Datum schedule_id);
-PGDLLEXPORT void ptb_capture_main(Datum);
-}

@@ -6,12 +6,6 @@
 
 namespace ptb::pg {
 
-std::string text_arg(FunctionCallInfo fcinfo, int argno) {
-  char* value = nullptr;
-  guarded([&] { value = text_to_cstring(PG_GETARG_TEXT_PP(argno)); });
-  return value;
-}
-
 MaterializedResult::MaterializedResult(FunctionCallInfo fcinfo) {
   guarded([&] {
 #if PG_VERSION_NUM >= 150000

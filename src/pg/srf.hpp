@@ -1,4 +1,4 @@
-// Small helpers for SQL function arguments and set-returning results.
+// Set-returning results (arguments are read through Args, pg/entry_point.hpp).
 #pragma once
 
 #include <cstdint>
@@ -9,9 +9,6 @@
 #include "pg/server.hpp"
 
 namespace ptb::pg {
-
-// A text argument copied into C++ (detoasting goes through the guard).
-std::string text_arg(FunctionCallInfo fcinfo, int argno);
 
 // A value for one column of a result row.
 struct SqlValue {

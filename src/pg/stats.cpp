@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "pg/boundary.hpp"
+#include "pg/entry_point.hpp"
 #include "pg/settings.hpp"
 #include "pg/snapshot_export.hpp"
 #include "pg/spi.hpp"
@@ -41,21 +42,13 @@ std::vector<TableCount> count_snapshot_rows(const std::optional<std::string>& te
 
 }  // namespace
 
-extern "C" {
-PG_FUNCTION_INFO_V1(backup_stats);
-Datum backup_stats(PG_FUNCTION_ARGS) {
-  return ptb::pg::entry([&]() -> Datum {
-    std::optional<std::string> tenant;
-    if (!PG_ARGISNULL(0)) tenant = ptb::pg::text_arg(fcinfo, 0);
-    Jsonb* opts = PG_ARGISNULL(1) ? nullptr : PG_GETARG_JSONB_P(1);
-    auto counts = count_snapshot_rows(tenant, opts);
-    ptb::pg::MaterializedResult result(fcinfo);
-    for (const auto& c : counts)
-      result.add_row({ptb::pg::SqlValue::text(c.table_name), ptb::pg::SqlValue::text(c.role),
-                      ptb::pg::SqlValue::int8(c.row_count)});
-    return (Datum)0;
-  });
-}
+PTB_SQL_FUNCTION(backup_stats) {
+  auto counts = count_snapshot_rows(args.string(0), args.jsonb(1));
+  ptb::pg::MaterializedResult result(args.call());
+  for (const auto& c : counts)
+    result.add_row({ptb::pg::SqlValue::text(c.table_name), ptb::pg::SqlValue::text(c.role),
+                    ptb::pg::SqlValue::int8(c.row_count)});
+  return args.void_result();
 }
 
 // backup_coverage(tenant text, opts jsonb) RETURNS TABLE(table_name, role, reason):
@@ -76,24 +69,16 @@ std::vector<ptb::core::TableCoverage> plan_coverage(const std::optional<std::str
 
 }  // namespace
 
-extern "C" {
-PG_FUNCTION_INFO_V1(backup_coverage);
-Datum backup_coverage(PG_FUNCTION_ARGS) {
-  return ptb::pg::entry([&]() -> Datum {
-    std::optional<std::string> tenant;
-    if (!PG_ARGISNULL(0)) tenant = ptb::pg::text_arg(fcinfo, 0);
-    Jsonb* opts = PG_ARGISNULL(1) ? nullptr : PG_GETARG_JSONB_P(1);
-    auto coverage = plan_coverage(tenant, opts);
-    ptb::pg::MaterializedResult result(fcinfo);
-    for (const auto& c : coverage) {
-      ptb::core::Table t;
-      t.schema = c.schema;
-      t.name = c.name;
-      result.add_row({ptb::pg::SqlValue::text(ptb::pg::display_name(t)),
-                      ptb::pg::SqlValue::text(std::string(ptb::core::to_string(c.coverage))),
-                      ptb::pg::SqlValue::text(c.reason)});
-    }
-    return (Datum)0;
-  });
-}
+PTB_SQL_FUNCTION(backup_coverage) {
+  auto coverage = plan_coverage(args.string(0), args.jsonb(1));
+  ptb::pg::MaterializedResult result(args.call());
+  for (const auto& c : coverage) {
+    ptb::core::Table t;
+    t.schema = c.schema;
+    t.name = c.name;
+    result.add_row({ptb::pg::SqlValue::text(ptb::pg::display_name(t)),
+                    ptb::pg::SqlValue::text(std::string(ptb::core::to_string(c.coverage))),
+                    ptb::pg::SqlValue::text(c.reason)});
+  }
+  return args.void_result();
 }

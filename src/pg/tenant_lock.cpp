@@ -4,6 +4,7 @@
 
 #include "core/error.hpp"
 #include "pg/boundary.hpp"
+#include "pg/entry_point.hpp"
 #include "pg/citus.hpp"
 #include "pg/import_common.hpp"
 #include "pg/settings.hpp"
@@ -67,18 +68,12 @@ bool tenant_busy(const std::optional<std::string>& tenant, const core::SnapshotO
 
 }  // namespace ptb::pg
 
-extern "C" {
-
-PG_FUNCTION_INFO_V1(backup_tenant_busy);
-Datum backup_tenant_busy(PG_FUNCTION_ARGS) {
-  return ptb::pg::entry([&]() -> Datum {
-    const std::string tenant = ptb::pg::text_arg(fcinfo, 0);
-    ptb::pg::Spi::connect();
-    const int level = ptb::pg::fix_output_settings();
-    const bool busy = ptb::pg::tenant_busy(tenant, ptb::pg::snapshot_options(nullptr));
-    ptb::pg::restore_output_settings(level);
-    ptb::pg::Spi::finish();
-    PG_RETURN_BOOL(busy);
-  });
-}
+PTB_SQL_FUNCTION(backup_tenant_busy) {
+  const std::string tenant = args.string_required(0, "the tenant");
+  ptb::pg::Spi::connect();
+  const int level = ptb::pg::fix_output_settings();
+  const bool busy = ptb::pg::tenant_busy(tenant, ptb::pg::snapshot_options(nullptr));
+  ptb::pg::restore_output_settings(level);
+  ptb::pg::Spi::finish();
+  return BoolGetDatum(busy);
 }

@@ -3,7 +3,7 @@
 \set ON_ERROR_STOP 1
 \set QUIET 1
 SET client_min_messages = warning;
-SELECT plan(8);
+SELECT plan(26);
 
 -- A C++ exception (core::Error) becomes an ERROR with its SQLSTATE, detail
 -- and hint; a server ERROR inside guarded code keeps its own SQLSTATE.
@@ -53,5 +53,55 @@ SELECT cmp_ok(tap.backend_rss_kb() - :rss_before, '<', 3072::bigint,
 -- A crash would end this session (and pg_prove's file) here; the test
 -- runner also checks the server log for "terminated by signal".
 SELECT is((SELECT count(*) FROM backup_stats('3'))::int, 10, 'backend alive after the error storm');
+
+-- NULL where a value is required, in every function the server calls even
+-- on NULL input (not STRICT): 22004 naming the argument, before anything
+-- runs; where NULL means "the whole database" or "no value", the call works.
+-- backup_upload(NULL) ended the backend with SIGSEGV (and restarted the
+-- server) before every argument was read through pg/entry_point.hpp.
+CREATE TEMP TABLE null_calls(fn text, call text, expect jsonb);
+INSERT INTO null_calls VALUES
+  ('backup_upload(bytea,text,text)', 'SELECT backup_upload(NULL, NULL, NULL)',
+   '{"sqlstate": "22004", "message": "the snapshot file must not be NULL"}'),
+  ('backup_keep(bigint,boolean)', 'SELECT backup_keep(NULL, NULL)',
+   '{"sqlstate": "22004", "message": "the backup id must not be NULL"}'),
+  ('backup_create(text,jsonb,text,text,boolean)', $$SELECT backup_create('1', NULL, NULL, NULL, NULL)$$,
+   '{"sqlstate": "22004", "message": "keep must not be NULL"}'),
+  ('backup_import(jsonb,text,jsonb)', 'SELECT backup_import(NULL, NULL, NULL)',
+   '{"sqlstate": "22004", "message": "the snapshot document must not be NULL"}'),
+  ('backup_import_stored(bigint,text,jsonb)', 'SELECT backup_import_stored(NULL, NULL, NULL)',
+   '{"sqlstate": "22004", "message": "the backup id must not be NULL"}'),
+  ('backup_restore(bigint,jsonb)', 'SELECT backup_restore(NULL, NULL)',
+   '{"sqlstate": "22004", "message": "the backup id must not be NULL"}'),
+  ('backup_restore_to(text,timestamp with time zone,jsonb)', 'SELECT backup_restore_to(NULL, NULL, NULL)',
+   '{"sqlstate": "22004", "message": "the target moment must not be NULL"}'),
+  ('backup_schedule_next(text,text,timestamp with time zone,timestamp with time zone)',
+   'SELECT backup_schedule_next(NULL, NULL, NULL, NULL)',
+   '{"sqlstate": "22004", "message": "schedule must not be NULL"}'),
+  ('backup_schedule_preview(text,integer,text)', 'SELECT * FROM backup_schedule_preview(NULL, NULL, NULL)',
+   '{"sqlstate": "22004", "message": "schedule must not be NULL"}'),
+  ('backup_prune(text,integer,integer)', 'SELECT backup_prune(NULL, 0, NULL)',
+   '{"sqlstate": "22023", "message": "max_backups must be at least 1"}'),
+  ('backup_export(text,jsonb)', 'SELECT backup_export(NULL, NULL)', NULL),
+  ('backup_stats(text,jsonb)', 'SELECT * FROM backup_stats(NULL, NULL)', NULL),
+  ('backup_coverage(text,jsonb)', 'SELECT * FROM backup_coverage(NULL, NULL)', NULL),
+  ('backup_recovery_window(text)', 'SELECT * FROM backup_recovery_window(NULL)', NULL),
+  ('backup_check_tenant(text,jsonb)', 'SELECT backup_check_tenant(NULL, NULL)', NULL),
+  ('backup_scheduler_pid()', 'SELECT backup_scheduler_pid()', NULL);
+
+SELECT is(tap.error_of(call) - 'detail' - 'hint', expect, fn || ' with NULL arguments')
+  FROM null_calls ORDER BY fn;
+
+-- Every such function is in the list above: a new one needs its NULL test.
+SELECT set_eq(
+  $$SELECT replace(p.oid::regprocedure::text, 'tenant_backup.', '')
+      FROM pg_proc p
+      JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e'
+      JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'pg_tenant_backup'
+     WHERE p.prolang = (SELECT oid FROM pg_language WHERE lanname = 'c') AND NOT p.proisstrict
+       AND p.pronargs > 0$$,
+  $$SELECT fn FROM null_calls WHERE fn <> 'backup_scheduler_pid()'$$,
+  'every C function called on NULL input has a NULL-argument check here');
+SELECT is((SELECT count(*) FROM backup_stats('3'))::int, 10, 'backend alive after the NULL calls');
 
 SELECT * FROM finish();
