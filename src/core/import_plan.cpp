@@ -96,16 +96,30 @@ void check_expected_tenant(const std::optional<std::optional<std::string>>& expe
               "Check the backup id (its row in backup_logs shows its tenant), or leave out opts.tenant.");
 }
 
-ImportOptions parse_import_options(std::string_view json_text) {
-  json doc;
-  try {
-    doc = json::parse(json_text);
-  } catch (const json::exception&) {
-    throw Error(sqlstate::kInvalidParameterValue, "opts is not valid JSON");
+namespace {
+ImportOptions import_options_of(const json& doc);
+}  // namespace
+
+ImportOptions parse_import_options(std::string_view json_text) { return import_options_of(parse_opts(json_text)); }
+
+ImportCallOptions read_import_call_options(std::string_view json_text, const SnapshotOptions& settings) {
+  ImportCallOptions call;
+  call.opts = parse_opts(json_text);
+  call.import = import_options_of(call.opts);
+  (void)apply_options(call.opts, settings, kImportOptionKeys);  // every snapshot key checked now
+  for (const char* key : {"tables", "exclude_tables", "audit_tables", "include_audit_logs"})
+    call.selects_tables = call.selects_tables || call.opts.contains(key);
+  if (call.selects_tables) {
+    SnapshotOptions lists;
+    lists.exclude_tables.clear();  // the caller's lists alone, not the defaults
+    call.caller_tables = apply_options(call.opts, std::move(lists), kImportOptionKeys);
   }
-  if (!doc.is_object())
-    throw Error(sqlstate::kInvalidParameterValue, "opts must be a JSON object", {},
-                "Pass options as '{\"name\": value}'::jsonb.");
+  return call;
+}
+
+namespace {
+
+ImportOptions import_options_of(const json& doc) {
   ImportOptions o;
   for (const auto& [key, value] : doc.items()) {
     if (key == "dry_run") {
@@ -171,6 +185,8 @@ ImportOptions parse_import_options(std::string_view json_text) {
   return o;
 }
 
+}  // namespace
+
 json recorded_options_as_opts(const json& recorded) {
   json out = json::object();
   if (!recorded.is_object()) return out;
@@ -195,12 +211,11 @@ json recorded_options_as_opts(const json& recorded) {
 }
 
 SnapshotOptions import_snapshot_options(SnapshotOptions settings, const json& recorded,
-                                        std::string_view caller_opts) {
+                                        const json& caller_opts) {
   // Options that decide whose rows are whose.
   static const std::vector<std::string> kIdentity = {"tenancy", "tenant_column", "schemas", "polymorphic",
                                                      "owning_fks"};
-  const json given = caller_opts.empty() ? json::object() : json::parse(caller_opts, nullptr, false);
-  auto caller_names = [&](const std::string& key) { return given.is_object() && given.contains(key); };
+  auto caller_names = [&](const std::string& key) { return caller_opts.is_object() && caller_opts.contains(key); };
   const json from_snapshot = recorded_options_as_opts(recorded);
 
   // The scope the snapshot was taken with narrows the import.
@@ -208,13 +223,13 @@ SnapshotOptions import_snapshot_options(SnapshotOptions settings, const json& re
   for (const auto& [key, value] : from_snapshot.items())
     if (std::find(kIdentity.begin(), kIdentity.end(), key) == kIdentity.end()) scope[key] = value;
   std::vector<QualifiedName> excluded = settings.exclude_tables;
-  SnapshotOptions options = apply_options_json(scope.dump(), std::move(settings));
+  SnapshotOptions options = apply_options(scope, std::move(settings));
   for (const auto& name : excluded)  // excluded here stays excluded
     if (std::find(options.exclude_tables.begin(), options.exclude_tables.end(), name) ==
         options.exclude_tables.end())
       options.exclude_tables.push_back(name);
-  if (!caller_opts.empty())
-    options = apply_options_json(caller_opts, std::move(options), kImportOptionKeys);
+  if (caller_opts.is_object() && !caller_opts.empty())
+    options = apply_options(caller_opts, std::move(options), kImportOptionKeys);
   // A table the caller excludes leaves the snapshot's own table list too,
   // rather than being "named in tables but not part of the snapshot".
   if (options.tables && !caller_names("tables")) {
@@ -231,7 +246,7 @@ SnapshotOptions import_snapshot_options(SnapshotOptions settings, const json& re
     if (!from_snapshot.contains(key) || caller_names(key)) continue;
     if (key != "tenancy" && options.tenancy != TenancyMode::Column) continue;
     const SnapshotOptions as_recorded =
-        apply_options_json(json{{key, from_snapshot[key]}}.dump(), options);
+        apply_options(json{{key, from_snapshot[key]}}, options);
     const json recorded_value = json::parse(options_to_json(as_recorded))[key];
     if (recorded_value == effective[key]) continue;
     throw Error(sqlstate::kInvalidParameterValue,

@@ -66,6 +66,23 @@ inline const std::vector<std::string> kImportOptionKeys = {
 // is Error(0A000) (a later feature).
 ImportOptions parse_import_options(std::string_view json_text);
 
+// The opts of an import or restore call, read once at the call and handed
+// down: the import keys typed, and the document itself, whose snapshot
+// options (tables, tenancy, ...) are applied on top of the snapshot's.
+struct ImportCallOptions {
+  ImportOptions import;
+  nlohmann::json opts = nlohmann::json::object();  // as given; {} when none
+  // Whether the caller chose tables itself (tables, exclude_tables,
+  // audit_tables, include_audit_logs), and then those lists alone (without
+  // the defaults; meaningless otherwise).
+  bool selects_tables = false;
+  SnapshotOptions caller_tables;
+};
+
+// Parses opts (JSON text) once and checks every key and value, as
+// apply_options_json would on `settings`: Error(22023) on the first fault.
+ImportCallOptions read_import_call_options(std::string_view json_text, const SnapshotOptions& settings);
+
 // metadata.options of a snapshot as opts for apply_options_json: keys this
 // release does not know are dropped (a later release of format 1 may add
 // some), and the names recorded as the catalog spells them (tenant_column,
@@ -83,7 +100,7 @@ nlohmann::json recorded_options_as_opts(const nlohmann::json& recorded);
 // owning_fks) that differs from the value the settings and the caller give
 // is Error(22023) naming both, unless the caller's opts name that option.
 SnapshotOptions import_snapshot_options(SnapshotOptions settings, const nlohmann::json& recorded,
-                                        std::string_view caller_opts);
+                                        const nlohmann::json& caller_opts);
 
 // The import keys as recorded in backup_logs.options.
 nlohmann::json import_options_json(ImportMode mode, const ImportOptions& options);

@@ -248,10 +248,8 @@ const std::vector<std::string>& stored_snapshot_option_keys() {
   return *keys;
 }
 
-StoredSnapshotOptions apply_stored_snapshot_options(std::string_view json_text,
-                                                    StoredSnapshotOptions o) {
-  json doc = json::parse(json_text, nullptr, false);
-  if (!doc.is_object()) return o;  // apply_options_json reports it
+StoredSnapshotOptions apply_stored_snapshot_options(const json& doc, StoredSnapshotOptions o) {
+  if (!doc.is_object()) return o;  // apply_options reports it
   if (auto it = doc.find("compression"); it != doc.end()) {
     const std::string& c = string_value("compression", *it);
     if (c != "none" && c != "zstd") invalid_option_value("compression", "\"" + c + "\" is not one of none, zstd");
@@ -288,14 +286,25 @@ void validate_setting(std::string_view name, std::string_view value) {
   options_from_settings(s);
 }
 
-SnapshotOptions apply_options_json(std::string_view json_text, SnapshotOptions o,
-                                   const std::vector<std::string>& extra_keys) {
+json parse_opts(std::string_view json_text) {
   json doc;
   try {
     doc = json::parse(json_text);
   } catch (const json::exception&) {
     throw Error(sqlstate::kInvalidParameterValue, "opts is not valid JSON");
   }
+  if (!doc.is_object())
+    throw Error(sqlstate::kInvalidParameterValue, "opts must be a JSON object",
+                {}, "Pass options as '{\"name\": value}'::jsonb.");
+  return doc;
+}
+
+SnapshotOptions apply_options_json(std::string_view json_text, SnapshotOptions o,
+                                   const std::vector<std::string>& extra_keys) {
+  return apply_options(parse_opts(json_text), std::move(o), extra_keys);
+}
+
+SnapshotOptions apply_options(const json& doc, SnapshotOptions o, const std::vector<std::string>& extra_keys) {
   if (!doc.is_object())
     throw Error(sqlstate::kInvalidParameterValue, "opts must be a JSON object",
                 {}, "Pass options as '{\"name\": value}'::jsonb.");

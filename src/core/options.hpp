@@ -9,6 +9,8 @@
 #include <string_view>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "core/names.hpp"
 
 namespace ptb::core {
@@ -92,6 +94,14 @@ void validate_setting(std::string_view name, std::string_view value);
 SnapshotOptions apply_options_json(std::string_view json_text, SnapshotOptions base,
                                    const std::vector<std::string>& extra_keys = {});
 
+// The one parse of an opts document: Error(22023) when it is not JSON or
+// not an object. Apply the result with apply_options.
+nlohmann::json parse_opts(std::string_view json_text);
+
+// apply_options_json on a document parse_opts returned.
+SnapshotOptions apply_options(const nlohmann::json& opts, SnapshotOptions base,
+                              const std::vector<std::string>& extra_keys = {});
+
 // The options as a JSON object (recorded in a snapshot's metadata).
 std::string options_to_json(const SnapshotOptions& options);
 
@@ -103,8 +113,7 @@ struct StoredSnapshotOptions {
 // Their names (for apply_options_json's extra_keys).
 const std::vector<std::string>& stored_snapshot_option_keys();
 // Reads those keys from opts (other keys are left to apply_options_json).
-StoredSnapshotOptions apply_stored_snapshot_options(std::string_view json_text,
-                                                    StoredSnapshotOptions base);
+StoredSnapshotOptions apply_stored_snapshot_options(const nlohmann::json& opts, StoredSnapshotOptions base);
 
 // Names of every option apply_options_json accepts, sorted.
 const std::vector<std::string>& valid_option_names();

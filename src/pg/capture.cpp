@@ -12,6 +12,7 @@
 #include "core/json_writer.hpp"
 #include "pg/backup_log.hpp"
 #include "pg/boundary.hpp"
+#include "pg/change_segments.hpp"
 #include "pg/entry_point.hpp"
 #include "pg/encryption.hpp"
 #include "pg/owner_rights.hpp"
@@ -75,19 +76,11 @@ SlotState read_slot() {
   return s;
 }
 
-// The highest commit LSN recorded in a segment (0: none).
-uint64_t recorded_through(const std::string& segments) {
-  auto rows = Spi::query_latest("SELECT pg_catalog.max(last_lsn)::pg_catalog.text FROM " + segments);
-  return rows.empty() || !rows[0][0] ? 0 : core::parse_lsn(*rows[0][0]);
-}
-
 // Segment files without a row (a crash between the file's fsync and the
 // transaction's commit) and temporary files: removed at start, before the
 // worker writes anything (only one capture worker runs: advisory lock).
-void remove_unrecorded_files(const std::string& segments, const std::string& dir, const std::string& prefix) {
-  std::set<std::string> recorded;
-  for (auto& row : Spi::query_latest("SELECT file_name FROM " + segments))
-    if (row[0]) recorded.insert(*row[0]);
+void remove_unrecorded_files(const std::string& dir, const std::string& prefix) {
+  const std::set<std::string> recorded = recorded_segment_files();
   for (const auto& name : list_files(dir)) {
     const bool segment = name.size() > strlen(kSegmentSuffix) &&
                          name.compare(name.size() - strlen(kSegmentSuffix), std::string::npos, kSegmentSuffix) == 0;
@@ -119,20 +112,6 @@ void log_capture_event(const std::string& status, const std::string& notes, cons
   insert_log(entry);
 }
 
-// The last change captured (the newest segment's last commit): where a
-// stretch of capture ends. Empty values when nothing was captured.
-struct LastCaptured {
-  TextValue lsn, commit_at;  // commit_at as UTC ISO 8601
-};
-
-LastCaptured last_captured(const std::string& segments) {
-  auto last = Spi::query_latest("SELECT last_lsn::pg_catalog.text, pg_catalog.to_char(last_commit_at AT TIME ZONE 'UTC', "
-                                "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') FROM " + segments +
-                                " ORDER BY last_lsn DESC LIMIT 1");
-  if (last.empty()) return {};
-  return {last[0][0], last[0][1]};
-}
-
 void write_last_captured(core::JsonWriter& w, const LastCaptured& last) {
   w.key("last_captured_lsn");
   last.lsn ? w.string(*last.lsn) : w.null();
@@ -141,7 +120,7 @@ void write_last_captured(core::JsonWriter& w, const LastCaptured& last) {
 }
 
 // Turned off: the row that ends the stretch of capture.
-void log_capture_stopped(const std::string& segments) {
+void log_capture_stopped() {
   core::StringSink sink;
   core::JsonWriter w(sink);
   w.begin_object();
@@ -149,7 +128,7 @@ void log_capture_stopped(const std::string& segments) {
   w.string("stop");
   w.key("slot");
   w.string(slot_name());
-  write_last_captured(w, last_captured(segments));
+  write_last_captured(w, last_captured_change());
   w.end_object();
   w.flush();
   log_capture_event("completed", "change capture stopped: pg_tenant_backup.change_capture is off", sink.data());
@@ -190,8 +169,8 @@ void drop_slot() {
 
 // The slot held back more WAL than allowed: drop it, record the gap in
 // backup_logs and tell listeners.
-void stop_for_wal_limit(const SlotState& slot, const std::string& segments, int limit_mb) {
-  const LastCaptured last = last_captured(segments);
+void stop_for_wal_limit(const SlotState& slot, int limit_mb) {
+  const LastCaptured last = last_captured_change();
   auto now = Spi::query_latest("SELECT pg_catalog.pg_current_wal_lsn()::pg_catalog.text");
   drop_slot();
   const long long held_mb = static_cast<long long>(slot.retained_bytes / (1024 * 1024));
@@ -245,11 +224,11 @@ struct Step {
 };
 
 // One batch, in the caller's transaction: read, write the segment, record it.
-Step capture_batch(const std::string& segments, const std::string& dir, const std::string& prefix) {
+Step capture_batch(const std::string& dir, const std::string& prefix) {
   Step step;
   const CaptureSettings settings = capture_settings();
   SlotState slot = read_slot();
-  if (extension_table("backup_change_segments").empty()) {
+  if (!change_segments_installed()) {
     // DROP EXTENSION: nothing to record into; the slot must not hold WAL.
     if (slot.exists) drop_slot();
     step.uninstalled = true;
@@ -261,12 +240,12 @@ Step capture_batch(const std::string& segments, const std::string& dir, const st
     return step;
   }
   if (slot.retained_bytes > static_cast<double>(settings.max_retained_wal_mb) * 1024 * 1024) {
-    stop_for_wal_limit(slot, segments, settings.max_retained_wal_mb);
+    stop_for_wal_limit(slot, settings.max_retained_wal_mb);
     step.stopped = true;
     return step;
   }
   std::string upto = *Spi::query_latest("SELECT pg_catalog.pg_current_wal_flush_lsn()::pg_catalog.text").at(0)[0];
-  const uint64_t floor = recorded_through(segments);
+  const uint64_t floor = segments_recorded_through();
   // Nothing written since the slot's position: no decoding at all.
   if (core::parse_lsn(upto) <= slot.confirmed_flush && floor <= slot.confirmed_flush) return step;
   // A running-transactions record now, flushed, so decoding this batch
@@ -326,18 +305,20 @@ Step capture_batch(const std::string& segments, const std::string& dir, const st
     file.finish();
     const std::string checksum = file.sha256();
     install_new_file(temporary, path);
-    Spi::execute("INSERT INTO " + segments +
-                     " (first_lsn, last_lsn, first_commit_at, last_commit_at, file_name, size_bytes, checksum,"
-                     "  change_count, transaction_count, min_xid, max_xid, encryption, encryption_key_id)"
-                     " VALUES ($1::pg_catalog.pg_lsn, $2::pg_catalog.pg_lsn, $3::pg_catalog.timestamptz,"
-                     " $4::pg_catalog.timestamptz, $5, $6::pg_catalog.int8, $7, $8::pg_catalog.int8,"
-                     " $9::pg_catalog.int8, $10::pg_catalog.xid8, $11::pg_catalog.xid8, $12, $13)",
-                 {core::format_lsn(assembler.first_lsn()), core::format_lsn(assembler.last_lsn()),
-                  assembler.first_commit_at(), assembler.last_commit_at(), prefix + file_name,
-                  std::to_string(file.size()), checksum, std::to_string(assembler.changes()),
-                  std::to_string(assembler.transactions()), std::to_string(assembler.min_xid()),
-                  std::to_string(assembler.max_xid()),
-                  key_id ? TextValue(std::string(core::kEncryptionAlgorithm)) : TextValue(), key_id});
+    SegmentRecord record;
+    record.first_lsn = core::format_lsn(assembler.first_lsn());
+    record.last_lsn = core::format_lsn(assembler.last_lsn());
+    record.first_commit_at = assembler.first_commit_at();
+    record.last_commit_at = assembler.last_commit_at();
+    record.file_name = prefix + file_name;
+    record.size_bytes = file.size();
+    record.checksum = checksum;
+    record.change_count = assembler.changes();
+    record.transaction_count = assembler.transactions();
+    record.min_xid = assembler.min_xid();
+    record.max_xid = assembler.max_xid();
+    record.encryption_key_id = key_id;
+    record_segment(record);
   }
   // Whole batch read: decoding reached `upto`, every commit before it is
   // in the rows. A full batch: up to its last commit.
@@ -385,7 +366,8 @@ PTB_WORKER_MAIN(ptb_capture_main) {
   // dir: <storage_path>/<folder>/changes; prefix: "<folder>/changes/",
   // how backup_change_segments.file_name names a file (as backup_logs
   // does, relative to storage_path).
-  std::string segments, dir, prefix;
+  std::string dir, prefix;
+  bool installed = false;
   bool locked = false;
   run_in_transaction("change capture start", [&] {
     locked = *Spi::query("SELECT pg_catalog.pg_try_advisory_lock($1::pg_catalog.int4, $2::pg_catalog.int4)::pg_catalog.text",
@@ -399,14 +381,14 @@ PTB_WORKER_MAIN(ptb_capture_main) {
         "SELECT pg_catalog.set_config('output_plugin_libraries',"
         " pg_catalog.current_setting('output_plugin_libraries') OPERATOR(pg_catalog.||) ', pg_tenant_backup', false)"
         " WHERE pg_catalog.current_setting('output_plugin_libraries', true) IS NOT NULL");
-    segments = extension_table("backup_change_segments");
-    if (segments.empty()) return;
+    installed = change_segments_installed();
+    if (!installed) return;
     const StorageFolder folder = prepare_changes_directory();
     dir = folder.path() + "/changes";
     prefix = folder.name + "/changes/";
-    remove_unrecorded_files(segments, dir, prefix);
+    remove_unrecorded_files(dir, prefix);
   });
-  if (!locked || segments.empty() || dir.empty()) proc_exit(0);  // another runs, or not installed (yet)
+  if (!locked || !installed || dir.empty()) proc_exit(0);  // another runs, or not installed (yet)
   ereport(LOG, (errmsg("pg_tenant_backup change capture worker started")));
 
   while (!ShutdownRequestPending) {
@@ -420,7 +402,7 @@ PTB_WORKER_MAIN(ptb_capture_main) {
       Step last;
       if (run_in_transaction("change capture drain",
                              [&] {
-                               if (read_slot().exists) last = capture_batch(segments, dir, prefix);
+                               if (read_slot().exists) last = capture_batch(dir, prefix);
                              }) &&
           last.advance_to != 0)
         (void)run_in_transaction("change capture slot advance", [&] { advance_slot(last.advance_to); });
@@ -428,7 +410,7 @@ PTB_WORKER_MAIN(ptb_capture_main) {
       run_in_transaction("change capture stop", [&] {
         if (!read_slot().exists) return;
         drop_slot();
-        log_capture_stopped(segments);
+        log_capture_stopped();
       });
       ereport(LOG, (errmsg("pg_tenant_backup change capture stopped: pg_tenant_backup.change_capture is off; "
                            "its slot was dropped")));
@@ -436,7 +418,7 @@ PTB_WORKER_MAIN(ptb_capture_main) {
     }
     Step step;
     pgstat_report_activity(STATE_RUNNING, "capturing changes");
-    bool ok = run_in_transaction("change capture", [&] { step = capture_batch(segments, dir, prefix); });
+    bool ok = run_in_transaction("change capture", [&] { step = capture_batch(dir, prefix); });
     // Only after the segment's row is committed does the slot move on.
     if (ok && step.advance_to != 0)
       ok = run_in_transaction("change capture slot advance", [&] { advance_slot(step.advance_to); });

@@ -58,23 +58,21 @@ const char* kWindowHint = "SELECT * FROM tenant_backup.backup_recovery_window(te
 
 // A new start row without a stop row before it: the last captured change
 // of that stretch is its segments' newest.
-void fill_unrecorded_end(CaptureStretch& c, const std::string& segments) {
-  if (!c.stopped || c.last_captured_commit_at) return;
-  const auto last = owner_query(
-      "SELECT pg_catalog.to_char(pg_catalog.max(last_commit_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
-      "  FROM " + segments + " WHERE last_lsn OPERATOR(pg_catalog.>) $1::pg_catalog.pg_lsn"
-      "   AND created_at OPERATOR(pg_catalog.<=) $2::pg_catalog.timestamptz",
-      {c.consistent_lsn, c.stopped_at});
-  if (!last.empty()) c.last_captured_commit_at = last[0][0];
+// Whether this database's capture slot has read the WAL up to `lsn`.
+bool slot_read_past(const std::string& lsn) {
+  return owner_query(
+             "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_replication_slots s"
+             "                WHERE s.slot_name OPERATOR(pg_catalog.=) ('ptb_capture_' OPERATOR(pg_catalog.||)"
+             "                      (SELECT d.oid FROM pg_catalog.pg_database d"
+             "                        WHERE d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database())::pg_catalog.text)"
+             "                  AND s.confirmed_flush_lsn OPERATOR(pg_catalog.>=) $1::pg_catalog.pg_lsn)::pg_catalog.text",
+             {lsn})
+             .at(0)[0] == "true";
 }
 
-std::string segments_table() {
-  const std::string t = extension_table("backup_change_segments");
-  if (t.empty())
-    throw core::Error(core::sqlstate::kObjectNotInPrerequisiteState,
-                      "change capture needs version 0.2.0 of the extension",
-                      {}, "Run ALTER EXTENSION pg_tenant_backup UPDATE.");
-  return t;
+void fill_unrecorded_end(CaptureStretch& c) {
+  if (!c.stopped || c.last_captured_commit_at || !c.stopped_at) return;
+  c.last_captured_commit_at = last_commit_recorded(c.consistent_lsn, *c.stopped_at);
 }
 
 // Reads a segment's file whole and checks it against its recorded SHA-256.
@@ -111,7 +109,10 @@ ReplayPlan plan_replay(const std::optional<std::string>& tenant, int64_t target_
                       "Restore a snapshot with backup_restore instead (docs/citus.md).");
   ReplayPlan plan;
   plan.target_utc = core::utc_timestamp(target_unix_micros);
-  const std::string segments = segments_table();
+  if (!change_segments_installed())
+    throw core::Error(core::sqlstate::kObjectNotInPrerequisiteState,
+                      "change capture needs version 0.2.0 of the extension",
+                      {}, "Run ALTER EXTENSION pg_tenant_backup UPDATE.");
   const auto now = owner_query("SELECT $1::pg_catalog.timestamptz OPERATOR(pg_catalog.>) pg_catalog.clock_timestamp(),"
                                " pg_catalog.pg_current_wal_insert_lsn()::pg_catalog.text",
                                {plan.target_utc});
@@ -132,7 +133,7 @@ ReplayPlan plan_replay(const std::optional<std::string>& tenant, int64_t target_
                       "No stretch of change capture began at or before that moment.",
                       "Turn on pg_tenant_backup.change_capture (docs/pitr.md): moments after the first snapshot "
                       "taken while it runs can be restored. " + std::string(kWindowHint));
-  fill_unrecorded_end(*stretch, segments);
+  fill_unrecorded_end(*stretch);
   if (stretch->stopped &&
       (!stretch->last_captured_commit_at || *stretch->last_captured_commit_at < plan.target_utc))
     throw core::Error(core::sqlstate::kObjectNotInPrerequisiteState,
@@ -162,16 +163,7 @@ ReplayPlan plan_replay(const std::optional<std::string>& tenant, int64_t target_
   // WAL written before this call (a commit at or before the target is
   // in it), or has captured a commit after the target.
   for (int waited = 0;; waited += 200) {
-    const auto caught = owner_query(
-        "SELECT EXISTS (SELECT 1 FROM " + segments + " WHERE last_lsn OPERATOR(pg_catalog.>) $1::pg_catalog.pg_lsn"
-        "                  AND last_commit_at OPERATOR(pg_catalog.>) $2::pg_catalog.timestamptz)"
-        "    OR EXISTS (SELECT 1 FROM pg_catalog.pg_replication_slots s"
-        "                WHERE s.slot_name OPERATOR(pg_catalog.=) ('ptb_capture_' OPERATOR(pg_catalog.||)"
-        "                      (SELECT d.oid FROM pg_catalog.pg_database d"
-        "                        WHERE d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database())::pg_catalog.text)"
-        "                  AND s.confirmed_flush_lsn OPERATOR(pg_catalog.>=) $3::pg_catalog.pg_lsn)",
-        {stretch->consistent_lsn, plan.target_utc, wal_at_call});
-    if (caught.at(0)[0] == "t") break;
+    if (commit_recorded_after(stretch->consistent_lsn, plan.target_utc) || slot_read_past(wal_at_call)) break;
     if (waited >= kCatchUpWaitMs)
       throw core::Error(core::sqlstate::kObjectNotInPrerequisiteState,
                         "cannot restore " + quoted(tenant) + " to " + plan.target_utc +
@@ -220,7 +212,6 @@ std::vector<std::optional<std::string>> key_of(const core::ReplayStage& stage,
 }  // namespace
 
 void ChangeReplayer::apply(const std::vector<core::ReplayStage>& stages) {
-  const std::string segments = segments_table();
   std::map<std::pair<std::string, std::string>, size_t> by_table;
   std::vector<core::ReplayBatcher> batchers;
   batchers.reserve(stages.size());
@@ -286,11 +277,7 @@ void ChangeReplayer::apply(const std::vector<core::ReplayStage>& stages) {
     }
   };
 
-  const auto files = owner_query("SELECT file_name, checksum, encryption IS NOT NULL FROM " + segments +
-                                     " WHERE last_lsn OPERATOR(pg_catalog.>) $1::pg_catalog.pg_lsn"
-                                     "   AND (max_xid IS NULL OR max_xid OPERATOR(pg_catalog.>=) $2::pg_catalog.xid8)"
-                                     " ORDER BY last_lsn",
-                                 {plan_.stretch.consistent_lsn, std::to_string(seen_.xmin)});
+  const std::vector<SegmentFile> files = segments_to_replay(plan_.stretch.consistent_lsn, seen_.xmin);
   // Each segment twice (ReplaySelection): its lines are decompressed as a
   // stream both times, so a large transaction is never held in memory.
   auto each_line = [&](const std::string& bytes, bool encrypted, const std::function<void(std::string_view)>& take) {
@@ -320,8 +307,8 @@ void ChangeReplayer::apply(const std::vector<core::ReplayStage>& stages) {
     if (!pending.empty()) line(pending);
   };
   for (const auto& f : files) {
-    const std::string bytes = read_segment(*f[0], *f[1]);
-    const bool encrypted = f[2] == "t";
+    const std::string bytes = read_segment(f.file_name, f.checksum);
+    const bool encrypted = f.encrypted;
     ++counts_.segments;
     each_line(bytes, encrypted, [&](std::string_view l) { selection.scan(l); });
     each_line(bytes, encrypted, [&](std::string_view l) { selection.replay(l, replay); });
@@ -366,11 +353,11 @@ void recovery_window(const Args& args) {
   MaterializedResult result(args.call());
   Spi::connect();
   const int level = fix_output_settings();
-  const std::string segments = extension_table("backup_change_segments");
+
   std::vector<std::vector<TextValue>> rows;
-  if (!segments.empty()) {
+  if (change_segments_installed()) {
     for (auto& c : capture_stretches()) {
-      fill_unrecorded_end(c, segments);
+      fill_unrecorded_end(c);
       const StretchSnapshots w = snapshots_in_stretch(tenant, c);
       if (!w.first_finished_at || w.count == 0) continue;
       rows.push_back({w.first_finished_at, w.until, w.since, c.stopped ? w.stopped_at : std::nullopt,

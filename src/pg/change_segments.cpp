@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/change_record.hpp"
+#include "core/encryption.hpp"
 #include "core/error.hpp"
 #include "pg/autonomous.hpp"
 #include "pg/backup_log.hpp"
@@ -13,6 +15,89 @@
 #include "pg/storage_directory.hpp"
 
 namespace ptb::pg {
+
+namespace {
+
+// The table's qualified name, or 55000 when this database's extension has none.
+std::string segments_table() {
+  const std::string t = extension_table("backup_change_segments");
+  if (t.empty())
+    throw core::Error(core::sqlstate::kObjectNotInPrerequisiteState, "change capture needs version 0.2.0 of the extension",
+                      {}, "Run ALTER EXTENSION pg_tenant_backup UPDATE.");
+  return t;
+}
+
+// The latest committed rows, read as the extension tables' owner.
+std::vector<TextRow> owner_query(const std::string& sql, const std::vector<TextValue>& params) {
+  return query_latest_as_owner(find_log_table(), sql, params);
+}
+
+}  // namespace
+
+bool change_segments_installed() { return !extension_table("backup_change_segments").empty(); }
+
+uint64_t segments_recorded_through() {
+  auto rows = Spi::query_latest("SELECT pg_catalog.max(last_lsn)::pg_catalog.text FROM " + segments_table());
+  return rows.empty() || !rows[0][0] ? 0 : core::parse_lsn(*rows[0][0]);
+}
+
+std::set<std::string> recorded_segment_files() {
+  std::set<std::string> recorded;
+  for (auto& row : Spi::query_latest("SELECT file_name FROM " + segments_table()))
+    if (row[0]) recorded.insert(*row[0]);
+  return recorded;
+}
+
+LastCaptured last_captured_change() {
+  auto last = Spi::query_latest("SELECT last_lsn::pg_catalog.text, pg_catalog.to_char(last_commit_at AT TIME ZONE 'UTC', "
+                                "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') FROM " + segments_table() +
+                                " ORDER BY last_lsn DESC LIMIT 1");
+  if (last.empty()) return {};
+  return {last[0][0], last[0][1]};
+}
+
+void record_segment(const SegmentRecord& s) {
+  Spi::execute("INSERT INTO " + segments_table() +
+                   " (first_lsn, last_lsn, first_commit_at, last_commit_at, file_name, size_bytes, checksum,"
+                   "  change_count, transaction_count, min_xid, max_xid, encryption, encryption_key_id)"
+                   " VALUES ($1::pg_catalog.pg_lsn, $2::pg_catalog.pg_lsn, $3::pg_catalog.timestamptz,"
+                   " $4::pg_catalog.timestamptz, $5, $6::pg_catalog.int8, $7, $8::pg_catalog.int8,"
+                   " $9::pg_catalog.int8, $10::pg_catalog.xid8, $11::pg_catalog.xid8, $12, $13)",
+               {s.first_lsn, s.last_lsn, s.first_commit_at, s.last_commit_at, s.file_name,
+                std::to_string(s.size_bytes), s.checksum, std::to_string(s.change_count),
+                std::to_string(s.transaction_count), std::to_string(s.min_xid), std::to_string(s.max_xid),
+                s.encryption_key_id ? TextValue(std::string(core::kEncryptionAlgorithm)) : TextValue(),
+                s.encryption_key_id});
+}
+
+TextValue last_commit_recorded(const std::string& after_lsn, const std::string& created_by) {
+  const auto last = owner_query(
+      "SELECT pg_catalog.to_char(pg_catalog.max(last_commit_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+      "  FROM " + segments_table() + " WHERE last_lsn OPERATOR(pg_catalog.>) $1::pg_catalog.pg_lsn"
+      "   AND created_at OPERATOR(pg_catalog.<=) $2::pg_catalog.timestamptz",
+      {after_lsn, created_by});
+  return last.empty() ? TextValue() : last[0][0];
+}
+
+bool commit_recorded_after(const std::string& after_lsn, const std::string& after_time) {
+  const auto found = owner_query(
+      "SELECT EXISTS (SELECT 1 FROM " + segments_table() + " WHERE last_lsn OPERATOR(pg_catalog.>) $1::pg_catalog.pg_lsn"
+      "                  AND last_commit_at OPERATOR(pg_catalog.>) $2::pg_catalog.timestamptz)::pg_catalog.text",
+      {after_lsn, after_time});
+  return found.at(0)[0] == "true";
+}
+
+std::vector<SegmentFile> segments_to_replay(const std::string& after_lsn, uint64_t xmin) {
+  std::vector<SegmentFile> files;
+  for (const auto& row : owner_query("SELECT file_name, checksum, (encryption IS NOT NULL)::pg_catalog.text FROM " +
+                                         segments_table() +
+                                         " WHERE last_lsn OPERATOR(pg_catalog.>) $1::pg_catalog.pg_lsn"
+                                         "   AND (max_xid IS NULL OR max_xid OPERATOR(pg_catalog.>=) $2::pg_catalog.xid8)"
+                                         " ORDER BY last_lsn",
+                                     {after_lsn, std::to_string(xmin)}))
+    files.push_back({row.at(0).value_or(""), row.at(1).value_or(""), row.at(2) == "true"});
+  return files;
+}
 
 std::string segment_path(const std::string& file_name) {
   const size_t slash = file_name.find('/');
@@ -32,11 +117,10 @@ std::string segment_path(const std::string& file_name) {
 }
 
 int64_t prune_change_segments() {
-  const std::string segments = extension_table("backup_change_segments");
   const std::optional<std::string> floor = oldest_kept_snapshot_xmin();
-  if (segments.empty() || !floor) return 0;
+  if (!change_segments_installed() || !floor) return 0;
   const TextValue gone = run_autonomously(
-      "WITH gone AS (DELETE FROM " + segments + " s"
+      "WITH gone AS (DELETE FROM " + segments_table() + " s"
           "           WHERE s.max_xid OPERATOR(pg_catalog.<) $1::pg_catalog.xid8 RETURNING s.file_name)"
           " SELECT COALESCE(pg_catalog.jsonb_agg(file_name), '[]'::pg_catalog.jsonb)::pg_catalog.text FROM gone",
       {*floor}, find_log_table().owner);

@@ -78,8 +78,7 @@ int64_t create_backup(const CreateRequest& request, std::optional<int64_t>* log_
   const StorageSettings settings = storage_settings();
   core::SnapshotOptions options = stored_snapshot_options(request.opts);
   core::StoredSnapshotOptions file_options{settings.compression, settings.verify_after_backup};
-  if (request.opts != nullptr)
-    file_options = core::apply_stored_snapshot_options(jsonb_text(request.opts), file_options);
+  file_options = core::apply_stored_snapshot_options(request.opts, file_options);
   const core::Compression compression = *core::compression_from_string(file_options.compression);
 
   progress::Scope progress(progress::Operation::Backup, request.tenant, progress::Phase::Planning,

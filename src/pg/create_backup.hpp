@@ -6,13 +6,15 @@
 #include <optional>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "pg/server.hpp"
 
 namespace ptb::pg {
 
 struct CreateRequest {
   std::optional<std::string> tenant;
-  Jsonb* opts = nullptr;
+  nlohmann::json opts = nlohmann::json::object();  // parsed once by the caller (core::parse_opts)
   std::optional<std::string> name;
   std::optional<std::string> notes;
   std::string trigger = "manual";  // manual | scheduled | pre_restore

@@ -500,9 +500,9 @@ ImportOutcome run_import(const ImportRequest& request) {
   const auto recorded = summary->metadata.find("options");
   core::SnapshotOptions options = core::import_snapshot_options(
       snapshot_options(nullptr), recorded != summary->metadata.end() ? *recorded : json::object(),
-      request.opts != nullptr ? jsonb_text(request.opts) : std::string());
+      request.caller.opts);
   const core::ImportMode mode = request.mode;
-  core::ImportOptions io = request.options;  // fire_triggers may be forced on below
+  core::ImportOptions io = request.caller.import;  // fire_triggers may be forced on below
 
   Spi::connect();
   stage_counter = 0;
@@ -560,12 +560,7 @@ ImportOutcome run_import(const ImportRequest& request) {
     data_by_name.erase(it);
   }
   // Sections of tables the caller's table options leave out are skipped.
-  bool caller_selects = false;
-  if (request.opts != nullptr) {
-    const json given = json::parse(jsonb_text(request.opts));
-    for (const char* key : {"tables", "exclude_tables", "audit_tables", "include_audit_logs"})
-      caller_selects = caller_selects || given.contains(key);
-  }
+  const bool caller_selects = request.caller.selects_tables;
   for (auto it = data_by_name.begin(); it != data_by_name.end();) {
     if (caller_selects && catalog_index(catalog, it->first.first, it->first.second))
       it = data_by_name.erase(it);
@@ -575,10 +570,9 @@ ImportOutcome run_import(const ImportRequest& request) {
   // A table the caller leaves out (its own tables, exclude_tables) that is
   // gone here: skipped, and said so. (The settings' exclude_tables do not
   // skip a section: a table they name is not the tenant's to import.)
-  core::SnapshotOptions caller;
-  caller.exclude_tables.clear();  // the caller's lists alone, not the defaults
-  if (caller_selects) caller = core::apply_options_json(jsonb_text(request.opts), caller, core::kImportOptionKeys);
+  const core::SnapshotOptions& caller = request.caller.caller_tables;
   auto left_out = [&](const std::string& schema, const std::string& name) {
+    if (!caller_selects) return false;
     const auto listed = [&](const std::vector<core::QualifiedName>& list) {
       return std::any_of(list.begin(), list.end(), [&](const core::QualifiedName& n) { return n.matches(schema, name); });
     };

@@ -37,8 +37,7 @@ struct ImportRequest {
   const core::SnapshotSummary* summary = nullptr;
   SpilledRows* spilled = nullptr;
   core::ImportMode mode = core::ImportMode::Merge;
-  core::ImportOptions options;
-  Jsonb* opts = nullptr;  // snapshot options over the document's (may be null)
+  core::ImportCallOptions caller;  // the call's opts: import keys, and snapshot options over the document's
   // Called once everything is validated, before the first change, with the
   // effective snapshot options and whether the tenant exists in the
   // database now (a restore takes its pre_restore snapshot).

@@ -39,14 +39,10 @@ Datum jsonb_result(const json& value) {
   return guarded_value([&] { return DirectFunctionCall1(jsonb_in, CStringGetDatum(text.c_str())); });
 }
 
-CallOptions call_options(const Args& args, int argno) {
-  CallOptions o;
-  o.opts = args.jsonb(argno);
-  if (o.opts == nullptr) return o;
-  const std::string text = jsonb_text(o.opts);
-  o.import = core::parse_import_options(text);
-  (void)core::apply_options_json(text, snapshot_options(nullptr), core::kImportOptionKeys);
-  return o;
+core::ImportCallOptions call_options(const Args& args, int argno) {
+  Jsonb* opts = args.jsonb(argno);
+  if (opts == nullptr) return {};
+  return core::read_import_call_options(jsonb_text(opts), snapshot_options(nullptr));
 }
 
 json log_completed(int64_t log_id, const std::optional<std::string>& tenant,

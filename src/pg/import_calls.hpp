@@ -75,13 +75,9 @@ auto logged(LogEntry base, std::optional<std::string>* tenant, bool keep, int64_
 // `value` as the jsonb a SQL function returns.
 Datum jsonb_result(const nlohmann::json& value);
 
-struct CallOptions {
-  core::ImportOptions import;
-  Jsonb* opts = nullptr;
-};
-
-// Reads opts; its errors come before anything runs (and leave no row).
-CallOptions call_options(const Args& args, int argno);
+// Reads opts once (core::read_import_call_options); its errors come before
+// anything runs (and leave no row).
+core::ImportCallOptions call_options(const Args& args, int argno);
 
 // Finishes the row of an import or restore as completed in the caller's
 // transaction, and returns its report. A rollback of the caller undoes

@@ -19,13 +19,12 @@ using nlohmann::json;
 // backup_import and backup_import_stored, once the document is read into
 // `spill`: applies it, then deletes the spill file.
 ImportOutcome import_spilled(const core::SnapshotSummary& summary, SpilledRows& spill, core::ImportMode mode,
-                             const CallOptions& options, std::optional<std::string>* tenant) {
+                             const core::ImportCallOptions& options, std::optional<std::string>* tenant) {
   ImportRequest request;
   request.spilled = &spill;
   request.summary = &summary;
   request.mode = mode;
-  request.options = options.import;
-  request.opts = options.opts;
+  request.caller = options;
   request.tenant_out = tenant;
   ImportOutcome outcome = run_import(request);
   spill.close();
@@ -37,7 +36,7 @@ json import_call(const Args& args) {
   if (doc == nullptr)
     throw core::Error(core::sqlstate::kNullValueNotAllowed, "the snapshot document must not be NULL");
   const core::ImportMode mode = core::import_mode_from_string(args.string(1).value_or("NULL"));
-  const CallOptions options = call_options(args, 2);
+  const core::ImportCallOptions options = call_options(args, 2);
 
   LogEntry base;
   base.operation = "import";
@@ -66,7 +65,7 @@ json import_call(const Args& args) {
 json import_stored_call(const Args& args) {
   const int64_t id = args.int8_required(0, "the backup id");
   const core::ImportMode mode = core::import_mode_from_string(args.string(1).value_or("NULL"));
-  const CallOptions options = call_options(args, 2);
+  const core::ImportCallOptions options = call_options(args, 2);
 
   LogEntry base;
   base.operation = "import";

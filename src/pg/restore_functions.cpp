@@ -43,7 +43,7 @@ void require_restore_allowed() {
 
 // `replay` and `on_read`: a restore to a moment (restore_to_call), which
 // checks the snapshot once read and replays changes into its stages.
-RestoreResult restore_backup(int64_t id, const CallOptions& options, std::optional<std::string>* tenant,
+RestoreResult restore_backup(int64_t id, const core::ImportCallOptions& options, std::optional<std::string>* tenant,
                              const StageReplay* replay = nullptr,
                              const std::function<void(const core::SnapshotSummary&)>& on_read = {}) {
   const RestoreSettings settings = restore_settings();
@@ -75,8 +75,7 @@ RestoreResult restore_backup(int64_t id, const CallOptions& options, std::option
   request.spilled = &spill;
   request.summary = &summary;
   request.mode = core::ImportMode::Replace;
-  request.options = options.import;
-  request.opts = options.opts;
+  request.caller = options;
   request.tenant_out = tenant;
   request.before_changes = [&](const core::SnapshotOptions& snapshot_options, bool tenant_exists) {
     // A tenant that does not exist has nothing to keep: undoing the restore
@@ -88,11 +87,9 @@ RestoreResult restore_backup(int64_t id, const CallOptions& options, std::option
     // back as they were.
     core::SnapshotOptions complete = snapshot_options;
     complete.include_deleted = true;
-    const std::string recorded =
-        core::recorded_options_as_opts(json::parse(core::options_to_json(complete))).dump();
     CreateRequest create;
     create.tenant = b.tenant;
-    guarded([&] { create.opts = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(recorded.c_str()))); });
+    create.opts = core::recorded_options_as_opts(json::parse(core::options_to_json(complete)));
     create.notes = "taken before restoring backup " + std::to_string(id);
     // A pre_restore backup prunes nothing (it could expire the very snapshot
     // being restored), and no retention expires it while the restore can be
@@ -115,7 +112,7 @@ RestoreResult restore_backup(int64_t id, const CallOptions& options, std::option
 
 json restore_call(const Args& args) {
   const int64_t id = args.int8_required(0, "the backup id");
-  const CallOptions options = call_options(args, 1);
+  const core::ImportCallOptions options = call_options(args, 1);
 
   LogEntry base;
   base.operation = "restore";
@@ -144,7 +141,7 @@ json restore_to_call(const Args& args) {
   if (TIMESTAMP_NOT_FINITE(target))
     throw core::Error(core::sqlstate::kInvalidParameterValue, "the target moment must be a finite time");
   const int64_t target_unix = static_cast<int64_t>(target) + 946684800LL * 1000000;
-  const CallOptions options = call_options(args, 2);
+  const core::ImportCallOptions options = call_options(args, 2);
 
   LogEntry base;
   base.operation = "restore";

@@ -73,8 +73,9 @@ PTB_SQL_FUNCTION(backup_schedule_preview) {
 PTB_SQL_FUNCTION(backup_check_options) {
   Jsonb* opts = args.jsonb(0);
   if (opts == nullptr) return args.void_result();  // no options: backup_create's defaults
-  (void)pg::snapshot_options(opts, core::stored_snapshot_option_keys());
-  (void)core::apply_stored_snapshot_options(pg::jsonb_text(opts), {});
+  const nlohmann::json doc = core::parse_opts(pg::jsonb_text(opts));
+  (void)pg::snapshot_options(doc, core::stored_snapshot_option_keys());
+  (void)core::apply_stored_snapshot_options(doc, {});
   return args.void_result();
 }
 

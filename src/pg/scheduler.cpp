@@ -476,11 +476,7 @@ PTB_WORKER_MAIN(ptb_job_main) {
                         r[3] ? std::optional<int64_t>(std::stoll(*r[3])) : std::nullopt,
                         r[4] ? std::optional<int64_t>(std::stoll(*r[4])) : std::nullopt};
     if (schedule->tenant && *schedule->tenant == "*") {
-      Jsonb* opts = nullptr;
-      guarded([&] {
-        opts = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(schedule->options.c_str())));
-      });
-      for (auto& t : list_tenants(snapshot_options(opts, core::stored_snapshot_option_keys())))
+      for (auto& t : list_tenants(snapshot_options(core::parse_opts(schedule->options), core::stored_snapshot_option_keys())))
         tenants.emplace_back(t);
     } else {
       tenants.push_back(schedule->tenant);
@@ -501,9 +497,7 @@ PTB_WORKER_MAIN(ptb_job_main) {
       request.schedule_id = schedule_id;
       request.max_backups = schedule->max_backups;
       request.retention_days = schedule->retention_days;
-      guarded([&] {
-        request.opts = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(schedule->options.c_str())));
-      });
+      request.opts = core::parse_opts(schedule->options);
       std::optional<int64_t> log_id;
       try {
         create_backup(request, &log_id);

@@ -290,22 +290,23 @@ RestoreSettings restore_settings() {
 }
 
 core::SnapshotOptions snapshot_options(Jsonb* opts, const std::vector<std::string>& extra_keys) {
+  return snapshot_options(opts != nullptr ? core::parse_opts(jsonb_text(opts)) : nlohmann::json::object(), extra_keys);
+}
+
+core::SnapshotOptions snapshot_options(const nlohmann::json& opts, const std::vector<std::string>& extra_keys) {
   auto text = [](const char* s) { return std::string(s ? s : ""); };
   core::SnapshotOptions options = core::options_from_settings(
       {text(tenancy_setting), text(tenant_column_setting), text(schemas_setting),
        text(exclude_tables_setting), text(audit_tables_setting),
        text(soft_delete_column_setting)});
-  if (opts != nullptr)
-    options = core::apply_options_json(jsonb_text(opts), std::move(options), extra_keys);
+  if (!opts.empty()) options = core::apply_options(opts, std::move(options), extra_keys);
   return options;
 }
 
-core::SnapshotOptions stored_snapshot_options(Jsonb* opts) {
+core::SnapshotOptions stored_snapshot_options(const nlohmann::json& opts) {
   core::SnapshotOptions options = snapshot_options(nullptr);
   options.include_deleted = true;
-  if (opts != nullptr)
-    options = core::apply_options_json(jsonb_text(opts), std::move(options),
-                                       core::stored_snapshot_option_keys());
+  if (!opts.empty()) options = core::apply_options(opts, std::move(options), core::stored_snapshot_option_keys());
   return options;
 }
 

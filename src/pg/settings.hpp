@@ -16,12 +16,14 @@ void define_settings();
 // `extra_keys` are the calling function's own options (see
 // core::apply_options_json).
 core::SnapshotOptions snapshot_options(Jsonb* opts, const std::vector<std::string>& extra_keys = {});
+// The same for opts already parsed (core::parse_opts; {}: none).
+core::SnapshotOptions snapshot_options(const nlohmann::json& opts, const std::vector<std::string>& extra_keys = {});
 
 // The options of a stored snapshot (backup_create, a schedule's backups,
 // pre_restore): as snapshot_options with backup_create's own keys, but a
 // backup is complete by default: soft-deleted rows are in unless opts says
 // "include_deleted": false.
-core::SnapshotOptions stored_snapshot_options(Jsonb* opts);
+core::SnapshotOptions stored_snapshot_options(const nlohmann::json& opts);
 
 // Settings of stored snapshots (backup_create and friends).
 struct StorageSettings {

@@ -157,7 +157,7 @@ TEST(ImportSnapshotOptions, RecordedOptionsThatAgreeArePlannedWith) {
   recorded["tables"] = {"orders"};
   recorded["include_deleted"] = true;
   recorded["exclude_tables"] = {"events"};
-  SnapshotOptions o = import_snapshot_options(SnapshotOptions{}, recorded, "");
+  SnapshotOptions o = import_snapshot_options(SnapshotOptions{}, recorded, nlohmann::json::object());
   ASSERT_TRUE(o.tables.has_value());
   EXPECT_EQ((*o.tables)[0], (QualifiedName{"", "orders"}));
   EXPECT_TRUE(o.include_deleted);
@@ -168,14 +168,14 @@ TEST(ImportSnapshotOptions, RecordedOptionsThatAgreeArePlannedWith) {
 TEST(ImportSnapshotOptions, ATableTheCallerExcludesLeavesTheRecordedTableList) {
   auto recorded = recorded_defaults();
   recorded["tables"] = {"tenants", "public.members", "visits"};
-  SnapshotOptions o = import_snapshot_options(SnapshotOptions{}, recorded, R"({"exclude_tables": ["members"]})");
+  SnapshotOptions o = import_snapshot_options(SnapshotOptions{}, recorded, nlohmann::json::parse(R"({"exclude_tables": ["members"]})"));
   ASSERT_TRUE(o.tables.has_value());
   EXPECT_EQ(*o.tables, (std::vector<QualifiedName>{{"", "tenants"}, {"", "visits"}}));
   // A list the caller gives is the caller's: kept as given.
   o = import_snapshot_options(SnapshotOptions{}, recorded,
-                              R"({"tables": ["tenants", "members"], "exclude_tables": ["members"]})");
+                              nlohmann::json::parse(R"({"tables": ["tenants", "members"], "exclude_tables": ["members"]})"));
   EXPECT_EQ(o.tables->size(), 2u);
-  o = import_snapshot_options(SnapshotOptions{}, recorded, R"({"exclude_tables": ["other.members"]})");
+  o = import_snapshot_options(SnapshotOptions{}, recorded, nlohmann::json::parse(R"({"exclude_tables": ["other.members"]})"));
   EXPECT_EQ(o.tables->size(), 3u) << "a table of another schema is another table";
 }
 
@@ -183,7 +183,7 @@ TEST(ImportSnapshotOptions, ARecordedTenancyThatDiffersIsRefusedNamingBoth) {
   auto recorded = recorded_defaults();
   recorded["tenancy"] = "schema";
   try {
-    import_snapshot_options(SnapshotOptions{}, recorded, "");
+    import_snapshot_options(SnapshotOptions{}, recorded, nlohmann::json::object());
     FAIL() << "a snapshot chose its own tenancy";
   } catch (const Error& e) {
     EXPECT_EQ(e.sqlstate(), "22023");
@@ -202,10 +202,10 @@ TEST(ImportSnapshotOptions, EachOptionThatDecidesOwnershipIsChecked) {
            {"polymorphic", {{"versions", {{"type", "item_type"}, {"id", "item_id"}}}}}}) {
     auto recorded = recorded_defaults();
     recorded[key] = value;
-    EXPECT_THROW(import_snapshot_options(SnapshotOptions{}, recorded, ""), Error) << key;
+    EXPECT_THROW(import_snapshot_options(SnapshotOptions{}, recorded, nlohmann::json::object()), Error) << key;
     // Named by the caller, it is the caller's choice.
     nlohmann::json opts = {{key, value}};
-    SnapshotOptions o = import_snapshot_options(SnapshotOptions{}, recorded, opts.dump());
+    SnapshotOptions o = import_snapshot_options(SnapshotOptions{}, recorded, opts);
     EXPECT_EQ(nlohmann::json::parse(options_to_json(o))[key], nlohmann::json::parse(options_to_json(
         apply_options_json(opts.dump(), SnapshotOptions{})))[key]) << key;
   }
@@ -214,14 +214,14 @@ TEST(ImportSnapshotOptions, EachOptionThatDecidesOwnershipIsChecked) {
 TEST(ImportSnapshotOptions, TheCallerCanAlsoPassTheSettingsValue) {
   auto recorded = recorded_defaults();
   recorded["tenancy"] = "schema";
-  SnapshotOptions o = import_snapshot_options(SnapshotOptions{}, recorded, R"({"tenancy": "column"})");
+  SnapshotOptions o = import_snapshot_options(SnapshotOptions{}, recorded, nlohmann::json::parse(R"({"tenancy": "column"})"));
   EXPECT_EQ(o.tenancy, TenancyMode::Column);
 }
 
 TEST(ImportSnapshotOptions, SettingsDecideWhenNothingIsRecorded) {
   SnapshotOptions settings;
   settings.tenant_column = "account_id";
-  SnapshotOptions o = import_snapshot_options(settings, nlohmann::json::object(), R"({"dry_run": true})");
+  SnapshotOptions o = import_snapshot_options(settings, nlohmann::json::object(), nlohmann::json::parse(R"({"dry_run": true})"));
   EXPECT_EQ(o.tenant_column, "account_id");
   EXPECT_EQ(o.tenancy, TenancyMode::Column);
 }
@@ -230,7 +230,7 @@ TEST(ImportSnapshotOptions, ColumnOptionsDoNotMatterInSchemaTenancy) {
   auto recorded = recorded_defaults();
   recorded["tenancy"] = "schema";
   recorded["tenant_column"] = "whatever";
-  SnapshotOptions o = import_snapshot_options(SnapshotOptions{}, recorded, R"({"tenancy": "schema"})");
+  SnapshotOptions o = import_snapshot_options(SnapshotOptions{}, recorded, nlohmann::json::parse(R"({"tenancy": "schema"})"));
   EXPECT_EQ(o.tenancy, TenancyMode::Schema);
 }
 
@@ -635,3 +635,38 @@ TEST(DirectLoad, TheLoadedRowsStandForTheStageInTheForeignKeyCheck) {
   EXPECT_TRUE(contains(check, "FROM " + loaded + " ptb_s WHERE"));
   EXPECT_TRUE(contains(check, "NOT EXISTS (SELECT 1 FROM ONLY \"public\".\"customers\" ptb_r"));
 }
+
+TEST(ImportCallOptions, OneParseTypesTheImportKeysAndKeepsTheCallersTableLists) {
+  const ImportCallOptions call = read_import_call_options(
+      R"({"dry_run": true, "tenant": 7, "exclude_tables": ["audit.events"], "include_deleted": true})",
+      SnapshotOptions{});
+  EXPECT_TRUE(call.import.dry_run);
+  ASSERT_TRUE(call.import.expected_tenant.has_value());
+  EXPECT_EQ(*call.import.expected_tenant, std::optional<std::string>("7"));
+  EXPECT_TRUE(call.selects_tables);
+  ASSERT_EQ(call.caller_tables.exclude_tables.size(), 1u) << "the caller's list alone, without the defaults";
+  EXPECT_EQ(call.caller_tables.exclude_tables[0].schema, "audit");
+  EXPECT_EQ(call.opts["include_deleted"], true) << "snapshot keys travel in the document";
+
+  const ImportCallOptions plain = read_import_call_options(R"({"fire_triggers": true})", SnapshotOptions{});
+  EXPECT_TRUE(plain.import.fire_triggers);
+  EXPECT_FALSE(plain.selects_tables);
+}
+
+TEST(ImportCallOptions, EveryKeyIsCheckedAtTheCallBeforeAnythingRuns) {
+  auto sqlstate_of = [](const char* text) {
+    try {
+      (void)read_import_call_options(text, SnapshotOptions{});
+    } catch (const Error& e) {
+      return e.sqlstate();
+    }
+    return std::string("none");
+  };
+  EXPECT_EQ(sqlstate_of("not json"), "22023");
+  EXPECT_EQ(sqlstate_of("[1]"), "22023") << "not an object";
+  EXPECT_EQ(sqlstate_of(R"({"dry_run": "yes"})"), "22023") << "an import key of the wrong type";
+  EXPECT_EQ(sqlstate_of(R"({"include_deleted": 3})"), "22023") << "a snapshot key of the wrong type";
+  EXPECT_EQ(sqlstate_of(R"({"no_such_option": 1})"), "22023");
+  EXPECT_EQ(sqlstate_of(R"({"target_tenant": "2"})"), "0A000");
+}
+

@@ -118,14 +118,14 @@ TEST(ApplyOptionsJson, ExtraKeysOfTheCallerAreAcceptedAndListed) {
 }
 
 TEST(StoredSnapshotOptions, ReadsCompressionAndVerify) {
-  auto o = apply_stored_snapshot_options(R"({"compression":"none","verify_after_backup":false,"tables":["x"]})", {});
+  auto o = apply_stored_snapshot_options(nlohmann::json::parse(R"({"compression":"none","verify_after_backup":false,"tables":["x"]})"), {});
   EXPECT_EQ(o.compression, "none");
   EXPECT_FALSE(o.verify_after_backup);
-  auto d = apply_stored_snapshot_options("{}", {"zstd", true});
+  auto d = apply_stored_snapshot_options(nlohmann::json::object(), {"zstd", true});
   EXPECT_EQ(d.compression, "zstd");
   EXPECT_TRUE(d.verify_after_backup);
-  EXPECT_THROW(apply_stored_snapshot_options(R"({"compression":"gzip"})", {}), Error);
-  EXPECT_THROW(apply_stored_snapshot_options(R"({"verify_after_backup":1})", {}), Error);
+  EXPECT_THROW(apply_stored_snapshot_options(nlohmann::json::parse(R"({"compression":"gzip"})"), {}), Error);
+  EXPECT_THROW(apply_stored_snapshot_options(nlohmann::json::parse(R"({"verify_after_backup":1})"), {}), Error);
 }
 
 TEST(ApplyOptionsJson, RecordedOptionsApplyAgain) {
