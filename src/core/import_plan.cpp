@@ -543,20 +543,26 @@ std::string missing_rows_sql(const StagedTable& t) {
          key_match_sql(t, "ptb_t", "ptb_s") + ")) ptb_m";
 }
 
+namespace {
+// The stage (ptb_s) joined with the table's rows of the same key (t0).
+std::string stage_joined_by_key(const StagedTable& t, const char* join) {
+  return " FROM " + t.stage + " ptb_s " + join + " " + t.only_target() + " t0 ON " + key_match_sql(t, "t0", "ptb_s");
+}
+}  // namespace
+
 std::string foreign_owner_sql(const StagedTable& t, const std::string& owned) {
-  return first_row_of("SELECT " + describe_row_sql(t.key, "ptb_s") + " FROM " + t.stage + " ptb_s JOIN " +
-                      t.only_target() + " t0 ON " + key_match_sql(t, "t0", "ptb_s") +
-                      " WHERE " + not_owned_condition(owned));
+  return first_row_of("SELECT " + describe_row_sql(t.key, "ptb_s") + stage_joined_by_key(t, "JOIN") + " WHERE " +
+                      not_owned_condition(owned));
 }
 
 std::string key_owners_sql(const StagedTable& t, const std::string& owned) {
-  if (!t.has_key() || owned.find("SELECT") != std::string::npos) return {};
+  if (!t.has_key()) return {};
   // A staged row the table has no row for: the key's first column of the
   // outer-joined row is NULL (a matched row's key is not).
   const std::string found = "t0." + quote_ident(t.key[0]) + " IS NOT NULL";
   return "SELECT pg_catalog.min(" + describe_row_sql(t.key, "ptb_s") + ") FILTER (WHERE " + found + " AND " +
-         not_owned_condition(owned) + "), pg_catalog.count(*) FILTER (WHERE NOT (" + found + ")) FROM " + t.stage +
-         " ptb_s LEFT JOIN " + t.only_target() + " t0 ON " + key_match_sql(t, "t0", "ptb_s");
+         not_owned_condition(owned) + "), pg_catalog.count(*) FILTER (WHERE NOT (" + found + "))" +
+         stage_joined_by_key(t, "LEFT JOIN");
 }
 
 std::string stray_staged_sql(const StagedTable& t, const std::string& owned) {

@@ -237,12 +237,12 @@ std::string missing_rows_sql(const StagedTable& t);
 // staged row's description.
 std::string foreign_owner_sql(const StagedTable& t, const std::string& owned);
 
-// foreign_owner_sql and, in the same join, how many staged rows have a key
-// the table does not have yet (the rows an insert would add). One row:
-// the description of the first staged row whose key another tenant holds
-// (NULL: none), and that count. Empty when `owned` has a subquery, which
-// the planner could then only run once per staged row: use
-// foreign_owner_sql.
+// foreign_owner_sql and, in the same outer join, how many staged rows have
+// a key the table does not have yet (the rows an insert would add). One
+// row: the description of the first staged row whose key another tenant
+// holds (NULL: none), and that count. Only for an `owned` that reads the
+// row alone (TenancyPlan::membership_reads_only_the_row): a subquery there
+// would run once per staged row. Empty for a table without a key.
 std::string key_owners_sql(const StagedTable& t, const std::string& owned);
 
 // After the changes: staged rows that are not the tenant's in the table

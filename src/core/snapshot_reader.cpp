@@ -434,7 +434,9 @@ class SnapshotHandler {
     return true;
   }
 
-  bool end_object() {
+  // Closing a value skipped, captured whole or built as a DOM: that is all
+  // there is to do (its result is returned); nullopt for a tracked frame.
+  std::optional<bool> close_untracked() {
     leave();
     if (skipping()) {
       --skip_depth_;
@@ -445,6 +447,11 @@ class SnapshotHandler {
       dom_stack_.pop_back();
       return true;
     }
+    return std::nullopt;
+  }
+
+  bool end_object() {
+    if (const auto done = close_untracked()) return *done;
     Frame frame = stack_.back();
     stack_.pop_back();
     if (frame.kind == FrameKind::Table) end_table();
@@ -461,16 +468,7 @@ class SnapshotHandler {
   }
 
   bool end_array() {
-    leave();
-    if (skipping()) {
-      --skip_depth_;
-      return true;
-    }
-    if (capturing()) return capture_close();
-    if (building()) {
-      dom_stack_.pop_back();
-      return true;
-    }
+    if (const auto done = close_untracked()) return *done;
     Frame frame = stack_.back();
     stack_.pop_back();
     switch (frame.kind) {

@@ -926,6 +926,11 @@ std::string TenancyPlan::membership_sql(size_t table, std::string_view alias) co
   return render_membership(table, alias, next_alias);
 }
 
+bool TenancyPlan::membership_reads_only_the_row(size_t table) const {
+  // render_membership: a soft-delete test and the tenant column against $1.
+  return membership_[table].role == TableRole::Tenant && by_column_;
+}
+
 std::string TenancyPlan::reference_sql(size_t table, std::string_view alias) const {
   const std::string a(alias);
   auto in_data = [&](size_t t) {

@@ -97,6 +97,10 @@ class TenancyPlan {
   // A boolean expression true for the rows of `table` (aliased as `alias`)
   // that belong to the snapshot. May use $1.
   std::string membership_sql(size_t table, std::string_view alias) const;
+  // Whether membership_sql(table) reads the row's own columns alone (a
+  // tenant table in column tenancy): no subquery, so a join may evaluate it
+  // once per joined row.
+  bool membership_reads_only_the_row(size_t table) const;
   std::string count_sql(const PlannedTable& planned) const;
   // For a tenant or child table: a boolean expression true for its rows
   // that the snapshot's rows reference through keys that do not own them

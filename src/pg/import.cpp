@@ -1033,8 +1033,8 @@ ImportOutcome run_import(const ImportRequest& request) {
     // Orphans (blobs no attachment references any more) are nobody's:
     // the snapshot may take them back.
     std::string owned = owner_plan.membership_sql(*index, "t0");
-    if (std::string orphan = owner_plan.orphan_sql(*index, "t0"); !orphan.empty())
-      owned = "(" + owned + ") OR (" + orphan + ")";
+    const std::string orphan = owner_plan.orphan_sql(*index, "t0");
+    if (!orphan.empty()) owned = "(" + owned + ") OR (" + orphan + ")";
     // A table Citus distributes by the tenant: its keys hold the
     // distribution column, so only a staged row of another tenant can
     // take another tenant's key. Checked on the stage alone, so the
@@ -1046,7 +1046,8 @@ ImportOutcome run_import(const ImportRequest& request) {
     }
     // For a table whose rows say whose they are, the same join counts the
     // rows an insert would add: none, and a merge skips its insert.
-    const std::string owners = t->staged.citus ? std::string() : core::key_owners_sql(t->staged, owned);
+    const bool row_alone = owner_plan.membership_reads_only_the_row(*index) && orphan.empty();
+    const std::string owners = t->staged.citus || !row_alone ? std::string() : core::key_owners_sql(t->staged, owned);
     auto taken = run(owners.empty() ? core::foreign_owner_sql(t->staged, owned) : owners, params);
     if (!owners.empty()) {
       t->new_rows = first_int(taken, 1);

@@ -21,11 +21,14 @@ int64_t write_log(const LogEntry& entry, bool autonomous) {
   return id;
 }
 
-std::string now_text() {
+LogEntry call_log_entry(const char* operation, std::optional<int64_t> source_id) {
+  LogEntry entry;
+  entry.operation = operation;
   Spi::connect();
-  std::string text = log_clock();
+  entry.started_at = log_clock();
   Spi::finish();
-  return text;
+  entry.source_id = source_id;
+  return entry;
 }
 
 std::string caller_transaction() {

@@ -28,8 +28,9 @@ namespace ptb::pg {
 // the caller's search_path stands in for a built-in one.
 int64_t write_log(const LogEntry& entry, bool autonomous);
 
-// The time as backup_logs records it.
-std::string now_text();
+// The row an import or restore call starts with: its operation, started
+// now (as backup_logs records the time), of stored snapshot `source_id`.
+LogEntry call_log_entry(const char* operation, std::optional<int64_t> source_id = std::nullopt);
 
 // The caller's transaction (at its savepoint level, if any): the id that
 // tells, once it has ended, whether the import it ran committed.

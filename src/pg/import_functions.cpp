@@ -38,9 +38,7 @@ json import_call(const Args& args) {
   const core::ImportMode mode = core::import_mode_from_string(args.string(1).value_or("NULL"));
   const core::ImportCallOptions options = call_options(args, 2);
 
-  LogEntry base;
-  base.operation = "import";
-  base.started_at = now_text();
+  const LogEntry base = call_log_entry("import");
   std::optional<std::string> tenant;
   int64_t log_id = 0;
   ImportOutcome outcome = logged(base, &tenant, !options.import.dry_run, &log_id, [&] {
@@ -67,10 +65,7 @@ json import_stored_call(const Args& args) {
   const core::ImportMode mode = core::import_mode_from_string(args.string(1).value_or("NULL"));
   const core::ImportCallOptions options = call_options(args, 2);
 
-  LogEntry base;
-  base.operation = "import";
-  base.started_at = now_text();
-  base.source_id = id;
+  const LogEntry base = call_log_entry("import", id);
   std::optional<std::string> tenant;
   int64_t log_id = 0;
   ImportOutcome outcome = logged(base, &tenant, !options.import.dry_run, &log_id, [&] {

@@ -114,10 +114,7 @@ json restore_call(const Args& args) {
   const int64_t id = args.int8_required(0, "the backup id");
   const core::ImportCallOptions options = call_options(args, 1);
 
-  LogEntry base;
-  base.operation = "restore";
-  base.started_at = now_text();
-  base.source_id = id;
+  const LogEntry base = call_log_entry("restore", id);
   std::optional<std::string> tenant;
   int64_t log_id = 0;
   RestoreResult result = logged(base, &tenant, !options.import.dry_run, &log_id,
@@ -143,9 +140,7 @@ json restore_to_call(const Args& args) {
   const int64_t target_unix = static_cast<int64_t>(target) + 946684800LL * 1000000;
   const core::ImportCallOptions options = call_options(args, 2);
 
-  LogEntry base;
-  base.operation = "restore";
-  base.started_at = now_text();
+  const LogEntry base = call_log_entry("restore");
   int64_t log_id = 0;
   ReplayPlan plan;
   std::optional<ChangeReplayer> replayer;

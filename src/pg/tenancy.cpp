@@ -54,17 +54,20 @@ SELECT con.conrelid::text, a.attname
    AND con.conrelid IN (SELECT jsonb_array_elements_text($1::jsonb)::oid)
  ORDER BY con.conrelid, k.ord)SQL";
 
-// Foreign keys between the listed tables, one row per column pair; a key
-// that references a partition counts as referencing its top table.
-// Constraints inherited by partitions (conparentid <> 0) are skipped.
-constexpr const char* kForeignKeysSql = R"SQL(
+// One row per column pair of a foreign key, the referenced table mapped to
+// its top table when it is a partition (the two queries below).
+constexpr const char* kForeignKeyColumnsSql = R"SQL(
 SELECT con.oid::text, con.conname, con.conrelid::text,
        COALESCE(pg_catalog.pg_partition_root(con.confrelid)::oid, con.confrelid)::text,
        fa.attname, ta.attname
   FROM pg_catalog.pg_constraint con
   CROSS JOIN LATERAL unnest(con.conkey, con.confkey) WITH ORDINALITY AS k(fromnum, tonum, ord)
   JOIN pg_catalog.pg_attribute fa ON fa.attrelid = con.conrelid AND fa.attnum = k.fromnum
-  JOIN pg_catalog.pg_attribute ta ON ta.attrelid = con.confrelid AND ta.attnum = k.tonum
+  JOIN pg_catalog.pg_attribute ta ON ta.attrelid = con.confrelid AND ta.attnum = k.tonum)SQL";
+
+// Foreign keys between the listed tables. Constraints inherited by
+// partitions (conparentid <> 0) are skipped.
+const std::string kForeignKeysSql = std::string(kForeignKeyColumnsSql) + R"SQL(
  WHERE con.contype = 'f' AND con.conparentid = 0
    AND con.conrelid IN (SELECT jsonb_array_elements_text($1::jsonb)::oid)
    AND COALESCE(pg_catalog.pg_partition_root(con.confrelid), con.confrelid)
@@ -91,17 +94,10 @@ SELECT c.oid::text, n.nspname, c.relname, pg_catalog.pg_partition_root(c.oid)::o
    AND pg_catalog.pg_partition_root(c.oid) IN (SELECT jsonb_array_elements_text($1::jsonb)::oid)
  ORDER BY n.nspname, c.relname)SQL";
 
-// Foreign keys on leaf partitions (declared there, on a partition above
-// or on the top table: core keeps those the top table does not declare),
-// one row per column pair, the referenced table mapped to its top table.
-constexpr const char* kPartitionForeignKeysSql = R"SQL(
-SELECT con.oid::text, con.conname, con.conrelid::text,
-       COALESCE(pg_catalog.pg_partition_root(con.confrelid)::oid, con.confrelid)::text,
-       fa.attname, ta.attname
-  FROM pg_catalog.pg_constraint con
-  CROSS JOIN LATERAL unnest(con.conkey, con.confkey) WITH ORDINALITY AS k(fromnum, tonum, ord)
-  JOIN pg_catalog.pg_attribute fa ON fa.attrelid = con.conrelid AND fa.attnum = k.fromnum
-  JOIN pg_catalog.pg_attribute ta ON ta.attrelid = con.confrelid AND ta.attnum = k.tonum
+// Foreign keys on leaf partitions ($1; declared there, on a partition
+// above or on the top table: core keeps those the top table does not
+// declare) to the listed tables ($2).
+const std::string kPartitionForeignKeysSql = std::string(kForeignKeyColumnsSql) + R"SQL(
  WHERE con.contype = 'f'
    AND con.conrelid IN (SELECT jsonb_array_elements_text($1::jsonb)::oid)
    AND COALESCE(pg_catalog.pg_partition_root(con.confrelid), con.confrelid)

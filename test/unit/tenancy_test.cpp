@@ -162,6 +162,16 @@ TEST(Tenancy, ChildMembershipFollowsTheOwningChain) {
             "a2.\"deleted_at\" IS NULL AND a2.\"tenant_id\" = CAST($1 AS integer)))");
 }
 
+TEST(Tenancy, OnlyATenantTablesMembershipReadsTheRowAlone) {
+  // An import joins the stage with such a table and tests membership per
+  // joined row (core::key_owners_sql); a child's needs its owning chain.
+  auto plan = TenancyPlan::build(shop(), defaults(), true);
+  EXPECT_TRUE(plan.membership_reads_only_the_row(planned(plan, "customers").table));
+  EXPECT_EQ(plan.membership_sql(planned(plan, "customers").table, "t0").find("SELECT"), std::string::npos);
+  EXPECT_FALSE(plan.membership_reads_only_the_row(planned(plan, "order_lines").table));
+  EXPECT_FALSE(plan.membership_reads_only_the_row(planned(plan, "countries").table)) << "a master table";
+}
+
 TEST(Tenancy, ReadingFromOtherRelationsSwapsOnlyThoseTables) {
   // A restore to a moment asks which staged rows are the tenant's: the
   // orders stage stands for orders, customers is read where it is.
