@@ -17,7 +17,7 @@
 #include "core/names.hpp"
 #include "core/storage_names.hpp"
 #include "pg/backup_log.hpp"
-#include "pg/boundary.hpp"
+#include "pg/guarded.hpp"
 #include "pg/change_segments.hpp"
 #include "pg/citus.hpp"
 #include "pg/entry_point.hpp"
@@ -109,10 +109,7 @@ ReplayPlan plan_replay(const std::optional<std::string>& tenant, int64_t target_
                       "Restore a snapshot with backup_restore instead (docs/citus.md).");
   ReplayPlan plan;
   plan.target_utc = core::utc_timestamp(target_unix_micros);
-  if (!change_segments_installed())
-    throw core::Error(core::sqlstate::kObjectNotInPrerequisiteState,
-                      "change capture needs version 0.2.0 of the extension",
-                      {}, "Run ALTER EXTENSION pg_tenant_backup UPDATE.");
+  require_change_segments();
   const auto now = owner_query("SELECT $1::pg_catalog.timestamptz OPERATOR(pg_catalog.>) pg_catalog.clock_timestamp(),"
                                " pg_catalog.pg_current_wal_insert_lsn()::pg_catalog.text",
                                {plan.target_utc});

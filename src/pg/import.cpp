@@ -35,7 +35,7 @@
 #include "core/error.hpp"
 #include "core/options.hpp"
 #include "pg/backup_log.hpp"
-#include "pg/boundary.hpp"
+#include "pg/guarded.hpp"
 #include "pg/citus.hpp"
 #include "pg/copy_feed.hpp"
 #include "pg/import_catalog.hpp"
@@ -499,7 +499,7 @@ ImportOutcome run_import(const ImportRequest& request) {
   // may add are ignored.
   const auto recorded = summary->metadata.find("options");
   core::SnapshotOptions options = core::import_snapshot_options(
-      snapshot_options(nullptr), recorded != summary->metadata.end() ? *recorded : json::object(),
+      settings_snapshot_options(), recorded != summary->metadata.end() ? *recorded : json::object(),
       request.caller.opts);
   const core::ImportMode mode = request.mode;
   core::ImportOptions io = request.caller.import;  // fire_triggers may be forced on below

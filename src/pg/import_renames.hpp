@@ -12,6 +12,7 @@
 #include "core/import_plan.hpp"
 #include "core/schema_drift.hpp"
 #include "core/value_encoding.hpp"
+#include "pg/import_common.hpp"
 #include "pg/spilled_rows.hpp"
 
 namespace ptb::pg {

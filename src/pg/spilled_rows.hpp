@@ -12,7 +12,8 @@
 
 #include "core/error.hpp"
 #include "core/snapshot_reader.hpp"
-#include "pg/boundary.hpp"
+#include "pg/guarded.hpp"
+#include "pg/import_common.hpp"
 #include "pg/progress.hpp"
 #include "pg/server.hpp"
 
@@ -189,8 +190,6 @@ struct Section {
     return "snapshot " + part + "[" + std::to_string(position) + "]";
   }
 };
-
-using TableKey = std::pair<std::string, std::string>;  // schema, name
 
 // The sections of `part` (data, master_data or filtered_rows) of the
 // document whose rows `spill` holds, in the document's order.

@@ -5,7 +5,7 @@
 #include "core/error.hpp"
 #include "core/storage_names.hpp"
 #include "pg/backup_log.hpp"
-#include "pg/boundary.hpp"
+#include "pg/guarded.hpp"
 #include "pg/settings.hpp"
 #include "pg/spi.hpp"
 #include "pg/file_io.hpp"
