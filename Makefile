@@ -49,13 +49,13 @@ src/core/%.o: src/core/%.cpp $(wildcard src/core/*.hpp)
 # another header, cannot build (docs/architecture.md, "Server files and
 # logic files"). A new file is a logic file unless it is added here.
 PG_SERVER_SRCS = $(addprefix src/pg/,$(addsuffix .cpp, \
-	autonomous backup_create_prune_delete_keep backup_verify_read_download_upload \
-	boundary capture capture_plugin change_replay citus copy_feed cron_run \
-	column_types entry_point export file_io import import_calls import_functions import_renames module \
-	owner_rights progress progress_function restore_functions \
-	schedule_functions scheduler server_log server_names session settings strong_random snapshot_export spi \
-	spilled_rows srf stats storage_directory stored_snapshot_reader \
-	subtransaction))
+	autonomous backup_create_prune_delete_keep \
+	backup_verify_read_download_upload boundary capture capture_plugin citus \
+	column_types copy_feed cron_run entry_point export file_io import \
+	import_calls import_functions interrupts module owner_rights progress \
+	progress_function restore_functions schedule_functions scheduler server_log \
+	server_names session settings snapshot_export spi spilled_rows srf stats \
+	storage_directory strong_random subtransaction))
 PG_SERVER_OBJS = $(PG_SERVER_SRCS:.cpp=.o)
 PG_LOGIC_OBJS = $(filter-out $(PG_SERVER_OBJS),$(PG_SRCS:.cpp=.o))
 

@@ -225,6 +225,13 @@ std::string fail_rows_sql(const LogTable& table, const std::string& message, con
          "'::pg_catalog.text, 'sqlstate', '" + sqlstate + "'::pg_catalog.text)";
 }
 
+// Whether the backend that wrote row l (its pid, started no later than
+// the row) is still running: a pid alone may have been reused since.
+constexpr const char* kWriterAlive =
+    "EXISTS (SELECT 1 FROM pg_catalog.pg_stat_activity a"
+    "         WHERE a.pid OPERATOR(pg_catalog.=) l.pid"
+    "           AND a.backend_start OPERATOR(pg_catalog.<=) l.started_at)";
+
 }  // namespace
 
 void mark_interrupted_rows() {
@@ -232,10 +239,7 @@ void mark_interrupted_rows() {
   const std::string sql =
       fail_rows_sql(table, "interrupted: the backend or the server stopped before the operation finished",
                     core::sqlstate::kAdminShutdown) +
-      " WHERE l.status OPERATOR(pg_catalog.=) 'running' AND NOT EXISTS ("
-      "   SELECT 1 FROM pg_catalog.pg_stat_activity a"
-      "    WHERE a.pid OPERATOR(pg_catalog.=) l.pid"
-      "      AND a.backend_start OPERATOR(pg_catalog.<=) l.started_at)"
+      " WHERE l.status OPERATOR(pg_catalog.=) 'running' AND NOT " + kWriterAlive +
       " RETURNING l.id::pg_catalog.text, l.operation";
   // An import or restore whose backend is alive but whose transaction (or
   // savepoint) rolled back after it succeeded: its 'running' row, written
@@ -248,10 +252,7 @@ void mark_interrupted_rows() {
       " WHERE l.status OPERATOR(pg_catalog.=) 'running'"
       "   AND l.operation OPERATOR(pg_catalog.=) ANY ('{import,restore}'::pg_catalog.text[])"
       "   AND l.options OPERATOR(pg_catalog.?) 'transaction'"
-      "   AND CASE WHEN EXISTS ("
-      "     SELECT 1 FROM pg_catalog.pg_stat_activity a"
-      "      WHERE a.pid OPERATOR(pg_catalog.=) l.pid"
-      "        AND a.backend_start OPERATOR(pg_catalog.<=) l.started_at)"
+      "   AND CASE WHEN " + kWriterAlive +
       "   THEN pg_catalog.pg_xact_status((l.options OPERATOR(pg_catalog.->>) 'transaction')::pg_catalog.xid8)"
       "        OPERATOR(pg_catalog.=) 'aborted' ELSE false END";
   const auto rows = as_owner(table.owner, [&] {

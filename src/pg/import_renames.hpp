@@ -13,7 +13,7 @@
 #include "core/schema_drift.hpp"
 #include "core/value_encoding.hpp"
 #include "pg/import_common.hpp"
-#include "pg/spilled_rows.hpp"
+#include "pg/snapshot_sections.hpp"
 
 namespace ptb::pg {
 

@@ -64,3 +64,4 @@ inline LocalPgBackendStatus* local_backend_status(int index) {
 static_assert(std::is_same_v<::Oid, ptb::pg::Oid>, "pg/server_types.hpp: Oid is not the server's");
 static_assert(std::is_same_v<::TimestampTz, ptb::pg::TimestampTz>,
               "pg/server_types.hpp: TimestampTz is not the server's");
+static_assert(ptb::pg::kMaxAllocSize == MaxAllocSize, "pg/server_types.hpp: kMaxAllocSize is not the server's");

@@ -15,8 +15,4 @@ void report(const LogMessage& message) {
   });
 }
 
-void check_for_interrupts() {
-  guarded([] { CHECK_FOR_INTERRUPTS(); });
-}
-
 }  // namespace ptb::pg

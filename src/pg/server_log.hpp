@@ -20,8 +20,4 @@ struct LogMessage {
 // client_min_messages say.
 void report(const LogMessage& message);
 
-// Ends the statement if it was cancelled or the backend was told to stop
-// (as a thrown error, so the caller's destructors run).
-void check_for_interrupts();
-
 }  // namespace ptb::pg
