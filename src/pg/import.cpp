@@ -262,6 +262,11 @@ void stage(LoadTable& t, BufFile* spill_file, bool unique) {
                       .at(0)));
   const uint64 copied = copy_section(t, spill_file, stage_oid);
   if (t.staged.has_key()) {
+    // The index sorts within work_mem, as the import's queries do: at
+    // maintenance_work_mem, a budget set for maintenance, its sort would
+    // hold up to that much for a large tenant (docs/performance.md).
+    const std::string sort_kb = std::to_string(std::max(1024, std::min(work_mem, maintenance_work_mem)));
+    const int level = set_setting("maintenance_work_mem", sort_kb.c_str());
     t.keys_unique = false;
     if (unique) {
       try {
@@ -273,6 +278,7 @@ void stage(LoadTable& t, BufFile* spill_file, bool unique) {
       }
     }
     if (!t.keys_unique) run(core::stage_key_index_sql(t.staged, false));
+    restore_setting(level);
   }
   // Statistics, so the checks and writes are planned for the real number of
   // rows: without them the planner guesses a small table and may hash a
