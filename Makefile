@@ -43,10 +43,34 @@ src/core/%.o: src/core/%.cpp $(wildcard src/core/*.hpp)
 	@scripts/check-core-purity.sh src/core
 	$(CXX) $(PTB_CXXFLAGS) -O2 $(PTB_DEBUG) -c -o $@ $<
 
+# src/pg holds two kinds of file. Server files call the server's C API and
+# are listed here; every other file holds logic and builds without the
+# server's include path, so a server header there, even one included by
+# another header, cannot build (docs/architecture.md, "Server files and
+# logic files"). A new file is a logic file unless it is added here.
+PG_SERVER_SRCS = $(addprefix src/pg/,$(addsuffix .cpp, \
+	autonomous backup_create_prune_delete_keep \
+	backup_verify_read_download_upload boundary capture capture_plugin citus \
+	column_types copy_feed cron_run entry_point export file_io import \
+	import_calls import_functions interrupts module owner_rights progress \
+	progress_function restore_functions schedule_functions scheduler server_log \
+	server_names session settings snapshot_export spi spilled_rows srf stats \
+	storage_directory strong_random subtransaction))
+PG_SERVER_OBJS = $(PG_SERVER_SRCS:.cpp=.o)
+PG_LOGIC_OBJS = $(filter-out $(PG_SERVER_OBJS),$(PG_SRCS:.cpp=.o))
+
 # Every function the server calls by name goes through entry() (src/pg/entry_point.hpp).
-src/pg/%.o: src/pg/%.cpp $(wildcard src/pg/*.hpp src/core/*.hpp)
+$(PG_SERVER_OBJS): src/pg/%.o: src/pg/%.cpp $(wildcard src/pg/*.hpp src/core/*.hpp)
 	@scripts/check-entry-points.sh src/pg
 	$(CXX) $(CXXFLAGS) $(PTB_DEBUG) $(PTB_CXXFLAGS) $(CPPFLAGS) -c -o $@ $<
+
+# No $(CPPFLAGS): it holds the server's include directories.
+$(PG_LOGIC_OBJS): src/pg/%.o: src/pg/%.cpp $(wildcard src/pg/*.hpp src/core/*.hpp)
+	@scripts/check-entry-points.sh src/pg
+	@$(CXX) $(CXXFLAGS) $(PTB_DEBUG) $(PTB_CXXFLAGS) -c -o $@ $< || { \
+	  echo "src/pg/$*.cpp is a logic file and may not see a server header (above:" \
+	    "the include chain). Call the server through a server file's function, or" \
+	    "list the file in the Makefile's PG_SERVER_SRCS (docs/architecture.md)." >&2; exit 1; }
 
 # Supported: PostgreSQL 15 to 18 (src/pg/server.hpp holds what differs).
 ifeq ($(shell test $(VERSION_NUM) -lt 150000 -o $(VERSION_NUM) -ge 190000 && echo no),no)

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "pg/server.hpp"
+#include "pg/server_types.hpp"
 
 namespace ptb::pg {
 

@@ -77,7 +77,7 @@ void keep_backup(int64_t id, bool keep) {
 PTB_SQL_FUNCTION(backup_create) {
   pg::CreateRequest request;
   request.tenant = args.string(0);
-  if (Jsonb* opts = args.jsonb(1)) request.opts = core::parse_opts(pg::jsonb_text(opts));
+  request.opts = args.opts(1);
   request.name = args.string(2);
   request.notes = args.string(3);
   // keep: since 0.2.0 (a 0.1.0 definition passes four arguments).

@@ -7,6 +7,7 @@
 #include "core/error.hpp"
 #include "pg/autonomous.hpp"
 #include "pg/boundary.hpp"
+#include "pg/session.hpp"
 #include "pg/cron_run.hpp"
 #include "pg/spi.hpp"
 #include "pg/storage_directory.hpp"
@@ -17,12 +18,6 @@ namespace {
 
 TextValue number(const std::optional<int64_t>& v) {
   return v ? TextValue(std::to_string(*v)) : std::nullopt;
-}
-
-std::string calling_role() {
-  std::string role;
-  guarded([&] { role = GetUserNameFromId(GetUserId(), false); });
-  return role;
 }
 
 [[noreturn]] void refuse_missing_columns(const std::string& columns) {
@@ -68,14 +63,14 @@ std::string insert_sql(const LogTable& table) {
 
 std::vector<TextValue> insert_params(const LogTable& table, const LogEntry& e) {
   check_log_columns(table, e);
-  int pid = MyProcPid;
+  int pid = backend_pid();
   const LogOrigin origin = log_origin(table, e.trigger);
   std::vector<TextValue> params = {
       e.operation,   origin.trigger,      e.tenant,       e.name,
       e.notes,       e.status,            e.started_at,   e.finished ? "true" : "false",
       e.file_name,   number(e.size_bytes), e.compression, e.checksum,
       number(e.table_count), number(e.row_count), e.table_counts, e.options,
-      e.error,       number(e.source_id), e.archive_status, calling_role(),
+      e.error,       number(e.source_id), e.archive_status, current_role_name(),
       std::to_string(pid), number(e.schedule_id)};
   if (table.has_encryption_columns) {
     params.push_back(e.encryption);
@@ -230,6 +225,13 @@ std::string fail_rows_sql(const LogTable& table, const std::string& message, con
          "'::pg_catalog.text, 'sqlstate', '" + sqlstate + "'::pg_catalog.text)";
 }
 
+// Whether the backend that wrote row l (its pid, started no later than
+// the row) is still running: a pid alone may have been reused since.
+constexpr const char* kWriterAlive =
+    "EXISTS (SELECT 1 FROM pg_catalog.pg_stat_activity a"
+    "         WHERE a.pid OPERATOR(pg_catalog.=) l.pid"
+    "           AND a.backend_start OPERATOR(pg_catalog.<=) l.started_at)";
+
 }  // namespace
 
 void mark_interrupted_rows() {
@@ -237,10 +239,7 @@ void mark_interrupted_rows() {
   const std::string sql =
       fail_rows_sql(table, "interrupted: the backend or the server stopped before the operation finished",
                     core::sqlstate::kAdminShutdown) +
-      " WHERE l.status OPERATOR(pg_catalog.=) 'running' AND NOT EXISTS ("
-      "   SELECT 1 FROM pg_catalog.pg_stat_activity a"
-      "    WHERE a.pid OPERATOR(pg_catalog.=) l.pid"
-      "      AND a.backend_start OPERATOR(pg_catalog.<=) l.started_at)"
+      " WHERE l.status OPERATOR(pg_catalog.=) 'running' AND NOT " + kWriterAlive +
       " RETURNING l.id::pg_catalog.text, l.operation";
   // An import or restore whose backend is alive but whose transaction (or
   // savepoint) rolled back after it succeeded: its 'running' row, written
@@ -253,10 +252,7 @@ void mark_interrupted_rows() {
       " WHERE l.status OPERATOR(pg_catalog.=) 'running'"
       "   AND l.operation OPERATOR(pg_catalog.=) ANY ('{import,restore}'::pg_catalog.text[])"
       "   AND l.options OPERATOR(pg_catalog.?) 'transaction'"
-      "   AND CASE WHEN EXISTS ("
-      "     SELECT 1 FROM pg_catalog.pg_stat_activity a"
-      "      WHERE a.pid OPERATOR(pg_catalog.=) l.pid"
-      "        AND a.backend_start OPERATOR(pg_catalog.<=) l.started_at)"
+      "   AND CASE WHEN " + kWriterAlive +
       "   THEN pg_catalog.pg_xact_status((l.options OPERATOR(pg_catalog.->>) 'transaction')::pg_catalog.xid8)"
       "        OPERATOR(pg_catalog.=) 'aborted' ELSE false END";
   const auto rows = as_owner(table.owner, [&] {
@@ -329,7 +325,7 @@ void mark_backup_restored(int64_t id) {
 void record_backup_deleted(int64_t id) {
   const LogTable table = find_log_table();
   const OriginColumns origin = manual_call_origin(table, 4);
-  std::vector<TextValue> params = {std::to_string(id), calling_role(), std::to_string(MyProcPid)};
+  std::vector<TextValue> params = {std::to_string(id), current_role_name(), std::to_string(backend_pid())};
   params.insert(params.end(), origin.params.begin(), origin.params.end());
   run_autonomously(
       "WITH deleted AS (UPDATE " + table.qualified_name +
@@ -407,8 +403,8 @@ std::vector<int64_t> expire_backups(const std::vector<int64_t>& ids,
                                     const std::optional<std::string>& group_tenant) {
   const LogTable table = find_log_table();
   const std::string keep_test = table.has_keep_column ? " AND NOT keep" : "";
-  std::vector<TextValue> params = {nlohmann::json(ids).dump(), group_tenant, calling_role(),
-                                   std::to_string(MyProcPid)};
+  std::vector<TextValue> params = {nlohmann::json(ids).dump(), group_tenant, current_role_name(),
+                                   std::to_string(backend_pid())};
   const OriginColumns origin = manual_call_origin(table, 5);
   params.insert(params.end(), origin.params.begin(), origin.params.end());
   const TextValue gone = run_autonomously(
@@ -535,7 +531,7 @@ std::string current_error_json() noexcept {
     } catch (const ServerError& e) {
       error = {{"message", e.what()},
                {"sqlstate", e.sqlstate()},
-               {"detail", e.data()->detail ? e.data()->detail : ""}};
+               {"detail", e.detail()}};
     } catch (const core::Error& e) {
       error = {{"message", e.what()}, {"sqlstate", e.sqlstate()}, {"detail", e.detail()}};
     } catch (const std::exception& e) {

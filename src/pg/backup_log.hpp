@@ -15,9 +15,8 @@
 #include <string>
 #include <vector>
 
-#include "pg/boundary.hpp"
 #include "pg/owner_rights.hpp"
-#include "pg/server.hpp"
+#include "pg/server_types.hpp"
 #include "pg/spi.hpp"
 
 namespace ptb::pg {

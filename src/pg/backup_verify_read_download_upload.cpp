@@ -13,7 +13,7 @@
 #include "core/storage_names.hpp"
 #include "pg/backup_log.hpp"
 #include "pg/stored_snapshot_writer.hpp"
-#include "pg/boundary.hpp"
+#include "pg/guarded.hpp"
 #include "pg/entry_point.hpp"
 #include "pg/encryption.hpp"
 #include "pg/settings.hpp"
@@ -159,7 +159,7 @@ int64_t upload_backup(std::string_view data, const std::optional<std::string>& n
   const int level = pg::fix_output_settings();
   // Recorded options hold names as stored ("Tenant A"), not as SQL writes them.
   core::SnapshotOptions snapshot_options = core::apply_options_json(
-      core::recorded_options_as_opts(options).dump(), pg::snapshot_options(nullptr));
+      core::recorded_options_as_opts(options).dump(), pg::settings_snapshot_options());
   try {
     (void)pg::plan_tenant_snapshot(summary.tenant_id, snapshot_options, true, false);
   } catch (const core::Error& e) {

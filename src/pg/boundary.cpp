@@ -4,6 +4,7 @@
 #include <new>
 
 #include "core/error.hpp"
+#include "pg/server.hpp"
 
 namespace ptb::pg {
 
@@ -13,6 +14,10 @@ const char* ServerError::what() const noexcept {
 
 const char* ServerError::sqlstate() const noexcept {
   return data_ != nullptr ? unpack_sql_state(data_->sqlerrcode) : core::sqlstate::kInternalError;
+}
+
+const char* ServerError::detail() const noexcept {
+  return data_ != nullptr && data_->detail != nullptr ? data_->detail : "";
 }
 
 namespace detail {

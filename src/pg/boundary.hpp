@@ -7,18 +7,19 @@
 //             catches every exception, leaves the catch block and only then
 //             raises the server ERROR (with the exception's SQLSTATE,
 //             detail and hint, or the original server error intact).
-//   guarded() wraps server calls that may raise ERROR while C++ objects are
-//             alive. It catches the longjmp, copies the error, and throws it
+//   guarded() (pg/guarded.hpp, in server files only) wraps server calls
+//             that may raise ERROR while C++ objects are alive. It catches the longjmp, copies the error, and throws it
 //             as a ServerError, so destructors run. Use it per batch of
 //             server calls, not per row.
 // Destructors must never call server functions that can raise.
 #pragma once
 
 #include <exception>
-#include <type_traits>
 #include <utility>
 
-#include "pg/server.hpp"
+// The server's error record; only src/pg/boundary.cpp and guarded.hpp see
+// its fields.
+struct ErrorData;
 
 namespace ptb::pg {
 
@@ -31,6 +32,7 @@ class ServerError : public std::exception {
   const char* what() const noexcept override;
   const ErrorData* data() const noexcept { return data_; }
   const char* sqlstate() const noexcept;  // five characters, static storage
+  const char* detail() const noexcept;    // "" when there is none
 
  private:
   ErrorData* data_;
@@ -52,42 +54,6 @@ auto entry(Body&& body) -> decltype(body()) {
   }
   // Outside the catch block: the exception object is gone before longjmp.
   detail::raise_captured();
-}
-
-template <typename Call>
-void guarded(Call&& call) {
-  MemoryContext caller_context = CurrentMemoryContext;
-  ErrorData* volatile server_error = nullptr;
-  std::exception_ptr cpp_error;
-  PG_TRY();
-  {
-    // A C++ exception must not unwind through PG_TRY's sigsetjmp frame.
-    try {
-      call();
-    } catch (...) {
-      cpp_error = std::current_exception();
-    }
-  }
-  PG_CATCH();
-  {
-    MemoryContextSwitchTo(caller_context);
-    server_error = CopyErrorData();
-    FlushErrorState();
-  }
-  PG_END_TRY();
-  if (server_error != nullptr) throw ServerError(server_error);
-  if (cpp_error) std::rethrow_exception(cpp_error);
-}
-
-// guarded() for a call that returns a value.
-template <typename Call>
-auto guarded_value(Call&& call) -> decltype(call()) {
-  using Result = decltype(call());
-  static_assert(std::is_trivially_copyable_v<Result>,
-                "guarded_value returns plain server values (Datum, pointers, numbers)");
-  Result result{};
-  guarded([&] { result = call(); });
-  return result;
 }
 
 }  // namespace ptb::pg

@@ -11,7 +11,7 @@
 #include "core/encryption.hpp"
 #include "core/json_writer.hpp"
 #include "pg/backup_log.hpp"
-#include "pg/boundary.hpp"
+#include "pg/guarded.hpp"
 #include "pg/change_segments.hpp"
 #include "pg/entry_point.hpp"
 #include "pg/encryption.hpp"
@@ -22,6 +22,7 @@
 #include "pg/spi.hpp"
 #include "pg/file_io.hpp"
 #include "pg/storage_directory.hpp"
+#include "pg/strong_random.hpp"
 
 extern "C" {
 #include "access/xlog.h"
@@ -288,10 +289,7 @@ Step capture_batch(const std::string& dir, const std::string& prefix) {
     FileSink file(temporary);
     std::optional<std::string> key_id;
     if (key) {
-      std::string salt(32, '\0');
-      if (!pg_strong_random(salt.data(), salt.size()))
-        throw core::Error(core::sqlstate::kInternalError, "could not generate random bytes for an encrypted change segment");
-      core::EncryptingSink sealed(file, *key, salt);
+      core::EncryptingSink sealed(file, *key, strong_random_bytes(32, "an encrypted change segment"));
       core::CompressingSink zstd(sealed, core::Compression::Zstd);
       zstd.write(assembler.text());
       zstd.finish();

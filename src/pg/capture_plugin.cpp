@@ -15,7 +15,7 @@
 
 #include "core/change_record.hpp"
 #include "core/options.hpp"
-#include "pg/boundary.hpp"
+#include "pg/guarded.hpp"
 #include "pg/settings.hpp"
 
 extern "C" {
@@ -176,7 +176,7 @@ void begin_if_needed(LogicalDecodingContext* ctx, ReorderBufferTXN* txn) {
 void on_startup(LogicalDecodingContext* ctx, OutputPluginOptions* options, bool) {
   options->output_type = OUTPUT_PLUGIN_TEXTUAL_OUTPUT;
   options->receive_rewrites = false;
-  const core::SnapshotOptions settings = snapshot_options(nullptr);
+  const core::SnapshotOptions settings = settings_snapshot_options();
   guarded([&] {
     auto* st = static_cast<PluginState*>(MemoryContextAllocZero(ctx->context, sizeof(PluginState)));
     st->row_context = AllocSetContextCreate(ctx->context, "pg_tenant_backup capture row", ALLOCSET_DEFAULT_SIZES);

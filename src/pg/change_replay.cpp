@@ -17,25 +17,17 @@
 #include "core/names.hpp"
 #include "core/storage_names.hpp"
 #include "pg/backup_log.hpp"
-#include "pg/boundary.hpp"
 #include "pg/change_segments.hpp"
 #include "pg/citus.hpp"
-#include "pg/entry_point.hpp"
 #include "pg/encryption.hpp"
+#include "pg/file_io.hpp"
+#include "pg/interrupts.hpp"
 #include "pg/progress.hpp"
 #include "pg/scheduler.hpp"
+#include "pg/session.hpp"
 #include "pg/settings.hpp"
 #include "pg/snapshot_export.hpp"
 #include "pg/spi.hpp"
-#include "pg/srf.hpp"
-#include "pg/file_io.hpp"
-
-extern "C" {
-#include "miscadmin.h"
-#include "storage/latch.h"
-#include "utils/timestamp.h"
-#include "utils/wait_event.h"
-}
 
 namespace ptb::pg {
 
@@ -109,10 +101,7 @@ ReplayPlan plan_replay(const std::optional<std::string>& tenant, int64_t target_
                       "Restore a snapshot with backup_restore instead (docs/citus.md).");
   ReplayPlan plan;
   plan.target_utc = core::utc_timestamp(target_unix_micros);
-  if (!change_segments_installed())
-    throw core::Error(core::sqlstate::kObjectNotInPrerequisiteState,
-                      "change capture needs version 0.2.0 of the extension",
-                      {}, "Run ALTER EXTENSION pg_tenant_backup UPDATE.");
+  require_change_segments();
   const auto now = owner_query("SELECT $1::pg_catalog.timestamptz OPERATOR(pg_catalog.>) pg_catalog.clock_timestamp(),"
                                " pg_catalog.pg_current_wal_insert_lsn()::pg_catalog.text",
                                {plan.target_utc});
@@ -170,11 +159,7 @@ ReplayPlan plan_replay(const std::optional<std::string>& tenant, int64_t target_
                             ": change capture has not read the changes up to that moment yet",
                         "It did not catch up within " + std::to_string(kCatchUpWaitMs / 1000) + " seconds.",
                         "Try again shortly; SELECT * FROM tenant_backup.backup_capture_status() shows how far behind it is.");
-    guarded([] {
-      (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 200, PG_WAIT_EXTENSION);
-      ResetLatch(MyLatch);
-      CHECK_FOR_INTERRUPTS();
-    });
+    pause_interruptibly(200);
   }
   return plan;
 }
@@ -291,7 +276,7 @@ void ChangeReplayer::apply(const std::vector<core::ReplayStage>& stages) {
     char buffer[65536];
     auto line = [&](std::string_view l) {
       if (header) {
-        core::check_change_segment_header(l, MyDatabaseId);
+        core::check_change_segment_header(l, database_oid());
         header = false;
       } else if (!l.empty()) {
         take(l);
@@ -346,52 +331,16 @@ void ChangeReplayer::check(const std::vector<core::ReplayStage>& stages) const {
 
 // --- backup_recovery_window ----------------------------------------------
 
-namespace {
-
-void recovery_window(const Args& args) {
-  const std::optional<std::string> tenant = args.string(0);
-  MaterializedResult result(args.call());
-  Spi::connect();
-  const int level = fix_output_settings();
-
-  std::vector<std::vector<TextValue>> rows;
-  if (change_segments_installed()) {
-    for (auto& c : capture_stretches()) {
-      fill_unrecorded_end(c);
-      const StretchSnapshots w = snapshots_in_stretch(tenant, c);
-      if (!w.first_finished_at || w.count == 0) continue;
-      rows.push_back({w.first_finished_at, w.until, w.since, c.stopped ? w.stopped_at : std::nullopt,
-                      std::to_string(w.count)});
-    }
+std::vector<RecoveryWindow> recovery_windows(const std::optional<std::string>& tenant) {
+  std::vector<RecoveryWindow> windows;
+  if (!change_segments_installed()) return windows;
+  for (auto& c : capture_stretches()) {
+    fill_unrecorded_end(c);
+    const StretchSnapshots w = snapshots_in_stretch(tenant, c);
+    if (!w.first_finished_at || w.count == 0) continue;
+    windows.push_back({*w.first_finished_at, w.until, w.since, c.stopped ? w.stopped_at : std::nullopt, w.count});
   }
-  restore_output_settings(level);
-  Spi::finish();
-  for (const auto& r : rows) {
-    std::vector<SqlValue> values;
-    for (size_t i = 0; i < r.size(); ++i) {
-      if (!r[i]) {
-        values.push_back(SqlValue::null());
-        continue;
-      }
-      if (i == 4) {
-        values.push_back(SqlValue::int8(std::stoll(*r[i])));
-        continue;
-      }
-      TimestampTz t = 0;
-      const std::string text = *r[i];
-      guarded([&] { t = DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in, CStringGetDatum(text.c_str()),
-                                                               ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1))); });
-      values.push_back(SqlValue::timestamptz(t));
-    }
-    result.add_row(values);
-  }
+  return windows;
 }
-
-}  // namespace
 
 }  // namespace ptb::pg
-
-PTB_SQL_FUNCTION(backup_recovery_window) {
-  ptb::pg::recovery_window(args);
-  return args.void_result();
-}

@@ -45,6 +45,18 @@ struct ReplayCounts {
 // Replays the changes into the stages (StageReplay::apply) and, after the
 // import kept only the tenant's rows, checks that none of them lacks
 // values the capture did not have (StageReplay::check).
+// One row of backup_recovery_window: a stretch of uninterrupted change
+// capture with a snapshot of the tenant to start from (timestamptz texts).
+struct RecoveryWindow {
+  std::string earliest;  // the first snapshot's finish
+  std::string latest;    // the last captured change of a stopped stretch, else now
+  std::string capture_started_at;
+  std::optional<std::string> capture_stopped_at;
+  int64_t snapshots = 0;
+};
+// Needs SPI and fix_output_settings.
+std::vector<RecoveryWindow> recovery_windows(const std::optional<std::string>& tenant);
+
 class ChangeReplayer {
  public:
   ChangeReplayer(const ReplayPlan& plan, core::SnapshotTransactions seen);

@@ -7,8 +7,8 @@
 #include "core/error.hpp"
 #include "pg/autonomous.hpp"
 #include "pg/backup_log.hpp"
-#include "pg/boundary.hpp"
 #include "pg/scheduler.hpp"
+#include "pg/server_log.hpp"
 #include "pg/settings.hpp"
 #include "pg/spi.hpp"
 #include "pg/file_io.hpp"
@@ -18,12 +18,15 @@ namespace ptb::pg {
 
 namespace {
 
+[[noreturn]] void refuse_old_extension() {
+  throw core::Error(core::sqlstate::kObjectNotInPrerequisiteState, "change capture needs version 0.2.0 of the extension",
+                    {}, "Run ALTER EXTENSION pg_tenant_backup UPDATE.");
+}
+
 // The table's qualified name, or 55000 when this database's extension has none.
 std::string segments_table() {
   const std::string t = extension_table("backup_change_segments");
-  if (t.empty())
-    throw core::Error(core::sqlstate::kObjectNotInPrerequisiteState, "change capture needs version 0.2.0 of the extension",
-                      {}, "Run ALTER EXTENSION pg_tenant_backup UPDATE.");
+  if (t.empty()) refuse_old_extension();
   return t;
 }
 
@@ -35,6 +38,10 @@ std::vector<TextRow> owner_query(const std::string& sql, const std::vector<TextV
 }  // namespace
 
 bool change_segments_installed() { return !extension_table("backup_change_segments").empty(); }
+
+void require_change_segments() {
+  if (!change_segments_installed()) refuse_old_extension();
+}
 
 uint64_t segments_recorded_through() {
   auto rows = Spi::query_latest("SELECT pg_catalog.max(last_lsn)::pg_catalog.text FROM " + segments_table());
@@ -135,10 +142,8 @@ int64_t prune_change_segments() {
     }
   }
   if (removed > 0)
-    guarded([&] {
-      ereport(LOG, (errmsg("pg_tenant_backup: removed %lld change segments older than every kept snapshot",
-                           static_cast<long long>(removed))));
-    });
+    report({LogLevel::Log, "pg_tenant_backup: removed " + std::to_string(removed) +
+                               " change segments older than every kept snapshot"});
   return removed;
 }
 

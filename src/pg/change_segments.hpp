@@ -18,6 +18,8 @@ namespace ptb::pg {
 
 // Whether this database's extension has the table (installed, 0.2.0 or later).
 bool change_segments_installed();
+// 55000 "change capture needs version 0.2.0 of the extension" unless it is.
+void require_change_segments();
 
 // --- the capture worker's ---------------------------------------------------
 

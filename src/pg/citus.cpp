@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
-#include "pg/boundary.hpp"
+#include "pg/guarded.hpp"
 #include "pg/spi.hpp"
 
 extern "C" {

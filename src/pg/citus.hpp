@@ -9,7 +9,6 @@
 #include <vector>
 
 #include "core/tenancy.hpp"
-#include "pg/server.hpp"
 
 namespace ptb::pg {
 

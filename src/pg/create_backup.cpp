@@ -12,7 +12,7 @@
 #include "core/snapshot_reader.hpp"
 #include "core/storage_names.hpp"
 #include "pg/backup_log.hpp"
-#include "pg/boundary.hpp"
+#include "pg/server_log.hpp"
 #include "pg/citus.hpp"
 #include "pg/encryption.hpp"
 #include "pg/progress.hpp"
@@ -20,7 +20,6 @@
 #include "pg/settings.hpp"
 #include "pg/snapshot_export.hpp"
 #include "pg/spi.hpp"
-#include "pg/srf.hpp"
 #include "pg/storage_directory.hpp"
 #include "pg/stored_snapshot_writer.hpp"
 
@@ -57,19 +56,15 @@ void compare_with_written(const core::SnapshotSummary& summary, const ExportStat
 std::string run_archive_command(const std::string& command_template, const std::string& path,
                                 const std::string& file_name) {
   std::string command = core::format_archive_command(command_template, path, file_name);
-  int rc = -1;
-  guarded([&] {
-    fflush(nullptr);
-    rc = system(command.c_str());
-    if (rc != 0)
-      ereport(WARNING,
-              (errmsg("pg_tenant_backup.archive_command failed with exit code %d for \"%s\"",
-                      WIFEXITED(rc) ? WEXITSTATUS(rc) : rc, file_name.c_str()),
-               errdetail("The failed archive command was: %s", command.c_str()),
-               errhint("The snapshot is stored; copy it off the host by hand or fix the command.")));
-  });
+  fflush(nullptr);
+  const int rc = system(command.c_str());
   if (rc == 0) return "archived";
-  return "failed: exit code " + std::to_string(WIFEXITED(rc) ? WEXITSTATUS(rc) : rc);
+  const std::string exit_code = std::to_string(WIFEXITED(rc) ? WEXITSTATUS(rc) : rc);
+  report({LogLevel::Warning,
+          "pg_tenant_backup.archive_command failed with exit code " + exit_code + " for \"" + file_name + "\"",
+          "The failed archive command was: " + command,
+          "The snapshot is stored; copy it off the host by hand or fix the command."});
+  return "failed: exit code " + exit_code;
 }
 
 }  // namespace

@@ -8,7 +8,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include "pg/server.hpp"
 
 namespace ptb::pg {
 

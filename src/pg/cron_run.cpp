@@ -2,7 +2,7 @@
 
 #include <cstring>
 
-#include "pg/boundary.hpp"
+#include "pg/guarded.hpp"
 #include "pg/owner_rights.hpp"
 #include "pg/spi.hpp"
 

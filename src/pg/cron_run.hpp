@@ -18,7 +18,7 @@
 #include <optional>
 #include <string>
 
-#include "pg/server.hpp"
+#include "pg/server_types.hpp"
 
 namespace ptb::pg {
 

@@ -10,6 +10,7 @@
 
 #include <openssl/crypto.h>
 
+#include "pg/session.hpp"
 #include "pg/settings.hpp"
 
 namespace ptb::pg {
@@ -31,7 +32,7 @@ struct Descriptor {
 
 std::string resolved(const std::string& path) {
   if (!path.empty() && path[0] == '/') return path;
-  return std::string(DataDir) + "/" + path;
+  return data_directory() + "/" + path;
 }
 
 const std::string kPermissionHint =

@@ -1,6 +1,8 @@
 #include "pg/entry_point.hpp"
 
 #include "core/error.hpp"
+#include "core/options.hpp"
+#include "pg/guarded.hpp"
 
 extern "C" {
 #include "utils/timestamp.h"
@@ -77,6 +79,18 @@ Jsonb* Args::jsonb(int argno) const {
   Jsonb* value = nullptr;
   guarded([&] { value = PG_GETARG_JSONB_P(argno); });
   return value;
+}
+
+nlohmann::json Args::opts(int argno) const { return opts_document(jsonb(argno)); }
+
+std::string jsonb_text(Jsonb* value) {
+  char* text = nullptr;
+  guarded([&] { text = JsonbToCString(nullptr, &value->root, VARSIZE(value)); });
+  return text;
+}
+
+nlohmann::json opts_document(Jsonb* opts) {
+  return opts != nullptr ? core::parse_opts(jsonb_text(opts)) : nlohmann::json::object();
 }
 
 std::optional<std::string_view> Args::bytes(int argno) const {

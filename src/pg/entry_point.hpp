@@ -20,7 +20,9 @@
 #include <string>
 #include <string_view>
 
-#include "pg/boundary.hpp"
+#include <nlohmann/json.hpp>
+
+#include "pg/guarded.hpp"
 
 namespace ptb::pg {
 
@@ -47,6 +49,8 @@ class Args {
   std::optional<int64_t> timestamptz(int argno) const;
   int64_t timestamptz_required(int argno, std::string_view what) const;
   Jsonb* jsonb(int argno) const;  // nullptr for NULL
+  // An opts argument parsed (core::parse_opts); an empty object for NULL.
+  nlohmann::json opts(int argno) const;
   std::optional<std::string_view> bytes(int argno) const;  // valid until the call returns
 
   // For set-returning functions, which keep state in the call.
@@ -58,6 +62,11 @@ class Args {
  private:
   FunctionCallInfo fcinfo;  // named as the fmgr macros (PG_GETARG_*) expect
 };
+
+// jsonb as JSON text (for the core parsers), and an opts jsonb parsed as
+// Args::opts does.
+std::string jsonb_text(Jsonb* value);
+nlohmann::json opts_document(Jsonb* opts);
 
 }  // namespace ptb::pg
 

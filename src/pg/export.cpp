@@ -4,7 +4,7 @@
 
 #include "core/error.hpp"
 #include "pg/backup_log.hpp"
-#include "pg/boundary.hpp"
+#include "pg/guarded.hpp"
 #include "pg/entry_point.hpp"
 #include "pg/progress.hpp"
 #include "pg/settings.hpp"
@@ -46,7 +46,7 @@ std::string counts_json(const pg::ExportStatistics& stats) {
 }
 
 Datum export_snapshot(const std::optional<std::string>& tenant, Jsonb* opts) {
-  core::SnapshotOptions options = pg::snapshot_options(opts);
+  core::SnapshotOptions options = pg::snapshot_options(pg::opts_document(opts));
   pg::progress::Scope progress(pg::progress::Operation::Export, tenant, pg::progress::Phase::Planning);
   pg::Spi::connect();
   const std::string started = pg::log_clock();

@@ -8,10 +8,11 @@
 #include <cerrno>
 
 #include "core/error.hpp"
-#include "pg/boundary.hpp"
+#include "pg/guarded.hpp"
 #include "pg/progress.hpp"
 
 extern "C" {
+#include "common/cryptohash.h"
 #include "common/sha2.h"
 #include "storage/fd.h"
 }

@@ -15,11 +15,9 @@
 
 #include "core/compression.hpp"
 #include "core/json_writer.hpp"
-#include "pg/server.hpp"
 
-extern "C" {
-#include "common/cryptohash.h"
-}
+// The server's hash state (common/cryptohash.h), seen only by file_io.cpp.
+struct pg_cryptohash_ctx;
 
 namespace ptb::pg {
 

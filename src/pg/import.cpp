@@ -35,7 +35,7 @@
 #include "core/error.hpp"
 #include "core/options.hpp"
 #include "pg/backup_log.hpp"
-#include "pg/boundary.hpp"
+#include "pg/guarded.hpp"
 #include "pg/citus.hpp"
 #include "pg/copy_feed.hpp"
 #include "pg/import_catalog.hpp"
@@ -262,6 +262,11 @@ void stage(LoadTable& t, BufFile* spill_file, bool unique) {
                       .at(0)));
   const uint64 copied = copy_section(t, spill_file, stage_oid);
   if (t.staged.has_key()) {
+    // The index sorts within work_mem, as the import's queries do: at
+    // maintenance_work_mem, a budget set for maintenance, its sort would
+    // hold up to that much for a large tenant (docs/performance.md).
+    const std::string sort_kb = std::to_string(std::max(1024, std::min(work_mem, maintenance_work_mem)));
+    const int level = set_setting("maintenance_work_mem", sort_kb.c_str());
     t.keys_unique = false;
     if (unique) {
       try {
@@ -273,6 +278,7 @@ void stage(LoadTable& t, BufFile* spill_file, bool unique) {
       }
     }
     if (!t.keys_unique) run(core::stage_key_index_sql(t.staged, false));
+    restore_setting(level);
   }
   // Statistics, so the checks and writes are planned for the real number of
   // rows: without them the planner guesses a small table and may hash a
@@ -499,7 +505,7 @@ ImportOutcome run_import(const ImportRequest& request) {
   // may add are ignored.
   const auto recorded = summary->metadata.find("options");
   core::SnapshotOptions options = core::import_snapshot_options(
-      snapshot_options(nullptr), recorded != summary->metadata.end() ? *recorded : json::object(),
+      settings_snapshot_options(), recorded != summary->metadata.end() ? *recorded : json::object(),
       request.caller.opts);
   const core::ImportMode mode = request.mode;
   core::ImportOptions io = request.caller.import;  // fire_triggers may be forced on below

@@ -3,7 +3,7 @@
 
 #include "core/error.hpp"
 #include "core/options.hpp"
-#include "pg/boundary.hpp"
+#include "pg/guarded.hpp"
 #include "pg/encryption.hpp"
 #include "pg/import_common.hpp"
 #include "pg/settings.hpp"
@@ -45,7 +45,7 @@ Datum jsonb_result(const json& value) {
 core::ImportCallOptions call_options(const Args& args, int argno) {
   Jsonb* opts = args.jsonb(argno);
   if (opts == nullptr) return {};
-  return core::read_import_call_options(jsonb_text(opts), snapshot_options(nullptr));
+  return core::read_import_call_options(jsonb_text(opts), settings_snapshot_options());
 }
 
 json log_completed(int64_t log_id, const std::optional<std::string>& tenant,

@@ -3,18 +3,11 @@
 
 #include "core/error.hpp"
 #include "core/sqlstate.hpp"
-#include "pg/boundary.hpp"
 
 namespace ptb::pg {
 
 SqlResult run(const std::string& sql, const std::vector<TextValue>& params) {
   return Spi::execute_returning(sql, params);
-}
-
-std::string table_display(const std::string& schema, const std::string& name) {
-  const char* text = nullptr;
-  guarded([&] { text = quote_qualified_identifier(schema.c_str(), name.c_str()); });
-  return text;
 }
 
 std::string quoted_tenant(const std::optional<std::string>& tenant) {

@@ -5,8 +5,10 @@
 
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "pg/server_names.hpp"
 #include "pg/spi.hpp"
 
 namespace ptb::pg {
@@ -16,11 +18,9 @@ namespace ptb::pg {
 // each sees what the statements before it wrote, COPY included.
 
 using SqlResult = Spi::Result;
+using TableKey = std::pair<std::string, std::string>;  // schema, name
 
 SqlResult run(const std::string& sql, const std::vector<TextValue>& params = {});
-
-// schema.name, each quoted when it needs to be.
-std::string table_display(const std::string& schema, const std::string& name);
 
 // tenant "x", or the whole database (tenant nullopt).
 std::string quoted_tenant(const std::optional<std::string>& tenant);

@@ -3,12 +3,14 @@
 #include <cstring>
 
 #include "core/error.hpp"
-#include "pg/boundary.hpp"
+#include "pg/guarded.hpp"
 #include "pg/entry_point.hpp"
 #include "pg/import.hpp"
 #include "pg/import_calls.hpp"
 #include "pg/settings.hpp"
+#include "pg/snapshot_export.hpp"
 #include "pg/srf.hpp"
+#include "pg/tenant_lock.hpp"
 
 namespace ptb::pg {
 
@@ -92,3 +94,13 @@ json import_stored_call(const Args& args) {
 PTB_SQL_FUNCTION(backup_import) { return ptb::pg::jsonb_result(ptb::pg::import_call(args)); }
 
 PTB_SQL_FUNCTION(backup_import_stored) { return ptb::pg::jsonb_result(ptb::pg::import_stored_call(args)); }
+
+PTB_SQL_FUNCTION(backup_tenant_busy) {
+  const std::string tenant = args.string_required(0, "the tenant");
+  ptb::pg::Spi::connect();
+  const int level = ptb::pg::fix_output_settings();
+  const bool busy = ptb::pg::tenant_busy(tenant, ptb::pg::settings_snapshot_options());
+  ptb::pg::restore_output_settings(level);
+  ptb::pg::Spi::finish();
+  return BoolGetDatum(busy);
+}

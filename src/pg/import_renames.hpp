@@ -12,7 +12,8 @@
 #include "core/import_plan.hpp"
 #include "core/schema_drift.hpp"
 #include "core/value_encoding.hpp"
-#include "pg/spilled_rows.hpp"
+#include "pg/import_common.hpp"
+#include "pg/snapshot_sections.hpp"
 
 namespace ptb::pg {
 

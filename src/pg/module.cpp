@@ -1,5 +1,6 @@
 // Module entry: the magic block and _PG_init.
 #include "pg/boundary.hpp"
+#include "pg/server.hpp"
 #include "pg/progress.hpp"
 #include "pg/scheduler.hpp"
 #include "pg/settings.hpp"

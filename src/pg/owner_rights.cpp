@@ -1,5 +1,7 @@
 #include "pg/owner_rights.hpp"
 
+#include "pg/guarded.hpp"
+
 namespace ptb::pg {
 
 OwnerRights enter_owner_rights(Oid owner) {

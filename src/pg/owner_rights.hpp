@@ -14,15 +14,14 @@
 // caller's settings (search_path, role and database settings) out.
 #pragma once
 
-#include "pg/boundary.hpp"
-#include "pg/server.hpp"
+#include "pg/server_types.hpp"
 
 namespace ptb::pg {
 
 inline constexpr const char* kPinnedSearchPath = "pg_catalog, pg_temp";
 
 struct OwnerRights {
-  Oid caller = InvalidOid;
+  Oid caller = 0;  // InvalidOid
   int security_context = 0;
   int guc_level = 0;
 };

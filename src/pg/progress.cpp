@@ -2,7 +2,7 @@
 
 #include <cstring>
 
-#include "pg/boundary.hpp"
+#include "pg/guarded.hpp"
 
 extern "C" {
 #include "access/xact.h"

@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "pg/server.hpp"
+#include "pg/server_types.hpp"
 
 namespace ptb::pg::progress {
 
@@ -78,8 +78,8 @@ void add_bytes_read(uint64_t bytes);
 // A consistent copy of one running operation's slot.
 struct Entry {
   int pid = 0;
-  Oid database = InvalidOid;
-  Oid role = InvalidOid;  // the role that started it
+  Oid database = 0;  // InvalidOid
+  Oid role = 0;      // the role that started it
   Operation operation = Operation::Backup;
   Phase phase = Phase::Planning;
   bool scheduled = false;

@@ -4,7 +4,7 @@
 // operation only with pg_read_all_stats or the privileges of that role.
 #include <vector>
 
-#include "pg/boundary.hpp"
+#include "pg/guarded.hpp"
 #include "pg/entry_point.hpp"
 #include "pg/progress.hpp"
 

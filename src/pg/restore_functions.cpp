@@ -5,13 +5,14 @@
 
 #include "core/error.hpp"
 #include "core/options.hpp"
-#include "pg/boundary.hpp"
+#include "pg/guarded.hpp"
 #include "pg/entry_point.hpp"
 #include "pg/change_replay.hpp"
 #include "pg/create_backup.hpp"
 #include "pg/import.hpp"
 #include "pg/import_calls.hpp"
 #include "pg/settings.hpp"
+#include "pg/snapshot_export.hpp"
 #include "pg/srf.hpp"
 
 extern "C" {
@@ -199,3 +200,29 @@ json restore_to_call(const Args& args) {
 PTB_SQL_FUNCTION(backup_restore_to) { return ptb::pg::jsonb_result(ptb::pg::restore_to_call(args)); }
 
 PTB_SQL_FUNCTION(backup_restore) { return ptb::pg::jsonb_result(ptb::pg::restore_call(args)); }
+
+// Timestamps come as the text SQL wrote them and are read back by the
+// type's own input function, in the session's time zone as SQL would.
+PTB_SQL_FUNCTION(backup_recovery_window) {
+  using namespace ptb::pg;
+  const std::optional<std::string> tenant = args.string(0);
+  MaterializedResult result(args.call());
+  Spi::connect();
+  const int level = fix_output_settings();
+  const std::vector<RecoveryWindow> windows = recovery_windows(tenant);
+  restore_output_settings(level);
+  Spi::finish();
+  auto timestamp = [](const std::optional<std::string>& text) {
+    if (!text) return SqlValue::null();
+    TimestampTz t = 0;
+    guarded([&] {
+      t = DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in, CStringGetDatum(text->c_str()),
+                                                  ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
+    });
+    return SqlValue::timestamptz(t);
+  };
+  for (const RecoveryWindow& w : windows)
+    result.add_row({timestamp(w.earliest), timestamp(w.latest), timestamp(w.capture_started_at),
+                    timestamp(w.capture_stopped_at), SqlValue::int8(w.snapshots)});
+  return args.void_result();
+}

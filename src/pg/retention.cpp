@@ -6,7 +6,7 @@
 #include "core/compression.hpp"
 #include "core/error.hpp"
 #include "pg/backup_log.hpp"
-#include "pg/boundary.hpp"
+#include "pg/server_log.hpp"
 #include "pg/change_segments.hpp"
 #include "pg/settings.hpp"
 #include "pg/file_io.hpp"
@@ -54,17 +54,12 @@ int64_t prune_backups(const std::optional<std::optional<std::string>>& only_grou
     completed.push_back(std::move(s));
   }
   if (foreign > 0)
-    guarded([&] {
-      ereport(NOTICE,
-              (errmsg("pg_tenant_backup: %lld stored snapshots whose files are not this database's "
-                      "were left alone",
-                      static_cast<long long>(foreign)),
-               errdetail("Their rows were copied from another database (CREATE DATABASE ... "
-                         "TEMPLATE, or a restored dump), or they are 0.1.0 files whose snapshot "
-                         "does not name this database."),
-               errhint("Prune them in the database that owns them; docs/operations.md, Storage, "
-                       "says how.")));
-    });
+    report({LogLevel::Notice,
+            "pg_tenant_backup: " + std::to_string(foreign) +
+                " stored snapshots whose files are not this database's were left alone",
+            "Their rows were copied from another database (CREATE DATABASE ... TEMPLATE, or a "
+            "restored dump), or they are 0.1.0 files whose snapshot does not name this database.",
+            "Prune them in the database that owns them; docs/operations.md, Storage, says how."});
   const int64_t now = static_cast<int64_t>(time(nullptr));
   auto expired = core::snapshots_to_expire(completed, policy, now, scope);
   if (expired.empty()) return 0;

@@ -5,7 +5,7 @@
 
 #include "core/error.hpp"
 #include "core/schedule.hpp"
-#include "pg/boundary.hpp"
+#include "pg/guarded.hpp"
 #include "pg/entry_point.hpp"
 #include "pg/settings.hpp"
 #include "pg/snapshot_export.hpp"
@@ -88,7 +88,7 @@ PTB_SQL_FUNCTION(backup_check_options) {
 PTB_SQL_FUNCTION(backup_check_tenant) {
   const std::optional<std::string> tenant = args.string(0);
   if (!tenant || *tenant == "*") return args.void_result();
-  core::SnapshotOptions options = pg::snapshot_options(args.jsonb(1), core::stored_snapshot_option_keys());
+  core::SnapshotOptions options = pg::snapshot_options(args.opts(1), core::stored_snapshot_option_keys());
   pg::Spi::connect();
   // The lookup reads the catalog and the tenant tables as every entry
   // point does: search_path and output settings pinned.

@@ -12,7 +12,7 @@
 #include "core/error.hpp"
 #include "pg/backup_log.hpp"
 #include "pg/create_backup.hpp"
-#include "pg/boundary.hpp"
+#include "pg/guarded.hpp"
 #include "pg/entry_point.hpp"
 #include "pg/owner_rights.hpp"
 #include "pg/storage_directory.hpp"

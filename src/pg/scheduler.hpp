@@ -7,7 +7,6 @@
 #include <functional>
 #include <string>
 
-#include "pg/server.hpp"
 
 namespace ptb::pg {
 

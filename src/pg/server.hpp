@@ -7,6 +7,7 @@
 // would then include libintl.h after them and fail. Declared first, the
 // real functions are already there, and the header is not read again.
 #include <libintl.h>
+#include <type_traits>
 
 extern "C" {
 #include "postgres.h"
@@ -56,3 +57,11 @@ inline LocalPgBackendStatus* local_backend_status(int index) {
 }
 
 }  // namespace ptb::pg
+
+// pg/server_types.hpp names these types for files that do not see the
+// server's headers.
+#include "pg/server_types.hpp"
+static_assert(std::is_same_v<::Oid, ptb::pg::Oid>, "pg/server_types.hpp: Oid is not the server's");
+static_assert(std::is_same_v<::TimestampTz, ptb::pg::TimestampTz>,
+              "pg/server_types.hpp: TimestampTz is not the server's");
+static_assert(ptb::pg::kMaxAllocSize == MaxAllocSize, "pg/server_types.hpp: kMaxAllocSize is not the server's");

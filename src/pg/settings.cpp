@@ -5,7 +5,7 @@
 
 #include "core/error.hpp"
 #include "core/schedule.hpp"
-#include "pg/boundary.hpp"
+#include "pg/guarded.hpp"
 
 namespace ptb::pg {
 
@@ -238,12 +238,6 @@ void define_settings() {
 #endif
 }
 
-std::string jsonb_text(Jsonb* value) {
-  char* text = nullptr;
-  guarded([&] { text = JsonbToCString(nullptr, &value->root, VARSIZE(value)); });
-  return text;
-}
-
 StorageSettings storage_settings() {
   StorageSettings s;
   s.storage_path = storage_path_setting && storage_path_setting[0]
@@ -289,9 +283,7 @@ RestoreSettings restore_settings() {
           restore_window_setting && restore_window_setting[0] ? restore_window_setting : "0"};
 }
 
-core::SnapshotOptions snapshot_options(Jsonb* opts, const std::vector<std::string>& extra_keys) {
-  return snapshot_options(opts != nullptr ? core::parse_opts(jsonb_text(opts)) : nlohmann::json::object(), extra_keys);
-}
+core::SnapshotOptions settings_snapshot_options() { return snapshot_options(nlohmann::json::object()); }
 
 core::SnapshotOptions snapshot_options(const nlohmann::json& opts, const std::vector<std::string>& extra_keys) {
   auto text = [](const char* s) { return std::string(s ? s : ""); };
@@ -304,7 +296,7 @@ core::SnapshotOptions snapshot_options(const nlohmann::json& opts, const std::ve
 }
 
 core::SnapshotOptions stored_snapshot_options(const nlohmann::json& opts) {
-  core::SnapshotOptions options = snapshot_options(nullptr);
+  core::SnapshotOptions options = settings_snapshot_options();
   options.include_deleted = true;
   if (!opts.empty()) options = core::apply_options(opts, std::move(options), core::stored_snapshot_option_keys());
   return options;

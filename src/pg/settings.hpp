@@ -5,19 +5,18 @@
 #include <vector>
 
 #include "core/options.hpp"
-#include "pg/server.hpp"
 
 namespace ptb::pg {
 
 // Called once from _PG_init.
 void define_settings();
 
-// The snapshot options in force: settings, then opts (may be null).
-// `extra_keys` are the calling function's own options (see
-// core::apply_options_json).
-core::SnapshotOptions snapshot_options(Jsonb* opts, const std::vector<std::string>& extra_keys = {});
-// The same for opts already parsed (core::parse_opts; {}: none).
+// The snapshot options in force: settings, then opts (parsed by
+// core::parse_opts; {}: none). `extra_keys` are the calling function's own
+// options (see core::apply_options_json).
 core::SnapshotOptions snapshot_options(const nlohmann::json& opts, const std::vector<std::string>& extra_keys = {});
+// The settings alone (no opts).
+core::SnapshotOptions settings_snapshot_options();
 
 // The options of a stored snapshot (backup_create, a schedule's backups,
 // pre_restore): as snapshot_options with backup_create's own keys, but a
@@ -68,8 +67,5 @@ struct CaptureSettings {
   int max_retained_wal_mb;  // pg_tenant_backup.capture_max_retained_wal
 };
 CaptureSettings capture_settings();
-
-// jsonb as JSON text (for the core parsers).
-std::string jsonb_text(Jsonb* value);
 
 }  // namespace ptb::pg

@@ -5,11 +5,12 @@
 
 #include "core/error.hpp"
 #include "core/value_encoding.hpp"
-#include "pg/boundary.hpp"
+#include "pg/guarded.hpp"
 #include "pg/citus.hpp"
 #include "pg/owner_rights.hpp"
 #include "pg/progress.hpp"
 #include "pg/spi.hpp"
+#include "pg/spi_stream.hpp"
 
 extern "C" {
 #include "access/xlog.h"
@@ -183,7 +184,7 @@ int64_t stream_rows(const std::string& sql, const std::vector<TextValue>& params
   });
   receiver->writer = &writer;
   receiver->encodings = &encodings;
-  Spi::stream(sql, params, &receiver->base);
+  run_streaming(sql, params, &receiver->base);
   int64_t rows = receiver->rows;
   guarded([&] { MemoryContextDelete(receiver->receiver_context); });
   return rows;

@@ -2,7 +2,8 @@
 
 #include <cstring>
 
-#include "pg/boundary.hpp"
+#include "pg/guarded.hpp"
+#include "pg/spi_stream.hpp"
 
 extern "C" {
 #include "access/xact.h"
@@ -21,6 +22,10 @@ void Spi::finish() {
   guarded([] { SPI_finish(); });
 }
 
+namespace {
+
+// Text parameters ($1 ...) as a ParamListInfo, palloc'd: call inside a
+// guard. NULL where the value is nullopt.
 ParamListInfo text_params(const std::vector<TextValue>& params) {
   const int n = static_cast<int>(params.size());
   ParamListInfo list = makeParamList(n);
@@ -35,8 +40,6 @@ ParamListInfo text_params(const std::vector<TextValue>& params) {
   }
   return list;
 }
-
-namespace {
 
 void run(const std::string& sql, const std::vector<TextValue>& params, bool read_only,
          DestReceiver* dest, int expected) {
@@ -60,8 +63,8 @@ namespace {
 std::vector<TextRow> collect_rows();  // the rows of the last query, as text
 }  // namespace
 
-void Spi::stream(const std::string& sql, const std::vector<TextValue>& params,
-                 DestReceiver* dest) {
+void run_streaming(const std::string& sql, const std::vector<TextValue>& params,
+                   DestReceiver* dest) {
   // With a DestReceiver of its own, SPI reports a SELECT as SPI_OK_UTILITY.
   run(sql, params, true, dest, SPI_OK_UTILITY);
 }

@@ -2,20 +2,15 @@
 // exports stream rows through a DestReceiver instead.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include "pg/server.hpp"
 
 namespace ptb::pg {
 
 using TextValue = std::optional<std::string>;  // nullopt is SQL NULL
 using TextRow = std::vector<TextValue>;
-
-// Text parameters ($1 ...) as a ParamListInfo, palloc'd: call inside a
-// guard. NULL where the value is nullopt.
-ParamListInfo text_params(const std::vector<TextValue>& params);
 
 class Spi {
  public:
@@ -55,11 +50,6 @@ class Spi {
     uint64_t processed = 0;
   };
   static Result execute_returning(const std::string& sql, const std::vector<TextValue>& params = {});
-
-  // Runs a read-only query whose rows go to `dest` (a streaming
-  // DestReceiver) instead of a materialized SPI_tuptable.
-  static void stream(const std::string& sql, const std::vector<TextValue>& params,
-                     DestReceiver* dest);
 };
 
 }  // namespace ptb::pg

@@ -12,7 +12,9 @@
 
 #include "core/error.hpp"
 #include "core/snapshot_reader.hpp"
-#include "pg/boundary.hpp"
+#include "pg/guarded.hpp"
+#include "pg/import_common.hpp"
+#include "pg/snapshot_sections.hpp"
 #include "pg/progress.hpp"
 #include "pg/server.hpp"
 
@@ -33,11 +35,6 @@ namespace ptb::pg {
 // the unwrapped value u8 kind, u32 size, bytes.
 
 constexpr size_t kSpillChunk = 1 << 20;
-
-struct SpillPosition {
-  int fileno = 0;
-  off_t offset = 0;
-};
 
 class SpilledRows : public core::RowVisitor {
  public:
@@ -173,24 +170,6 @@ class SpillReader {
   std::string row_;
   std::vector<core::RowCell> cells_;
 };
-
-// One row section of the document (data, master_data or filtered_rows).
-struct Section {
-  std::string part;  // "data", "master_data" or "filtered_rows"
-  int position = 0;
-  std::string schema;
-  std::string name;
-  std::string role;
-  std::vector<std::string> columns;
-  std::optional<SpillPosition> spilled;  // where its rows start in the spill
-  uint32 row_count = 0;
-
-  std::string where() const {
-    return "snapshot " + part + "[" + std::to_string(position) + "]";
-  }
-};
-
-using TableKey = std::pair<std::string, std::string>;  // schema, name
 
 // The sections of `part` (data, master_data or filtered_rows) of the
 // document whose rows `spill` holds, in the document's order.

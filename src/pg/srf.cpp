@@ -2,7 +2,7 @@
 
 #include <stdexcept>
 
-#include "pg/boundary.hpp"
+#include "pg/guarded.hpp"
 
 namespace ptb::pg {
 

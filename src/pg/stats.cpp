@@ -24,7 +24,7 @@ std::vector<TableCount> count_snapshot_rows(const std::optional<std::string>& te
                                             Jsonb* opts) {
   using namespace ptb;
   using namespace ptb::pg;
-  core::SnapshotOptions options = snapshot_options(opts);
+  core::SnapshotOptions options = snapshot_options(opts_document(opts));
   Spi::connect();
   int level = fix_output_settings();
   TenantSnapshotPlan snapshot = plan_tenant_snapshot(tenant, std::move(options));
@@ -59,7 +59,7 @@ std::vector<ptb::core::TableCoverage> plan_coverage(const std::optional<std::str
                                                    Jsonb* opts) {
   using namespace ptb;
   using namespace ptb::pg;
-  core::SnapshotOptions options = snapshot_options(opts);
+  core::SnapshotOptions options = snapshot_options(opts_document(opts));
   Spi::connect();
   TenantSnapshotPlan snapshot = plan_tenant_snapshot(tenant, std::move(options), true, false);
   std::vector<core::TableCoverage> out = snapshot.plan.coverage();

@@ -10,7 +10,7 @@
 
 #include "core/error.hpp"
 #include "core/storage_names.hpp"
-#include "pg/boundary.hpp"
+#include "pg/guarded.hpp"
 #include "pg/file_io.hpp"
 #include "pg/settings.hpp"
 

@@ -5,17 +5,11 @@
 #include "core/error.hpp"
 #include "core/storage_names.hpp"
 #include "pg/backup_log.hpp"
-#include "pg/boundary.hpp"
+#include "pg/session.hpp"
 #include "pg/settings.hpp"
 #include "pg/spi.hpp"
 #include "pg/file_io.hpp"
 #include "pg/storage_directory.hpp"
-
-extern "C" {
-#include "utils/rls.h"
-#include "commands/dbcommands.h"
-#include "miscadmin.h"
-}
 
 namespace ptb::pg {
 
@@ -79,12 +73,7 @@ void check_may_open_snapshot(int64_t id, const json& table_counts) {
                         "It holds rows of table " + t[1].value_or("?") +
                             ", which you have no right to read.",
                         hint);
-    // RLS_ENABLED whatever the caller's row_security setting says;
-    // RLS_NONE_ENV is a caller who bypasses it (owner, BYPASSRLS).
-    int rls = RLS_NONE;
-    const Oid oid = static_cast<Oid>(std::stoul(*t[0]));
-    guarded([&] { rls = check_enable_rls(oid, InvalidOid, true); });
-    if (rls == RLS_ENABLED)
+    if (row_security_filters(static_cast<Oid>(std::stoul(*t[0]))))
       throw core::Error(core::sqlstate::kInsufficientPrivilege, "permission denied to open " + which,
                         "It holds rows of table " + t[1].value_or("?") +
                             ", of which row level security lets you read only part.",
@@ -94,7 +83,7 @@ void check_may_open_snapshot(int64_t id, const json& table_counts) {
 
 RowFile file_of_row(int64_t id, const std::string& file_name, const std::string& action) {
   const std::string which = "backup " + std::to_string(id);
-  const auto owner = core::owner_of_stored_file(file_name, id, MyDatabaseId);
+  const auto owner = core::owner_of_stored_file(file_name, id, database_oid());
   const std::string root = storage_settings().storage_path;
   switch (owner.owner) {
     case core::FileOwner::This:
@@ -103,10 +92,7 @@ RowFile file_of_row(int64_t id, const std::string& file_name, const std::string&
     case core::FileOwner::Legacy:
       return {root + "/" + file_name, true};
     case core::FileOwner::Other: {
-      std::optional<std::string> database;
-      guarded([&] {
-        if (const char* name = get_database_name(owner.database_oid)) database = name;
-      });
+      const std::optional<std::string> database = database_name(owner.database_oid);
       const std::string owner_text =
           database ? "database \"" + *database + "\" (OID " + std::to_string(owner.database_oid) + ")"
                    : "the database with OID " + std::to_string(owner.database_oid) +
@@ -145,9 +131,7 @@ bool legacy_file_is_own(const std::string& path, core::Compression compression) 
     return false;  // not readable as a snapshot: not proven
   }
   const auto recorded = core::database_in_snapshot_prefix(prefix);
-  std::string current;
-  guarded([&] { current = get_database_name(MyDatabaseId); });
-  return recorded && *recorded == current;
+  return recorded && *recorded == database_name(database_oid());
 }
 
 std::unique_ptr<StoredSnapshotSource> open_stored_snapshot(const StoredBackup& b, bool hashed) {
@@ -176,7 +160,7 @@ std::string read_document(const StoredBackup& b, core::SnapshotSummary* summary)
   std::string document;
   std::string buffer(kChunk, '\0');
   for (size_t n; (n = plain->read(buffer.data(), buffer.size())) > 0;) {
-    if (document.size() + n > MaxAllocSize - 1)
+    if (document.size() + n > kMaxAllocSize - 1)
       throw core::Error(core::sqlstate::kProgramLimitExceeded, "backup " + std::to_string(b.id) +
                                      " is too large to be read as one jsonb value",
                         {}, "Use backup_download to fetch the file.");

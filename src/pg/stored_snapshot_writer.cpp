@@ -9,6 +9,8 @@
 #include "pg/boundary.hpp"
 #include "pg/encryption.hpp"
 #include "pg/progress.hpp"
+#include "pg/session.hpp"
+#include "pg/strong_random.hpp"
 
 namespace ptb::pg {
 
@@ -21,10 +23,10 @@ int64_t store_snapshot_file(const LogEntry& start, const StorageFolder& folder,
   // "<folder>/<name>": backup_logs.file_name says whose file it is.
   const std::string file_name =
       folder.name + "/" +
-      core::snapshot_file_name(start.tenant, MyDatabaseId, id, static_cast<int64_t>(time(nullptr)),
+      core::snapshot_file_name(start.tenant, database_oid(), id, static_cast<int64_t>(time(nullptr)),
                                compression, start.encryption.has_value());
   const std::string final_path = folder.root + "/" + file_name;
-  const std::string temporary_path = final_path + "." + std::to_string(MyProcPid) + ".tmp";
+  const std::string temporary_path = final_path + "." + std::to_string(backend_pid()) + ".tmp";
   try {
     // The key first: without it no file, not even a temporary one, exists.
     std::optional<core::EncryptionKey> key;
@@ -53,12 +55,7 @@ int64_t store_snapshot_file(const LogEntry& start, const StorageFolder& folder,
       });
     core::Sink& target = read_along ? static_cast<core::Sink&>(*read_along) : file;
     if (key) {
-      // The salt makes the file's own AES key: from the server's strong
-      // random source, which is reseeded in each backend after fork.
-      std::string salt(32, '\0');
-      if (!pg_strong_random(salt.data(), salt.size()))
-        throw core::Error(core::sqlstate::kInternalError, "could not generate random bytes for an encrypted snapshot");
-      core::EncryptingSink sealed(target, *key, salt);
+      core::EncryptingSink sealed(target, *key, strong_random_bytes(32, "an encrypted snapshot"));
       writer.write(sealed);
       sealed.finish();
       done.encryption_key_id = key->id();

@@ -2,7 +2,16 @@
 
 #include <cstring>
 
+#include "pg/guarded.hpp"
+
+extern "C" {
+#include "access/xact.h"
+#include "utils/resowner.h"
+}
+
 namespace ptb::pg {
+
+namespace {
 
 ErrorData* copy_error(const ErrorData* error, MemoryContext context) {
   ErrorData* copy = nullptr;
@@ -22,6 +31,32 @@ ErrorData* copy_error(const ErrorData* error, MemoryContext context) {
     MemoryContextSwitchTo(old);
   });
   return copy;
+}
+
+}  // namespace
+
+SubtransactionFrame begin_subtransaction() {
+  const SubtransactionFrame frame{CurrentMemoryContext, CurrentResourceOwner};
+  guarded([&] {
+    BeginInternalSubTransaction(nullptr);
+    MemoryContextSwitchTo(frame.context);
+  });
+  return frame;
+}
+
+void end_subtransaction(const SubtransactionFrame& frame, bool keep) {
+  guarded([&] {
+    if (keep)
+      ReleaseCurrentSubTransaction();
+    else
+      RollbackAndReleaseCurrentSubTransaction();
+    MemoryContextSwitchTo(frame.context);
+    CurrentResourceOwner = frame.owner;
+  });
+}
+
+ServerError error_outliving(const ServerError& error, const SubtransactionFrame& frame) {
+  return ServerError(copy_error(error.data(), frame.context));
 }
 
 }  // namespace ptb::pg

@@ -8,54 +8,42 @@
 
 #include "pg/boundary.hpp"
 
-#include "access/xact.h"
-#include "utils/resowner.h"
+// The server's memory context and resource owner, seen only by
+// subtransaction.cpp.
+struct MemoryContextData;
+struct ResourceOwnerData;
 
 namespace ptb::pg {
 
-// A copy of an error in `context`: the copy guarded() made may live in a
-// memory context that rolling back the subtransaction frees (SPI's). Every
-// pointer field of the server's ErrorData is duplicated, the const ones
-// too: a PostgreSQL 15 minor keeps the file and function names of an
-// error in palloc'd memory, and a copy still pointing there would raise
-// the error again with garbage for its location (test/system/error_copy.sh).
-ErrorData* copy_error(const ErrorData* error, MemoryContext context);
+// Where a subtransaction began: the memory context and resource owner the
+// caller gets back when it ends.
+struct SubtransactionFrame {
+  MemoryContextData* context;
+  ResourceOwnerData* owner;
+};
 
-// Runs body in an internal subtransaction, as PL/pgSQL runs a block with an
-// exception handler: kept (released into the caller's transaction) when
-// `keep` and the body succeeds, rolled back otherwise. Rolling back on an
-// error leaves the caller's transaction clean, so the failure can be logged
-// before the error is raised again.
+SubtransactionFrame begin_subtransaction();
+// Commits (keeps) or rolls back the subtransaction `frame` began.
+void end_subtransaction(const SubtransactionFrame& frame, bool keep);
+// A server error caught inside the subtransaction, copied into the
+// caller's memory context, which outlives the rollback.
+ServerError error_outliving(const ServerError& error, const SubtransactionFrame& frame);
+
 template <typename Body>
 auto in_subtransaction(bool keep, Body&& body) -> decltype(body()) {
-  MemoryContext context = CurrentMemoryContext;
-  ResourceOwner owner = CurrentResourceOwner;
-  auto end = [&](bool commit) {
-    guarded([&] {
-      if (commit)
-        ReleaseCurrentSubTransaction();
-      else
-        RollbackAndReleaseCurrentSubTransaction();
-      MemoryContextSwitchTo(context);
-      CurrentResourceOwner = owner;
-    });
-  };
-  guarded([&] {
-    BeginInternalSubTransaction(nullptr);
-    MemoryContextSwitchTo(context);
-  });
+  const SubtransactionFrame frame = begin_subtransaction();
   std::optional<decltype(body())> result;
   try {
     result.emplace(body());
   } catch (const ServerError& e) {
-    ErrorData* copy = copy_error(e.data(), context);
-    end(false);
-    throw ServerError(copy);
+    ServerError copy = error_outliving(e, frame);
+    end_subtransaction(frame, false);
+    throw copy;
   } catch (...) {
-    end(false);
+    end_subtransaction(frame, false);
     throw;
   }
-  end(keep);
+  end_subtransaction(frame, keep);
   return std::move(*result);
 }
 

@@ -7,8 +7,9 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
-#include "pg/boundary.hpp"
 #include "pg/citus.hpp"
+#include "pg/column_types.hpp"
+#include "pg/server_names.hpp"
 #include "pg/spi.hpp"
 #include "pg/value_cast.hpp"
 
@@ -106,23 +107,6 @@ const std::string kPartitionForeignKeysSql = std::string(kForeignKeyColumnsSql) 
 
 }  // namespace
 
-core::ValueEncoding value_encoding_of(Oid type) {
-  Oid base = InvalidOid;
-  guarded([&] { base = getBaseType(type); });
-  switch (base) {
-    case INT2OID:
-    case INT4OID:
-    case INT8OID: return core::ValueEncoding::Integer;
-    case FLOAT4OID:
-    case FLOAT8OID: return core::ValueEncoding::Float;
-    case NUMERICOID: return core::ValueEncoding::Numeric;
-    case BOOLOID: return core::ValueEncoding::Boolean;
-    case JSONBOID: return core::ValueEncoding::Jsonb;
-    case JSONOID: return core::ValueEncoding::Json;
-    case BYTEAOID: return core::ValueEncoding::Bytea;
-    default: return core::ValueEncoding::Text;
-  }
-}
 
 namespace {
 
@@ -149,11 +133,9 @@ core::Catalog load_catalog(const std::vector<std::string>& schemas) {
     c.not_null = *row[3] == "t";
     c.generated = *row[4] == "t";
     c.is_text = *row[5] == "t";
-    const Oid type = static_cast<Oid>(std::stoul(*row[6]));
-    c.encoding = value_encoding_of(type);
-    Oid base = InvalidOid;
-    guarded([&] { base = getBaseType(type); });
-    c.large_object = base == OIDOID;
+    const ColumnTypeFacts facts = column_type_facts(static_cast<Oid>(std::stoul(*row[6])));
+    c.encoding = facts.encoding;
+    c.large_object = facts.large_object;
     catalog.tables[by_oid.at(*row[0])].columns.push_back(std::move(c));
   }
   for (const auto& row : Spi::query(kPrimaryKeysSql, {oid_list}))
@@ -211,11 +193,7 @@ core::Catalog load_catalog(const std::vector<std::string>& schemas) {
 
 }  // namespace
 
-std::string display_name(const core::Table& table) {
-  const char* text = nullptr;
-  guarded([&] { text = quote_qualified_identifier(table.schema.c_str(), table.name.c_str()); });
-  return text;
-}
+std::string display_name(const core::Table& table) { return table_display(table.schema, table.name); }
 
 std::vector<std::optional<std::string>> tenant_parameters(const TenantSnapshotPlan& snapshot) {
   if (!snapshot.plan.uses_tenant_parameter()) return {};

@@ -6,7 +6,7 @@
 #include <string>
 
 #include "core/tenancy.hpp"
-#include "pg/server.hpp"
+#include "pg/server_types.hpp"
 
 namespace ptb::pg {
 
@@ -46,8 +46,6 @@ std::optional<std::string> tenant_as_type(const std::string& tenant, const std::
 // The parameters for the plan's membership queries.
 std::vector<std::optional<std::string>> tenant_parameters(const TenantSnapshotPlan& snapshot);
 
-// The snapshot encoding of a column of this type (by its base type).
-core::ValueEncoding value_encoding_of(Oid type);
 
 // schema.table quoted only where needed (quote_identifier rules).
 std::string display_name(const core::Table& table);

@@ -4,13 +4,11 @@
 
 #include "core/error.hpp"
 #include "pg/boundary.hpp"
-#include "pg/entry_point.hpp"
 #include "pg/citus.hpp"
 #include "pg/import_common.hpp"
 #include "pg/settings.hpp"
 #include "pg/snapshot_export.hpp"
 #include "pg/spi.hpp"
-#include "pg/srf.hpp"
 #include "pg/tenant_key.hpp"
 
 namespace ptb::pg {
@@ -67,13 +65,3 @@ bool tenant_busy(const std::optional<std::string>& tenant, const core::SnapshotO
 }
 
 }  // namespace ptb::pg
-
-PTB_SQL_FUNCTION(backup_tenant_busy) {
-  const std::string tenant = args.string_required(0, "the tenant");
-  ptb::pg::Spi::connect();
-  const int level = ptb::pg::fix_output_settings();
-  const bool busy = ptb::pg::tenant_busy(tenant, ptb::pg::snapshot_options(nullptr));
-  ptb::pg::restore_output_settings(level);
-  ptb::pg::Spi::finish();
-  return BoolGetDatum(busy);
-}

@@ -1,0 +1,22 @@
+// Who and where the current call runs, for logic files (pg/server_types.hpp).
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "pg/server_types.hpp"
+
+namespace ptb::pg {
+
+std::string current_role_name();  // the role whose rights the call has now
+int backend_pid();
+Oid database_oid();  // the database this backend is connected to
+std::string data_directory();  // the server's, absolute
+// The name of database `oid`; nullopt when there is none (dropped).
+std::optional<std::string> database_name(Oid oid);
+// Whether row level security filters what the current role reads of
+// `relation`, whatever its row_security setting says (false for a role
+// that bypasses it: the owner, BYPASSRLS).
+bool row_security_filters(Oid relation);
+
+}  // namespace ptb::pg
