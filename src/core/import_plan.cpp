@@ -579,6 +579,16 @@ std::string not_owned_sql(const StagedTable& t, const std::string& owned) {
                       key_match_sql(t, "t0", "ptb_s") + " AND " + owned_condition(owned) + ")");
 }
 
+std::string written_rows_sql(const StagedTable& t, int xids_param) {
+  return "(SELECT * FROM " + t.only_target() + " ptb_w WHERE ptb_w.xmin OPERATOR(pg_catalog.=) ANY ($" +
+         std::to_string(xids_param) + "::pg_catalog.xid[]))";
+}
+
+std::string written_not_owned_sql(const StagedTable& t, const std::string& owned, int xids_param) {
+  return first_row_of("SELECT " + describe_row_sql(t.key, "t0") + " FROM " + written_rows_sql(t, xids_param) +
+                      " t0 WHERE " + not_owned_condition(owned));
+}
+
 std::string blocked_delete_sql(const ForeignKeyCheck& fk, const std::string& to_doomed,
                                const std::vector<std::string>& to_key,
                                const std::string& from_doomed) {

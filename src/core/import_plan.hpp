@@ -253,6 +253,15 @@ std::string key_owners_sql(const StagedTable& t, const std::string& owned);
 std::string stray_staged_sql(const StagedTable& t, const std::string& owned);
 std::string not_owned_sql(const StagedTable& t, const std::string& owned);
 
+// The table's rows that this import's statements wrote, as a relation for
+// a FROM clause: their xmin is one of the transaction ids in parameter
+// $xids_param (text of an xid[]). After a merge without triggers, the
+// rows it did not write are as the checks before the changes found them.
+std::string written_rows_sql(const StagedTable& t, int xids_param);
+// not_owned_sql over the written rows alone: the first row the import
+// wrote that `owned` (on alias t0) says is not the tenant's.
+std::string written_not_owned_sql(const StagedTable& t, const std::string& owned, int xids_param);
+
 // A foreign key, as far as the checks need it.
 struct ForeignKeyCheck {
   std::string name;

@@ -931,6 +931,23 @@ bool TenancyPlan::membership_reads_only_the_row(size_t table) const {
   return membership_[table].role == TableRole::Tenant && by_column_;
 }
 
+std::optional<std::vector<size_t>> TenancyPlan::membership_chain(size_t table) const {
+  if (!by_column_) return std::nullopt;
+  std::vector<size_t> chain;
+  for (size_t at = table, depth = 0;; ++depth) {
+    const Membership& m = membership_[at];
+    if (depth > 0 && !options_.include_deleted && !options_.soft_delete_column.empty() &&
+        catalog_.tables[at].find_column(options_.soft_delete_column) != nullptr)
+      return std::nullopt;
+    if (m.role == TableRole::Tenant) return chain;
+    if (m.role != TableRole::Child || m.polymorphic || !m.following_fks.empty() || !m.owning_fk) return std::nullopt;
+    // A cycle of owning keys never ends at a tenant table.
+    if (depth > catalog_.tables.size()) return std::nullopt;
+    chain.push_back(*m.owning_fk);
+    at = catalog_.foreign_keys[*m.owning_fk].to;
+  }
+}
+
 std::string TenancyPlan::reference_sql(size_t table, std::string_view alias) const {
   const std::string a(alias);
   auto in_data = [&](size_t t) {

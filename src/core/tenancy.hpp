@@ -101,6 +101,15 @@ class TenancyPlan {
   // tenant table in column tenancy): no subquery, so a join may evaluate it
   // once per joined row.
   bool membership_reads_only_the_row(size_t table) const;
+  // In column tenancy, for a tenant or child table whose membership is its
+  // tenant column, or its owning foreign key to a row whose membership is
+  // (recursively): those keys (indexes into Catalog::foreign_keys), the
+  // table's own first. Such a row stays the tenant's while it and the rows
+  // up its chain keep their columns. Nothing for any other table
+  // (polymorphic or following keys, master tables, no tenant column), or
+  // when a table up the chain has a soft-delete test: a parent marked
+  // deleted takes its children out.
+  std::optional<std::vector<size_t>> membership_chain(size_t table) const;
   std::string count_sql(const PlannedTable& planned) const;
   // For a tenant or child table: a boolean expression true for its rows
   // that the snapshot's rows reference through keys that do not own them

@@ -290,6 +290,14 @@ void stage(LoadTable& t, BufFile* spill_file, bool unique) {
                                    std::to_string(t.section->row_count));
 }
 
+// The id of the (sub)transaction this import writes in, "" before it has
+// written anything.
+std::string writing_transaction() {
+  TransactionId xid = InvalidTransactionId;
+  guarded([&] { xid = GetCurrentTransactionIdIfAny(); });
+  return xid == InvalidTransactionId ? std::string() : std::to_string(xid);
+}
+
 // Copies a data section straight into its table, in a subtransaction of
 // its own, then counts the rows it wrote that `membership` (on alias ptb_l;
 // none: every row of the table is the tenant's) says are the tenant's.
@@ -304,9 +312,7 @@ bool load_directly(LoadTable& t, BufFile* spill_file, const std::optional<std::s
   try {
     in_subtransaction(true, [&] {
       const uint64 copied = copy_section(t, spill_file, oid);
-      TransactionId xid = InvalidTransactionId;
-      guarded([&] { xid = GetCurrentTransactionIdIfAny(); });
-      t.loaded_xid = std::to_string(xid);
+      t.loaded_xid = writing_transaction();
       if (membership && copied > 0) {
         std::vector<TextValue> with_xid = params;
         with_xid.emplace_back(t.loaded_xid);
@@ -962,6 +968,9 @@ ImportOutcome run_import(const ImportRequest& request) {
   std::vector<LoadTable*> data_tables;
   for (auto& t : tables)
     if (t.data) data_tables.push_back(&t);
+  std::vector<std::string> data_oids;
+  for (auto* t : data_tables) data_oids.push_back(t->oid);
+  const std::vector<ForeignKey> data_foreign_keys = foreign_keys(data_oids);
   // Across a migration, what the rows decide: a column added NOT NULL
   // without a default takes no inserted row, one made NOT NULL no NULL.
   std::vector<core::SchemaDifference> row_differences;
@@ -1126,13 +1135,22 @@ ImportOutcome run_import(const ImportRequest& request) {
   // that differ (merge, replace); replace: remove the tenant's rows the
   // snapshot lacks, in one statement; insert the rows that are missing.
   const char* write_role = io.fire_triggers ? "origin" : "replica";
+  // The transactions the staged tables' updates and inserts wrote in (one,
+  // the import's subtransaction, as they run today).
+  std::set<std::string> writers;
+  auto note_writer = [&](int64_t written) {
+    if (written == 0) return;
+    if (std::string xid = writing_transaction(); !xid.empty()) writers.insert(xid);
+  };
   if (mode != core::ImportMode::InsertOnly) {
     progress::set_phase(progress::Phase::Updating, static_cast<int64_t>(data_tables.size()));
     const WriteRole role = set_write_role(write_role, writes_citus);
     for (auto* t : data_tables) {
       if (std::string sql = core::update_existing_sql(t->staged);
-          !sql.empty() && !t->citus_reference_unchanged && !t->direct)
+          !sql.empty() && !t->citus_reference_unchanged && !t->direct) {
         t->outcome.updated = static_cast<int64_t>(run(sql, params).processed);
+        note_writer(t->outcome.updated);
+      }
       progress::add_rows(t->outcome.updated);
       progress::table_done();
     }
@@ -1180,9 +1198,7 @@ ImportOutcome run_import(const ImportRequest& request) {
           count(core::doomed_sql(t->staged, "ptb_t", plan.membership_sql(t->catalog_index, "ptb_t"))) - t->doomed;
       (t->unrecorded ? t->outcome.kept_unrecorded : t->outcome.kept_soft_deleted) = kept;
     }
-    std::vector<std::string> oids;
-    for (auto* t : data_tables) oids.push_back(t->oid);
-    const auto fks = foreign_keys(oids);
+    const auto& fks = data_foreign_keys;
     for (const auto& fk : fks) {
       LoadTable* to = nullptr;
       LoadTable* from = nullptr;
@@ -1256,8 +1272,10 @@ ImportOutcome run_import(const ImportRequest& request) {
       // runs) or insert_only (which changed nothing) has nothing to insert.
       const bool nothing_new = t->new_rows == 0 && (mode == core::ImportMode::InsertOnly ||
                                                     (mode == core::ImportMode::Merge && !io.fire_triggers));
-      if (!nothing_new)
+      if (!nothing_new) {
         t->outcome.inserted = static_cast<int64_t>(run(core::insert_missing_sql(t->staged), params).processed);
+        note_writer(t->outcome.inserted);
+      }
       progress::add_rows(t->outcome.inserted);
       progress::table_done();
     }
@@ -1280,20 +1298,52 @@ ImportOutcome run_import(const ImportRequest& request) {
 
   // --- 7. Checks after the changes.
   progress::set_phase(progress::Phase::Validating);
+  // After a merge without triggers, a staged row the import did not write
+  // is as step 5 found it: the tenant's, its references checked by the
+  // server when it was written. It stays so while the rows it depends on
+  // keep the columns it depends on: nothing is deleted, and an update never
+  // changes the key it matched on or a column other rows reference. So
+  // where every row a row depends on is found through such columns (or in
+  // a table the import did not update), the checks read only the rows the
+  // import wrote (their xmin), not every staged row (docs/import.md, step 7).
+  const bool only_written_changed = mode == core::ImportMode::Merge && !io.fire_triggers;
+  std::vector<TextValue> written_params = params;
+  std::string writer_ids;
+  for (const auto& xid : writers) writer_ids += (writer_ids.empty() ? "" : ",") + xid;
+  written_params.emplace_back("{" + writer_ids + "}");
+  const int written_param = static_cast<int>(written_params.size());
+  // Whether the rows of `to` that `to_columns` find are the ones they found
+  // before the changes (maybe more): columns of its key or fixed ones (a
+  // referenced column, step 3), which its update does not set.
+  auto keeps_referenced = [&](const LoadTable* to, const std::vector<std::string>& to_columns) {
+    if (to == nullptr || to->direct) return true;  // not updated
+    if (to->staged.citus) return false;
+    const auto& key = to->staged.key;
+    const auto& fixed = to->staged.fixed_columns;
+    return std::all_of(to_columns.begin(), to_columns.end(), [&](const std::string& c) {
+      return std::find(key.begin(), key.end(), c) != key.end() ||
+             std::find(fixed.begin(), fixed.end(), c) != fixed.end();
+    });
+  };
   if (!io.fire_triggers) {
-    std::vector<std::string> oids;
-    for (auto* t : data_tables) oids.push_back(t->oid);
-    for (const auto& fk : foreign_keys(oids)) {
+    for (const auto& fk : data_foreign_keys) {
       LoadTable* from = nullptr;
-      for (auto* t : data_tables)
+      LoadTable* to = nullptr;
+      for (auto* t : data_tables) {
         if (t->oid == fk.from_oid) from = t;
+        if (t->oid == fk.to_oid) to = t;
+      }
       if (from == nullptr) continue;
       core::ForeignKeyCheck check = fk.check;
       check.to_rows = referenced_rows(fk, tables, citus);
       // A direct load's rows are read where they were written.
       std::vector<TextValue> check_params = params;
       std::string rows = from->staged.stage;
-      if (from->direct) {
+      if (!from->direct && only_written_changed && !from->staged.citus &&
+          keeps_referenced(to, fk.check.to_columns)) {
+        check_params = written_params;
+        rows = core::written_rows_sql(from->staged, written_param);
+      } else if (from->direct) {
         check_params.emplace_back(from->loaded_xid);
         const core::Table& table = catalog.tables[from->catalog_index];
         rows = core::loaded_rows_sql(
@@ -1316,11 +1366,33 @@ ImportOutcome run_import(const ImportRequest& request) {
     }
   }
   if (by_column) {
+    std::map<size_t, const LoadTable*> by_owner_index;
+    for (auto* t : data_tables)
+      if (const auto index = catalog_index(owner_plan.catalog(), catalog.tables[t->catalog_index].schema,
+                                           catalog.tables[t->catalog_index].name))
+        by_owner_index[*index] = t;
+    // A row whose membership is its owning keys up to the tenant column
+    // stays the tenant's while each row up that chain is found by the same
+    // key and the rows the import wrote are the tenant's.
+    auto keeps_owners = [&](size_t index) {
+      const auto chain = owner_plan.membership_chain(index);
+      if (!chain) return false;
+      for (size_t f : *chain) {
+        const core::ForeignKey& fk = owner_plan.catalog().foreign_keys[f];
+        const auto to = by_owner_index.find(fk.to);
+        if (!keeps_referenced(to == by_owner_index.end() ? nullptr : to->second, fk.to_columns)) return false;
+      }
+      return true;
+    };
     for (auto* t : data_tables) {
       const auto index = catalog_index(owner_plan.catalog(), catalog.tables[t->catalog_index].schema,
                                        catalog.tables[t->catalog_index].name);
       if (t->direct) continue;  // counted as it was loaded
-      auto stray = run(core::not_owned_sql(t->staged, owner_plan.membership_sql(*index, "t0")), params);
+      const std::string owned = owner_plan.membership_sql(*index, "t0");
+      const bool written_only = only_written_changed && !t->staged.citus && t->staged.has_key() &&
+                                owner_plan.orphan_sql(*index, "t0").empty() && keeps_owners(*index);
+      auto stray = written_only ? run(core::written_not_owned_sql(t->staged, owned, written_param), written_params)
+                                : run(core::not_owned_sql(t->staged, owned), params);
       if (!stray.rows.empty()) not_the_tenants(*t, stray.rows[0][0].value_or(""), tenant);
     }
   }

@@ -668,3 +668,15 @@ TEST(ImportCallOptions, EveryKeyIsCheckedAtTheCallBeforeAnythingRuns) {
   EXPECT_EQ(sqlstate_of(R"({"target_tenant": "2"})"), "0A000");
 }
 
+
+TEST(ImportSql, AMergeChecksTheRowsItWroteByTheirTransaction) {
+  const StagedTable t = orders();
+  EXPECT_EQ(written_rows_sql(t, 4),
+            "(SELECT * FROM ONLY \"public\".\"orders\" ptb_w WHERE ptb_w.xmin OPERATOR(pg_catalog.=) "
+            "ANY ($4::pg_catalog.xid[]))");
+  const std::string chain = "EXISTS (SELECT 1 FROM ONLY \"public\".\"customers\" a1 WHERE a1.\"id\" = t0.\"customer_id\")";
+  const std::string sql = written_not_owned_sql(t, chain, 4);
+  EXPECT_TRUE(contains(sql, "FROM (SELECT * FROM ONLY \"public\".\"orders\" ptb_w WHERE ptb_w.xmin")) << sql;
+  EXPECT_TRUE(contains(sql, " t0 WHERE NOT " + chain)) << sql;
+  EXPECT_FALSE(contains(sql, t.stage)) << "the table's written rows, not the stage";
+}

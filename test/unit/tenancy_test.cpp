@@ -913,3 +913,31 @@ TEST(Polymorphic, ChildrenOfAnOrphanAreOrphans) {
             "\"public\".\"active_storage_attachments\" o2 WHERE o2.\"blob_id\" OPERATOR(pg_catalog.=) o1.\"id\"))");
   EXPECT_EQ(plan.orphan_sql(index_of(plan, "invoices"), "t0"), "");
 }
+
+TEST(Tenancy, MembershipChainIsTheOwningKeysUpToTheTenantColumn) {
+  // A merge checks only the rows it wrote where a row's membership is its
+  // owning keys alone (run_import, step 7).
+  auto opts = defaults();
+  opts.include_deleted = true;
+  auto plan = TenancyPlan::build(shop(), opts, true);
+  const auto names = [&](const std::optional<std::vector<size_t>>& chain) {
+    std::vector<std::string> out;
+    for (size_t f : chain.value()) out.push_back(plan.catalog().foreign_keys[f].name);
+    return out;
+  };
+  EXPECT_EQ(names(plan.membership_chain(planned(plan, "customers").table)), std::vector<std::string>{})
+      << "a tenant table: its own column";
+  EXPECT_EQ(names(plan.membership_chain(planned(plan, "order_lines").table)),
+            (std::vector<std::string>{"lines_order_fk", "orders_customer_fk"}));
+  EXPECT_FALSE(plan.membership_chain(planned(plan, "countries").table)) << "a master table";
+
+  // Soft-deleted parents take their children out: not the chain alone.
+  auto soft = TenancyPlan::build(shop(), defaults(), true);
+  EXPECT_FALSE(soft.membership_chain(planned(soft, "order_lines").table));
+  EXPECT_FALSE(soft.membership_chain(planned(soft, "orders").table)) << "customers has deleted_at";
+  EXPECT_TRUE(soft.membership_chain(planned(soft, "customers").table)) << "its own deleted_at is its own column";
+
+  // Without a tenant column every row is the snapshot's: nothing to follow.
+  auto whole = TenancyPlan::build(shop(), defaults(), false);
+  EXPECT_FALSE(whole.membership_chain(0));
+}
