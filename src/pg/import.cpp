@@ -968,9 +968,19 @@ ImportOutcome run_import(const ImportRequest& request) {
   std::vector<LoadTable*> data_tables;
   for (auto& t : tables)
     if (t.data) data_tables.push_back(&t);
+  // Statistics autovacuum has not caught up with (a tenant emptied or
+  // restored moments ago: they say it has no rows) plan the checks' joins
+  // as nested loops that read the tenant's rows once per staged row, hours
+  // for a large tenant (docs/performance.md, "A plan from stale
+  // statistics"). Then steps 5 to 7 run without nested loops: hash and
+  // merge joins, whose cost follows the rows, whatever their estimates.
+  // (Catalog reads come before: they need nested loops.)
   std::vector<std::string> data_oids;
   for (auto* t : data_tables) data_oids.push_back(t->oid);
   const std::vector<ForeignKey> data_foreign_keys = foreign_keys(data_oids);
+  std::vector<std::string> table_oids;
+  for (const auto& t : tables) table_oids.push_back(t.oid);
+  const int join_level = statistics_are_stale(table_oids) ? set_setting("enable_nestloop", "off") : -1;
   // Across a migration, what the rows decide: a column added NOT NULL
   // without a default takes no inserted row, one made NOT NULL no NULL.
   std::vector<core::SchemaDifference> row_differences;
@@ -1396,6 +1406,8 @@ ImportOutcome run_import(const ImportRequest& request) {
       if (!stray.rows.empty()) not_the_tenants(*t, stray.rows[0][0].value_or(""), tenant);
     }
   }
+
+  if (join_level >= 0) restore_setting(join_level);
 
   // --- 8. Sequences (not rolled back: none in a dry run).
   if (!io.dry_run)

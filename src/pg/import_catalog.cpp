@@ -88,6 +88,20 @@ std::vector<std::string> primary_key_of(const std::string& oid) {
   return out;
 }
 
+bool statistics_are_stale(const std::vector<std::string>& oids) {
+  constexpr const char* kSql = R"SQL(
+SELECT COALESCE(pg_catalog.bool_or(
+         s.n_mod_since_analyze::pg_catalog.float8 OPERATOR(pg_catalog.>)
+           (pg_catalog.current_setting('autovacuum_analyze_threshold')::pg_catalog.float8 OPERATOR(pg_catalog.+)
+            (pg_catalog.current_setting('autovacuum_analyze_scale_factor')::pg_catalog.float8 OPERATOR(pg_catalog.*)
+             GREATEST(c.reltuples, 0)::pg_catalog.float8))), false)
+  FROM pg_catalog.pg_stat_all_tables s
+  JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) s.relid
+ WHERE s.relid IN (SELECT pg_catalog.jsonb_array_elements_text($1::pg_catalog.jsonb)::pg_catalog.oid))SQL";
+  const auto rows = run(kSql, {json(oids).dump()}).rows;
+  return !rows.empty() && rows[0][0] && *rows[0][0] == "t";
+}
+
 std::vector<ForeignKey> foreign_keys(const std::vector<std::string>& oids) {
   constexpr const char* kSql = R"SQL(
 SELECT con.oid::pg_catalog.text, con.conname,

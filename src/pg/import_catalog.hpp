@@ -38,6 +38,13 @@ struct UniqueKey {
 
 std::vector<UniqueKey> unique_keys(const std::string& oid);
 
+// Whether any of the tables (pg_class oids) changed, since its statistics
+// were taken, by more rows than make autovacuum analyze it
+// (autovacuum_analyze_threshold + autovacuum_analyze_scale_factor x its
+// rows): a tenant emptied or restored moments ago, whose statistics still
+// say it has no rows.
+bool statistics_are_stale(const std::vector<std::string>& oids);
+
 // The key rows of a table without a primary key are matched on, as logical
 // replication identifies rows: the replica identity index, else the unique
 // index over NOT NULL columns with the fewest columns (ties: by name), so
