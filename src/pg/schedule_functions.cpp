@@ -71,9 +71,8 @@ PTB_SQL_FUNCTION(backup_schedule_preview) {
 
 // backup_check_options(opts): raises what backup_create would for them.
 PTB_SQL_FUNCTION(backup_check_options) {
-  Jsonb* opts = args.jsonb(0);
-  if (opts == nullptr) return args.void_result();  // no options: backup_create's defaults
-  const nlohmann::json doc = core::parse_opts(pg::jsonb_text(opts));
+  if (args.jsonb(0) == nullptr) return args.void_result();  // no options: backup_create's defaults
+  const nlohmann::json doc = args.opts(0);
   (void)pg::snapshot_options(doc, core::stored_snapshot_option_keys());
   (void)core::apply_stored_snapshot_options(doc, {});
   return args.void_result();

@@ -1,5 +1,7 @@
-// The one place src/pg includes PostgreSQL's C headers, wrapped for C++,
-// and the one place that knows how server versions differ.
+// PostgreSQL's C headers, wrapped for C++, and the one place that knows
+// how server versions differ. Only the server files (the Makefile's
+// PG_SERVER_SRCS) include it, some with server headers of their own; the
+// build keeps it from the logic files (docs/architecture.md).
 #pragma once
 
 // A server built without --enable-nls makes c.h define gettext() and
