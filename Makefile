@@ -55,7 +55,7 @@ PG_SERVER_SRCS = $(addprefix src/pg/,$(addsuffix .cpp, \
 	import_calls import_functions interrupts module owner_rights progress \
 	progress_function restore_functions schedule_functions scheduler server_log \
 	server_names session settings snapshot_export spi spilled_rows srf stats \
-	storage_directory strong_random subtransaction))
+	strong_random subtransaction))
 PG_SERVER_OBJS = $(PG_SERVER_SRCS:.cpp=.o)
 PG_LOGIC_OBJS = $(filter-out $(PG_SERVER_OBJS),$(PG_SRCS:.cpp=.o))
 

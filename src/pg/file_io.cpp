@@ -13,6 +13,7 @@
 
 extern "C" {
 #include "common/cryptohash.h"
+#include "common/file_perm.h"
 #include "common/sha2.h"
 #include "storage/fd.h"
 }
@@ -174,6 +175,65 @@ std::vector<std::string> list_files(const std::string& dir) {
     FreeDir(d);
   });
   return names;
+}
+
+std::vector<std::string> list_directory(const std::string& dir) {
+  std::vector<std::string> names;
+  guarded([&] {
+    DIR* d = AllocateDir(dir.c_str());
+    struct dirent* entry;
+    while ((entry = ReadDir(d, dir.c_str())) != nullptr) names.emplace_back(entry->d_name);
+    FreeDir(d);
+  });
+  return names;
+}
+
+void make_directory(const std::string& dir, const std::string& what) {
+  guarded([&] {
+    struct stat st;
+    if (stat(dir.c_str(), &st) != 0) {
+      if (pg_mkdir_p(const_cast<char*>(dir.c_str()), pg_dir_create_mode) != 0 && errno != EEXIST)
+        ereport(ERROR, (errcode_for_file_access(),
+                        errmsg("could not create %s \"%s\": %m", what.c_str(), dir.c_str()),
+                        errhint("Check pg_tenant_backup.storage_path and the server's rights.")));
+      (void)chmod(dir.c_str(), S_IRWXU);
+    } else if (!S_ISDIR(st.st_mode)) {
+      ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                      errmsg("%s \"%s\" is not a directory", what.c_str(), dir.c_str()),
+                      errhint("Check pg_tenant_backup.storage_path.")));
+    }
+  });
+}
+
+bool is_directory(const std::string& path) {
+  struct stat st;
+  return stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+std::optional<std::string> read_small_file(const std::string& path, size_t limit) {
+  std::optional<std::string> text;
+  guarded([&] {
+    int fd = OpenTransientFile(path.c_str(), O_RDONLY | PG_BINARY);
+    if (fd < 0) {
+      if (errno == ENOENT) return;
+      ereport(ERROR, (errcode_for_file_access(), errmsg("could not open \"%s\": %m", path.c_str())));
+    }
+    std::string buffer(limit, '\0');
+    ssize_t n = read(fd, buffer.data(), limit);
+    CloseTransientFile(fd);
+    if (n < 0) ereport(ERROR, (errcode_for_file_access(), errmsg("could not read \"%s\": %m", path.c_str())));
+    buffer.resize(static_cast<size_t>(n));
+    text = std::move(buffer);
+  });
+  return text;
+}
+
+void rename_durably(const std::string& from, const std::string& to) {
+  guarded([&] { (void)durable_rename(from.c_str(), to.c_str(), ERROR); });
+}
+
+void sync_directory(const std::string& dir) {
+  guarded([&] { fsync_fname(dir.c_str(), true); });
 }
 
 }  // namespace ptb::pg

@@ -77,5 +77,20 @@ bool file_exists(const std::string& path);
 
 // The names of the regular files in a directory.
 std::vector<std::string> list_files(const std::string& dir);
+// Every name in a directory ("." and ".." too), whatever it names.
+std::vector<std::string> list_directory(const std::string& dir);
+
+// Creates a directory and its missing parents (mode 0700) when missing;
+// 22023 for a path that is not a directory, the file access error else.
+// `what` names it in the messages ("snapshot storage directory").
+void make_directory(const std::string& dir, const std::string& what);
+bool is_directory(const std::string& path);
+// Up to `limit` bytes of a small file; nullopt when it does not exist.
+std::optional<std::string> read_small_file(const std::string& path, size_t limit);
+// Renames `from` to `to`, replacing it, durably (fsync of the file and its
+// directory).
+void rename_durably(const std::string& from, const std::string& to);
+// fsync of a directory, after an entry was added to it.
+void sync_directory(const std::string& dir);
 
 }  // namespace ptb::pg

@@ -3,7 +3,9 @@
 #include "pg/guarded.hpp"
 
 extern "C" {
+#include "access/xlog.h"
 #include "commands/dbcommands.h"
+#include "storage/procarray.h"
 #include "utils/rls.h"
 }
 
@@ -20,6 +22,14 @@ int backend_pid() { return MyProcPid; }
 Oid database_oid() { return MyDatabaseId; }
 
 std::string data_directory() { return DataDir; }
+
+uint64_t system_identifier() { return GetSystemIdentifier(); }
+
+bool backend_alive(int pid) {
+  bool alive = false;
+  guarded([&] { alive = BackendPidGetProc(pid) != nullptr; });
+  return alive;
+}
 
 std::optional<std::string> database_name(Oid oid) {
   std::optional<std::string> name;

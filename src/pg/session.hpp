@@ -1,6 +1,7 @@
 // Who and where the current call runs, for logic files (pg/server_types.hpp).
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 
@@ -12,6 +13,9 @@ std::string current_role_name();  // the role whose rights the call has now
 int backend_pid();
 Oid database_oid();  // the database this backend is connected to
 std::string data_directory();  // the server's, absolute
+uint64_t system_identifier();  // the cluster's (pg_control_system())
+// Whether a server process with this PID is alive (a backend writing).
+bool backend_alive(int pid);
 // The name of database `oid`; nullopt when there is none (dropped).
 std::optional<std::string> database_name(Oid oid);
 // Whether row level security filters what the current role reads of
