@@ -312,7 +312,8 @@ bool load_directly(LoadTable& t, BufFile* spill_file, const std::optional<std::s
   try {
     in_subtransaction(true, [&] {
       const uint64 copied = copy_section(t, spill_file, oid);
-      t.loaded_xid = writing_transaction();
+      const std::string xid = writing_transaction();
+      t.loaded_xid = xid.empty() ? "0" : xid;  // nothing written: an id no row has
       if (membership && copied > 0) {
         std::vector<TextValue> with_xid = params;
         with_xid.emplace_back(t.loaded_xid);

@@ -13,6 +13,10 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 source test/lib/cluster.sh
 source test/lib/assert.sh
+if ! [ -f "$("${PG_CONFIG:-pg_config}" --pkglibdir)/auto_explain.so" ]; then
+  echo "auto_explain is not installed for this server"
+  exit 77
+fi
 work=$(mktemp -d /tmp/ptb-stale-stats.XXXXXX)
 chmod 755 "$work"
 trap 'cluster_stop "$work/cluster"; rm -rf "$work"' EXIT
