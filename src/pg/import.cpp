@@ -12,9 +12,8 @@
 //      tenant as the snapshot was taken (the document's options)
 //   3. match the document's sections with the tables and columns here
 //      (opts.rename: import_renames.cpp; catalog reads: import_catalog.cpp)
-//   4. stage every section in a temporary table through COPY (a data
-//      source callback turns the spilled rows into COPY text lines:
-//      copy_feed.cpp); for a restore to a moment, replay the captured
+//   4. stage every section in a temporary table through COPY
+//      (copy_section.cpp); for a restore to a moment, replay the captured
 //      changes into the stages
 //   5. check before any change: the tenant, duplicate keys, master and
 //      reference rows, keys owned by another tenant
@@ -35,38 +34,22 @@
 #include "core/error.hpp"
 #include "core/options.hpp"
 #include "pg/backup_log.hpp"
-#include "pg/guarded.hpp"
+#include "pg/boundary.hpp"
 #include "pg/citus.hpp"
-#include "pg/copy_feed.hpp"
+#include "pg/copy_section.hpp"
 #include "pg/import_catalog.hpp"
 #include "pg/import_common.hpp"
 #include "pg/import_renames.hpp"
 #include "pg/progress.hpp"
+#include "pg/session.hpp"
+#include "pg/setting_levels.hpp"
 #include "pg/settings.hpp"
 #include "pg/snapshot_export.hpp"
 #include "pg/spi.hpp"
-#include "pg/spilled_rows.hpp"
 #include "pg/subtransaction.hpp"
 #include "pg/tenancy.hpp"
 #include "pg/tenant_lock.hpp"
 #include "pg/value_cast.hpp"
-
-extern "C" {
-#include "access/table.h"
-#include "access/xact.h"
-#include "catalog/pg_class.h"
-#include "miscadmin.h"
-#include "utils/acl.h"
-#include "utils/lsyscache.h"
-#include "utils/rls.h"
-#include "commands/copy.h"
-#include "storage/buffile.h"
-#include "mb/pg_wchar.h"
-#include "nodes/makefuncs.h"
-#include "parser/parse_node.h"
-#include "parser/parse_relation.h"
-#include "utils/resowner.h"
-}
 
 namespace ptb::pg {
 
@@ -78,22 +61,6 @@ using core::quote_ident;
 int64_t first_int(const SqlResult& r, size_t column = 0) {
   if (r.rows.empty() || r.rows[0].size() <= column || !r.rows[0][column]) return 0;
   return std::stoll(*r.rows[0][column]);
-}
-
-// A setting at a nesting level of its own (restore with restore_setting).
-int set_setting(const char* name, const char* value) {
-  int level = 0;
-  guarded([&] {
-    level = NewGUCNestLevel();
-    // PGC_SUSET: session_replication_role is superuser only; the import
-    // sets it for its own statements and restores it (docs/import.md).
-    (void)set_config_option(name, value, PGC_SUSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
-  });
-  return level;
-}
-
-void restore_setting(int level) {
-  guarded([&] { AtEOXact_GUC(true, level); });
 }
 
 // session_replication_role for the import's writes. When Citus tables are
@@ -109,16 +76,15 @@ struct WriteRole {
 WriteRole set_write_role(const char* role, bool citus) {
   WriteRole w;
   w.citus = citus;
-  guarded([&] { w.previous = GetConfigOption("session_replication_role", false, false); });
+  w.previous = setting_value("session_replication_role");
   w.level = set_setting("session_replication_role", role);
   if (citus && w.previous != role) set_local_on_workers("session_replication_role", role);
   return w;
 }
 
 void restore_write_role(const WriteRole& w) {
-  std::string now;
-  guarded([&] { now = GetConfigOption("session_replication_role", false, false); });
-  restore_setting(w.level);
+  const std::string now = setting_value("session_replication_role");
+  restore_settings(w.level);
   if (w.citus && now != w.previous) set_local_on_workers("session_replication_role", w.previous);
 }
 
@@ -196,60 +162,15 @@ std::string column_list(const std::vector<std::string>& columns) {
   return out;
 }
 
-// Copies the section's rows into the relation (`into`): its staging table,
-// or the table itself. Returns the number of rows COPY wrote.
-uint64 copy_section(const LoadTable& t, BufFile* spill_file, Oid into) {
-  CopyFeed feed;
-  if (t.section->spilled) feed.spill.emplace(spill_file, *t.section->spilled);
-  feed.row_count = t.section->row_count;
-  feed.positions = t.positions;
-  feed.encodings = t.encodings;
-  feed.column_names = t.staged.columns;
-  feed.table = t.staged.display;
-  const std::string context = t.staged.display + " (" + t.section->where() + ")";
-  uint64 copied = 0;
-  current_feed = &feed;
-  try {
-    guarded([&] {
-      ErrorContextCallback callback;
-      callback.callback = ptb_copy_error_context;
-      callback.arg = const_cast<char*>(context.c_str());
-      callback.previous = error_context_stack;
-      error_context_stack = &callback;
-      CommandCounterIncrement();  // a staging table just made is visible
-      Relation rel = table_open(into, RowExclusiveLock);
-      List* columns = NIL;
-      for (const auto& c : t.staged.columns) columns = lappend(columns, makeString(pstrdup(c.c_str())));
-      // The document is in the server encoding: no conversion.
-      List* options =
-          list_make2(makeDefElem(pstrdup("format"), (Node*)makeString(pstrdup("text")), -1),
-                     makeDefElem(pstrdup("encoding"),
-                                 (Node*)makeString(pstrdup(GetDatabaseEncodingName())), -1));
-      // CopyFrom finds the relation in the range table BeginCopyFrom takes
-      // from the parse state, as DoCopy sets it up.
-      ParseState* pstate = make_parsestate(nullptr);
-      (void)addRangeTableEntryForRelation(pstate, rel, RowExclusiveLock, nullptr, false, false);
-      CopyFromState cstate =
-          BeginCopyFrom(pstate, rel, nullptr, nullptr, false, ptb_copy_feed_read, columns, options);
-      copied = CopyFrom(cstate);
-      EndCopyFrom(cstate);
-      free_parsestate(pstate);
-      table_close(rel, NoLock);
-      error_context_stack = callback.previous;
-      CommandCounterIncrement();
-    });
-  } catch (...) {
-    current_feed = nullptr;
-    throw;
-  }
-  current_feed = nullptr;
-  return copied;
+// What COPY loads of the table's section.
+SectionCopy copy_of(const LoadTable& t) {
+  return {t.section, t.staged.columns, t.positions, t.encodings, t.staged.display};
 }
 
 // Creates the staging table and copies the section's rows into it.
 // `unique`: index its key as unique, proving no key is there twice (a
 // restore to a moment does not: its replay writes the stage by key).
-void stage(LoadTable& t, BufFile* spill_file, bool unique) {
+void stage(LoadTable& t, const SpilledRows& rows, bool unique) {
   const std::string name = "ptb_stage_" + std::to_string(++stage_counter);
   t.staged.stage = "pg_temp." + quote_ident(name);
   // Only the loaded columns, with their types, typmods and collations
@@ -260,12 +181,12 @@ void stage(LoadTable& t, BufFile* spill_file, bool unique) {
       std::stoul(*run("SELECT $1::pg_catalog.regclass::pg_catalog.oid::pg_catalog.text", {t.staged.stage})
                       .rows.at(0)
                       .at(0)));
-  const uint64 copied = copy_section(t, spill_file, stage_oid);
+  const uint64_t copied = copy_section(copy_of(t), rows, stage_oid);
   if (t.staged.has_key()) {
     // The index sorts within work_mem, as the import's queries do: at
     // maintenance_work_mem, a budget set for maintenance, its sort would
     // hold up to that much for a large tenant (docs/performance.md).
-    const std::string sort_kb = std::to_string(std::max(1024, std::min(work_mem, maintenance_work_mem)));
+    const std::string sort_kb = std::to_string(sort_memory_kb());
     const int level = set_setting("maintenance_work_mem", sort_kb.c_str());
     t.keys_unique = false;
     if (unique) {
@@ -274,11 +195,11 @@ void stage(LoadTable& t, BufFile* spill_file, bool unique) {
         t.keys_unique = true;
       } catch (const ServerError& e) {
         // A key twice: check_staged_keys names it.
-        if (e.data()->sqlerrcode != ERRCODE_UNIQUE_VIOLATION) throw;
+        if (e.sqlstate() != std::string_view(core::sqlstate::kUniqueViolation)) throw;
       }
     }
     if (!t.keys_unique) run(core::stage_key_index_sql(t.staged, false));
-    restore_setting(level);
+    restore_settings(level);
   }
   // Statistics, so the checks and writes are planned for the real number of
   // rows: without them the planner guesses a small table and may hash a
@@ -290,14 +211,6 @@ void stage(LoadTable& t, BufFile* spill_file, bool unique) {
                                    std::to_string(t.section->row_count));
 }
 
-// The id of the (sub)transaction this import writes in, "" before it has
-// written anything.
-std::string writing_transaction() {
-  TransactionId xid = InvalidTransactionId;
-  guarded([&] { xid = GetCurrentTransactionIdIfAny(); });
-  return xid == InvalidTransactionId ? std::string() : std::to_string(xid);
-}
-
 // Copies a data section straight into its table, in a subtransaction of
 // its own, then counts the rows it wrote that `membership` (on alias ptb_l;
 // none: every row of the table is the tenant's) says are the tenant's.
@@ -305,13 +218,13 @@ std::string writing_transaction() {
 // key (a key another tenant's row has, or one the snapshot repeats) or a
 // written row is not the tenant's: the caller stages the section then, and
 // its checks give the exact reason.
-bool load_directly(LoadTable& t, BufFile* spill_file, const std::optional<std::string>& membership,
+bool load_directly(LoadTable& t, const SpilledRows& rows, const std::optional<std::string>& membership,
                    const std::vector<TextValue>& params) {
   struct NotAllTheTenants {};
   const Oid oid = static_cast<Oid>(std::stoul(t.oid));
   try {
     in_subtransaction(true, [&] {
-      const uint64 copied = copy_section(t, spill_file, oid);
+      const uint64_t copied = copy_section(copy_of(t), rows, oid);
       const std::string xid = writing_transaction();
       t.loaded_xid = xid.empty() ? "0" : xid;  // nothing written: an id no row has
       if (membership && copied > 0) {
@@ -328,7 +241,7 @@ bool load_directly(LoadTable& t, BufFile* spill_file, const std::optional<std::s
     });
     return true;
   } catch (const ServerError& e) {
-    if (e.data()->sqlerrcode != ERRCODE_UNIQUE_VIOLATION) throw;
+    if (e.sqlstate() != std::string_view(core::sqlstate::kUniqueViolation)) throw;
   } catch (const NotAllTheTenants&) {
   }
   t.loaded_xid.clear();
@@ -471,9 +384,7 @@ std::string referenced_rows(const ForeignKey& fk, const std::vector<LoadTable>& 
 // the owner of every table written (who may disable its triggers).
 core::TriggerDecision decide_triggers(bool requested, const std::vector<LoadTable>& tables, bool citus) {
   if (requested) return {true, "requested (fire_triggers)"};
-  bool super = false;
-  guarded([&] { super = superuser(); });
-  if (super) return {false, "skipped (session_replication_role = replica): the caller is a superuser"};
+  if (is_superuser()) return {false, "skipped (session_replication_role = replica): the caller is a superuser"};
   // The Citus workers take the setting only from a superuser.
   if (citus)
     return {true, "fired: the import writes Citus tables, and only a superuser can switch triggers off "
@@ -926,14 +837,10 @@ ImportOutcome run_import(const ImportRequest& request) {
       const auto& tenant_table = plan.tenant_table();
       facts.brings_back_tenant = !tenant_exists && tenant_table && tenant_table->table == t.catalog_index;
       const Oid oid = static_cast<Oid>(std::stoul(t.oid));
-      guarded([&] {
-        facts.plain_table = get_rel_relkind(oid) == RELKIND_RELATION;
-        // As COPY FROM itself asks (the staged path's INSERT is checked by
-        // the executor): INSERT on the table, and no row security.
-        facts.may_insert = pg_class_aclcheck(oid, GetUserId(), ACL_INSERT) == ACLCHECK_OK &&
-                           check_enable_rls(oid, InvalidOid, false) != RLS_ENABLED;
-      });
-      facts.plain_table = facts.plain_table && !t.staged.citus && !t.staged.partitioned;
+      facts.plain_table = is_plain_table(oid) && !t.staged.citus && !t.staged.partitioned;
+      // As COPY FROM itself asks (the staged path's INSERT is checked by the
+      // executor).
+      facts.may_insert = may_insert(oid);
       if (facts.has_key && facts.plain_table && facts.may_insert) {
         const auto index = catalog_index(owner_plan.catalog(), table.schema, table.name);
         facts.tenant_has_rows =
@@ -945,7 +852,7 @@ ImportOutcome run_import(const ImportRequest& request) {
       t.direct = core::loads_directly(facts);
     }
   }
-  restore_setting(probe_level);
+  restore_settings(probe_level);
 
   // --- 4. Stage.
   progress::set_phase(progress::Phase::Staging,
@@ -953,7 +860,7 @@ ImportOutcome run_import(const ImportRequest& request) {
                                     [](const LoadTable& t) { return !t.direct && (t.data || t.staged.has_key()); }));
   for (auto& t : tables)
     if (!t.direct && (t.data || t.staged.has_key())) {
-      stage(t, request.spilled->file(), request.replay == nullptr);
+      stage(t, *request.spilled, request.replay == nullptr);
       progress::table_done();
     }
   if (request.replay) {
@@ -1265,7 +1172,7 @@ ImportOutcome run_import(const ImportRequest& request) {
         membership = owner_plan.membership_sql(*catalog_index(owner_plan.catalog(), table.schema, table.name), "ptb_l");
       }
       const int64_t rows_before = progress::rows_done();
-      if (t->direct && load_directly(*t, request.spilled->file(), membership, params)) {
+      if (t->direct && load_directly(*t, *request.spilled, membership, params)) {
         progress::table_done();
         continue;
       }
@@ -1274,7 +1181,7 @@ ImportOutcome run_import(const ImportRequest& request) {
         // staged and checked as any other section, for the exact error.
         // (The rows the feed counted were rolled back: not counted twice.)
         t->direct = false;
-        stage(*t, request.spilled->file(), request.replay == nullptr);
+        stage(*t, *request.spilled, request.replay == nullptr);
         progress::set_rows_done(rows_before);
         check_staged_keys(t);
       }
@@ -1408,7 +1315,7 @@ ImportOutcome run_import(const ImportRequest& request) {
     }
   }
 
-  if (join_level >= 0) restore_setting(join_level);
+  if (join_level >= 0) restore_settings(join_level);
 
   // --- 8. Sequences (not rolled back: none in a dry run).
   if (!io.dry_run)
@@ -1432,7 +1339,7 @@ ImportOutcome run_import(const ImportRequest& request) {
   }
   outcome.options = json::parse(core::options_to_json(plan.options()));
   outcome.options.update(core::import_options_json(mode, io));
-  if (citus_mode_level >= 0) restore_setting(citus_mode_level);
+  if (citus_mode_level >= 0) restore_settings(citus_mode_level);
   restore_output_settings(output_level);
   Spi::finish();
   outcome.report.duration_ms =

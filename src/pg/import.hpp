@@ -15,7 +15,7 @@
 #include "core/import_plan.hpp"
 #include "core/options.hpp"
 #include "core/snapshot_reader.hpp"
-#include "pg/server.hpp"
+#include "pg/snapshot_sections.hpp"
 
 namespace ptb::pg {
 

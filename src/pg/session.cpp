@@ -1,11 +1,16 @@
 #include "pg/session.hpp"
 
+#include <algorithm>
+
 #include "pg/guarded.hpp"
 
 extern "C" {
+#include "access/xact.h"
 #include "access/xlog.h"
+#include "catalog/pg_class.h"
 #include "commands/dbcommands.h"
 #include "storage/procarray.h"
+#include "utils/acl.h"
 #include "utils/rls.h"
 }
 
@@ -43,6 +48,32 @@ bool row_security_filters(Oid relation) {
   int rls = RLS_NONE;
   guarded([&] { rls = check_enable_rls(relation, InvalidOid, true); });
   return rls == RLS_ENABLED;
+}
+
+bool is_superuser() {
+  bool super = false;
+  guarded([&] { super = superuser(); });
+  return super;
+}
+
+std::string writing_transaction() {
+  TransactionId xid = InvalidTransactionId;
+  guarded([&] { xid = GetCurrentTransactionIdIfAny(); });
+  return xid == InvalidTransactionId ? std::string() : std::to_string(xid);
+}
+
+int sort_memory_kb() { return std::max(1024, std::min(work_mem, maintenance_work_mem)); }
+
+bool is_plain_table(Oid relation) {
+  bool plain = false;
+  guarded([&] { plain = get_rel_relkind(relation) == RELKIND_RELATION; });
+  return plain;
+}
+
+bool may_insert(Oid relation) {
+  bool granted = false;
+  guarded([&] { granted = pg_class_aclcheck(relation, GetUserId(), ACL_INSERT) == ACLCHECK_OK; });
+  return granted && !row_security_filters(relation);
 }
 
 }  // namespace ptb::pg

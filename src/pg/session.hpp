@@ -22,5 +22,17 @@ std::optional<std::string> database_name(Oid oid);
 // `relation`, whatever its row_security setting says (false for a role
 // that bypasses it: the owner, BYPASSRLS).
 bool row_security_filters(Oid relation);
+bool is_superuser();  // the current role
+// The id of the (sub)transaction the current call writes in, as text; ""
+// before it has written anything.
+std::string writing_transaction();
+// The memory a sort of the extension's own may take, in kB: work_mem, or
+// maintenance_work_mem when that is lower (at least 1 MB).
+int sort_memory_kb();
+// Whether `relation` is a plain table (not partitioned, a view, ...).
+bool is_plain_table(Oid relation);
+// Whether the current role may INSERT into `relation` (row security does
+// not filter it): what COPY FROM into it asks.
+bool may_insert(Oid relation);
 
 }  // namespace ptb::pg

@@ -9,7 +9,13 @@
 #include <string>
 #include <vector>
 
+namespace ptb::core {
+struct SnapshotSummary;
+}
+
 namespace ptb::pg {
+
+class SpilledRows;  // pg/spilled_rows.hpp
 
 // A place in the spill file: a BufFile segment and an offset in it.
 struct SpillPosition {
@@ -32,5 +38,10 @@ struct Section {
     return "snapshot " + part + "[" + std::to_string(position) + "]";
   }
 };
+
+// The sections of `part` (data, master_data or filtered_rows) of the
+// document whose rows `spill` holds, in the document's order.
+std::vector<Section> spilled_sections(const core::SnapshotSummary& summary, const SpilledRows& spill,
+                                      const std::string& part);
 
 }  // namespace ptb::pg

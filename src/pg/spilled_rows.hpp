@@ -171,9 +171,4 @@ class SpillReader {
   std::vector<core::RowCell> cells_;
 };
 
-// The sections of `part` (data, master_data or filtered_rows) of the
-// document whose rows `spill` holds, in the document's order.
-std::vector<Section> spilled_sections(const core::SnapshotSummary& summary, const SpilledRows& spill,
-                                      const std::string& part);
-
 }  // namespace ptb::pg

@@ -1,0 +1,20 @@
+// Settings the extension changes for its own statements, each at a nesting
+// level of its own and put back to the caller's value afterwards, as a
+// function's SET clause would (the caller's SET LOCAL survives).
+#pragma once
+
+#include <string>
+
+namespace ptb::pg {
+
+// Sets `name` for the statements that follow; returns the level to hand to
+// restore_settings. Set with superuser context: session_replication_role
+// is one, and the import decides itself who may have it switched
+// (docs/import.md, "Triggers").
+int set_setting(const char* name, const char* value);
+// Puts back every setting made at `level` and the levels nested in it.
+void restore_settings(int level);
+// A setting's current value as SHOW prints it.
+std::string setting_value(const char* name);
+
+}  // namespace ptb::pg
