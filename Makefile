@@ -67,10 +67,12 @@ $(PG_SERVER_OBJS): src/pg/%.o: src/pg/%.cpp $(wildcard src/pg/*.hpp src/core/*.h
 # No $(CPPFLAGS): it holds the server's include directories.
 $(PG_LOGIC_OBJS): src/pg/%.o: src/pg/%.cpp $(wildcard src/pg/*.hpp src/core/*.hpp)
 	@scripts/check-entry-points.sh src/pg
-	@$(CXX) $(CXXFLAGS) $(PTB_DEBUG) $(PTB_CXXFLAGS) -c -o $@ $< || { \
+	@$(CXX) $(CXXFLAGS) $(PTB_DEBUG) $(PTB_CXXFLAGS) -c -o $@ $< 2>$@.err; status=$$?; cat $@.err >&2; \
+	if [ $$status != 0 ] && grep -q "fatal error: .*No such file or directory" $@.err; then \
 	  echo "src/pg/$*.cpp is a logic file and may not see a server header (above:" \
 	    "the include chain). Call the server through a server file's function, or" \
-	    "list the file in the Makefile's PG_SERVER_SRCS (docs/architecture.md)." >&2; exit 1; }
+	    "list the file in the Makefile's PG_SERVER_SRCS (docs/architecture.md)." >&2; fi; \
+	rm -f $@.err; exit $$status
 
 # Supported: PostgreSQL 15 to 18 (src/pg/server.hpp holds what differs).
 ifeq ($(shell test $(VERSION_NUM) -lt 150000 -o $(VERSION_NUM) -ge 190000 && echo no),no)
