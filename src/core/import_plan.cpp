@@ -622,6 +622,19 @@ std::string dangling_reference_sql(const ForeignKeyCheck& fk, const std::string&
                       " ptb_r WHERE " + join(on, " AND ") + ")");
 }
 
+ImportSteps import_steps(ImportMode mode, bool fire_triggers, bool dry_run) {
+  ImportSteps steps;
+  steps.updates = mode != ImportMode::InsertOnly;
+  steps.deletes = mode == ImportMode::Replace;
+  steps.inserts_only_counted_new_keys =
+      mode == ImportMode::InsertOnly || (mode == ImportMode::Merge && !fire_triggers);
+  steps.checks_then_drops_skipped = mode == ImportMode::InsertOnly;
+  steps.checks_foreign_keys = !fire_triggers;
+  steps.checks_only_written_rows = mode == ImportMode::Merge && !fire_triggers;
+  steps.advances_sequences = !dry_run;
+  return steps;
+}
+
 bool loads_directly(const DirectLoadFacts& f) {
   return f.has_key && f.plain_table && !f.tenant_has_rows && !f.restoring_to_moment && !f.migrates &&
          !f.brings_back_tenant && f.may_insert;

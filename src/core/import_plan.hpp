@@ -341,6 +341,33 @@ std::string count_loaded_rows_sql(const StagedTable& t, const std::string& membe
 // load look only at rows now in the table.
 std::string drop_skipped_sql(const StagedTable& t);
 
+// --- Steps per mode --------------------------------------------------------
+
+// What an import does in its mode (docs/import.md, "Modes"), decided once
+// and followed by the steps (src/pg/import_changes.cpp, import_verify.cpp).
+struct ImportSteps {
+  bool updates = false;  // UPDATE the tenant's rows that differ (merge, replace)
+  bool deletes = false;  // DELETE the tenant's rows the snapshot lacks (replace)
+  // A table's INSERT is skipped when the checks before the changes counted
+  // no new key: nothing since can have added one (insert_only changed
+  // nothing; a merge without triggers never changes a key, and no trigger
+  // or rule ran).
+  bool inserts_only_counted_new_keys = false;
+  // insert_only: the rows it skipped are checked to be the tenant's as in
+  // the other modes, then leave the stages before the checks after.
+  bool checks_then_drops_skipped = false;
+  // No trigger ran, so the server checked no foreign key as rows were
+  // written: the checks after the changes do.
+  bool checks_foreign_keys = false;
+  // A merge without triggers changed no key, no referenced column and
+  // deleted nothing: the checks after read only the rows it wrote (where
+  // the rows a row depends on were not changed under it).
+  bool checks_only_written_rows = false;
+  bool advances_sequences = false;  // not in a dry run: nextval is not rolled back
+};
+
+ImportSteps import_steps(ImportMode mode, bool fire_triggers, bool dry_run);
+
 // --- Report ----------------------------------------------------------------
 
 struct TableOutcome {

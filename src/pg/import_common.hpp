@@ -1,4 +1,4 @@
-// What import.cpp and the files split from it share: SQL through SPI,
+// What the import's files share: SQL through SPI,
 // read-write; how a table and a tenant are named in messages; the error
 // for a document of an unexpected shape.
 #pragma once

@@ -582,6 +582,56 @@ TEST(CopyField, RefusesAValueOfAKindItsEncodingNeverWrites) {
   EXPECT_TRUE(fits(CellKind::Null, "", ValueEncoding::Integer));
 }
 
+TEST(ImportSteps, EachModeRunsItsOwnSteps) {
+  const ImportSteps merge = import_steps(ImportMode::Merge, false, false);
+  EXPECT_TRUE(merge.updates);
+  EXPECT_FALSE(merge.deletes);  // a merge never removes a row
+  EXPECT_TRUE(merge.inserts_only_counted_new_keys);
+  EXPECT_FALSE(merge.checks_then_drops_skipped);
+  EXPECT_TRUE(merge.checks_foreign_keys);
+  EXPECT_TRUE(merge.checks_only_written_rows);
+  EXPECT_TRUE(merge.advances_sequences);
+
+  const ImportSteps replace = import_steps(ImportMode::Replace, false, false);
+  EXPECT_TRUE(replace.updates);
+  EXPECT_TRUE(replace.deletes);
+  // Its deletes may free a key the count before the changes saw taken, and
+  // they may remove a row another row depends on: every staged row is
+  // inserted if missing and checked.
+  EXPECT_FALSE(replace.inserts_only_counted_new_keys);
+  EXPECT_FALSE(replace.checks_only_written_rows);
+  EXPECT_TRUE(replace.checks_foreign_keys);
+
+  const ImportSteps insert_only = import_steps(ImportMode::InsertOnly, false, false);
+  EXPECT_FALSE(insert_only.updates);
+  EXPECT_FALSE(insert_only.deletes);
+  EXPECT_TRUE(insert_only.inserts_only_counted_new_keys);
+  EXPECT_TRUE(insert_only.checks_then_drops_skipped);
+  EXPECT_FALSE(insert_only.checks_only_written_rows);
+}
+
+TEST(ImportSteps, TriggersMakeEveryRowChecked) {
+  for (ImportMode mode : {ImportMode::Merge, ImportMode::Replace, ImportMode::InsertOnly}) {
+    const ImportSteps fired = import_steps(mode, true, false);
+    // The server checked the foreign keys as the rows were written.
+    EXPECT_FALSE(fired.checks_foreign_keys) << to_string(mode);
+    // A trigger may have changed any row: no check or insert is narrowed.
+    EXPECT_FALSE(fired.checks_only_written_rows) << to_string(mode);
+  }
+  EXPECT_FALSE(import_steps(ImportMode::Merge, true, false).inserts_only_counted_new_keys);
+  // insert_only changes nothing before its inserts, triggers or not.
+  EXPECT_TRUE(import_steps(ImportMode::InsertOnly, true, false).inserts_only_counted_new_keys);
+}
+
+TEST(ImportSteps, ADryRunLeavesSequencesAlone) {
+  for (ImportMode mode : {ImportMode::Merge, ImportMode::Replace, ImportMode::InsertOnly}) {
+    EXPECT_FALSE(import_steps(mode, false, true).advances_sequences) << to_string(mode);
+    EXPECT_TRUE(import_steps(mode, false, false).advances_sequences) << to_string(mode);
+    // Otherwise a dry run does what the import would (then rolls it back).
+    EXPECT_EQ(import_steps(mode, false, true).deletes, import_steps(mode, false, false).deletes);
+  }
+}
+
 TEST(DirectLoad, OnlyAnEmptyPlainKeyedTableTheCallerMayWriteLoadsStraightIn) {
   DirectLoadFacts facts;
   facts.has_key = true;

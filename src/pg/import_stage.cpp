@@ -1,0 +1,161 @@
+// Step 4 of an import (import_job.hpp): each section copied into a
+// temporary stage through COPY, indexed on its key and analyzed, or, for a
+// table holding none of the tenant's rows, straight into the table
+// (core::loads_directly; docs/import.md, "Tables the tenant has no rows
+// in"). A restore to a moment then replays into the stages
+// (import_replay.cpp).
+#include <algorithm>
+
+#include "core/error.hpp"
+#include "pg/boundary.hpp"
+#include "pg/copy_section.hpp"
+#include "pg/import_job.hpp"
+#include "pg/progress.hpp"
+#include "pg/session.hpp"
+#include "pg/setting_levels.hpp"
+#include "pg/subtransaction.hpp"
+
+namespace ptb::pg {
+
+using core::quote_ident;
+
+namespace {
+
+// What COPY loads of the table's section.
+SectionCopy copy_of(const LoadTable& t) {
+  return {t.section, t.staged.columns, t.positions, t.encodings, t.staged.display};
+}
+
+// Staging tables are named ptb_stage_1, _2, ... afresh for each import
+// (`stages_made` counts them): they are dropped at its end (or rolled back
+// with it), and names that never repeat would fill the backend's catalog
+// caches with entries for names looked up once.
+// Creates the staging table and copies the section's rows into it.
+// `unique`: index its key as unique, proving no key is there twice (a
+// restore to a moment does not: its replay writes the stage by key).
+void stage(LoadTable& t, const SpilledRows& rows, bool unique, uint64_t& stages_made) {
+  const std::string name = "ptb_stage_" + std::to_string(++stages_made);
+  t.staged.stage = "pg_temp." + quote_ident(name);
+  // Only the loaded columns, with their types, typmods and collations
+  // (domains keep their checks); no defaults, constraints or triggers.
+  run("CREATE TEMP TABLE " + t.staged.stage + " ON COMMIT DROP AS SELECT " +
+      column_list(t.staged.columns) + " FROM " + t.staged.target + " WITH NO DATA");
+  const Oid stage_oid = static_cast<Oid>(
+      std::stoul(*run("SELECT $1::pg_catalog.regclass::pg_catalog.oid::pg_catalog.text", {t.staged.stage})
+                      .rows.at(0)
+                      .at(0)));
+  const uint64_t copied = copy_section(copy_of(t), rows, stage_oid);
+  if (t.staged.has_key()) {
+    // The index sorts within work_mem, as the import's queries do: at
+    // maintenance_work_mem, a budget set for maintenance, its sort would
+    // hold up to that much for a large tenant (docs/performance.md).
+    const std::string sort_kb = std::to_string(sort_memory_kb());
+    const int level = set_setting("maintenance_work_mem", sort_kb.c_str());
+    t.keys_unique = false;
+    if (unique) {
+      try {
+        in_subtransaction(true, [&] { return run(core::stage_key_index_sql(t.staged, true)); });
+        t.keys_unique = true;
+      } catch (const ServerError& e) {
+        // A key twice: check_staged_keys names it.
+        if (e.sqlstate() != std::string_view(core::sqlstate::kUniqueViolation)) throw;
+      }
+    }
+    if (!t.keys_unique) run(core::stage_key_index_sql(t.staged, false));
+    restore_settings(level);
+  }
+  // Statistics, so the checks and writes are planned for the real number of
+  // rows: without them the planner guesses a small table and may hash a
+  // subplan over it that then grows with the tenant, past work_mem.
+  run("ANALYZE " + t.staged.stage);
+  if (copied != t.section->row_count)
+    throw core::Error(core::sqlstate::kInternalError, "pg_tenant_backup: staged " + std::to_string(copied) + " rows of " +
+                                   t.staged.display + ", the snapshot has " +
+                                   std::to_string(t.section->row_count));
+}
+
+}  // namespace
+
+// Copies a data section straight into its table, in a subtransaction of
+// its own, then counts the rows it wrote that `membership` (on alias ptb_l;
+// none: every row of the table is the tenant's) says are the tenant's.
+// False, with nothing written, when the table refuses a row for a unique
+// key (a key another tenant's row has, or one the snapshot repeats) or a
+// written row is not the tenant's: the caller stages the section then, and
+// its checks give the exact reason.
+bool load_directly(ImportJob& job, LoadTable& t) {
+  const SpilledRows& rows = *job.request.spilled;
+  std::optional<std::string> membership;
+  if (job.by_column) membership = job.owned_sql(t, "ptb_l");
+  const std::vector<TextValue>& params = job.params;
+  struct NotAllTheTenants {};
+  const Oid oid = static_cast<Oid>(std::stoul(t.oid));
+  try {
+    in_subtransaction(true, [&] {
+      const uint64_t copied = copy_section(copy_of(t), rows, oid);
+      const std::string xid = writing_transaction();
+      t.loaded_xid = xid.empty() ? "0" : xid;  // nothing written: an id no row has
+      if (membership && copied > 0) {
+        std::vector<TextValue> with_xid = params;
+        with_xid.emplace_back(t.loaded_xid);
+        const int64_t owned =
+            first_int(run(core::count_loaded_rows_sql(t.staged, *membership, static_cast<int>(with_xid.size())),
+                          with_xid));
+        if (owned != static_cast<int64_t>(copied)) throw NotAllTheTenants{};
+      }
+      t.outcome.inserted = static_cast<int64_t>(copied);
+      t.outcome.loaded_directly = true;
+      return true;
+    });
+    return true;
+  } catch (const ServerError& e) {
+    if (e.sqlstate() != std::string_view(core::sqlstate::kUniqueViolation)) throw;
+  } catch (const NotAllTheTenants&) {
+  }
+  t.loaded_xid.clear();
+  t.outcome.inserted = 0;
+  return false;
+}
+
+void stage(ImportJob& job, LoadTable& t) {
+  stage(t, *job.request.spilled, job.request.replay == nullptr, job.stages_made);
+}
+
+void choose_direct_loads(ImportJob& job) {
+  const auto& tenant_table = job.plan.tenant_table();
+  for (auto& t : job.tables) {
+    if (!t.data) continue;
+    core::DirectLoadFacts facts;
+    facts.has_key = t.staged.has_key();
+    facts.restoring_to_moment = job.request.replay != nullptr;
+    facts.migrates = !t.staged.inserted_values.empty() || !t.needs_value.empty() || !t.now_not_null.empty();
+    facts.brings_back_tenant = !job.tenant_exists && tenant_table && tenant_table->table == t.catalog_index;
+    const Oid oid = static_cast<Oid>(std::stoul(t.oid));
+    facts.plain_table = is_plain_table(oid) && !t.staged.citus && !t.staged.partitioned;
+    // As COPY FROM itself asks (the staged path's INSERT is checked by the
+    // executor).
+    facts.may_insert = may_insert(oid);
+    if (facts.has_key && facts.plain_table && facts.may_insert)
+      facts.tenant_has_rows =
+          !run("SELECT 1 FROM " + t.staged.only_target() + " t0 WHERE " + job.owned_sql(t, "t0") + " LIMIT 1",
+               job.params)
+               .rows.empty();
+    t.direct = core::loads_directly(facts);
+  }
+}
+
+void stage_sections(ImportJob& job) {
+  auto staged = [](const LoadTable& t) { return !t.direct && (t.data || t.staged.has_key()); };
+  progress::set_phase(progress::Phase::Staging, std::count_if(job.tables.begin(), job.tables.end(), staged));
+  for (auto& t : job.tables)
+    if (staged(t)) {
+      stage(job, t);
+      progress::table_done();
+    }
+  if (job.request.replay) {
+    progress::set_phase(progress::Phase::Replaying, std::nullopt, true);
+    replay_into_stages(job);
+  }
+}
+
+}  // namespace ptb::pg
