@@ -50,11 +50,11 @@ src/core/%.o: src/core/%.cpp $(wildcard src/core/*.hpp)
 # logic files"). A new file is a logic file unless it is added here.
 PG_SERVER_SRCS = $(addprefix src/pg/,$(addsuffix .cpp, \
 	autonomous backup_create_prune_delete_keep \
-	backup_verify_read_download_upload boundary capture capture_plugin citus \
-	column_types copy_feed copy_section cron_run entry_point export file_io \
-	import_calls import_functions interrupts module owner_rights progress \
+	backup_verify_read_download_upload boundary capture capture_plugin \
+	column_types copy_feed copy_section cron_run entry_point export file_io json_row_stream \
+	import_functions interrupts module owner_rights progress \
 	progress_function restore_functions schedule_functions scheduler server_log \
-	server_names session setting_levels settings snapshot_export spi spilled_rows srf stats \
+	server_names session setting_levels settings spi spilled_rows srf stats \
 	strong_random subtransaction))
 PG_SERVER_OBJS = $(PG_SERVER_SRCS:.cpp=.o)
 PG_LOGIC_OBJS = $(filter-out $(PG_SERVER_OBJS),$(PG_SRCS:.cpp=.o))

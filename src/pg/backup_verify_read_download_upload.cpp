@@ -210,9 +210,9 @@ int64_t upload_backup(std::string_view data, const std::optional<std::string>& n
 PTB_SQL_FUNCTION(backup_verify) {
   const int64_t id = args.int8_required(0, "the backup id");
   pg::Spi::connect();
-  std::string report = verify_backup(id).dump();
+  const nlohmann::json report = verify_backup(id);
   pg::Spi::finish();
-  return pg::guarded_value([&] { return DirectFunctionCall1(jsonb_in, CStringGetDatum(report.c_str())); });
+  return pg::jsonb_result(report);
 }
 
 PTB_SQL_FUNCTION(backup_read) {
@@ -221,7 +221,7 @@ PTB_SQL_FUNCTION(backup_read) {
   StoredBackup b = find_stored_backup(id);
   pg::Spi::finish();
   std::string document = read_document(b);
-  return pg::guarded_value([&] { return DirectFunctionCall1(jsonb_in, CStringGetDatum(document.c_str())); });
+  return pg::jsonb_result(document);
 }
 
 PTB_SQL_FUNCTION(backup_download) {

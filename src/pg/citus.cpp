@@ -6,13 +6,9 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
-#include "pg/guarded.hpp"
+#include "pg/session.hpp"
+#include "pg/setting_levels.hpp"
 #include "pg/spi.hpp"
-
-extern "C" {
-#include "access/xact.h"
-#include "commands/extension.h"
-}
 
 namespace ptb::pg {
 
@@ -35,11 +31,7 @@ SELECT pg_catalog.quote_ident(n.nspname) OPERATOR(pg_catalog.||) '.'
 
 }  // namespace
 
-bool citus_installed() {
-  Oid citus = InvalidOid;
-  guarded([&] { citus = get_extension_oid("citus", true); });
-  return citus != InvalidOid;
-}
+bool citus_installed() { return extension_installed("citus"); }
 
 std::string not_a_shard_condition(const std::string& relation) {
   if (!citus_installed()) return "true";
@@ -64,19 +56,18 @@ void require_one_snapshot(const core::TenancyPlan& plan) {
   // Citus opens a transaction on a worker for a read only inside a
   // transaction block, and only with citus.select_opens_transaction_block
   // on; that transaction has the coordinator's isolation level.
-  const char* opens = nullptr;
-  guarded([&] { opens = GetConfigOption("citus.select_opens_transaction_block", true, false); });
-  const bool select_opens_block = opens == nullptr || strcmp(opens, "on") == 0;
-  if (IsolationUsesXactSnapshot() && IsTransactionBlock() && select_opens_block) return;
+  const std::optional<std::string> opens = defined_setting_value("citus.select_opens_transaction_block");
+  const bool select_opens_block = !opens || *opens == "on";
+  if (transaction_keeps_one_snapshot() && in_transaction_block() && select_opens_block) return;
   const std::vector<std::string> tables = remote_tables(plan);
   if (tables.empty()) return;
   std::string list;
   for (size_t i = 0; i < tables.size() && i < 5; ++i) list += (i ? ", " : "") + tables[i];
   if (tables.size() > 5) list += " and " + std::to_string(tables.size() - 5) + " more";
   std::string why;
-  if (!IsolationUsesXactSnapshot())
+  if (!transaction_keeps_one_snapshot())
     why = "at READ COMMITTED each statement on them takes a new snapshot on the nodes that hold them";
-  else if (!IsTransactionBlock())
+  else if (!in_transaction_block())
     why = "outside a transaction block (BEGIN ... COMMIT) Citus reads them without a transaction "
           "on the nodes, each statement in a new snapshot, whatever the isolation level";
   else
@@ -178,14 +169,9 @@ void set_local_on_workers(const char* name, const std::string& value) {
       throw core::Error(core::sqlstate::kInternalError, "set_local_on_workers: not a plain value");
   // Citus propagates SET LOCAL statements (not settings changed by C) when
   // citus.propagate_set_commands is 'local', for this statement only.
-  int level = 0;
-  guarded([&] {
-    level = NewGUCNestLevel();
-    (void)set_config_option("citus.propagate_set_commands", "local", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
-                            true, 0, false);
-  });
+  const int level = set_setting("citus.propagate_set_commands", "local");
   Spi::execute_returning(std::string("SET LOCAL ") + name + " TO " + value);
-  guarded([&] { AtEOXact_GUC(true, level); });
+  restore_settings(level);
 }
 
 }  // namespace ptb::pg

@@ -81,7 +81,19 @@ Jsonb* Args::jsonb(int argno) const {
   return value;
 }
 
+std::optional<std::string> Args::jsonb_text(int argno) const {
+  Jsonb* value = jsonb(argno);
+  if (value == nullptr) return std::nullopt;
+  return ptb::pg::jsonb_text(value);
+}
+
 nlohmann::json Args::opts(int argno) const { return opts_document(jsonb(argno)); }
+
+Datum jsonb_result(const nlohmann::json& value) { return jsonb_result(value.dump()); }
+
+Datum jsonb_result(const std::string& json_text) {
+  return guarded_value([&] { return DirectFunctionCall1(jsonb_in, CStringGetDatum(json_text.c_str())); });
+}
 
 std::string jsonb_text(Jsonb* value) {
   char* text = nullptr;

@@ -49,6 +49,7 @@ class Args {
   std::optional<int64_t> timestamptz(int argno) const;
   int64_t timestamptz_required(int argno, std::string_view what) const;
   Jsonb* jsonb(int argno) const;  // nullptr for NULL
+  std::optional<std::string> jsonb_text(int argno) const;  // its JSON text; nullopt for NULL
   // An opts argument parsed (core::parse_opts); an empty object for NULL.
   nlohmann::json opts(int argno) const;
   std::optional<std::string_view> bytes(int argno) const;  // valid until the call returns
@@ -67,6 +68,10 @@ class Args {
 // Args::opts does.
 std::string jsonb_text(Jsonb* value);
 nlohmann::json opts_document(Jsonb* opts);
+
+// `value` (or JSON text) as the jsonb a SQL function returns.
+Datum jsonb_result(const nlohmann::json& value);
+Datum jsonb_result(const std::string& json_text);
 
 }  // namespace ptb::pg
 

@@ -73,8 +73,7 @@ Datum export_snapshot(const std::optional<std::string>& tenant, Jsonb* opts) {
 
   Datum result = 0;
   try {
-    result = pg::guarded_value(
-        [&] { return DirectFunctionCall1(jsonb_in, CStringGetDatum(sink.data().c_str())); });
+    result = pg::jsonb_result(sink.data());
   } catch (const pg::ServerError& e) {
     if (std::string(e.sqlstate()) == core::sqlstate::kProgramLimitExceeded) BoundedStringSink::too_large();
     throw;

@@ -3,7 +3,6 @@
 
 #include "core/error.hpp"
 #include "core/options.hpp"
-#include "pg/guarded.hpp"
 #include "pg/encryption.hpp"
 #include "pg/import_common.hpp"
 #include "pg/settings.hpp"
@@ -31,21 +30,9 @@ LogEntry call_log_entry(const char* operation, std::optional<int64_t> source_id)
   return entry;
 }
 
-std::string caller_transaction() {
-  std::string id;
-  guarded([&] { id = std::to_string(U64FromFullTransactionId(GetCurrentFullTransactionId())); });
-  return id;
-}
-
-Datum jsonb_result(const json& value) {
-  const std::string text = value.dump();
-  return guarded_value([&] { return DirectFunctionCall1(jsonb_in, CStringGetDatum(text.c_str())); });
-}
-
-core::ImportCallOptions call_options(const Args& args, int argno) {
-  Jsonb* opts = args.jsonb(argno);
-  if (opts == nullptr) return {};
-  return core::read_import_call_options(jsonb_text(opts), settings_snapshot_options());
+core::ImportCallOptions call_options(const std::optional<std::string>& opts) {
+  if (!opts) return {};
+  return core::read_import_call_options(*opts, settings_snapshot_options());
 }
 
 json log_completed(int64_t log_id, const std::optional<std::string>& tenant,
@@ -67,7 +54,7 @@ json log_completed(int64_t log_id, const std::optional<std::string>& tenant,
   return core::report_json(outcome.report);
 }
 
-core::SnapshotSummary read_verified_snapshot(const StoredBackup& b, SpilledRows& spill, const char* instead) {
+core::SnapshotSummary read_verified_snapshot(const StoredBackup& b, core::RowVisitor& rows, const char* instead) {
   const std::string id = std::to_string(b.id);
   auto refuse = [&](const std::string& why, const std::string& detail) {
     throw core::Error(core::sqlstate::kObjectNotInPrerequisiteState, "backup " + id + " does not pass verification: " + why, detail,
@@ -75,15 +62,14 @@ core::SnapshotSummary read_verified_snapshot(const StoredBackup& b, SpilledRows&
   };
   core::SnapshotSummary summary;
   try {
-    summary = read_stored_snapshot(b, spill);
+    summary = read_stored_snapshot(b, rows);
   } catch (const KeyUnavailable&) {
     throw;  // not the file's fault: the key to name is in the message
   } catch (const core::Error& e) {
     refuse(e.what(), e.detail());
   } catch (const ServerError& e) {
-    refuse(e.what(), e.data()->detail ? e.data()->detail : "");
+    refuse(e.what(), e.detail());
   }
-  spill.finish();
   for (const auto& t : summary.tables) {
     if (t.section != "data") continue;
     const std::string key = table_display(t.schema, t.name);

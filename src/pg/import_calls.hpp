@@ -12,12 +12,11 @@
 #include "core/import_plan.hpp"
 #include "core/snapshot_reader.hpp"
 #include "pg/backup_log.hpp"
-#include "pg/entry_point.hpp"
 #include "pg/import.hpp"
 #include "pg/progress.hpp"
+#include "pg/session.hpp"
 #include "pg/snapshot_export.hpp"
 #include "pg/spi.hpp"
-#include "pg/spilled_rows.hpp"
 #include "pg/stored_snapshot_reader.hpp"
 #include "pg/subtransaction.hpp"
 
@@ -31,10 +30,6 @@ int64_t write_log(const LogEntry& entry, bool autonomous);
 // The row an import or restore call starts with: its operation, started
 // now (as backup_logs records the time), of stored snapshot `source_id`.
 LogEntry call_log_entry(const char* operation, std::optional<int64_t> source_id = std::nullopt);
-
-// The caller's transaction (at its savepoint level, if any): the id that
-// tells, once it has ended, whether the import it ran committed.
-std::string caller_transaction();
 
 // Runs an import or restore. First its 'running' row is written
 // autonomously (committed at once: a kill -9 or a crash leaves it, and the
@@ -73,12 +68,10 @@ auto logged(LogEntry base, std::optional<std::string>* tenant, bool keep, int64_
   }
 }
 
-// `value` as the jsonb a SQL function returns.
-Datum jsonb_result(const nlohmann::json& value);
-
-// Reads opts once (core::read_import_call_options); its errors come before
-// anything runs (and leave no row).
-core::ImportCallOptions call_options(const Args& args, int argno);
+// Reads opts (its JSON text; nullopt: none) once
+// (core::read_import_call_options); its errors come before anything runs
+// (and leave no row).
+core::ImportCallOptions call_options(const std::optional<std::string>& opts);
 
 // Finishes the row of an import or restore as completed in the caller's
 // transaction, and returns its report. A rollback of the caller undoes
@@ -87,9 +80,10 @@ core::ImportCallOptions call_options(const Args& args, int argno);
 nlohmann::json log_completed(int64_t log_id, const std::optional<std::string>& tenant,
                              const ImportOutcome& outcome, const std::string& notes_suffix = {});
 
-// Reads stored snapshot `b` as a stream into `spill`. It must pass
-// verification (checksum, decompression, format, counts) and agree with its
-// backup_logs row (tenant, row counts): else 55000, before any change.
-core::SnapshotSummary read_verified_snapshot(const StoredBackup& b, SpilledRows& spill, const char* instead);
+// Reads stored snapshot `b` as a stream, its rows into `rows` (the caller
+// finishes the spill). It must pass verification (checksum,
+// decompression, format, counts) and agree with its backup_logs row
+// (tenant, row counts): else 55000, before any change.
+core::SnapshotSummary read_verified_snapshot(const StoredBackup& b, core::RowVisitor& rows, const char* instead);
 
 }  // namespace ptb::pg

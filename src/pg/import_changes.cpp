@@ -89,12 +89,8 @@ void write_changes(ImportJob& job) {
       (t->unrecorded ? t->outcome.kept_unrecorded : t->outcome.kept_soft_deleted) = kept;
     }
     for (const auto& fk : job.data_foreign_keys) {
-      LoadTable* to = nullptr;
-      LoadTable* from = nullptr;
-      for (auto* t : data_tables) {
-        if (t->oid == fk.to_oid) to = t;
-        if (t->oid == fk.from_oid) from = t;
-      }
+      LoadTable* to = job.data_table(fk.to_oid);
+      LoadTable* from = job.data_table(fk.from_oid);
       if (to == nullptr || to->doomed == 0) continue;
       const std::string to_doomed = doomed_of(*to, "ptb_d");
       const std::string from_doomed = from ? doomed_of(*from, "ptb_x") : "false";

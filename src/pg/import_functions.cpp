@@ -7,6 +7,7 @@
 #include "pg/entry_point.hpp"
 #include "pg/import.hpp"
 #include "pg/import_calls.hpp"
+#include "pg/spilled_rows.hpp"
 #include "pg/settings.hpp"
 #include "pg/snapshot_export.hpp"
 #include "pg/srf.hpp"
@@ -38,7 +39,7 @@ json import_call(const Args& args) {
   if (doc == nullptr)
     throw core::Error(core::sqlstate::kNullValueNotAllowed, "the snapshot document must not be NULL");
   const core::ImportMode mode = core::import_mode_from_string(args.string(1).value_or("NULL"));
-  const core::ImportCallOptions options = call_options(args, 2);
+  const core::ImportCallOptions options = call_options(args.jsonb_text(2));
 
   const LogEntry base = call_log_entry("import");
   std::optional<std::string> tenant;
@@ -65,7 +66,7 @@ json import_call(const Args& args) {
 json import_stored_call(const Args& args) {
   const int64_t id = args.int8_required(0, "the backup id");
   const core::ImportMode mode = core::import_mode_from_string(args.string(1).value_or("NULL"));
-  const core::ImportCallOptions options = call_options(args, 2);
+  const core::ImportCallOptions options = call_options(args.jsonb_text(2));
 
   const LogEntry base = call_log_entry("import", id);
   std::optional<std::string> tenant;
@@ -80,6 +81,7 @@ json import_stored_call(const Args& args) {
     core::check_expected_tenant(options.import.expected_tenant, b.tenant, "backup " + std::to_string(id));
     SpilledRows spill;
     const core::SnapshotSummary summary = read_verified_snapshot(b, spill, "import another snapshot");
+    spill.finish();
     return import_spilled(summary, spill, mode, options, &tenant);
   });
 

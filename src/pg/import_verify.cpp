@@ -67,12 +67,8 @@ void check_after_changes(ImportJob& job) {
   };
   if (job.steps.checks_foreign_keys) {
     for (const auto& fk : job.data_foreign_keys) {
-      LoadTable* from = nullptr;
-      LoadTable* to = nullptr;
-      for (auto* t : data_tables) {
-        if (t->oid == fk.from_oid) from = t;
-        if (t->oid == fk.to_oid) to = t;
-      }
+      LoadTable* from = job.data_table(fk.from_oid);
+      LoadTable* to = job.data_table(fk.to_oid);
       if (from == nullptr) continue;
       core::ForeignKeyCheck check = fk.check;
       check.to_rows = referenced_rows(fk, tables, job.citus);

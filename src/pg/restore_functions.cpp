@@ -11,6 +11,7 @@
 #include "pg/create_backup.hpp"
 #include "pg/import.hpp"
 #include "pg/import_calls.hpp"
+#include "pg/spilled_rows.hpp"
 #include "pg/settings.hpp"
 #include "pg/snapshot_export.hpp"
 #include "pg/srf.hpp"
@@ -68,6 +69,7 @@ RestoreResult restore_backup(int64_t id, const core::ImportCallOptions& options,
 
   SpilledRows spill;
   const core::SnapshotSummary summary = read_verified_snapshot(b, spill, "restore another snapshot");
+  spill.finish();
   if (on_read) on_read(summary);
 
   RestoreResult result;
@@ -113,7 +115,7 @@ RestoreResult restore_backup(int64_t id, const core::ImportCallOptions& options,
 
 json restore_call(const Args& args) {
   const int64_t id = args.int8_required(0, "the backup id");
-  const core::ImportCallOptions options = call_options(args, 1);
+  const core::ImportCallOptions options = call_options(args.jsonb_text(1));
 
   const LogEntry base = call_log_entry("restore", id);
   std::optional<std::string> tenant;
@@ -139,7 +141,7 @@ json restore_to_call(const Args& args) {
   if (TIMESTAMP_NOT_FINITE(target))
     throw core::Error(core::sqlstate::kInvalidParameterValue, "the target moment must be a finite time");
   const int64_t target_unix = static_cast<int64_t>(target) + 946684800LL * 1000000;
-  const core::ImportCallOptions options = call_options(args, 2);
+  const core::ImportCallOptions options = call_options(args.jsonb_text(2));
 
   const LogEntry base = call_log_entry("restore");
   int64_t log_id = 0;

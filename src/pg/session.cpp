@@ -9,6 +9,7 @@ extern "C" {
 #include "access/xlog.h"
 #include "catalog/pg_class.h"
 #include "commands/dbcommands.h"
+#include "commands/extension.h"
 #include "storage/procarray.h"
 #include "utils/acl.h"
 #include "utils/rls.h"
@@ -54,6 +55,26 @@ bool is_superuser() {
   bool super = false;
   guarded([&] { super = superuser(); });
   return super;
+}
+
+bool extension_installed(const char* name) {
+  Oid oid = InvalidOid;
+  guarded([&] { oid = get_extension_oid(name, true); });
+  return oid != InvalidOid;
+}
+
+bool in_transaction_block() {
+  bool block = false;
+  guarded([&] { block = IsTransactionBlock(); });
+  return block;
+}
+
+bool transaction_keeps_one_snapshot() { return IsolationUsesXactSnapshot(); }
+
+std::string caller_transaction() {
+  std::string id;
+  guarded([&] { id = std::to_string(U64FromFullTransactionId(GetCurrentFullTransactionId())); });
+  return id;
 }
 
 std::string writing_transaction() {

@@ -23,6 +23,15 @@ std::optional<std::string> database_name(Oid oid);
 // that bypasses it: the owner, BYPASSRLS).
 bool row_security_filters(Oid relation);
 bool is_superuser();  // the current role
+bool extension_installed(const char* name);  // in this database
+// Whether the call runs in a transaction block (BEGIN ... COMMIT), and
+// whether its transaction reads one snapshot throughout (REPEATABLE READ
+// or SERIALIZABLE).
+bool in_transaction_block();
+bool transaction_keeps_one_snapshot();
+// The caller's transaction (at its savepoint level, if any): the id that
+// tells, once it has ended, whether what the call wrote committed.
+std::string caller_transaction();
 // The id of the (sub)transaction the current call writes in, as text; ""
 // before it has written anything.
 std::string writing_transaction();

@@ -27,4 +27,11 @@ std::string setting_value(const char* name) {
   return value;
 }
 
+std::optional<std::string> defined_setting_value(const char* name) {
+  const char* value = nullptr;
+  guarded([&] { value = GetConfigOption(name, true, false); });
+  if (value == nullptr) return std::nullopt;
+  return std::string(value);
+}
+
 }  // namespace ptb::pg

@@ -3,6 +3,7 @@
 // function's SET clause would (the caller's SET LOCAL survives).
 #pragma once
 
+#include <optional>
 #include <string>
 
 namespace ptb::pg {
@@ -16,5 +17,7 @@ int set_setting(const char* name, const char* value);
 void restore_settings(int level);
 // A setting's current value as SHOW prints it.
 std::string setting_value(const char* name);
+// The same for a setting an extension may not have defined: nullopt then.
+std::optional<std::string> defined_setting_value(const char* name);
 
 }  // namespace ptb::pg
