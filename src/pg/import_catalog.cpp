@@ -65,20 +65,17 @@ SELECT i.indexrelid::pg_catalog.text, i.indisprimary, a.attname,
   return keys;
 }
 
-std::optional<UniqueKey> identity_key(const std::vector<UniqueKey>& keys, std::string& source) {
-  for (const auto& key : keys)
-    if (key.replica_identity && key.not_null) {
-      source = "replica identity index " + quote_ident(key.index);
-      return key;
-    }
-  const UniqueKey* best = nullptr;
-  for (const auto& key : keys)
-    if (key.not_null && (best == nullptr || key.columns.size() < best->columns.size() ||
-                         (key.columns.size() == best->columns.size() && key.index < best->index)))
-      best = &key;
-  if (best == nullptr) return std::nullopt;
-  source = "unique index " + quote_ident(best->index);
-  return *best;
+std::vector<std::string> referenced_columns(const std::string& oid) {
+  std::vector<std::string> out;
+  for (const auto& row : run("SELECT DISTINCT a.attname FROM pg_catalog.pg_constraint con"
+                             " CROSS JOIN LATERAL pg_catalog.unnest(con.confkey) AS k(attnum)"
+                             " JOIN pg_catalog.pg_attribute a ON a.attrelid = con.confrelid"
+                             "  AND a.attnum = k.attnum"
+                             " WHERE con.contype = 'f' AND con.confrelid = $1::pg_catalog.oid",
+                             {oid})
+                             .rows)
+    out.push_back(*row[0]);
+  return out;
 }
 
 std::vector<std::string> primary_key_of(const std::string& oid) {

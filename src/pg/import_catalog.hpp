@@ -8,34 +8,18 @@
 #include <vector>
 
 #include "core/import_plan.hpp"
+#include "core/table_load.hpp"
 
 namespace ptb::pg {
 
-// What the import needs to know of a column of a table it loads.
-struct ColumnInfo {
-  bool generated = false;
-  bool identity_always = false;
-  bool not_null = false;
-  bool has_default = false;  // a default or an identity
-};
+using core::ColumnInfo;
+using core::UniqueKey;
 
 // The columns of the table whose pg_class oid is `oid`, by name.
 std::map<std::string, ColumnInfo> table_columns(const std::string& oid);
 
-// Unique keys usable by ON CONFLICT (not partial, not on expressions, not
-// deferrable): per index, its columns and the btree equality operator of
-// each column's operator class. The primary key comes first.
-struct UniqueKey {
-  std::string index;               // the index's name
-  bool primary = false;
-  bool replica_identity = false;   // REPLICA IDENTITY USING INDEX
-  bool not_null = true;            // every column NOT NULL
-  std::vector<std::string> columns;
-  std::vector<std::string> operators;
-  std::vector<std::string> opclasses;   // "schema"."opclass"
-  std::vector<std::string> collations;  // "schema"."collation", "" for none
-};
-
+// The table's unique keys usable by ON CONFLICT (core::UniqueKey), the
+// primary key first.
 std::vector<UniqueKey> unique_keys(const std::string& oid);
 
 // Whether any of the tables (pg_class oids) changed, since its statistics
@@ -45,11 +29,9 @@ std::vector<UniqueKey> unique_keys(const std::string& oid);
 // say it has no rows.
 bool statistics_are_stale(const std::vector<std::string>& oids);
 
-// The key rows of a table without a primary key are matched on, as logical
-// replication identifies rows: the replica identity index, else the unique
-// index over NOT NULL columns with the fewest columns (ties: by name), so
-// NULLs never make two rows look different. Sets `source` to say which.
-std::optional<UniqueKey> identity_key(const std::vector<UniqueKey>& keys, std::string& source);
+
+// Columns of the table other tables' foreign keys reference.
+std::vector<std::string> referenced_columns(const std::string& oid);
 
 // The primary key's columns; empty when the table has none.
 std::vector<std::string> primary_key_of(const std::string& oid);

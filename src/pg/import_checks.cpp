@@ -85,8 +85,8 @@ void check_before_changes(ImportJob& job) {
         differences.push_back({t->staged.display, column, "column_added",
                                "added NOT NULL without a default; no row is inserted, so none needs a value", ""});
       else
-        row_differences.push_back(needs_value_difference(
-            *t, column,
+        row_differences.push_back(core::needs_value_difference(
+            t->staged.display, column,
             std::to_string(inserted) + (inserted == 1 ? " row the import inserts needs" : " rows the import inserts need")));
     }
     for (const auto& column : t->now_not_null) {

@@ -117,17 +117,12 @@ struct ImportJob {
 // --- Shared by the steps ---------------------------------------------------
 
 int64_t first_int(const SqlResult& r, size_t column = 0);
-std::string column_list(const std::vector<std::string>& columns);
+using core::column_list;
 // The columns describing a row in messages: the key, else a few columns.
 std::vector<std::string> describing_columns(const core::StagedTable& t);
 // ERROR 22023: a row of the snapshot would not be the tenant's.
 [[noreturn]] void not_the_tenants(const LoadTable& t, const std::string& row,
                                   const std::optional<std::string>& tenant);
-// The difference a column added NOT NULL without a default makes: `rows`
-// says which rows need a value.
-core::SchemaDifference needs_value_difference(const LoadTable& t, const std::string& column,
-                                              const std::string& rows);
-
 // Step 3 (import_tables.cpp). Sections matched with the tables here (a
 // section with no table is a difference); oids and Citus tables read.
 void match_sections(ImportJob& job);

@@ -11,20 +11,15 @@
 
 #include "core/import_plan.hpp"
 #include "core/schema_drift.hpp"
+#include "core/table_load.hpp"
 #include "core/value_encoding.hpp"
 #include "pg/import_common.hpp"
 #include "pg/snapshot_sections.hpp"
 
 namespace ptb::pg {
 
-// What schema.tables records of each column: how its values were written
-// (missing or unknown: by the column's type here), and its type and
-// nullability when the snapshot was taken (for a schema changed since).
-struct RecordedColumn {
-  std::optional<core::ValueEncoding> encoding;
-  std::string type;
-  bool not_null = false;
-};
+// What schema.tables records of each column (core::RecordedColumn).
+using core::RecordedColumn;
 using RecordedColumns = std::map<TableKey, std::map<std::string, RecordedColumn>>;
 
 // Read from the snapshot's schema.tables; anything of another shape is
