@@ -1,6 +1,7 @@
 // Step 3 of an import (import_job.hpp): the document's row sections matched
-// with the tables here, and per table the columns loaded, the key its rows
-// are matched on and what a migration changed (docs/import.md).
+// with the tables here; per table, the catalog's facts handed to
+// core/table_load, which plans the columns loaded, the key its rows are
+// matched on and what a migration changed (docs/import.md).
 #include <algorithm>
 
 #include "core/error.hpp"
