@@ -171,7 +171,7 @@ void set_local_on_workers(const char* name, const std::string& value) {
   // citus.propagate_set_commands is 'local', for this statement only.
   const int level = set_setting("citus.propagate_set_commands", "local");
   Spi::execute_returning(std::string("SET LOCAL ") + name + " TO " + value);
-  restore_settings(level);
+  undo_settings(level);
 }
 
 }  // namespace ptb::pg

@@ -97,7 +97,7 @@ ImportOutcome run_import(const ImportRequest& request) {
   // row back.
   job.tenant_exists = !job.by_column || !run(plan.tenant_lookup_sql(), job.params).rows.empty();
   choose_direct_loads(job);
-  restore_settings(probe_level);
+  undo_settings(probe_level);
 
   // --- 4. Stage.
   stage_sections(job);
@@ -127,7 +127,7 @@ ImportOutcome run_import(const ImportRequest& request) {
 
   // --- 7. Checks after the changes.
   check_after_changes(job);
-  if (join_level >= 0) restore_settings(join_level);
+  if (join_level >= 0) undo_settings(join_level);
 
   // --- 8. Sequences (not rolled back: none in a dry run).
   if (job.steps.advances_sequences)
@@ -151,7 +151,7 @@ ImportOutcome run_import(const ImportRequest& request) {
   }
   outcome.options = json::parse(core::options_to_json(plan.options()));
   outcome.options.update(core::import_options_json(job.mode, job.io));
-  if (citus_mode_level >= 0) restore_settings(citus_mode_level);
+  if (citus_mode_level >= 0) undo_settings(citus_mode_level);
   restore_output_settings(output_level);
   Spi::finish();
   outcome.report.duration_ms =

@@ -62,7 +62,7 @@ void stage(LoadTable& t, const SpilledRows& rows, bool unique, uint64_t& stages_
       }
     }
     if (!t.keys_unique) run(core::stage_key_index_sql(t.staged, false));
-    restore_settings(level);
+    undo_settings(level);
   }
   // Statistics, so the checks and writes are planned for the real number of
   // rows: without them the planner guesses a small table and may hash a

@@ -17,7 +17,7 @@ WriteRole set_write_role(const char* role, bool citus) {
 
 void restore_write_role(const WriteRole& w) {
   const std::string now = setting_value("session_replication_role");
-  restore_settings(w.level);
+  undo_settings(w.level);
   if (w.citus && now != w.previous) set_local_on_workers("session_replication_role", w.previous);
 }
 

@@ -17,7 +17,7 @@ int set_setting(const char* name, const char* value) {
   return level;
 }
 
-void restore_settings(int level) {
+void undo_settings(int level) {
   guarded([&] { AtEOXact_GUC(true, level); });
 }
 

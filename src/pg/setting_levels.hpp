@@ -9,12 +9,12 @@
 namespace ptb::pg {
 
 // Sets `name` for the statements that follow; returns the level to hand to
-// restore_settings. Set with superuser context: session_replication_role
+// undo_settings. Set with superuser context: session_replication_role
 // is one, and the import decides itself who may have it switched
 // (docs/import.md, "Triggers").
 int set_setting(const char* name, const char* value);
 // Puts back every setting made at `level` and the levels nested in it.
-void restore_settings(int level);
+void undo_settings(int level);
 // A setting's current value as SHOW prints it.
 std::string setting_value(const char* name);
 // The same for a setting an extension may not have defined: nullopt then.

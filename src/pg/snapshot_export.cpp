@@ -408,7 +408,7 @@ int fix_output_settings() {
   return level;
 }
 
-void restore_output_settings(int nest_level) { restore_settings(nest_level); }
+void restore_output_settings(int nest_level) { undo_settings(nest_level); }
 
 ExportStatistics write_snapshot(const TenantSnapshotPlan& snapshot, core::JsonWriter& w) {
   const core::TenancyPlan& plan = snapshot.plan;
