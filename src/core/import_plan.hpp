@@ -344,7 +344,8 @@ std::string drop_skipped_sql(const StagedTable& t);
 // --- Steps per mode --------------------------------------------------------
 
 // What an import does in its mode (docs/import.md, "Modes"), decided once
-// and followed by the steps (src/pg/import_changes.cpp, import_verify.cpp).
+// and followed by the steps (src/pg/import_changes.cpp, import_verify.cpp;
+// sequences: import.cpp).
 struct ImportSteps {
   bool updates = false;  // UPDATE the tenant's rows that differ (merge, replace)
   bool deletes = false;  // DELETE the tenant's rows the snapshot lacks (replace)

@@ -104,8 +104,11 @@ struct UsedTableOptions {
 
 // How the section loads into the table. Differences the import gets
 // through, and those it refuses, are added to `differences` (refused
-// together by finish_table_loads); a key the section cannot be matched on
-// is Error(22023).
+// together by finish_table_loads). Thrown at once: Error(22023) for a key
+// the section cannot be matched on, a keyless table in merge or
+// insert_only, or column_defaults naming a column the snapshot has;
+// Error(42703) for column_defaults naming a column the table lacks; and
+// what `check_default` throws.
 TableLoad plan_table_load(const TableHere& here, const SectionHere& section, const ImportOptions& io,
                           ImportMode mode, const DefaultValueCheck& check_default,
                           std::vector<SchemaDifference>& differences, UsedTableOptions& used);

@@ -26,13 +26,14 @@ SectionCopy copy_of(const LoadTable& t) {
   return {t.section, t.staged.columns, t.positions, t.encodings, t.staged.display};
 }
 
+// Creates the staging table and copies the section's rows into it.
+// `unique`: index its key as unique, proving no key is there twice (a
+// restore to a moment does not: its replay writes the stage by key).
+//
 // Staging tables are named ptb_stage_1, _2, ... afresh for each import
 // (`stages_made` counts them): they are dropped at its end (or rolled back
 // with it), and names that never repeat would fill the backend's catalog
 // caches with entries for names looked up once.
-// Creates the staging table and copies the section's rows into it.
-// `unique`: index its key as unique, proving no key is there twice (a
-// restore to a moment does not: its replay writes the stage by key).
 void stage(LoadTable& t, const SpilledRows& rows, bool unique, uint64_t& stages_made) {
   const std::string name = "ptb_stage_" + std::to_string(++stages_made);
   t.staged.stage = "pg_temp." + quote_ident(name);

@@ -93,8 +93,14 @@ bool is_plain_table(Oid relation) {
 
 bool may_insert(Oid relation) {
   bool granted = false;
-  guarded([&] { granted = pg_class_aclcheck(relation, GetUserId(), ACL_INSERT) == ACLCHECK_OK; });
-  return granted && !row_security_filters(relation);
+  bool filtered = false;
+  guarded([&] {
+    granted = pg_class_aclcheck(relation, GetUserId(), ACL_INSERT) == ACLCHECK_OK;
+    // As the executor asks: with row_security off, a table row security
+    // would filter is an error now (42501), not later.
+    filtered = check_enable_rls(relation, InvalidOid, false) == RLS_ENABLED;
+  });
+  return granted && !filtered;
 }
 
 }  // namespace ptb::pg

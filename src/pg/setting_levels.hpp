@@ -9,9 +9,10 @@
 namespace ptb::pg {
 
 // Sets `name` for the statements that follow; returns the level to hand to
-// undo_settings. Set with superuser context: session_replication_role
-// is one, and the import decides itself who may have it switched
-// (docs/import.md, "Triggers").
+// undo_settings. Set with superuser context, for every caller:
+// session_replication_role needs it, and the import decides itself who may
+// have it switched (docs/import.md, "Triggers"); the other settings set
+// here are any user's to set.
 int set_setting(const char* name, const char* value);
 // Puts back every setting made at `level` and the levels nested in it.
 void undo_settings(int level);

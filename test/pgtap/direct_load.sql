@@ -8,7 +8,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(34);
+SELECT plan(36);
 
 CREATE TABLE ledger_kinds (code text PRIMARY KEY);  -- master
 INSERT INTO ledger_kinds VALUES ('std'), ('fee');
@@ -175,6 +175,19 @@ SELECT is((SELECT pg_temp.loads(r) ->> 'public.ledger_tags' FROM r2), 'direct',
           'while a table without it loads directly');
 SELECT set_eq('SELECT r FROM acme_rows', 'SELECT r FROM acme_before', 'and the rows are back as they were');
 SELECT set_eq('SELECT r FROM globex_state', 'SELECT r FROM globex_before', 'the other tenant''s rows are untouched');
+-- With row_security off, a table the policy would filter is refused as
+-- any query of it is (42501), before any section is staged: ahead of what
+-- staging the sections before it would find (the tenant row's id out of
+-- its column's range).
+SET LOCAL row_security = off;
+INSERT INTO r SELECT 'rls off', pg_temp.refusal($$SELECT backup_import(jsonb_set(d, '{data,0,rows,0,0}', '99999999999'),
+  'replace', '{"fire_triggers": true}') FROM doc$$,
+  'ptb_direct_reader');
+RESET row_security;
+SELECT is((SELECT e ->> 'sqlstate' || ' ' || (e ->> 'message') FROM r WHERE name = 'rls off'),
+          '42501 query would be affected by row-level security policy for table "ledger"',
+          'row_security off under a policy: refused before any section is staged');
+SELECT is((SELECT e -> 'unchanged' FROM r WHERE name = 'rls off'), 'true'::jsonb, 'nothing changed');
 
 -- A staged table's key as its unique index has it (a collation and an
 -- operator class of its own): the stage is indexed the same way, and

@@ -39,6 +39,13 @@ if grep -q 'is a logic file and may not see a server header' "$tmp/out"; then
   echo "a compile error that is not a server header blames the boundary:"; cat "$tmp/out"; exit 1
 fi
 
+# A misspelt project header is not a server header either.
+printf '#include "pg/sesion.hpp"\nint probe() { return 0; }\n' > "$tmp/src/pg/probe_misspelt.cpp"
+if build probe_misspelt.cpp; then echo "a logic file including a missing project header built"; exit 1; fi
+if grep -q 'is a logic file and may not see a server header' "$tmp/out"; then
+  echo "a missing project header blames the boundary:"; cat "$tmp/out"; exit 1
+fi
+
 build probe_direct.cpp PG_SERVER_SRCS=src/pg/probe_direct.cpp ||
   { echo "a file listed in PG_SERVER_SRCS could not include pg/server.hpp:"; cat "$tmp/out"; exit 1; }
 echo "logic files build without server headers; a server header there fails the build, saying why"
