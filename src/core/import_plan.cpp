@@ -531,6 +531,24 @@ std::string stage_key_index_sql(const StagedTable& t, bool unique) {
          join(columns, ", ") + ")" + (unique ? " NULLS NOT DISTINCT" : "");
 }
 
+std::string count_staged_nulls_sql(const StagedTable& t, const std::string& column) {
+  return "SELECT pg_catalog.count(*) FROM " + t.stage + " WHERE " + quote_ident(column) + " IS NULL";
+}
+
+std::string count_doomed_sql(const StagedTable& t, const std::string& membership) {
+  return "SELECT pg_catalog.count(*) FROM " + t.only_target() + " ptb_t WHERE " + doomed_sql(t, "ptb_t", membership);
+}
+
+std::string staged_tenant_row_sql(const StagedTable& t, const std::string& key_column, const std::string& type) {
+  if (std::find(t.columns.begin(), t.columns.end(), key_column) == t.columns.end()) return "";
+  // The key's own operator when the tenant's key is the key rows are
+  // matched on (a type without a default btree class has no plain =).
+  const std::string op =
+      t.key == std::vector<std::string>{key_column} ? t.key_operators[0] : std::string("OPERATOR(pg_catalog.=)");
+  return "SELECT 1 FROM " + t.stage + " ptb_s WHERE ptb_s." + quote_ident(key_column) + " " + op + " CAST($1 AS " +
+         type + ") LIMIT 1";
+}
+
 std::string duplicate_keys_sql(const StagedTable& t) {
   return first_row_of("SELECT " + describe_row_sql(t.key, "ptb_s") + " FROM " + t.stage + " ptb_s GROUP BY " +
                       column_list(t.key, "ptb_s") + " HAVING pg_catalog.count(*) > 1");

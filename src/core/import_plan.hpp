@@ -224,6 +224,17 @@ std::string delete_doomed_sql(const std::vector<const StagedTable*>& tables,
 // equal, as duplicate_keys_sql groups them), so that check is skipped.
 std::string stage_key_index_sql(const StagedTable& t, bool unique);
 
+// SELECT count(*) of the staged rows with NULL in `column` (a column made
+// NOT NULL since the snapshot).
+std::string count_staged_nulls_sql(const StagedTable& t, const std::string& column);
+// SELECT count(*) of the table's rows a replace would remove (doomed_sql
+// with `membership` on alias ptb_t).
+std::string count_doomed_sql(const StagedTable& t, const std::string& membership);
+// One row when the stage holds the tenant's own row: `key_column` (of type
+// `type`, as the catalog spells it) equal to $1. Empty when the column is
+// not loaded (the snapshot cannot bring that row).
+std::string staged_tenant_row_sql(const StagedTable& t, const std::string& key_column, const std::string& type);
+
 // Rows of the stage that are in it twice for the same key. One row:
 // description of the first such key.
 std::string duplicate_keys_sql(const StagedTable& t);

@@ -3,7 +3,7 @@
 // the rows that differ updated (merge, replace), the tenant's rows the
 // snapshot lacks removed in one statement (replace), the missing rows
 // inserted (a direct load copies its section then).
-#include "core/error.hpp"
+#include "core/import_refusals.hpp"
 #include "pg/import_job.hpp"
 #include "pg/progress.hpp"
 #include "pg/session.hpp"
@@ -100,16 +100,8 @@ void write_changes(ImportJob& job) {
       const auto to_key = to->staged.has_key() ? to->staged.key : check.to_columns;
       auto blocked = run(core::blocked_delete_sql(check, to_doomed, to_key, from_doomed), params);
       if (!blocked.rows.empty())
-        throw core::Error(
-            core::sqlstate::kForeignKeyViolation,
-            "cannot remove row " + to->staged.display + " " + blocked.rows[0][1].value_or("") + " of " +
-                quoted_tenant(tenant) + ": row " + check.from_display + " " +
-                blocked.rows[0][0].value_or("") + " still references it",
-            "A replace removes the tenant's rows that the snapshot does not have; the row of " +
-                check.from_display + " stays (it is outside the tenant or the snapshot) and references "
-                "it through foreign key " + check.name + ". Nothing was changed.",
-            "Delete or change that row first (if it belongs to another tenant, that tenant's row must "
-            "go first), then run the import again.");
+        throw core::delete_blocked(to->staged.display, blocked.rows[0][1].value_or(""), tenant, check.from_display,
+                                   blocked.rows[0][0].value_or(""), check.name);
     }
     std::vector<const core::StagedTable*> deleting;
     std::vector<std::string> predicates;

@@ -10,10 +10,6 @@ SqlResult run(const std::string& sql, const std::vector<TextValue>& params) {
   return Spi::execute_returning(sql, params);
 }
 
-std::string quoted_tenant(const std::optional<std::string>& tenant) {
-  return tenant ? "tenant \"" + *tenant + "\"" : "the whole database";
-}
-
 // Thrown, not raised: the callers hold C++ objects an ereport would
 // jump over (DESIGN.md, rule 2); entry() turns it into the ERROR.
 [[noreturn]] void bad_shape(const char* what) {

@@ -1,6 +1,6 @@
-// What the import's files share: SQL through SPI,
-// read-write; how a table and a tenant are named in messages; the error
-// for a document of an unexpected shape.
+// What the import's files share: SQL through SPI, read-write; how a table
+// and a tenant are named in messages (core/import_refusals names tenants);
+// the error for a document of an unexpected shape.
 #pragma once
 
 #include <optional>
@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/import_refusals.hpp"
 #include "pg/server_names.hpp"
 #include "pg/spi.hpp"
 
@@ -22,8 +23,7 @@ using TableKey = std::pair<std::string, std::string>;  // schema, name
 
 SqlResult run(const std::string& sql, const std::vector<TextValue>& params = {});
 
-// tenant "x", or the whole database (tenant nullopt).
-std::string quoted_tenant(const std::optional<std::string>& tenant);
+using core::quoted_tenant;  // tenant "x", or the whole database
 
 // ERROR 22023, snapshot has an unexpected shape: `what`.
 [[noreturn]] void bad_shape(const char* what);

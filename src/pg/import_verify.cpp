@@ -5,7 +5,7 @@
 // be the tenant's.
 #include <algorithm>
 
-#include "core/error.hpp"
+#include "core/import_refusals.hpp"
 #include "pg/import_job.hpp"
 #include "pg/progress.hpp"
 
@@ -89,12 +89,8 @@ void check_after_changes(ImportJob& job) {
       if (sql.empty()) continue;
       auto dangling = run(sql, check_params);
       if (!dangling.rows.empty())
-        throw core::Error(core::sqlstate::kForeignKeyViolation,
-                          "row " + from->staged.display + " " + dangling.rows[0][0].value_or("") +
-                              " of the snapshot references " + fk.check.to_display + " " +
-                              dangling.rows[0][1].value_or("") + ", which does not exist",
-                          "Foreign key " + fk.check.name + ". Nothing was changed.",
-                          "Create the missing row first (or import a snapshot that has it).");
+        throw core::dangling_reference(from->staged.display, dangling.rows[0][0].value_or(""), fk.check.to_display,
+                                       dangling.rows[0][1].value_or(""), fk.check.name);
     }
   }
   if (by_column) {
