@@ -1,16 +1,15 @@
 #include "pg/owner_rights.hpp"
 
 #include "pg/guarded.hpp"
+#include "pg/setting_levels.hpp"
 
 namespace ptb::pg {
 
 OwnerRights enter_owner_rights(Oid owner) {
   OwnerRights saved;
+  saved.guc_level = set_setting("search_path", kPinnedSearchPath);
   guarded([&] {
     GetUserIdAndSecContext(&saved.caller, &saved.security_context);
-    saved.guc_level = NewGUCNestLevel();
-    (void)set_config_option("search_path", kPinnedSearchPath, PGC_USERSET, PGC_S_SESSION,
-                            GUC_ACTION_SAVE, true, 0, false);
     SetUserIdAndSecContext(owner, saved.security_context | SECURITY_LOCAL_USERID_CHANGE |
                                       SECURITY_RESTRICTED_OPERATION);
   });
@@ -20,8 +19,8 @@ OwnerRights enter_owner_rights(Oid owner) {
 void leave_owner_rights(const OwnerRights& saved) {
   guarded([&] {
     SetUserIdAndSecContext(saved.caller, saved.security_context);
-    AtEOXact_GUC(true, saved.guc_level);
   });
+  undo_settings(saved.guc_level);
 }
 
 void pin_worker_search_path() {

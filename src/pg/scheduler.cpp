@@ -11,6 +11,7 @@
 
 #include "core/error.hpp"
 #include "pg/backup_log.hpp"
+#include "pg/citus.hpp"
 #include "pg/create_backup.hpp"
 #include "pg/guarded.hpp"
 #include "pg/entry_point.hpp"
@@ -23,7 +24,6 @@
 extern "C" {
 #include "access/xact.h"
 #include "access/xlog.h"
-#include "commands/extension.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
@@ -145,7 +145,7 @@ bool in_transaction(const char* what, Body&& body, Isolation isolation = Isolati
   StartTransactionCommand();
   // The catalog lookup uses a catalog snapshot, not the transaction's.
   const bool block =
-      isolation == Isolation::OneSnapshotOnCitus && get_extension_oid("citus", true) != InvalidOid;
+      isolation == Isolation::OneSnapshotOnCitus && citus_installed();
   if (block) {
     // What BEGIN ISOLATION LEVEL REPEATABLE READ does: the level before
     // the transaction's first snapshot, then the block, entered when the

@@ -17,6 +17,16 @@ int set_setting(const char* name, const char* value) {
   return level;
 }
 
+int set_settings(std::initializer_list<std::pair<const char*, const char*>> settings) {
+  int level = 0;
+  guarded([&] {
+    level = NewGUCNestLevel();
+    for (const auto& [name, value] : settings)
+      (void)set_config_option(name, value, PGC_SUSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+  });
+  return level;
+}
+
 void undo_settings(int level) {
   guarded([&] { AtEOXact_GUC(true, level); });
 }

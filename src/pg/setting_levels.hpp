@@ -3,8 +3,10 @@
 // function's SET clause would (the caller's SET LOCAL survives).
 #pragma once
 
+#include <initializer_list>
 #include <optional>
 #include <string>
+#include <utility>
 
 namespace ptb::pg {
 
@@ -14,6 +16,8 @@ namespace ptb::pg {
 // have it switched (docs/import.md, "Triggers"); the other settings set
 // here are any user's to set.
 int set_setting(const char* name, const char* value);
+// Several settings at one level, in order; returns it for undo_settings.
+int set_settings(std::initializer_list<std::pair<const char*, const char*>> settings);
 // Puts back every setting made at `level` and the levels nested in it.
 void undo_settings(int level);
 // A setting's current value as SHOW prints it.

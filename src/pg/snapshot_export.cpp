@@ -19,16 +19,6 @@ namespace {
 
 using core::ValueEncoding;
 
-// The output settings a snapshot is written with: fixed so that a value's
-// text does not depend on the session that exported it.
-// search_path is pinned too: type names (format_type) come out
-// schema-qualified the same way for everyone, and no object of a user's
-// schema, nor a temporary type, can stand in for a built-in one in the
-// generated SQL (pg/owner_rights.hpp says why pg_temp is named).
-constexpr std::pair<const char*, const char*> kOutputSettings[] = {
-    {"DateStyle", "ISO, YMD"},   {"IntervalStyle", "postgres"}, {"TimeZone", "UTC"},
-    {"extra_float_digits", "1"}, {"bytea_output", "hex"},       {"search_path", kPinnedSearchPath},
-};
 
 // --- The document's sections.
 
@@ -398,14 +388,18 @@ void write_filtered_rows(core::JsonWriter& w, const TenantSnapshotPlan& snapshot
 
 }  // namespace
 
+// Fixed so that a value's text does not depend on the session that
+// exported it. search_path is pinned too: type names (format_type) come
+// out schema-qualified the same way for everyone, and no object of a
+// user's schema, nor a temporary type, can stand in for a built-in one in
+// the generated SQL (pg/owner_rights.hpp says why pg_temp is named).
 int fix_output_settings() {
-  // Each at a level nested in the first's: restoring that one restores all.
-  int level = -1;
-  for (const auto& [name, value] : kOutputSettings) {
-    const int nested = set_setting(name, value);
-    if (level < 0) level = nested;
-  }
-  return level;
+  return set_settings({{"DateStyle", "ISO, YMD"},
+                       {"IntervalStyle", "postgres"},
+                       {"TimeZone", "UTC"},
+                       {"extra_float_digits", "1"},
+                       {"bytea_output", "hex"},
+                       {"search_path", kPinnedSearchPath}});
 }
 
 void restore_output_settings(int nest_level) { undo_settings(nest_level); }

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "pg/guarded.hpp"
+#include "pg/setting_levels.hpp"
 #include "pg/spi_stream.hpp"
 
 extern "C" {
@@ -93,20 +94,15 @@ std::vector<TextRow> Spi::query(const std::string& sql, const std::vector<TextVa
 }
 
 std::vector<TextRow> Spi::probe(const std::string& sql, const std::vector<TextValue>& params) {
-  int level = 0;
-  guarded([&] {
-    level = NewGUCNestLevel();
-    (void)set_config_option("enable_seqscan", "off", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
-    (void)set_config_option("jit", "off", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
-  });
+  const int level = set_settings({{"enable_seqscan", "off"}, {"jit", "off"}});
   std::vector<TextRow> rows;
   try {
     rows = query(sql, params);
   } catch (...) {
-    guarded([&] { AtEOXact_GUC(false, level); });
+    undo_settings(level);
     throw;
   }
-  guarded([&] { AtEOXact_GUC(true, level); });
+  undo_settings(level);
   return rows;
 }
 

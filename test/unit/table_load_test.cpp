@@ -32,6 +32,18 @@ UniqueKey key(std::string index, std::vector<std::string> columns, bool primary 
   return k;
 }
 
+// The error `call` raises; a test failure when it raises none.
+template <typename Call>
+Error refusal_of(Call&& call) {
+  try {
+    call();
+  } catch (const Error& e) {
+    return e;
+  }
+  ADD_FAILURE() << "no error";
+  return Error("", "");
+}
+
 struct Fixture {
   Table table = orders_table();
   TableHere here;
@@ -98,20 +110,16 @@ TEST(TableLoad, KeyColumnsNameAnotherUniqueKeyAndAreMarkedUsed) {
 TEST(TableLoad, KeyColumnsThatAreNoUniqueKeyOrMissingFromTheSnapshotAreRefused) {
   Fixture f;
   f.io.key_columns[{"public", "orders"}] = {"total"};
-  try {
-    f.plan();
-    FAIL() << "no error";
-  } catch (const Error& e) {
+  {
+    const Error e = refusal_of([&] { f.plan(); });
     EXPECT_EQ(e.sqlstate(), "22023");
     EXPECT_NE(std::string(e.what()).find("are not a unique key"), std::string::npos) << e.what();
   }
   Fixture g;
   g.io.key_columns[{"public", "orders"}] = {"code"};
   g.section.columns = {"id", "total"};
-  try {
-    g.plan();
-    FAIL() << "no error";
-  } catch (const Error& e) {
+  {
+    const Error e = refusal_of([&] { g.plan(); });
     EXPECT_EQ(e.sqlstate(), "22023");
     EXPECT_NE(std::string(e.what()).find("no column \"code\""), std::string::npos) << e.what();
     EXPECT_EQ(e.hint(), "Name columns the snapshot has in key_columns.");
@@ -131,10 +139,8 @@ TEST(TableLoad, WithoutAPrimaryKeyTheIdentityKeyMatchesElseOnlyReplaceCanLoad) {
   g.table.primary_key.clear();
   g.here.keys = {key("orders_code_key", {"code"})};
   g.section.columns = {"id", "total"};
-  try {
-    g.plan(ImportMode::Merge);
-    FAIL() << "a merge of a keyless table";
-  } catch (const Error& e) {
+  {
+    const Error e = refusal_of([&] { g.plan(ImportMode::Merge); });
     EXPECT_EQ(e.sqlstate(), "22023");
     EXPECT_NE(std::string(e.what()).find("has no key: merge cannot match its rows"), std::string::npos);
   }
@@ -191,19 +197,15 @@ TEST(TableLoad, ColumnsTheSnapshotLacksGetAGivenValueTheirDefaultOrNullOrNeedOne
 TEST(TableLoad, ColumnDefaultsOnlyForColumnsTheSnapshotLacksAndTheTableHas) {
   Fixture f;
   f.io.column_defaults[{"", "orders"}] = {{"code", "x"}};  // the snapshot has code
-  try {
-    f.plan();
-    FAIL() << "no error";
-  } catch (const Error& e) {
+  {
+    const Error e = refusal_of([&] { f.plan(); });
     EXPECT_EQ(e.sqlstate(), "22023");
     EXPECT_NE(std::string(e.what()).find("which the snapshot has values for"), std::string::npos) << e.what();
   }
   Fixture g;
   g.io.column_defaults[{"", "orders"}] = {{"missing", "x"}};
-  try {
-    g.plan();
-    FAIL() << "no error";
-  } catch (const Error& e) {
+  {
+    const Error e = refusal_of([&] { g.plan(); });
     EXPECT_EQ(e.sqlstate(), "42703");
   }
   // The value's check (the type's input function) decides.
@@ -264,10 +266,8 @@ TEST(FinishTableLoads, UnusedTableOptionsAndRefusedDifferencesStopTheImport) {
   ImportOptions io;
   io.key_columns[{"", "invoices"}] = {"id"};
   std::vector<SchemaDifference> differences;
-  try {
-    finish_table_loads({}, io, {}, differences);
-    FAIL() << "no error";
-  } catch (const Error& e) {
+  {
+    const Error e = refusal_of([&] { finish_table_loads({}, io, {}, differences); });
     EXPECT_EQ(e.sqlstate(), "22023");
     EXPECT_NE(std::string(e.what()).find("\"invoices\", which is not a table of the snapshot"), std::string::npos);
   }
@@ -276,10 +276,8 @@ TEST(FinishTableLoads, UnusedTableOptionsAndRefusedDifferencesStopTheImport) {
   load.staged.display = "public.orders";
   load.needs_value = {"code"};
   differences = {{"public.orders", "legacy", "column_dropped", "no such column here", "42703"}};
-  try {
-    finish_table_loads({&load}, {}, {}, differences);
-    FAIL() << "no error";
-  } catch (const Error& e) {
+  {
+    const Error e = refusal_of([&] { finish_table_loads({&load}, {}, {}, differences); });
     EXPECT_EQ(e.sqlstate(), "42703");
     EXPECT_NE(e.detail().find("code"), std::string::npos) << e.detail();
   }
