@@ -2,7 +2,7 @@
 // import options, snapshot values turned into COPY text format lines, the
 // set-based SQL run per table (merge, insert_only, replace), the checks
 // made before and after the changes, and the report. src/pg reads the
-// catalog (import_catalog) and the document (spilled_rows), and
+// catalog (pg/catalog_reader) and the document (spilled_rows), and
 // run_import (import.cpp) runs what is built here.
 #pragma once
 

@@ -12,7 +12,7 @@
 //   2. take the tenant's lock (55P03 when taken; tenant_lock.cpp), plan the
 //      tenant as the snapshot was taken (the document's options)
 //   3. match the document's sections with the tables and columns here
-//      (opts.rename: import_renames.cpp; catalog reads: import_catalog.cpp)
+//      (opts.rename: import_renames.cpp; catalog reads: catalog_reader.cpp)
 //   4. stage every section in a temporary table through COPY
 //      (copy_section.cpp); for a restore to a moment, replay the captured
 //      changes into the stages
@@ -91,8 +91,7 @@ ImportOutcome run_import(const ImportRequest& request) {
 
   // Lookups of one row by the tenant (Spi::probe says why sequential
   // scans are off, and JIT with them).
-  const int probe_level = set_setting("enable_seqscan", "off");
-  (void)set_setting("jit", "off");
+  const int probe_level = set_settings({{"enable_seqscan", "off"}, {"jit", "off"}});
   // The tenant exists here, or (checked once staged) the snapshot brings its
   // row back.
   job.tenant_exists = !job.by_column || !run(plan.tenant_lookup_sql(), job.params).rows.empty();

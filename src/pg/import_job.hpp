@@ -21,7 +21,7 @@
 #include "core/tenancy.hpp"
 #include "pg/citus.hpp"
 #include "pg/import.hpp"
-#include "pg/import_catalog.hpp"
+#include "pg/catalog_reader.hpp"
 #include "pg/import_common.hpp"
 #include "pg/import_renames.hpp"
 #include "pg/snapshot_sections.hpp"

@@ -1,5 +1,9 @@
-// What the import reads from the catalog about a table it loads: its
-// columns, its unique keys, the foreign keys on and to it.
+// Every read of pg_catalog about the tables the extension works on, in one
+// place: the tenancy catalog (core::Catalog: tables, columns, primary keys,
+// foreign keys, inheritance, partitions) that tenancy plans a snapshot
+// with, for export and import alike, and what an import reads of each
+// table it loads (its columns' facts, unique keys with their operators,
+// foreign keys with theirs, statistics).
 #pragma once
 
 #include <map>
@@ -7,10 +11,17 @@
 #include <string>
 #include <vector>
 
+#include "core/catalog.hpp"
 #include "core/import_plan.hpp"
 #include "core/table_load.hpp"
 
 namespace ptb::pg {
+
+// The tables of the database outside the system schemas (partitions, this
+// extension's tables and Citus shards left out), with their columns, keys,
+// inheritance and partitions. `schemas`: the schemas tenancy scans (each
+// table's in_scanned_schema).
+core::Catalog read_catalog(const std::vector<std::string>& schemas);
 
 using core::ColumnInfo;
 using core::UniqueKey;
