@@ -306,7 +306,14 @@ void write_schema(core::JsonWriter& w, const core::TenancyPlan& plan) {
   table_list += "]";
 
   std::vector<TextRow> types;
-  if (!plan.tables().empty()) types = Spi::query(kUsedTypesSql, {table_list});
+  if (!plan.tables().empty()) {
+    // Its estimated cost is past jit_above_cost: JIT compiling it took 80
+    // to 100 ms a call, whatever the tenant's size, against 15 ms without
+    // (docs/performance.md, "Where the time goes").
+    const int level = set_setting("jit", "off");
+    types = Spi::query(kUsedTypesSql, {table_list});
+    undo_settings(level);
+  }
   w.key("enums");
   w.begin_array();
   for (const auto& row : types) {
