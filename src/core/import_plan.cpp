@@ -100,8 +100,6 @@ namespace {
 ImportOptions import_options_of(const json& doc);
 }  // namespace
 
-ImportOptions parse_import_options(std::string_view json_text) { return import_options_of(parse_opts(json_text)); }
-
 ImportCallOptions read_import_call_options(std::string_view json_text, const SnapshotOptions& settings) {
   ImportCallOptions call;
   call.opts = parse_opts(json_text);

@@ -61,11 +61,6 @@ inline const std::vector<std::string> kImportOptionKeys = {
     "column_defaults", "dry_run", "fire_triggers", "ignore_unknown_columns", "key_columns", "rename",
     "target_tenant", "tenant"};
 
-// Reads the import keys of an opts document (JSON text); other keys are
-// left to apply_options_json. Wrong types are Error(22023); target_tenant
-// is Error(0A000) (a later feature).
-ImportOptions parse_import_options(std::string_view json_text);
-
 // The opts of an import or restore call, read once at the call and handed
 // down: the import keys typed, and the document itself, whose snapshot
 // options (tables, tenancy, ...) are applied on top of the snapshot's.
@@ -80,7 +75,8 @@ struct ImportCallOptions {
 };
 
 // Parses opts (JSON text) once and checks every key and value, as
-// apply_options_json would on `settings`: Error(22023) on the first fault.
+// apply_options_json would on `settings`: Error(22023) on the first fault;
+// target_tenant is Error(0A000) (a later feature).
 ImportCallOptions read_import_call_options(std::string_view json_text, const SnapshotOptions& settings);
 
 // metadata.options of a snapshot as opts for apply_options_json: keys this

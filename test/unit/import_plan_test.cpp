@@ -22,6 +22,11 @@ bool contains(const std::string& haystack, const std::string& needle) {
   return haystack.find(needle) != std::string::npos;
 }
 
+// The import keys of an opts document, read as a call reads them.
+ImportOptions import_keys(std::string_view json_text) {
+  return read_import_call_options(json_text, SnapshotOptions{}).import;
+}
+
 StagedTable orders() {
   StagedTable t;
   t.display = "public.orders";
@@ -54,7 +59,7 @@ TEST(ImportMode, UnknownModeListsTheValidOnes) {
 }
 
 TEST(ImportOptions, ReadsItsKeysAndIgnoresSnapshotKeys) {
-  auto o = parse_import_options(
+  auto o = import_keys(
       R"({"dry_run": true, "fire_triggers": true, "ignore_unknown_columns": true,
           "key_columns": {"customers": ["email"], "Sales.\"Order Lines\"": "order_id, \"Line No\""},
           "tenancy": "column", "schemas": ["public"]})");
@@ -65,7 +70,7 @@ TEST(ImportOptions, ReadsItsKeysAndIgnoresSnapshotKeys) {
   EXPECT_EQ(o.key_columns.at(QualifiedName{"", "customers"}), std::vector<std::string>{"email"});
   EXPECT_EQ(o.key_columns.at((QualifiedName{"sales", "Order Lines"})),
             (std::vector<std::string>{"order_id", "Line No"}));
-  auto defaults = parse_import_options("{}");
+  auto defaults = import_keys("{}");
   EXPECT_FALSE(defaults.dry_run);
   EXPECT_FALSE(defaults.fire_triggers);
 }
@@ -75,7 +80,7 @@ TEST(ImportOptions, RefusesWrongTypes) {
                           R"({"key_columns": {"t": []}})", R"({"key_columns": {"t": [1]}})",
                           R"({"key_columns": {"a.b.c": ["x"]}})", "[]", "not json"}) {
     try {
-      parse_import_options(bad);
+      import_keys(bad);
       ADD_FAILURE() << bad;
     } catch (const Error& e) {
       EXPECT_EQ(e.sqlstate(), "22023") << bad;
@@ -85,25 +90,25 @@ TEST(ImportOptions, RefusesWrongTypes) {
 
 TEST(ImportOptions, TargetTenantIsNotSupportedYet) {
   try {
-    parse_import_options(R"({"target_tenant": "2"})");
+    import_keys(R"({"target_tenant": "2"})");
     FAIL();
   } catch (const Error& e) {
     EXPECT_EQ(e.sqlstate(), "0A000");
     EXPECT_TRUE(contains(e.what(), "not supported yet"));
   }
-  EXPECT_NO_THROW(parse_import_options(R"({"target_tenant": null})"));
+  EXPECT_NO_THROW(import_keys(R"({"target_tenant": null})"));
 }
 
 TEST(ImportOptions, ExpectedTenant) {
-  EXPECT_FALSE(parse_import_options("{}").expected_tenant.has_value());
-  EXPECT_EQ(parse_import_options(R"({"tenant": "1"})").expected_tenant, std::optional<std::string>("1"));
-  EXPECT_EQ(parse_import_options(R"({"tenant": 7})").expected_tenant, std::optional<std::string>("7"));
-  auto whole = parse_import_options(R"({"tenant": null})").expected_tenant;
+  EXPECT_FALSE(import_keys("{}").expected_tenant.has_value());
+  EXPECT_EQ(import_keys(R"({"tenant": "1"})").expected_tenant, std::optional<std::string>("1"));
+  EXPECT_EQ(import_keys(R"({"tenant": 7})").expected_tenant, std::optional<std::string>("7"));
+  auto whole = import_keys(R"({"tenant": null})").expected_tenant;
   ASSERT_TRUE(whole.has_value());
   EXPECT_FALSE(whole->has_value());
   for (const char* bad : {R"({"tenant": true})", R"({"tenant": 1.5})", R"({"tenant": ["1"]})"}) {
     try {
-      parse_import_options(bad);
+      import_keys(bad);
       ADD_FAILURE() << bad;
     } catch (const Error& e) {
       EXPECT_EQ(e.sqlstate(), "22023") << bad;
