@@ -26,6 +26,7 @@ struct Column {
 struct Table {
   std::string schema;
   std::string name;
+  std::string oid;  // its pg_class oid, as text (src/pg's reader; empty in unit tests)
   bool in_scanned_schema = false;  // in one of the schemas option's schemas
   bool partitioned = false;        // a partitioned parent: rows come through it
   std::vector<Column> columns;

@@ -331,7 +331,7 @@ struct DirectLoadFacts {
 // tenant's, or the snapshot's own twice) is the table's unique violation,
 // and a count over loaded_rows_sql proves every loaded row is the tenant's; when
 // either fails, the import stages the section and checks it as before, so
-// the error is the same (docs/import.md, "How rows are written").
+// the error is the same (docs/import.md, "Tables the tenant has no rows in: loaded directly").
 bool loads_directly(const DirectLoadFacts& facts);
 
 // The rows a direct load wrote, in a FROM clause where a check reads a

@@ -1,5 +1,5 @@
-// How one table's section of a snapshot loads (docs/import.md, "How rows
-// are matched" and "Across a migration"): the columns it loads and where
+// How one table's section of a snapshot loads (docs/import.md, "Modes" and
+// "Restoring across migrations"): the columns it loads and where
 // each one's values are in the rows, how they were written, the key rows
 // are matched on, and what differs from the table as it was when the
 // snapshot was taken. Pure: src/pg/import_tables.cpp reads the catalog

@@ -1,4 +1,4 @@
-// Every read of pg_catalog about tables (catalog_reader.hpp).
+// The catalog tenancy and the import plan with (catalog_reader.hpp).
 #include "pg/catalog_reader.hpp"
 
 #include <map>
@@ -120,6 +120,7 @@ core::Catalog read_catalog(const std::vector<std::string>& schemas) {
     core::Table t;
     t.schema = *row[1];
     t.name = *row[2];
+    t.oid = *row[0];
     t.partitioned = *row[3] == "t";
     t.in_scanned_schema = *row[4] == "t";
     by_oid[*row[0]] = catalog.tables.size();
@@ -270,6 +271,21 @@ std::vector<std::string> primary_key_of(const std::string& oid) {
   std::vector<std::string> out;
   for (const auto& key : unique_keys(oid))
     if (key.primary) out = key.columns;
+  return out;
+}
+
+std::vector<OwnedSequence> owned_sequences(const std::string& oid) {
+  constexpr const char* kSql = R"SQL(
+SELECT a.attname, d.objid::pg_catalog.regclass::pg_catalog.text, s.seqincrement::pg_catalog.text
+  FROM pg_catalog.pg_depend d
+  JOIN pg_catalog.pg_sequence s ON s.seqrelid = d.objid
+  JOIN pg_catalog.pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
+ WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
+   AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass
+   AND d.refobjid = $1::pg_catalog.oid AND d.deptype IN ('a', 'i')
+ ORDER BY 1)SQL";
+  std::vector<OwnedSequence> out;
+  for (const auto& row : run(kSql, {oid}).rows) out.push_back({*row[0], *row[1], *row[2]});
   return out;
 }
 

@@ -1,9 +1,9 @@
-// Every read of pg_catalog about the tables the extension works on, in one
-// place: the tenancy catalog (core::Catalog: tables, columns, primary keys,
-// foreign keys, inheritance, partitions) that tenancy plans a snapshot
-// with, for export and import alike, and what an import reads of each
-// table it loads (its columns' facts, unique keys with their operators,
-// foreign keys with theirs, statistics).
+// The catalog tenancy and the import plan with, read in one place: the
+// tenancy catalog (core::Catalog: tables with their oids, columns, primary
+// keys, foreign keys, inheritance, partitions) that tenancy plans a
+// snapshot with, for export and import alike, and what an import reads of
+// each table it loads (its columns' facts, unique keys with their
+// operators, foreign keys with theirs, owned sequences, statistics).
 #pragma once
 
 #include <map>
@@ -43,6 +43,14 @@ bool statistics_are_stale(const std::vector<std::string>& oids);
 
 // Columns of the table other tables' foreign keys reference.
 std::vector<std::string> referenced_columns(const std::string& oid);
+
+// The sequences the table's columns own (serial and identity), by column.
+struct OwnedSequence {
+  std::string column;
+  std::string sequence;   // its name, as regclass prints it
+  std::string increment;  // seqincrement, as text
+};
+std::vector<OwnedSequence> owned_sequences(const std::string& oid);
 
 // The primary key's columns; empty when the table has none.
 std::vector<std::string> primary_key_of(const std::string& oid);

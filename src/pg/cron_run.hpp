@@ -1,5 +1,5 @@
 // Whether the running call was started by a pg_cron job, and which job
-// (docs/scheduler.md, "How pg_cron runs show in backup_logs").
+// (docs/scheduler.md, "pg_cron's runs in backup_logs").
 //
 // The proof is what pg_cron itself writes, never what the caller sets (an
 // application_name of "pg_cron" proves nothing):

@@ -11,7 +11,8 @@ SqlResult run(const std::string& sql, const std::vector<TextValue>& params) {
 }
 
 // Thrown, not raised: the callers hold C++ objects an ereport would
-// jump over (DESIGN.md, rule 2); entry() turns it into the ERROR.
+// jump over (docs/architecture.md, "The C++ / PostgreSQL boundary");
+// entry() turns it into the ERROR.
 [[noreturn]] void bad_shape(const char* what) {
   throw core::Error(core::sqlstate::kInvalidParameterValue,
                     std::string("snapshot has an unexpected shape: ") + what, {},

@@ -116,11 +116,13 @@ struct ImportJob {
 
 // --- Shared by the steps ---------------------------------------------------
 
+// import_tables.cpp: a count's value; the columns describing a row in
+// messages (the key, else a few columns).
 int64_t first_int(const SqlResult& r, size_t column = 0);
 using core::column_list;
-// The columns describing a row in messages: the key, else a few columns.
 std::vector<std::string> describing_columns(const core::StagedTable& t);
-// ERROR 22023: a row of the snapshot would not be the tenant's.
+// import_checks.cpp: ERROR 22023, a row of the snapshot would not be the
+// tenant's (core::row_not_the_tenants).
 [[noreturn]] void not_the_tenants(const LoadTable& t, const std::string& row,
                                   const std::optional<std::string>& tenant);
 // Step 3 (import_tables.cpp). Sections matched with the tables here (a

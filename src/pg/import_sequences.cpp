@@ -13,21 +13,12 @@ using core::quote_ident;
 // in the table: no lower than the highest loaded, and read from its index
 // when the column has one.)
 void advance_sequences(const LoadTable& t) {
-  constexpr const char* kSql = R"SQL(
-SELECT a.attname, d.objid::pg_catalog.regclass::pg_catalog.text, s.seqincrement::pg_catalog.text
-  FROM pg_catalog.pg_depend d
-  JOIN pg_catalog.pg_sequence s ON s.seqrelid = d.objid
-  JOIN pg_catalog.pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
- WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
-   AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass
-   AND d.refobjid = $1::pg_catalog.oid AND d.deptype IN ('a', 'i')
- ORDER BY 1)SQL";
-  for (const auto& row : run(kSql, {t.oid}).rows) {
-    const std::string& column = *row[0];
+  for (const OwnedSequence& owned : owned_sequences(t.oid)) {
+    const std::string& column = owned.column;
     if (std::find(t.staged.columns.begin(), t.staged.columns.end(), column) == t.staged.columns.end())
       continue;
-    const std::string& sequence = *row[1];
-    const bool ascending = std::stoll(*row[2]) > 0;
+    const std::string& sequence = owned.sequence;
+    const bool ascending = std::stoll(owned.increment) > 0;
     auto loaded = run("SELECT " + std::string(ascending ? "pg_catalog.max" : "pg_catalog.min") + "(ptb_s." +
                       quote_ident(column) + ")::pg_catalog.int8::pg_catalog.text FROM " +
                       (t.direct ? t.staged.only_target() : t.staged.stage) + " ptb_s");
@@ -37,7 +28,7 @@ SELECT a.attname, d.objid::pg_catalog.regclass::pg_catalog.text, s.seqincrement:
     // when it was never called (or reset), by asking it for one.
     auto last = run("SELECT pg_catalog.pg_sequence_last_value($1::pg_catalog.regclass)"
                     "       OPERATOR(pg_catalog.+) $2::pg_catalog.int8",
-                    {sequence, *row[2]});
+                    {sequence, owned.increment});
     std::string next;
     if (!last.rows.empty() && last.rows[0][0])
       next = *last.rows[0][0];

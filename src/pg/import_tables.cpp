@@ -174,15 +174,7 @@ void match_sections(ImportJob& job) {
     }
   }
 
-  for (auto& t : tables) {
-    const core::Table& table = catalog.tables[t.catalog_index];
-    t.oid = *run("SELECT c.oid::pg_catalog.text FROM pg_catalog.pg_class c"
-                 "  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
-                 " WHERE n.nspname = $1 AND c.relname = $2",
-                 {table.schema, table.name})
-                 .rows.at(0)
-                 .at(0);
-  }
+  for (auto& t : tables) t.oid = catalog.tables[t.catalog_index].oid;
   // Citus tables (docs/citus.md): their SQL reaches the stages through
   // subqueries and keeps to the tenant's shard group.
   std::vector<std::string> all_oids;

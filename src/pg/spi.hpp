@@ -1,5 +1,7 @@
-// Read-only SPI queries for catalog reads and counts. Not for row data:
-// exports stream rows through a DestReceiver instead.
+// SPI with text parameters: read-only queries (catalog reads, counts),
+// probes, and writes (execute, execute_returning: the import's statements).
+// Not for row data: exports stream rows through a DestReceiver instead
+// (spi_stream.hpp).
 #pragma once
 
 #include <cstdint>
