@@ -208,8 +208,11 @@ void write_metadata(core::JsonWriter& w, const TenantSnapshotPlan& snapshot, Exp
 constexpr const char* kUsedTypesSql = R"SQL(
 WITH RECURSIVE used(oid) AS (
     SELECT a.atttypid FROM pg_catalog.pg_attribute a
-     WHERE a.attrelid IN (SELECT (quote_ident(s->>0) || '.' || quote_ident(s->>1))::regclass
-                            FROM jsonb_array_elements($1::jsonb) s)
+     WHERE a.attrelid IN (
+             SELECT CAST(pg_catalog.quote_ident(s OPERATOR(pg_catalog.->>) 0) OPERATOR(pg_catalog.||) '.'
+                         OPERATOR(pg_catalog.||) pg_catalog.quote_ident(s OPERATOR(pg_catalog.->>) 1)
+                         AS pg_catalog.regclass)
+               FROM pg_catalog.jsonb_array_elements($1::pg_catalog.jsonb) s)
        AND a.attnum > 0 AND NOT a.attisdropped
   UNION
     SELECT x.oid
@@ -226,15 +229,15 @@ WITH RECURSIVE used(oid) AS (
 )
 SELECT t.typtype, pg_catalog.format_type(t.oid, NULL),
        CASE t.typtype
-         WHEN 'e' THEN (SELECT jsonb_agg(e.enumlabel ORDER BY e.enumsortorder)
+         WHEN 'e' THEN (SELECT pg_catalog.jsonb_agg(e.enumlabel ORDER BY e.enumsortorder)
                           FROM pg_catalog.pg_enum e WHERE e.enumtypid = t.oid)
-         ELSE jsonb_build_object(
+         ELSE pg_catalog.jsonb_build_object(
                 'base_type', pg_catalog.format_type(t.typbasetype, t.typtypmod),
                 'not_null', t.typnotnull,
                 'default', t.typdefault,
-                'checks', COALESCE((SELECT jsonb_agg(pg_catalog.pg_get_constraintdef(c.oid) ORDER BY c.conname)
+                'checks', COALESCE((SELECT pg_catalog.jsonb_agg(pg_catalog.pg_get_constraintdef(c.oid) ORDER BY c.conname)
                                       FROM pg_catalog.pg_constraint c
-                                     WHERE c.contypid = t.oid AND c.contype = 'c'), '[]'))
+                                     WHERE c.contypid = t.oid AND c.contype = 'c'), '[]'::pg_catalog.jsonb))
        END
   FROM pg_catalog.pg_type t
  WHERE t.oid IN (SELECT oid FROM used) AND t.typtype IN ('e', 'd')

@@ -49,14 +49,14 @@ std::vector<std::string> list_tenants(core::SnapshotOptions options) {
   std::vector<std::string> selects;
   const auto& cat = plan.catalog();
   if (const auto& tt = plan.tenant_table()) {
-    selects.push_back("SELECT CAST(t0." + core::quote_ident(tt->key_column) + " AS text) FROM " +
+    selects.push_back("SELECT CAST(t0." + core::quote_ident(tt->key_column) + " AS pg_catalog.text) FROM " +
                       plan.from_clause(tt->table, "t0"));
   } else {
     for (const auto& p : plan.tables())
       if (p.role == core::TableRole::Tenant &&
           cat.tables[p.table].find_column(plan.options().tenant_column))
         selects.push_back("SELECT CAST(t0." + core::quote_ident(plan.options().tenant_column) +
-                          " AS text) FROM " + plan.from_clause(p.table, "t0"));
+                          " AS pg_catalog.text) FROM " + plan.from_clause(p.table, "t0"));
   }
   std::string sql;
   for (const auto& s : selects) sql += (sql.empty() ? "" : " UNION ") + s;
