@@ -208,6 +208,34 @@ json recorded_options_as_opts(const json& recorded) {
   return out;
 }
 
+namespace {
+
+// The recorded table lists (tables, exclude_tables, audit_tables) in this
+// database's names: a table opts.rename renames is listed by its new name.
+void rename_recorded_tables(json& scope, const RenameMap& rename) {
+  for (const char* key : {"tables", "exclude_tables", "audit_tables"}) {
+    if (!scope.contains(key) || !scope[key].is_array()) continue;
+    for (auto& entry : scope[key]) {
+      if (!entry.is_string()) continue;
+      QualifiedName listed;
+      try {
+        listed = parse_qualified_name(entry.get<std::string>());
+      } catch (const Error&) {
+        continue;  // apply_options refuses it, as without a rename
+      }
+      for (const auto& [from, to] : rename.tables)
+        if (from.name == listed.name &&
+            (from.schema.empty() || listed.schema.empty() || from.schema == listed.schema)) {
+          const std::string schema = to.schema.empty() ? listed.schema : to.schema;
+          entry = schema.empty() ? quote_ident(to.name) : quote_ident(schema) + "." + quote_ident(to.name);
+          break;
+        }
+    }
+  }
+}
+
+}  // namespace
+
 SnapshotOptions import_snapshot_options(SnapshotOptions settings, const json& recorded,
                                         const json& caller_opts) {
   // Options that decide whose rows are whose.
@@ -220,6 +248,8 @@ SnapshotOptions import_snapshot_options(SnapshotOptions settings, const json& re
   json scope = json::object();
   for (const auto& [key, value] : from_snapshot.items())
     if (std::find(kIdentity.begin(), kIdentity.end(), key) == kIdentity.end()) scope[key] = value;
+  // The snapshot lists its tables by the names they had then.
+  if (caller_names("rename")) rename_recorded_tables(scope, parse_rename(caller_opts["rename"]));
   std::vector<QualifiedName> excluded = settings.exclude_tables;
   SnapshotOptions options = apply_options(scope, std::move(settings));
   for (const auto& name : excluded)  // excluded here stays excluded

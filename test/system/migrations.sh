@@ -76,6 +76,18 @@ check "the report lists the renames" "public.customers.full_name:column_renamed 
   "$(changes "$report")"
 check "one pre_restore snapshot, taken once the restore could go ahead" 1 "$(pre_restores)"
 
+echo "# a snapshot taken with a tables list: the list follows opts.rename"
+fresh
+id=$(q -c "SELECT backup_create('1', '{\"tables\": [\"customers\", \"orders\", \"order_lines\", \"line_notes\"]}')")
+before=$(fp)
+q -c "ALTER TABLE orders RENAME TO purchases" -c "UPDATE purchases SET total = 1 WHERE id = 100" >/dev/null
+report=$(q -c "SELECT backup_restore($id, '{\"rename\": {\"tables\": {\"orders\": \"purchases\"}}}')")
+check "restored under the new name, within the snapshot's own table list" "$before" "$(fp purchases)"
+check "the report lists the rename" "public.purchases:table_renamed" "$(changes "$report")"
+check "the snapshot's table list, in this database's names, is what the restore recorded" \
+  '["customers", "purchases", "order_lines", "line_notes"]' \
+  "$(q -c "SELECT options -> 'tables' FROM backup_logs WHERE operation = 'restore' ORDER BY id DESC LIMIT 1")"
+
 echo "# a column added NOT NULL without a default"
 fresh
 q -c "ALTER TABLE orders ADD COLUMN priority int NOT NULL DEFAULT 7" -c "ALTER TABLE orders ALTER COLUMN priority DROP DEFAULT" >/dev/null

@@ -170,6 +170,24 @@ TEST(ImportSnapshotOptions, RecordedOptionsThatAgreeArePlannedWith) {
   EXPECT_EQ(o.exclude_tables, (std::vector<QualifiedName>{{"", "events"}, {"", "audit_logs"}, {"", "backup_logs"}}));
 }
 
+TEST(ImportSnapshotOptions, RecordedTableListsFollowTheCallersRenames) {
+  auto recorded = recorded_defaults();
+  recorded["tables"] = {"orders", "public.members", "visits"};
+  recorded["exclude_tables"] = {"events"};
+  SnapshotOptions o = import_snapshot_options(
+      SnapshotOptions{}, recorded,
+      nlohmann::json::parse(R"({"rename": {"tables": {"orders": "purchases", "public.members": "\"Mitglieder\"",
+                                                      "events": "archive.happenings"}}})"));
+  ASSERT_TRUE(o.tables.has_value());
+  EXPECT_EQ(*o.tables,
+            (std::vector<QualifiedName>{{"", "purchases"}, {"public", "Mitglieder"}, {"", "visits"}}));
+  EXPECT_EQ(o.exclude_tables[0], (QualifiedName{"archive", "happenings"}));
+  // A rename of another schema's table leaves the listed one as it is.
+  o = import_snapshot_options(SnapshotOptions{}, recorded,
+                              nlohmann::json::parse(R"({"rename": {"tables": {"other.members": "people"}}})"));
+  EXPECT_EQ((*o.tables)[1], (QualifiedName{"public", "members"}));
+}
+
 TEST(ImportSnapshotOptions, ATableTheCallerExcludesLeavesTheRecordedTableList) {
   auto recorded = recorded_defaults();
   recorded["tables"] = {"tenants", "public.members", "visits"};
