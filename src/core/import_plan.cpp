@@ -185,6 +185,42 @@ ImportOptions import_options_of(const json& doc) {
 
 }  // namespace
 
+namespace {
+
+// A table name as a snapshot records it, as opts reads it. Snapshots write
+// it in SQL now ("Order Lines", "Sales".orders); earlier ones wrote
+// schema.name unquoted, which a name that needs quoting does not survive:
+// text without a double quote, or that does not read as a name, is that
+// older form, split at its first dot.
+std::string recorded_table_name(const std::string& text) {
+  if (text.find('"') != std::string::npos) {
+    try {
+      (void)parse_qualified_name(text);
+      return text;
+    } catch (const Error&) {
+    }
+  }
+  const size_t dot = text.find('.');
+  if (dot == std::string::npos) return display_identifier(text);
+  return display_qualified(text.substr(0, dot), text.substr(dot + 1));
+}
+
+json recorded_table_names(const json& list) {
+  if (!list.is_array()) return list;
+  json out = json::array();
+  for (const auto& item : list) out.push_back(item.is_string() ? json(recorded_table_name(item)) : item);
+  return out;
+}
+
+json recorded_table_keys(const json& object) {
+  if (!object.is_object()) return object;
+  json out = json::object();
+  for (const auto& [table, value] : object.items()) out[recorded_table_name(table)] = value;
+  return out;
+}
+
+}  // namespace
+
 json recorded_options_as_opts(const json& recorded) {
   json out = json::object();
   if (!recorded.is_object()) return out;
@@ -201,6 +237,20 @@ json recorded_options_as_opts(const json& recorded) {
       json list = json::array();
       for (const auto& schema : value) list.push_back(quoted(schema));
       out[key] = list;
+    } else if (key == "tables" || key == "exclude_tables" || key == "audit_tables") {
+      out[key] = recorded_table_names(value);
+    } else if (key == "owning_fks") {
+      out[key] = recorded_table_keys(value);
+    } else if (key == "polymorphic" && value.is_object()) {
+      json links = recorded_table_keys(value);
+      for (auto& [table, link] : links.items()) {
+        if (!link.is_object()) continue;
+        if (link.contains("follow")) link["follow"] = recorded_table_names(link["follow"]);
+        if (link.contains("types") && link["types"].is_object())
+          for (auto& [type_value, target] : link["types"].items())
+            if (target.is_string()) target = recorded_table_name(target);
+      }
+      out[key] = links;
     } else {
       out[key] = value;
     }

@@ -83,7 +83,9 @@ ImportCallOptions read_import_call_options(std::string_view json_text, const Sna
 // release does not know are dropped (a later release of format 1 may add
 // some), and the names recorded as the catalog spells them (tenant_column,
 // soft_delete_column, schemas) are quoted so they read back unchanged
-// ("Tenant A", "TenantId"); table names are recorded as written in SQL.
+// ("Tenant A", "TenantId"); table names are recorded as written in SQL,
+// and those an earlier snapshot wrote unquoted (schema.name as the catalog
+// spells them) are quoted where they need it.
 nlohmann::json recorded_options_as_opts(const nlohmann::json& recorded);
 
 // The options an import is planned with (docs/import.md, "Options"): the

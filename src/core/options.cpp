@@ -210,9 +210,15 @@ const std::vector<std::string>& valid_option_names() {
 }
 
 std::string options_to_json(const SnapshotOptions& o) {
-  auto names = [](const std::vector<QualifiedName>& list) {
+  // Table names as written in SQL, so that opts reads them back as the
+  // same tables: "Order Lines", "Sales".orders (recorded_options_as_opts
+  // reads the unquoted form earlier snapshots wrote too).
+  auto written = [](const QualifiedName& n) {
+    return n.schema.empty() ? display_identifier(n.name) : display_qualified(n.schema, n.name);
+  };
+  auto names = [&](const std::vector<QualifiedName>& list) {
     json out = json::array();
-    for (const auto& n : list) out.push_back(n.to_string());
+    for (const auto& n : list) out.push_back(written(n));
     return out;
   };
   json doc = {
@@ -227,17 +233,17 @@ std::string options_to_json(const SnapshotOptions& o) {
   };
   doc["tables"] = o.tables ? names(*o.tables) : json(nullptr);
   json owning = json::object();
-  for (const auto& [table, constraint] : o.owning_fks) owning[table.to_string()] = constraint;
+  for (const auto& [table, constraint] : o.owning_fks) owning[written(table)] = constraint;
   doc["owning_fks"] = owning;
   json polymorphic = json::object();
   for (const auto& [table, link] : o.polymorphic) {
     json types = json::object();
-    for (const auto& [value, target] : link.types) types[value] = target.to_string();
+    for (const auto& [value, target] : link.types) types[value] = written(target);
     json entry = {{"type", display_identifier(link.type_column)},
                   {"id", display_identifier(link.id_column)},
                   {"types", types}};
     entry["follow"] = link.follow ? names(*link.follow) : json(nullptr);
-    polymorphic[table.to_string()] = entry;
+    polymorphic[written(table)] = entry;
   }
   doc["polymorphic"] = polymorphic;
   return doc.dump();

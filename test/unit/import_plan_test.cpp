@@ -753,3 +753,30 @@ TEST(ImportSql, AMergeChecksTheRowsItWroteByTheirTransaction) {
   EXPECT_TRUE(contains(sql, " t0 WHERE NOT " + chain)) << sql;
   EXPECT_FALSE(contains(sql, t.stage)) << "the table's written rows, not the stage";
 }
+
+TEST(ImportSnapshotOptions, RecordedTableNamesThatNeedQuotingReadBackAsTheSameTables) {
+  const auto taken = apply_options(
+      nlohmann::json::parse(R"({"exclude_tables": ["\"Order \"\"Notes\"\"; --\"", "Sales.\"Line Items\""],
+                                 "owning_fks": {"\"Sales\".\"Orders\"": "Orders_fk"}})"),
+      SnapshotOptions{});
+  const auto recorded = nlohmann::json::parse(options_to_json(taken));
+  EXPECT_EQ(recorded["exclude_tables"][0], "\"Order \"\"Notes\"\"; --\"");
+  EXPECT_EQ(recorded["exclude_tables"][1], "sales.\"Line Items\"");
+  // owning_fks decides whose rows are whose: the recorded one must read
+  // back as this database's (the settings here) or the import is refused.
+  SnapshotOptions settings;
+  settings.owning_fks = taken.owning_fks;
+  SnapshotOptions o = import_snapshot_options(settings, recorded, nlohmann::json::object());
+  EXPECT_EQ(o.exclude_tables[0], (QualifiedName{"", "Order \"Notes\"; --"}));
+  EXPECT_EQ(o.exclude_tables[1], (QualifiedName{"sales", "Line Items"}));
+  EXPECT_EQ(o.owning_fks.at(QualifiedName{"Sales", "Orders"}), "Orders_fk");
+  // What earlier snapshots wrote: schema.name unquoted, as the catalog spells them.
+  auto earlier = recorded_defaults();
+  earlier["exclude_tables"] = {"Order \"Notes\"; --", "Sales.Line Items", "Sales.Orders", "public.members"};
+  earlier["owning_fks"] = {{"Sales.Orders", "Orders_fk"}};
+  o = import_snapshot_options(settings, earlier, nlohmann::json::object());
+  EXPECT_EQ(std::vector<QualifiedName>(o.exclude_tables.begin(), o.exclude_tables.begin() + 4),
+            (std::vector<QualifiedName>{{"", "Order \"Notes\"; --"}, {"Sales", "Line Items"}, {"Sales", "Orders"},
+                                        {"public", "members"}}));
+  EXPECT_EQ(o.owning_fks.at(QualifiedName{"Sales", "Orders"}), "Orders_fk");
+}
