@@ -277,7 +277,7 @@ void rename_recorded_tables(json& scope, const RenameMap& rename) {
         if (from.name == listed.name &&
             (from.schema.empty() || listed.schema.empty() || from.schema == listed.schema)) {
           const std::string schema = to.schema.empty() ? listed.schema : to.schema;
-          entry = schema.empty() ? quote_ident(to.name) : quote_ident(schema) + "." + quote_ident(to.name);
+          entry = schema.empty() ? display_identifier(to.name) : display_qualified(schema, to.name);
           break;
         }
     }
