@@ -191,7 +191,8 @@ namespace {
 // it in SQL now ("Order Lines", "Sales".orders); earlier ones wrote
 // schema.name unquoted, which a name that needs quoting does not survive:
 // text without a double quote, or that does not read as a name, is that
-// older form, split at its first dot.
+// older form, split at its dot (with more than one, which dot ends the
+// schema is not known: refused, as it was).
 std::string recorded_table_name(const std::string& text) {
   if (text.find('"') != std::string::npos) {
     try {
@@ -202,6 +203,8 @@ std::string recorded_table_name(const std::string& text) {
   }
   const size_t dot = text.find('.');
   if (dot == std::string::npos) return display_identifier(text);
+  // Which dot ends the schema is not known: left to be refused as before.
+  if (text.find('.', dot + 1) != std::string::npos) return text;
   return display_qualified(text.substr(0, dot), text.substr(dot + 1));
 }
 
@@ -260,27 +263,81 @@ json recorded_options_as_opts(const json& recorded) {
 
 namespace {
 
-// The recorded table lists (tables, exclude_tables, audit_tables) in this
-// database's names: a table opts.rename renames is listed by its new name.
-void rename_recorded_tables(json& scope, const RenameMap& rename) {
-  for (const char* key : {"tables", "exclude_tables", "audit_tables"}) {
-    if (!scope.contains(key) || !scope[key].is_array()) continue;
-    for (auto& entry : scope[key]) {
-      if (!entry.is_string()) continue;
-      QualifiedName listed;
-      try {
-        listed = parse_qualified_name(entry.get<std::string>());
-      } catch (const Error&) {
-        continue;  // apply_options refuses it, as without a rename
-      }
-      for (const auto& [from, to] : rename.tables)
-        if (from.name == listed.name &&
-            (from.schema.empty() || listed.schema.empty() || from.schema == listed.schema)) {
-          const std::string schema = to.schema.empty() ? listed.schema : to.schema;
-          entry = schema.empty() ? display_identifier(to.name) : display_qualified(schema, to.name);
-          break;
-        }
+std::string written_name(const std::string& schema, const std::string& name) {
+  return schema.empty() ? display_identifier(name) : display_qualified(schema, name);
+}
+
+// A recorded table name in this database's names (opts.rename), as the
+// names it stands for: one, renamed or not; or, for a name without a schema
+// of which a rename moves one schema's table, the name itself (still every
+// other schema's table) and that table's new name.
+std::vector<std::string> renamed_names(const std::string& text, const RenameMap& rename) {
+  QualifiedName listed;
+  try {
+    listed = parse_qualified_name(text);
+  } catch (const Error&) {
+    return {text};  // apply_options refuses it, as without a rename
+  }
+  std::vector<std::string> out;
+  bool replaced = false;
+  for (const auto& [from, to] : rename.tables) {
+    if (from.name != listed.name) continue;
+    if (from.schema.empty() || from.schema == listed.schema) {
+      if (!replaced) out.insert(out.begin(), written_name(to.schema.empty() ? listed.schema : to.schema, to.name));
+      replaced = true;
+    } else if (listed.schema.empty()) {
+      out.push_back(written_name(to.schema.empty() ? from.schema : to.schema, to.name));
     }
+  }
+  if (!replaced) out.insert(out.begin(), text);
+  return out;
+}
+
+// One name where one is needed (an object's key, a polymorphic type's
+// table): renamed when the rename says which table it is, else as it was.
+std::string renamed_name(const std::string& text, const RenameMap& rename) {
+  const std::vector<std::string> names = renamed_names(text, rename);
+  return names.size() == 1 ? names[0] : text;
+}
+
+json renamed_list(const json& list, const RenameMap& rename) {
+  if (!list.is_array()) return list;
+  json out = json::array();
+  for (const auto& item : list) {
+    if (!item.is_string()) {
+      out.push_back(item);
+      continue;
+    }
+    for (auto& name : renamed_names(item.get<std::string>(), rename)) out.push_back(std::move(name));
+  }
+  return out;
+}
+
+json renamed_keys(const json& object, const RenameMap& rename) {
+  if (!object.is_object()) return object;
+  json out = json::object();
+  for (const auto& [table, value] : object.items()) out[renamed_name(table, rename)] = value;
+  return out;
+}
+
+// The snapshot's recorded options (as opts) in this database's names: the
+// table lists, owning_fks and polymorphic name tables as they were when it
+// was taken, and opts.rename says what they are called now.
+void rename_recorded_tables(json& recorded, const RenameMap& rename) {
+  if (rename.tables.empty()) return;
+  for (const char* key : {"tables", "exclude_tables", "audit_tables"})
+    if (recorded.contains(key)) recorded[key] = renamed_list(recorded[key], rename);
+  if (recorded.contains("owning_fks")) recorded["owning_fks"] = renamed_keys(recorded["owning_fks"], rename);
+  if (recorded.contains("polymorphic") && recorded["polymorphic"].is_object()) {
+    json links = renamed_keys(recorded["polymorphic"], rename);
+    for (auto& [table, link] : links.items()) {
+      if (!link.is_object()) continue;
+      if (link.contains("follow")) link["follow"] = renamed_list(link["follow"], rename);
+      if (link.contains("types") && link["types"].is_object())
+        for (auto& [type_value, target] : link["types"].items())
+          if (target.is_string()) target = renamed_name(target.get<std::string>(), rename);
+    }
+    recorded["polymorphic"] = links;
   }
 }
 
@@ -292,14 +349,14 @@ SnapshotOptions import_snapshot_options(SnapshotOptions settings, const json& re
   static const std::vector<std::string> kIdentity = {"tenancy", "tenant_column", "schemas", "polymorphic",
                                                      "owning_fks"};
   auto caller_names = [&](const std::string& key) { return caller_opts.is_object() && caller_opts.contains(key); };
-  const json from_snapshot = recorded_options_as_opts(recorded);
+  json from_snapshot = recorded_options_as_opts(recorded);
+  // The snapshot names its tables as they were when it was taken.
+  if (caller_names("rename")) rename_recorded_tables(from_snapshot, parse_rename(caller_opts["rename"]));
 
   // The scope the snapshot was taken with narrows the import.
   json scope = json::object();
   for (const auto& [key, value] : from_snapshot.items())
     if (std::find(kIdentity.begin(), kIdentity.end(), key) == kIdentity.end()) scope[key] = value;
-  // The snapshot lists its tables by the names they had then.
-  if (caller_names("rename")) rename_recorded_tables(scope, parse_rename(caller_opts["rename"]));
   std::vector<QualifiedName> excluded = settings.exclude_tables;
   SnapshotOptions options = apply_options(scope, std::move(settings));
   for (const auto& name : excluded)  // excluded here stays excluded

@@ -62,7 +62,7 @@ SELECT con.conrelid::pg_catalog.text, a.attname
 // and its unnests would be looked up unqualified.)
 constexpr const char* kForeignKeyColumnsSql = R"SQL(
 SELECT con.oid::pg_catalog.text, con.conname, con.conrelid::pg_catalog.text,
-       COALESCE(pg_catalog.pg_partition_root(con.confrelid)::oid, con.confrelid)::pg_catalog.text,
+       COALESCE(pg_catalog.pg_partition_root(con.confrelid)::pg_catalog.oid, con.confrelid)::pg_catalog.text,
        fa.attname, ta.attname
   FROM pg_catalog.pg_constraint con
   CROSS JOIN LATERAL ROWS FROM (pg_catalog.unnest(con.conkey), pg_catalog.unnest(con.confkey))

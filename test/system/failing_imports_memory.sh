@@ -21,7 +21,7 @@ PGPORT_FOR_TESTS=54449 cluster_start "$work/cluster" "jit = off"
 q -c "SET client_min_messages = warning" -c "CREATE EXTENSION pg_tenant_backup" -f test/fixtures/shop.sql >/dev/null
 
 # Two documents, each refused before any change: a master row this
-# database lacks (23503), a value its column's type does not take (22P02).
+# database lacks (23503), a value of a kind its column never holds (22023).
 q -c "CREATE TABLE bad AS
         SELECT jsonb_set(d, '{master_data,1,rows,0,0}', '\"XX\"') AS master,
                jsonb_set(d, '{data,3,rows,0,0}', '\"ten\"') AS type

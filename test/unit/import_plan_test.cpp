@@ -188,6 +188,46 @@ TEST(ImportSnapshotOptions, RecordedTableListsFollowTheCallersRenames) {
   EXPECT_EQ((*o.tables)[1], (QualifiedName{"public", "members"}));
 }
 
+TEST(ImportSnapshotOptions, ARenameOfOneSchemasTableKeepsTheNameWithoutASchemaForTheOthers) {
+  auto recorded = recorded_defaults();
+  recorded["tables"] = {"orders", "visits"};
+  SnapshotOptions o = import_snapshot_options(
+      SnapshotOptions{}, recorded,
+      nlohmann::json::parse(R"({"rename": {"tables": {"sales.orders": "sales.purchases", "eu.orders": "bestellungen"}}})"));
+  ASSERT_TRUE(o.tables.has_value());
+  EXPECT_EQ(*o.tables, (std::vector<QualifiedName>{
+                           {"", "orders"}, {"eu", "bestellungen"}, {"sales", "purchases"}, {"", "visits"}}));
+}
+
+TEST(ImportSnapshotOptions, OwningKeysAndPolymorphicLinksFollowTheRenamesToo) {
+  auto recorded = recorded_defaults();
+  recorded["owning_fks"] = {{"public.orders", "orders_customer_fk"}};
+  recorded["polymorphic"] = {{"comments", {{"type", "kind"}, {"id", "ref"}, {"types", {{"order", "orders"}}},
+                                           {"follow", nlohmann::json::array({"orders"})}}}};
+  // This database's settings name the table by its new name.
+  SnapshotOptions settings = apply_options(
+      nlohmann::json::parse(R"({"owning_fks": {"public.purchases": "orders_customer_fk"},
+                                 "polymorphic": {"comments": {"type": "kind", "id": "ref",
+                                                              "types": {"order": "purchases"}, "follow": ["purchases"]}}})"),
+      SnapshotOptions{});
+  const auto rename = nlohmann::json::parse(R"({"rename": {"tables": {"orders": "purchases"}}})");
+  SnapshotOptions o = import_snapshot_options(settings, recorded, rename);
+  EXPECT_EQ(o.owning_fks.at(QualifiedName{"public", "purchases"}), "orders_customer_fk");
+  // Without the rename the snapshot's owning_fks is another table's: refused.
+  EXPECT_THROW(import_snapshot_options(settings, recorded, nlohmann::json::object()), Error);
+}
+
+TEST(ImportSnapshotOptions, AnEarlierUnquotedNameWithTwoDotsIsRefusedNotGuessed) {
+  auto earlier = recorded_defaults();
+  earlier["exclude_tables"] = {"my.app.orders"};
+  try {
+    import_snapshot_options(SnapshotOptions{}, earlier, nlohmann::json::object());
+    FAIL() << "a name whose schema is not known was read";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.sqlstate(), "22023");
+  }
+}
+
 TEST(ImportSnapshotOptions, ATableTheCallerExcludesLeavesTheRecordedTableList) {
   auto recorded = recorded_defaults();
   recorded["tables"] = {"tenants", "public.members", "visits"};
