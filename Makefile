@@ -52,6 +52,7 @@ PG_SERVER_SRCS = $(addprefix src/pg/,$(addsuffix .cpp, \
 	autonomous backup_create_prune_delete_keep \
 	backup_verify_read_download_upload boundary capture capture_plugin \
 	column_types copy_feed copy_section cron_run entry_point export file_io json_row_stream \
+	row_fingerprints \
 	import_functions interrupts module owner_rights progress \
 	progress_function restore_functions schedule_functions scheduler server_log \
 	server_names session setting_levels settings spi spilled_rows srf stats \

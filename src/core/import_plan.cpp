@@ -821,7 +821,10 @@ json report_json(const ImportReport& r) {
                       {"updated", t.updated},
                       {"unchanged", t.unchanged()},
                       {"deleted", t.deleted},
-                      {"load", t.loaded_directly ? "direct" : "staged"},
+                      {"load", t.loaded_directly           ? "direct"
+                               : t.left_out_unchanged > 0 ? "staged_changes"
+                                                          : "staged"},
+                      {"staged", t.loaded_directly ? 0 : t.rows - t.left_out_unchanged},
                       {"matched_on", t.key.empty() ? json(nullptr)
                                                    : json{{"columns", t.key}, {"source", t.key_source}}}});
     inserted += t.inserted;

@@ -133,7 +133,7 @@ struct StagedTable {
   // The key rows are matched on (primary key or key_columns); empty: none.
   std::vector<std::string> key;
   std::vector<std::string> key_operators;  // per key column: OPERATOR(schema.=)
-  // Per key column, as the table's unique index has it: "schema"."opclass",
+  // Per key column, as the table's unique index has it: schema.opclass,
   // and "schema"."collation" or "" for a type without one.
   std::vector<std::string> key_opclasses;
   std::vector<std::string> key_collations;
@@ -397,6 +397,9 @@ struct TableOutcome {
   // The rows were copied straight into the table (loads_directly), not
   // through a staging table.
   bool loaded_directly = false;
+  // A merge's rows the table had as they were, left out of the stage
+  // (core/unchanged_rows.hpp): counted as unchanged.
+  int64_t left_out_unchanged = 0;
   // Rows of the snapshot already in the table as they are (insert_only:
   // already there, whatever their values).
   int64_t unchanged() const;

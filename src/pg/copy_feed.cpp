@@ -10,6 +10,7 @@
 #include "pg/boundary.hpp"
 #include "pg/import_common.hpp"
 #include "pg/progress.hpp"
+#include "pg/row_fingerprints.hpp"
 
 namespace ptb::pg {
 
@@ -31,24 +32,39 @@ void append_field(CopyFeed& f, const core::CopyCell& cell, size_t column, uint32
   }
 }
 
+}  // namespace
+
+void append_copy_line(CopyFeed& f, const std::vector<core::RowCell>& cells, uint32 row) {
+  const size_t ncols = f.positions.size();
+  for (size_t c = 0; c < ncols; ++c) {
+    const auto p = static_cast<size_t>(f.positions[c]);
+    if (p >= cells.size()) bad_shape("a row is shorter than its columns");
+    const core::RowCell& cell = cells[p];
+    if (c > 0) f.buffer += '\t';
+    append_field(f,
+                 f.encodings[c] == core::ValueEncoding::Jsonb && cell.jsonb_unwrapped ? *cell.jsonb_unwrapped
+                                                                                      : cell.value,
+                 c, row);
+  }
+}
+
+namespace {
+
 void refill(CopyFeed& f) {
   if (f.consumed > 0) {
     f.buffer.erase(0, f.consumed);
     f.consumed = 0;
   }
   const uint32 count = std::min(kRowsPerBatch, f.row_count - f.next_row);
-  const size_t ncols = f.positions.size();
   for (uint32 r = 0; r < count; ++r) {
-    const std::vector<core::RowCell>& cells = f.spill->next_row();
-    for (size_t c = 0; c < ncols; ++c) {
-      const auto p = static_cast<size_t>(f.positions[c]);
-      if (p >= cells.size()) bad_shape("a row is shorter than its columns");
-      const core::RowCell& cell = cells[p];
-      if (c > 0) f.buffer += '\t';
-      append_field(f,
-                   f.encodings[c] == core::ValueEncoding::Jsonb && cell.jsonb_unwrapped ? *cell.jsonb_unwrapped
-                                                                                        : cell.value,
-                   c, f.next_row + r);
+    const size_t start = f.buffer.size();
+    append_copy_line(f, f.spill->next_row(), f.next_row + r);
+    // A row the table has as it is stays out of the stage.
+    if (f.leave_out != nullptr &&
+        f.leave_out->unchanged(line_fingerprint(std::string_view(f.buffer).substr(start)))) {
+      f.buffer.resize(start);
+      ++f.left_out;
+      continue;
     }
     f.buffer += '\n';
   }

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "core/unchanged_rows.hpp"
 #include "core/value_encoding.hpp"
 #include "pg/spilled_rows.hpp"
 
@@ -22,7 +23,15 @@ struct CopyFeed {
   std::string table;
   std::string buffer;  // COPY text not yet handed over
   size_t consumed = 0;
+  // Rows the table has as they are, left out of a merge's stage, and how
+  // many were (core/unchanged_rows.hpp).
+  const core::UnchangedRows* leave_out = nullptr;
+  uint64_t left_out = 0;
 };
+
+// Appends a row's COPY text line, without its newline, to f.buffer; `row`
+// (from 0) is where errors say it is.
+void append_copy_line(CopyFeed& f, const std::vector<core::RowCell>& cells, uint32 row);
 
 // What ptb_copy_feed_read reads: set around each COPY. The callback has
 // no argument of its own; one COPY runs at a time.

@@ -16,14 +16,34 @@ extern "C" {
 
 namespace ptb::pg {
 
-uint64_t copy_section(const SectionCopy& copy, const SpilledRows& rows, Oid into) {
-  CopyFeed feed;
+namespace {
+
+void set_up(CopyFeed& feed, const SectionCopy& copy, const SpilledRows& rows) {
   if (copy.section->spilled) feed.spill.emplace(rows.file(), *copy.section->spilled);
   feed.row_count = copy.section->row_count;
   feed.positions = copy.positions;
   feed.encodings = copy.encodings;
   feed.column_names = copy.columns;
   feed.table = copy.table;
+}
+
+}  // namespace
+
+void for_each_copy_line(const SectionCopy& copy, const SpilledRows& rows,
+                        const std::function<void(std::string_view line)>& visit) {
+  CopyFeed feed;
+  set_up(feed, copy, rows);
+  for (uint32 r = 0; r < feed.row_count; ++r) {
+    feed.buffer.clear();
+    append_copy_line(feed, feed.spill->next_row(), r);
+    visit(feed.buffer);
+  }
+}
+
+uint64_t copy_section(const SectionCopy& copy, const SpilledRows& rows, Oid into, uint64_t* left_out) {
+  CopyFeed feed;
+  set_up(feed, copy, rows);
+  feed.leave_out = copy.leave_out;
   const std::string context = copy.table + " (" + copy.section->where() + ")";
   uint64 copied = 0;
   current_feed = &feed;
@@ -61,6 +81,7 @@ uint64_t copy_section(const SectionCopy& copy, const SpilledRows& rows, Oid into
     throw;
   }
   current_feed = nullptr;
+  if (left_out != nullptr) *left_out = feed.left_out;
   return copied;
 }
 

@@ -4,9 +4,12 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "core/unchanged_rows.hpp"
 #include "core/value_encoding.hpp"
 #include "pg/server_types.hpp"
 #include "pg/snapshot_sections.hpp"
@@ -21,11 +24,19 @@ struct SectionCopy {
   std::vector<int> positions;                  // per column, its cell in the section's rows
   std::vector<core::ValueEncoding> encodings;  // per column, how the snapshot wrote it
   std::string table;                           // the table, as messages name it
+  // Rows left out: those the table has as they are (a merge's stage).
+  const core::UnchangedRows* leave_out = nullptr;
 };
 
 // Copies the section's rows into `into` (a staging table, or the table
 // itself) and returns how many rows COPY wrote. An error names the table
 // and the section.
-uint64_t copy_section(const SectionCopy& copy, const SpilledRows& rows, Oid into);
+// `left_out`: how many rows copy.leave_out kept out.
+uint64_t copy_section(const SectionCopy& copy, const SpilledRows& rows, Oid into, uint64_t* left_out = nullptr);
+
+// Each row of the section as the COPY text line copy_section would load
+// (no newline), in the section's order.
+void for_each_copy_line(const SectionCopy& copy, const SpilledRows& rows,
+                        const std::function<void(std::string_view line)>& visit);
 
 }  // namespace ptb::pg

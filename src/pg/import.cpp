@@ -98,13 +98,23 @@ ImportOutcome run_import(const ImportRequest& request) {
   choose_direct_loads(job);
   undo_settings(probe_level);
 
+  // The tables' foreign keys and statistics (catalog reads, which need
+  // nested loops; the statistics are read again once staged, as a direct
+  // load changes them).
+  for (auto& t : job.tables)
+    if (t.data) job.data_tables.push_back(&t);
+  std::vector<std::string> data_oids;
+  for (auto* t : job.data_tables) data_oids.push_back(t->oid);
+  job.data_foreign_keys = foreign_keys(data_oids);
+  std::vector<std::string> table_oids;
+  for (const auto& t : job.tables) table_oids.push_back(t.oid);
+  job.statistics_stale = statistics_are_stale(table_oids);
+
   // --- 4. Stage.
   stage_sections(job);
 
   // --- 5. Checks before any change.
   progress::set_phase(progress::Phase::Validating);
-  for (auto& t : job.tables)
-    if (t.data) job.data_tables.push_back(&t);
   // Statistics autovacuum has not caught up with (a tenant emptied or
   // restored moments ago: they say it has no rows) plan the checks' joins
   // as nested loops that read the tenant's rows once per staged row, hours
@@ -112,11 +122,6 @@ ImportOutcome run_import(const ImportRequest& request) {
   // statistics"). Then steps 5 to 7 run without nested loops: hash and
   // merge joins, whose cost follows the rows, whatever their estimates.
   // (Catalog reads come before: they need nested loops.)
-  std::vector<std::string> data_oids;
-  for (auto* t : job.data_tables) data_oids.push_back(t->oid);
-  job.data_foreign_keys = foreign_keys(data_oids);
-  std::vector<std::string> table_oids;
-  for (const auto& t : job.tables) table_oids.push_back(t.oid);
   const int join_level = statistics_are_stale(table_oids) ? set_setting("enable_nestloop", "off") : -1;
   check_before_changes(job);
   if (request.before_changes) request.before_changes(plan.options(), job.tenant_exists);

@@ -19,6 +19,7 @@
 #include "core/import_plan.hpp"
 #include "core/schema_drift.hpp"
 #include "core/tenancy.hpp"
+#include "core/unchanged_rows.hpp"
 #include "pg/citus.hpp"
 #include "pg/import.hpp"
 #include "pg/catalog_reader.hpp"
@@ -64,6 +65,10 @@ struct LoadTable {
   // How many staged rows have a key the table lacked before any change
   // (core::key_owners_sql); unknown for a table that query does not serve.
   std::optional<int64_t> new_rows;
+  // A merge's rows the table has as they are, left out of the stage
+  // (import_unchanged.cpp); `left_out` counts them once staged.
+  std::optional<core::UnchangedRows> unchanged;
+  uint64_t left_out = 0;
 };
 
 
@@ -97,9 +102,13 @@ struct ImportJob {
   bool writes_citus = false;
 
   bool tenant_exists = true;  // its row is here (or the plan has no tenant row)
-  // Steps 5 to 7.
+  // Steps 4 to 7 (read before step 4).
   std::vector<LoadTable*> data_tables;
   std::vector<ForeignKey> data_foreign_keys;  // on or to a data table
+  // Before step 4, a table's statistics changed since its last ANALYZE by
+  // more rows than make autovacuum analyze it: joins run without nested
+  // loops (import.cpp).
+  bool statistics_stale = false;
   // The transactions the updates and inserts of staged tables wrote in.
   std::set<std::string> writers;
   uint64_t stages_made = 0;  // ptb_stage_1, _2, ... (import_stage.cpp)
@@ -147,6 +156,11 @@ bool load_directly(ImportJob& job, LoadTable& t);
 // (import_replay.cpp).
 void replay_into_stages(ImportJob& job);
 
+// A merge's rows the table has as they are: when the section may leave
+// them out of its stage (core::leaves_out_unchanged_rows), t.unchanged
+// says which (import_unchanged.cpp).
+void find_unchanged_rows(ImportJob& job, LoadTable& t);
+
 // Step 5 (import_checks.cpp).
 void check_before_changes(ImportJob& job);
 // A staged section's keys: none twice, none another tenant's row has.
@@ -157,6 +171,10 @@ void write_changes(ImportJob& job);
 
 // Step 7 (import_verify.cpp).
 void check_after_changes(ImportJob& job);
+// Whether step 7 reads only the rows the import wrote, not every staged
+// row, to check a foreign key's references, or a table's rows' owner.
+bool references_checked_on_written_rows(const ImportJob& job, const ForeignKey& fk);
+bool owner_checked_on_written_rows(const ImportJob& job, const LoadTable& t);
 
 // Step 8 (import_sequences.cpp).
 void advance_sequences(const LoadTable& t);

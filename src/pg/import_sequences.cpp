@@ -9,9 +9,10 @@ namespace ptb::pg {
 using core::quote_ident;
 
 // Sequences owned by loaded columns (serial and identity) move up to the
-// highest value loaded, never down. (After a direct load, the highest value
-// in the table: no lower than the highest loaded, and read from its index
-// when the column has one.)
+// highest value loaded, never down. (After a direct load, or a merge that
+// left the rows the table had as they were out of its stage, the highest
+// value in the table: no lower than the highest loaded, and read from its
+// index when the column has one.)
 void advance_sequences(const LoadTable& t) {
   for (const OwnedSequence& owned : owned_sequences(t.oid)) {
     const std::string& column = owned.column;
@@ -21,7 +22,7 @@ void advance_sequences(const LoadTable& t) {
     const bool ascending = std::stoll(owned.increment) > 0;
     auto loaded = run("SELECT " + std::string(ascending ? "pg_catalog.max" : "pg_catalog.min") + "(ptb_s." +
                       quote_ident(column) + ")::pg_catalog.int8::pg_catalog.text FROM " +
-                      (t.direct ? t.staged.only_target() : t.staged.stage) + " ptb_s");
+                      (t.direct || t.left_out > 0 ? t.staged.only_target() : t.staged.stage) + " ptb_s");
     if (loaded.rows.empty() || !loaded.rows[0][0]) continue;
     const std::string extreme = *loaded.rows[0][0];
     // The value nextval would hand out next: from the last one it gave, or,

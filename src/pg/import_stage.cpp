@@ -21,9 +21,11 @@ using core::quote_ident;
 
 namespace {
 
-// What COPY loads of the table's section.
+// What COPY loads of the table's section: its rows, but those the table
+// has as they are (a merge's, find_unchanged_rows).
 SectionCopy copy_of(const LoadTable& t) {
-  return {t.section, t.staged.columns, t.positions, t.encodings, t.staged.display};
+  return {t.section, t.staged.columns, t.positions, t.encodings, t.staged.display,
+          t.unchanged ? &*t.unchanged : nullptr};
 }
 
 // Creates the staging table and copies the section's rows into it.
@@ -45,7 +47,7 @@ void stage(LoadTable& t, const SpilledRows& rows, bool unique, uint64_t& stages_
       std::stoul(*run("SELECT $1::pg_catalog.regclass::pg_catalog.oid::pg_catalog.text", {t.staged.stage})
                       .rows.at(0)
                       .at(0)));
-  const uint64_t copied = copy_section(copy_of(t), rows, stage_oid);
+  const uint64_t copied = copy_section(copy_of(t), rows, stage_oid, &t.left_out);
   if (t.staged.has_key()) {
     // The index sorts within work_mem, as the import's queries do: at
     // maintenance_work_mem, a budget set for maintenance, its sort would
@@ -69,7 +71,8 @@ void stage(LoadTable& t, const SpilledRows& rows, bool unique, uint64_t& stages_
   // rows: without them the planner guesses a small table and may hash a
   // subplan over it that then grows with the tenant, past work_mem.
   run("ANALYZE " + t.staged.stage);
-  if (copied != t.section->row_count)
+  t.outcome.left_out_unchanged = static_cast<int64_t>(t.left_out);
+  if (copied + t.left_out != t.section->row_count)
     throw core::Error(core::sqlstate::kInternalError, "pg_tenant_backup: staged " + std::to_string(copied) + " rows of " +
                                    t.staged.display + ", the snapshot has " +
                                    std::to_string(t.section->row_count));
@@ -150,7 +153,9 @@ void stage_sections(ImportJob& job) {
   progress::set_phase(progress::Phase::Staging, std::count_if(job.tables.begin(), job.tables.end(), staged));
   for (auto& t : job.tables)
     if (staged(t)) {
+      find_unchanged_rows(job, t);
       stage(job, t);
+      t.unchanged.reset();  // its memory back before the next table's
       progress::table_done();
     }
   if (job.request.replay) {

@@ -25,10 +25,48 @@ std::string referenced_rows(const ForeignKey& fk, const std::vector<LoadTable>& 
          " ptb_c OFFSET 0)";
 }
 
+// Whether the rows of `to` that `to_columns` find are the ones they found
+// before the changes (maybe more): columns of its key or fixed ones (a
+// referenced column, step 3), which its update does not set.
+bool keeps_referenced(const LoadTable* to, const std::vector<std::string>& to_columns) {
+  if (to == nullptr || to->direct) return true;  // not updated
+  if (to->staged.citus) return false;
+  const auto& key = to->staged.key;
+  const auto& fixed = to->staged.fixed_columns;
+  return std::all_of(to_columns.begin(), to_columns.end(), [&](const std::string& c) {
+    return std::find(key.begin(), key.end(), c) != key.end() ||
+           std::find(fixed.begin(), fixed.end(), c) != fixed.end();
+  });
+}
+
 }  // namespace
 
+bool references_checked_on_written_rows(const ImportJob& job, const ForeignKey& fk) {
+  const LoadTable* from = job.data_table(fk.from_oid);
+  return from != nullptr && !from->direct && job.steps.checks_only_written_rows && !from->staged.citus &&
+         keeps_referenced(job.data_table(fk.to_oid), fk.check.to_columns);
+}
+
+bool owner_checked_on_written_rows(const ImportJob& job, const LoadTable& t) {
+  if (!job.steps.checks_only_written_rows || t.staged.citus || !t.staged.has_key() ||
+      !job.owner_plan.orphan_sql(t.owner_index, "t0").empty())
+    return false;
+  // A row whose membership is its owning keys up to the tenant column
+  // stays the tenant's while each row up that chain is found by the same
+  // key and the rows the import wrote are the tenant's.
+  const auto chain = job.owner_plan.membership_chain(t.owner_index);
+  if (!chain) return false;
+  for (size_t f : *chain) {
+    const core::ForeignKey& fk = job.owner_plan.catalog().foreign_keys[f];
+    const LoadTable* to = nullptr;
+    for (const auto* d : job.data_tables)
+      if (d->owner_index == fk.to) to = d;
+    if (!keeps_referenced(to, fk.to_columns)) return false;
+  }
+  return true;
+}
+
 void check_after_changes(ImportJob& job) {
-  const core::TenancyPlan& owner_plan = job.owner_plan;
   const std::optional<std::string>& tenant = job.tenant;
   const std::vector<TextValue>& params = job.params;
   const bool by_column = job.by_column;
@@ -52,31 +90,16 @@ void check_after_changes(ImportJob& job) {
     written_params = params;
     written_params.emplace_back("{" + writer_ids + "}");
   }
-  // Whether the rows of `to` that `to_columns` find are the ones they found
-  // before the changes (maybe more): columns of its key or fixed ones (a
-  // referenced column, step 3), which its update does not set.
-  auto keeps_referenced = [&](const LoadTable* to, const std::vector<std::string>& to_columns) {
-    if (to == nullptr || to->direct) return true;  // not updated
-    if (to->staged.citus) return false;
-    const auto& key = to->staged.key;
-    const auto& fixed = to->staged.fixed_columns;
-    return std::all_of(to_columns.begin(), to_columns.end(), [&](const std::string& c) {
-      return std::find(key.begin(), key.end(), c) != key.end() ||
-             std::find(fixed.begin(), fixed.end(), c) != fixed.end();
-    });
-  };
   if (job.steps.checks_foreign_keys) {
     for (const auto& fk : job.data_foreign_keys) {
       LoadTable* from = job.data_table(fk.from_oid);
-      LoadTable* to = job.data_table(fk.to_oid);
       if (from == nullptr) continue;
       core::ForeignKeyCheck check = fk.check;
       check.to_rows = referenced_rows(fk, tables, job.citus);
       // A direct load's rows are read where they were written.
       std::vector<TextValue> check_params = params;
       std::string rows = from->staged.stage;
-      if (!from->direct && only_written_changed && !from->staged.citus &&
-          keeps_referenced(to, fk.check.to_columns)) {
+      if (references_checked_on_written_rows(job, fk)) {
         check_params = written_params;
         rows = core::written_rows_sql(from->staged, written_param);
       } else if (from->direct) {
@@ -94,26 +117,10 @@ void check_after_changes(ImportJob& job) {
     }
   }
   if (by_column) {
-    std::map<size_t, const LoadTable*> by_owner_index;
-    for (auto* t : data_tables) by_owner_index[t->owner_index] = t;
-    // A row whose membership is its owning keys up to the tenant column
-    // stays the tenant's while each row up that chain is found by the same
-    // key and the rows the import wrote are the tenant's.
-    auto keeps_owners = [&](size_t index) {
-      const auto chain = owner_plan.membership_chain(index);
-      if (!chain) return false;
-      for (size_t f : *chain) {
-        const core::ForeignKey& fk = owner_plan.catalog().foreign_keys[f];
-        const auto to = by_owner_index.find(fk.to);
-        if (!keeps_referenced(to == by_owner_index.end() ? nullptr : to->second, fk.to_columns)) return false;
-      }
-      return true;
-    };
     for (auto* t : data_tables) {
       if (t->direct) continue;  // counted as it was loaded
       const std::string owned = job.owned_sql(*t, "t0");
-      const bool written_only = only_written_changed && !t->staged.citus && t->staged.has_key() &&
-                                owner_plan.orphan_sql(t->owner_index, "t0").empty() && keeps_owners(t->owner_index);
+      const bool written_only = owner_checked_on_written_rows(job, *t);
       auto stray = written_only ? run(core::written_not_owned_sql(t->staged, owned, written_param), written_params)
                                 : run(core::not_owned_sql(t->staged, owned), params);
       if (!stray.rows.empty()) not_the_tenants(*t, stray.rows[0][0].value_or(""), tenant);

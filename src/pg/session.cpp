@@ -85,6 +85,8 @@ std::string writing_transaction() {
 
 int sort_memory_kb() { return std::max(1024, std::min(work_mem, maintenance_work_mem)); }
 
+uint64_t maintenance_memory_bytes() { return static_cast<uint64_t>(maintenance_work_mem) * 1024; }
+
 bool is_plain_table(Oid relation) {
   bool plain = false;
   guarded([&] { plain = get_rel_relkind(relation) == RELKIND_RELATION; });

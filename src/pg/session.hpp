@@ -38,6 +38,8 @@ std::string writing_transaction();
 // The memory a sort of the extension's own may take, in kB: work_mem, or
 // maintenance_work_mem when that is lower (at least 1 MB).
 int sort_memory_kb();
+// maintenance_work_mem, in bytes.
+uint64_t maintenance_memory_bytes();
 // Whether `relation` is a plain table (not partitioned, a view, ...).
 bool is_plain_table(Oid relation);
 // Whether the current role may INSERT into `relation` (row security does

@@ -72,9 +72,10 @@ SELECT lives_ok($$INSERT INTO ledger (tenant_id, amount) VALUES (1, 1)$$, 'so a 
 DELETE FROM ledger WHERE id > 40;
 
 -- Importing again: the tenant has rows now, so every table is staged and
--- nothing changes.
+-- nothing changes (a merge stages none of the rows it finds unchanged,
+-- except in ledger_tags, whose key has a text column).
 SELECT is((SELECT pg_temp.loads(backup_import(d, 'merge')) FROM doc),
-          '{"public.tenants": "staged", "public.ledger": "staged", "public.ledger_tags": "staged"}',
+          '{"public.tenants": "staged_changes", "public.ledger": "staged_changes", "public.ledger_tags": "staged"}',
           'a table holding the tenant''s rows is staged');
 
 -- merge and a dry run into the emptied tenant load directly too; the dry

@@ -34,7 +34,7 @@ CREATE TEMP VIEW acme AS SELECT id, email, phone, updated_at FROM contacts WHERE
 CREATE TEMP VIEW globex_state AS SELECT c.*, c.xmin::text AS v FROM contacts c WHERE tenant_id = 2;
 CREATE TEMP TABLE globex_before AS SELECT * FROM globex_state;
 CREATE FUNCTION pg_temp.section_totals(report jsonb, table_name text) RETURNS jsonb LANGUAGE sql AS
-  $$ SELECT t - 'table' - 'matched_on' - 'load' FROM jsonb_array_elements(report -> 'tables') t WHERE t ->> 'table' = table_name $$;
+  $$ SELECT t - 'table' - 'matched_on' - 'load' - 'staged' FROM jsonb_array_elements(report -> 'tables') t WHERE t ->> 'table' = table_name $$;
 
 -- merge: an unchanged tenant is unchanged.
 SELECT is(pg_temp.section_totals((SELECT backup_import(d, 'merge') FROM doc), 'public.contacts'),

@@ -48,7 +48,7 @@ CREATE TEMP TABLE versions_before AS SELECT * FROM versions;
 CREATE TEMP TABLE globex_before AS
   SELECT m.*, m.xmin::text AS v FROM members m WHERE tenant_id = 2;
 CREATE FUNCTION pg_temp.table_report(report jsonb, table_name text) RETURNS jsonb LANGUAGE sql AS
-  $$ SELECT t - 'table' - 'load' FROM jsonb_array_elements(report -> 'tables') t WHERE t ->> 'table' = table_name $$;
+  $$ SELECT t - 'table' - 'load' - 'staged' FROM jsonb_array_elements(report -> 'tables') t WHERE t ->> 'table' = table_name $$;
 
 -- merge of tables with an identity key but no primary key: matched on that key.
 CREATE TEMP TABLE r1 AS SELECT backup_import(d, 'merge', '{"exclude_tables": ["visits"]}') AS r FROM doc;

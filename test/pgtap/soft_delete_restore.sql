@@ -114,7 +114,7 @@ SELECT ok(NOT EXISTS (SELECT FROM sd_projects WHERE id = 6) AND NOT EXISTS (SELE
           'rows created since, which the filter did not leave out, are deleted as before');
 SELECT is((SELECT title FROM sd_tasks WHERE id = 10), 'write', 'a changed row is put back');
 SELECT set_eq($$SELECT r FROM globex$$, $$SELECT r FROM globex_before$$, 'tenant 2''s rows are as they were');
-SELECT is((SELECT jsonb_object_agg(t ->> 'table', t - 'table' - 'unchanged' - 'inserted' - 'matched_on' - 'load')
+SELECT is((SELECT jsonb_object_agg(t ->> 'table', t - 'table' - 'unchanged' - 'inserted' - 'matched_on' - 'load' - 'staged')
              FROM report, jsonb_array_elements(r -> 'tables') t WHERE t ->> 'table' LIKE 'public.sd%'),
           '{"public.sd_projects": {"updated": 1, "deleted": 1}, "public.sd_tags": {"updated": 0, "deleted": 1},
             "public.sd_tasks": {"updated": 1, "deleted": 2},

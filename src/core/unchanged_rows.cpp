@@ -1,0 +1,145 @@
+#include "core/unchanged_rows.hpp"
+
+#include <algorithm>
+
+#include "core/import_plan.hpp"
+
+namespace ptb::core {
+
+bool UnchangedRows::seal() {
+  std::sort(rows_.begin(), rows_.end());
+  found_.assign(rows_.size(), false);
+  return std::adjacent_find(rows_.begin(), rows_.end()) == rows_.end();
+}
+
+void UnchangedRows::table_row(const RowFingerprint& f) {
+  auto it = std::lower_bound(rows_.begin(), rows_.end(), f);
+  if (it == rows_.end() || !(*it == f)) return;
+  const auto at = static_cast<size_t>(it - rows_.begin());
+  if (found_[at]) return;
+  found_[at] = true;
+  ++unchanged_count_;
+}
+
+bool UnchangedRows::unchanged(const RowFingerprint& f) const {
+  auto it = std::lower_bound(rows_.begin(), rows_.end(), f);
+  return it != rows_.end() && *it == f && found_[static_cast<size_t>(it - rows_.begin())];
+}
+
+bool has_repeats(std::vector<uint64_t>& key_fingerprints) {
+  std::sort(key_fingerprints.begin(), key_fingerprints.end());
+  return std::adjacent_find(key_fingerprints.begin(), key_fingerprints.end()) != key_fingerprints.end();
+}
+
+std::optional<KeyText> key_text_of(std::string_view opclass) {
+  // format('%I.%I'): quoted only where a name needs it, as these do not.
+  if (opclass == "pg_catalog.int2_ops" || opclass == "pg_catalog.int4_ops" || opclass == "pg_catalog.int8_ops")
+    return KeyText::Integer;
+  if (opclass == "pg_catalog.uuid_ops") return KeyText::Uuid;
+  return std::nullopt;
+}
+
+bool canonical_key_field(std::string_view field, KeyText kind) {
+  auto digit = [](char c) { return c >= '0' && c <= '9'; };
+  switch (kind) {
+    case KeyText::Integer: {
+      std::string_view digits = field;
+      if (!digits.empty() && digits.front() == '-') digits.remove_prefix(1);
+      if (digits.empty() || !std::all_of(digits.begin(), digits.end(), digit)) return false;
+      if (digits.size() > 1 && digits.front() == '0') return false;
+      return !(digits == "0" && digits.size() != field.size());  // "-0"
+    }
+    case KeyText::Uuid: {
+      if (field.size() != 36) return false;
+      for (size_t i = 0; i < field.size(); ++i) {
+        const char c = field[i];
+        const bool hyphen_place = i == 8 || i == 13 || i == 18 || i == 23;
+        if (hyphen_place ? c != '-' : !(digit(c) || (c >= 'a' && c <= 'f'))) return false;
+      }
+      return true;
+    }
+  }
+  return false;
+}
+
+std::optional<std::string_view> copy_field(std::string_view line, size_t column) {
+  size_t start = 0;
+  for (size_t i = 0; i < column; ++i) {
+    const size_t tab = line.find('\t', start);
+    if (tab == std::string_view::npos) return std::nullopt;
+    start = tab + 1;
+  }
+  const size_t end = line.find('\t', start);
+  return line.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start);
+}
+
+namespace {
+
+// jsonb_out's text as the snapshot reader keeps a nested value: without the
+// spaces jsonb_out puts after commas and colons. Strings are escaped alike
+// by both (append_json_string and the server's escape_json), so they pass
+// through as they are.
+std::string compact_json(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  bool in_string = false, escaped = false;
+  for (const char c : text) {
+    if (in_string) {
+      if (escaped)
+        escaped = false;
+      else if (c == '\\')
+        escaped = true;
+      else if (c == '"')
+        in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == ' ' || c == '\n' || c == '\t' || c == '\r') {
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
+}  // namespace
+
+bool append_copy_field_of_output(std::string& line, std::string_view output, ValueEncoding encoding) {
+  switch (encoding) {
+    case ValueEncoding::Boolean:
+      // boolout's t / f; the snapshot's true / false.
+      if (output == "t") {
+        line += "true";
+        return true;
+      }
+      if (output == "f") {
+        line += "false";
+        return true;
+      }
+      return false;
+    case ValueEncoding::Jsonb:
+      // The reader keeps a nested value compact; a JSON null and an object
+      // keyed "$jsonb" are wrapped by the export, and a string the reader
+      // unescapes, for append_copy_field to quote again in its own way.
+      if (output == "null" || output.empty() || output.front() == '"' || output.rfind("{\"$jsonb\"", 0) == 0)
+        return false;
+      append_copy_escaped(line, compact_json(output));
+      return true;
+    case ValueEncoding::Integer:
+    case ValueEncoding::Float:
+    case ValueEncoding::Numeric:
+    case ValueEncoding::Json:
+    case ValueEncoding::Text:
+    case ValueEncoding::Bytea:  // byteaout's \x and hex, as append_copy_field writes it
+      append_copy_escaped(line, output);
+      return true;
+  }
+  return false;
+}
+
+bool leaves_out_unchanged_rows(const UnchangedRowsFacts& f) {
+  return f.merge_without_triggers && !f.restoring_to_moment && f.staged && f.unique_key && f.key_text_decides &&
+         !f.migrates && !f.citus && f.checks_read_written_rows && f.rows > 0 &&
+         UnchangedRows::bytes_for(f.rows) <= f.memory_budget;
+}
+
+}  // namespace ptb::core

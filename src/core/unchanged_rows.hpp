@@ -1,0 +1,105 @@
+// A merge stages only the rows of a section that differ from the table's
+// (docs/import.md, "Rows a merge finds unchanged"). Each row is compared
+// as the COPY text line a stage would load: the snapshot's line, and the
+// line the table's current row gives when its values are written as the
+// export writes them. Equal lines load equal values (the export's text
+// round-trips), so the merge's update would leave such a row as it is;
+// the row is not staged. The comparison goes through fingerprints of the
+// lines, so memory is a few bytes a row, not the rows.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/value_encoding.hpp"
+
+namespace ptb::core {
+
+// 96 bits of a line's hash: two lines the same fingerprint but different
+// are a chance of about n^2 / 2^97 in a table of n rows.
+#pragma pack(push, 4)
+struct RowFingerprint {
+  uint64_t high = 0;
+  uint32_t low = 0;
+  bool operator==(const RowFingerprint& o) const { return high == o.high && low == o.low; }
+  bool operator<(const RowFingerprint& o) const { return high != o.high ? high < o.high : low < o.low; }
+};
+#pragma pack(pop)
+static_assert(sizeof(RowFingerprint) == 12, "a fingerprint takes 12 bytes");
+
+// The snapshot's rows of one section, by fingerprint, and which of them
+// the table has as they are.
+class UnchangedRows {
+ public:
+  // Bytes held for a section of `rows` rows.
+  static uint64_t bytes_for(uint64_t rows) { return rows * (sizeof(RowFingerprint) + 1); }
+
+  void reserve(size_t rows) { rows_.reserve(rows); }
+  void add_snapshot_row(const RowFingerprint& f) { rows_.push_back(f); }
+  // After the last snapshot row. False when two rows have the same
+  // fingerprint (the snapshot repeats a row): the section is staged whole.
+  bool seal();
+  // A row of the tenant's in the table: a snapshot row of the same line is
+  // unchanged.
+  void table_row(const RowFingerprint& f);
+  bool unchanged(const RowFingerprint& f) const;
+  size_t unchanged_count() const { return unchanged_count_; }
+
+ private:
+  std::vector<RowFingerprint> rows_;  // sorted by seal()
+  std::vector<bool> found_;           // per row of rows_
+  size_t unchanged_count_ = 0;
+};
+
+// True when two of the fingerprints are equal (sorts them).
+bool has_repeats(std::vector<uint64_t>& key_fingerprints);
+
+// What a key column's values are, when its text is enough to say whether
+// two keys are equal: then a key the snapshot repeats is seen in the
+// lines, before any row is staged.
+enum class KeyText { Integer, Uuid };
+// From the operator class of the table's unique index (schema.name, as
+// StagedTable holds it); none for any other class.
+std::optional<KeyText> key_text_of(std::string_view opclass);
+// Whether a key field of a COPY line is in the one form the type writes:
+// an integer without sign, zeros or spaces it need not have; a uuid in
+// lower case with its hyphens. Any other form (the type would read "-0" or
+// "007" as 0 or 7) stages the section whole.
+bool canonical_key_field(std::string_view field, KeyText kind);
+
+// The `column`th field of a COPY text line (no newline); none when the line
+// has fewer fields.
+std::optional<std::string_view> copy_field(std::string_view line, size_t column);
+
+// Appends the COPY field a snapshot cell of this encoding loads as, from
+// the value's text as the server writes it under the export's settings
+// (fix_output_settings: bytea in hex): the same field append_copy_field
+// makes of the cell the export wrote. False, with the line unfinished,
+// for a value whose text does not say what the cell holds (a jsonb null,
+// string or object keyed "$jsonb"): such a row is compared as changed.
+bool append_copy_field_of_output(std::string& line, std::string_view output, ValueEncoding encoding);
+
+// What decides whether a section leaves its unchanged rows out of the
+// stage: only where nothing that reads the stage needs them. Facts about
+// one table of one import.
+struct UnchangedRowsFacts {
+  bool merge_without_triggers = false;  // merge mode, fire_triggers off
+  bool restoring_to_moment = false;     // changes are replayed into the stages
+  bool staged = false;                  // a data section going through a stage
+  bool unique_key = false;              // rows matched on a unique index of the table
+  bool key_text_decides = false;        // every key column's text is its value (key_text_of)
+  bool migrates = false;                // column_defaults, columns now NOT NULL or needing a value
+  bool citus = false;
+  // Step 7 checks the rows the import wrote, not every staged row, for
+  // the rows' owner and for their foreign keys (import_verify.cpp).
+  bool checks_read_written_rows = false;
+  uint64_t rows = 0;           // in the section
+  uint64_t memory_budget = 0;  // bytes (maintenance_work_mem)
+};
+bool leaves_out_unchanged_rows(const UnchangedRowsFacts& facts);
+
+}  // namespace ptb::core

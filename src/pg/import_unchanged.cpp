@@ -1,0 +1,101 @@
+// Step 4 of a merge (import_job.hpp): the rows of a section the table has
+// as they are, found before staging so that they stay out of the stage
+// (core/unchanged_rows.hpp; docs/import.md, "Rows a merge finds
+// unchanged"). Three reads, none of which keeps a row: the section's keys,
+// to see that none is there twice; its rows' fingerprints; the tenant's
+// rows of the table, written as the export writes them.
+#include <algorithm>
+
+#include "pg/copy_section.hpp"
+#include "pg/import_job.hpp"
+#include "pg/row_fingerprints.hpp"
+#include "pg/session.hpp"
+#include "pg/setting_levels.hpp"
+
+namespace ptb::pg {
+
+namespace {
+
+// Per key column, its place among the loaded columns and what its text
+// is; none when a key column's text does not decide its value.
+std::optional<std::vector<std::pair<size_t, core::KeyText>>> key_fields(const core::StagedTable& staged) {
+  if (staged.key_opclasses.size() != staged.key.size()) return std::nullopt;
+  std::vector<std::pair<size_t, core::KeyText>> fields;
+  for (size_t i = 0; i < staged.key.size(); ++i) {
+    const auto kind = core::key_text_of(staged.key_opclasses[i]);
+    const auto at = std::find(staged.columns.begin(), staged.columns.end(), staged.key[i]);
+    if (!kind || at == staged.columns.end()) return std::nullopt;
+    fields.emplace_back(static_cast<size_t>(at - staged.columns.begin()), *kind);
+  }
+  return fields;
+}
+
+SectionCopy copy_of(const LoadTable& t) {
+  return {t.section, t.staged.columns, t.positions, t.encodings, t.staged.display};
+}
+
+// False when a key is there twice (or two keys' fingerprints are equal) or
+// not in its one form: the stage's unique index then says which key.
+bool keys_are_distinct(const LoadTable& t, const SpilledRows& spilled,
+                       const std::vector<std::pair<size_t, core::KeyText>>& fields) {
+  std::vector<uint64_t> keys;
+  keys.reserve(t.section->row_count);
+  bool canonical = true;
+  std::string key;
+  for_each_copy_line(copy_of(t), spilled, [&](std::string_view line) {
+    if (!canonical) return;
+    key.clear();
+    for (const auto& [column, kind] : fields) {
+      const auto field = core::copy_field(line, column);
+      if (!field || !core::canonical_key_field(*field, kind)) {
+        canonical = false;
+        return;
+      }
+      key.append(*field);
+      key += '\t';
+    }
+    keys.push_back(key_fingerprint(key));
+  });
+  return canonical && !core::has_repeats(keys);
+}
+
+}  // namespace
+
+void find_unchanged_rows(ImportJob& job, LoadTable& t) {
+  const auto fields = key_fields(t.staged);
+  core::UnchangedRowsFacts facts;
+  facts.merge_without_triggers = job.mode == core::ImportMode::Merge && !job.io.fire_triggers;
+  facts.restoring_to_moment = job.request.replay != nullptr;
+  facts.staged = t.data && !t.direct;
+  facts.unique_key = t.staged.has_key() && t.staged.key_opclasses.size() == t.staged.key.size();
+  facts.key_text_decides = fields.has_value();
+  facts.migrates = !t.staged.inserted_values.empty() || !t.needs_value.empty() || !t.now_not_null.empty();
+  facts.citus = t.staged.citus;
+  facts.checks_read_written_rows = !job.by_column || owner_checked_on_written_rows(job, t);
+  for (const auto& fk : job.data_foreign_keys)
+    if (fk.from_oid == t.oid && !references_checked_on_written_rows(job, fk)) facts.checks_read_written_rows = false;
+  facts.rows = t.section->row_count;
+  facts.memory_budget = maintenance_memory_bytes();
+  if (!core::leaves_out_unchanged_rows(facts)) return;
+
+  const SpilledRows& spilled = *job.request.spilled;
+  if (!keys_are_distinct(t, spilled, *fields)) return;
+  core::UnchangedRows rows;
+  rows.reserve(t.section->row_count);
+  for_each_copy_line(copy_of(t), spilled,
+                     [&](std::string_view line) { rows.add_snapshot_row(line_fingerprint(line)); });
+  if (!rows.seal()) return;
+
+  std::string columns;
+  for (const auto& c : t.staged.columns) columns += (columns.empty() ? "t0." : ", t0.") + core::quote_ident(c);
+  // Planned from statistics that say the tenant has few rows, the
+  // membership's joins would loop (import.cpp, step 5).
+  const int level = job.statistics_stale ? set_setting("enable_nestloop", "off") : -1;
+  fingerprint_query_rows(
+      "SELECT " + columns + " FROM " + t.staged.only_target() + " t0 WHERE " + job.owned_sql(t, "t0"),
+      job.params, t.encodings, rows);
+  if (level >= 0) undo_settings(level);
+  if (rows.unchanged_count() > 0) t.unchanged = std::move(rows);
+}
+
+}  // namespace ptb::pg

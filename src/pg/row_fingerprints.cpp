@@ -1,0 +1,143 @@
+#include "pg/row_fingerprints.hpp"
+
+#include <algorithm>
+
+#include "pg/guarded.hpp"
+#include "pg/spi_stream.hpp"
+
+extern "C" {
+#include "common/hashfn.h"
+#include "tcop/dest.h"
+#include "utils/fmgroids.h"
+}
+
+namespace ptb::pg {
+
+namespace {
+
+// Fixed seeds, so that both sides of a comparison hash alike.
+constexpr uint64 kHighSeed = 0x5054425f524f5731ULL;
+constexpr uint64 kLowSeed = 0x5054425f524f5732ULL;
+constexpr uint64 kKeySeed = 0x5054425f4b455931ULL;
+
+uint64 hash_of(std::string_view text, uint64 seed) {
+  // hash_bytes_extended takes an int length: a longer line is hashed a
+  // gigabyte at a time, each part seeded with the hash so far.
+  constexpr size_t kPart = 1 << 30;
+  uint64 h = seed;
+  do {
+    const size_t n = std::min(text.size(), kPart);
+    h = hash_bytes_extended(reinterpret_cast<const unsigned char*>(text.data()), static_cast<int>(n), h);
+    text.remove_prefix(n);
+  } while (!text.empty());
+  return h;
+}
+
+struct FingerprintReceiver {
+  DestReceiver base;  // first: the executor sees a DestReceiver
+  const std::vector<core::ValueEncoding>* encodings;
+  core::UnchangedRows* rows;
+  FmgrInfo* outputs;  // per column
+  Oid* types;         // per column, the base type
+  int ncolumns;
+  MemoryContext receiver_context;
+  MemoryContext row_context;  // reset after every row
+  std::string* line;
+  int64_t count;
+};
+
+// A text type's stored bytes are its output (textout, varcharout,
+// bpcharout, json_out copy them): no output call.
+bool copies_stored_text(Oid type) {
+  return type == TEXTOID || type == VARCHAROID || type == BPCHAROID || type == JSONOID;
+}
+
+bool receive_row(TupleTableSlot* slot, DestReceiver* self) {
+  auto* r = reinterpret_cast<FingerprintReceiver*>(self);
+  return entry([&] {
+    MemoryContext caller = MemoryContextSwitchTo(r->row_context);
+    slot_getallattrs(slot);
+    std::string& line = *r->line;
+    line.clear();
+    bool comparable = true;
+    for (int i = 0; i < r->ncolumns && comparable; ++i) {
+      if (i > 0) line += '\t';
+      if (slot->tts_isnull[i]) {
+        line += "\\N";
+        continue;
+      }
+      std::string_view output;
+      if (copies_stored_text(r->types[i])) {
+        text* t = DatumGetTextPP(slot->tts_values[i]);
+        output = std::string_view(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+      } else {
+        output = OutputFunctionCall(&r->outputs[i], slot->tts_values[i]);
+      }
+      comparable = core::append_copy_field_of_output(line, output, (*r->encodings)[i]);
+    }
+    if (comparable) r->rows->table_row(line_fingerprint(line));
+    MemoryContextSwitchTo(caller);
+    MemoryContextReset(r->row_context);
+    ++r->count;
+    return true;
+  });
+}
+
+void receiver_startup(DestReceiver* self, int, TupleDesc desc) {
+  auto* r = reinterpret_cast<FingerprintReceiver*>(self);
+  if (static_cast<size_t>(desc->natts) != r->encodings->size())
+    elog(ERROR, "pg_tenant_backup: query returned %d columns, expected %zu", desc->natts, r->encodings->size());
+  r->ncolumns = desc->natts;
+  r->outputs = static_cast<FmgrInfo*>(
+      MemoryContextAllocZero(r->receiver_context, sizeof(FmgrInfo) * (desc->natts + 1)));
+  r->types = static_cast<Oid*>(MemoryContextAllocZero(r->receiver_context, sizeof(Oid) * (desc->natts + 1)));
+  for (int i = 0; i < desc->natts; ++i) {
+    const Oid type = TupleDescAttr(desc, i)->atttypid;
+    r->types[i] = getBaseType(type);
+    Oid func;
+    bool varlena;
+    getTypeOutputInfo(type, &func, &varlena);
+    fmgr_info_cxt(func, &r->outputs[i], r->receiver_context);
+  }
+}
+
+void receiver_shutdown(DestReceiver*) {}
+void receiver_destroy(DestReceiver*) {}
+
+}  // namespace
+
+core::RowFingerprint line_fingerprint(std::string_view line) {
+  core::RowFingerprint f;
+  f.high = hash_of(line, kHighSeed);
+  f.low = static_cast<uint32_t>(hash_of(line, kLowSeed));
+  return f;
+}
+
+uint64_t key_fingerprint(std::string_view fields) { return hash_of(fields, kKeySeed); }
+
+int64_t fingerprint_query_rows(const std::string& sql, const std::vector<TextValue>& params,
+                               const std::vector<core::ValueEncoding>& encodings, core::UnchangedRows& rows) {
+  FingerprintReceiver* receiver = nullptr;
+  std::string line;
+  guarded([&] {
+    MemoryContext context =
+        AllocSetContextCreate(CurrentMemoryContext, "pg_tenant_backup fingerprints", ALLOCSET_SMALL_SIZES);
+    receiver = static_cast<FingerprintReceiver*>(MemoryContextAllocZero(context, sizeof(FingerprintReceiver)));
+    receiver->receiver_context = context;
+    receiver->base.receiveSlot = receive_row;
+    receiver->base.rStartup = receiver_startup;
+    receiver->base.rShutdown = receiver_shutdown;
+    receiver->base.rDestroy = receiver_destroy;
+    receiver->base.mydest = DestNone;
+    receiver->row_context = AllocSetContextCreate(context, "pg_tenant_backup row", ALLOCSET_DEFAULT_SIZES);
+  });
+  receiver->encodings = &encodings;
+  receiver->rows = &rows;
+  receiver->line = &line;
+  run_streaming(sql, params, &receiver->base);
+  const int64_t count = receiver->count;
+  guarded([&] { MemoryContextDelete(receiver->receiver_context); });
+  return count;
+}
+
+}  // namespace ptb::pg

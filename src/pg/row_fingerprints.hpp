@@ -1,0 +1,30 @@
+// Fingerprints of COPY text lines (core/unchanged_rows.hpp): of a
+// snapshot's rows as a stage would load them, and of a table's rows as
+// the export would write them.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/unchanged_rows.hpp"
+#include "core/value_encoding.hpp"
+#include "pg/spi.hpp"
+
+namespace ptb::pg {
+
+// A line's fingerprint (the server's hash_bytes_extended, two seeds).
+core::RowFingerprint line_fingerprint(std::string_view line);
+// 64 bits of a key's fields (a third seed): equal keys, equal values.
+uint64_t key_fingerprint(std::string_view fields);
+
+// Runs `sql` (a read-only query) and hands each of its rows, written as
+// the COPY line a snapshot of these encodings would load, to
+// rows.table_row. A row with a value whose text does not say what the
+// snapshot holds (core::append_copy_field_of_output) is left out, so it
+// counts as changed. Returns how many rows the query gave.
+int64_t fingerprint_query_rows(const std::string& sql, const std::vector<TextValue>& params,
+                               const std::vector<core::ValueEncoding>& encodings, core::UnchangedRows& rows);
+
+}  // namespace ptb::pg

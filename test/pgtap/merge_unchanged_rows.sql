@@ -1,0 +1,168 @@
+-- A merge leaves the rows the table has as they are out of its stage
+-- (docs/import.md, "Rows a merge finds unchanged"; report: "load":
+-- "staged_changes" and "staged", the rows that went through the stage).
+-- What it must never do: leave out a row that differs, a row the table has
+-- only as another tenant's, or a key the document repeats; and it must
+-- not change what a merge does.
+\set ON_ERROR_STOP 1
+\set QUIET 1
+SET client_min_messages = warning;
+BEGIN;
+SELECT plan(24);
+
+CREATE TABLE u_accounts (id bigserial PRIMARY KEY, tenant_id int NOT NULL REFERENCES tenants, name text NOT NULL,
+                         balance numeric(12, 2), active boolean, meta jsonb, blob bytea, seen timestamptz,
+                         score float8, tags text[]);
+CREATE TABLE u_entries (id uuid PRIMARY KEY, account_id bigint NOT NULL REFERENCES u_accounts, note text);
+INSERT INTO u_accounts VALUES
+  (1, 1, 'one', 10.50, true, '{"a": [1, "x y"], "b": {"c": null}}', '\x00ff', '2024-05-01 10:00+02', 0.1,
+   '{"a b", "c"}'),
+  (2, 1, E'tab\there, new\nline, back\\slash', -3, false, '12.5', '', '1999-12-31 23:59:59.999999+00', 'NaN', '{}'),
+  (3, 1, 'three', NULL, NULL, NULL, NULL, NULL, '-0', NULL),
+  (4, 2, 'theirs', 1, true, '[]', '\x01', now(), 1e300, '{z}');
+INSERT INTO u_entries VALUES ('a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', 1, 'first'),
+                             ('b1eebc99-9c0b-4ef8-bb6d-6bb9bd380a12', 2, 'second'),
+                             ('c2eebc99-9c0b-4ef8-bb6d-6bb9bd380a13', 4, 'theirs');
+ANALYZE u_accounts, u_entries;
+
+CREATE TEMP TABLE doc AS SELECT backup_export('1', '{"tables": ["tenants", "u_accounts", "u_entries"]}') AS d;
+CREATE FUNCTION pg_temp.rows_of(d jsonb, table_name text) RETURNS jsonb LANGUAGE sql AS $$
+  SELECT s -> 'rows' FROM jsonb_array_elements(d -> 'data') s WHERE s ->> 'name' = table_name
+$$;
+-- The document with the rows of one table replaced, its statistics too.
+CREATE FUNCTION pg_temp.with_rows(d jsonb, table_name text, rows jsonb) RETURNS jsonb LANGUAGE sql AS $$
+  SELECT jsonb_set(jsonb_set(jsonb_set(d, '{data}',
+           (SELECT jsonb_agg(CASE WHEN s ->> 'name' = table_name THEN jsonb_set(s, '{rows}', rows) ELSE s END ORDER BY o)
+              FROM jsonb_array_elements(d -> 'data') WITH ORDINALITY e(s, o))),
+         '{statistics,tables}',
+           (SELECT jsonb_agg(CASE WHEN t ->> 'table' = 'public.' || table_name
+                                  THEN jsonb_set(t, '{rows}', to_jsonb(jsonb_array_length(rows))) ELSE t END ORDER BY o)
+              FROM jsonb_array_elements(d -> 'statistics' -> 'tables') WITH ORDINALITY e(t, o))),
+         '{statistics,total_rows}',
+           to_jsonb((d -> 'statistics' ->> 'total_rows')::int - jsonb_array_length(pg_temp.rows_of(d, table_name))
+                    + jsonb_array_length(rows)))
+$$;
+-- The rows with one cell of the row whose first cell is `id` set.
+CREATE FUNCTION pg_temp.set_cell(rows jsonb, id text, cell int, value jsonb) RETURNS jsonb LANGUAGE sql AS $$
+  SELECT jsonb_agg(CASE WHEN x ->> 0 = id THEN jsonb_set(x, ARRAY[cell::text], value) ELSE x END ORDER BY o)
+    FROM jsonb_array_elements(rows) WITH ORDINALITY e(x, o)
+$$;
+-- A table's entry of a report: how it loaded, how many rows were staged.
+CREATE FUNCTION pg_temp.load(report jsonb, table_name text) RETURNS text LANGUAGE sql AS $$
+  SELECT (t ->> 'load') || ' ' || (t ->> 'staged') || ' staged, ' || (t ->> 'updated') || ' updated, ' ||
+         (t ->> 'inserted') || ' inserted, ' || (t ->> 'unchanged') || ' unchanged'
+    FROM jsonb_array_elements(report -> 'tables') t WHERE t ->> 'table' = table_name
+$$;
+CREATE TEMP VIEW state AS
+  SELECT (SELECT jsonb_agg(a ORDER BY id) FROM u_accounts a) AS accounts,
+         (SELECT jsonb_agg(e ORDER BY id) FROM u_entries e) AS entries;
+CREATE TEMP TABLE before AS SELECT * FROM state;
+CREATE FUNCTION pg_temp.unchanged() RETURNS boolean LANGUAGE sql AS $$
+  SELECT s.accounts = b.accounts AND s.entries = b.entries FROM state s, before b
+$$;
+
+-- The document as exported: every row left out, whatever its types
+-- (text with tabs and newlines, numeric, jsonb, bytea, NaN and -0, arrays).
+CREATE TEMP TABLE r1 AS SELECT backup_import(d, 'merge') AS r FROM doc;
+SELECT is(pg_temp.load((SELECT r FROM r1), 'public.u_accounts'),
+          'staged_changes 0 staged, 0 updated, 0 inserted, 3 unchanged',
+          'an unchanged document: no account staged');
+SELECT is(pg_temp.load((SELECT r FROM r1), 'public.u_entries'),
+          'staged_changes 0 staged, 0 updated, 0 inserted, 2 unchanged', 'nor any entry (uuid keys)');
+SELECT ok(pg_temp.unchanged(), 'and nothing changed');
+
+-- One account changed, one added: only those two are staged, and written.
+CREATE TEMP TABLE r2 AS
+  SELECT backup_import(pg_temp.with_rows(d, 'u_accounts',
+           pg_temp.set_cell(pg_temp.rows_of(d, 'u_accounts'), '3', 2, '"three, renamed"')
+             || '[[5, 1, "five", "1.00", true, {"k": 1}, "AQ==", "2024-01-01 00:00:00+00", 2.5, "{}"]]'),
+         'merge') AS r FROM doc;
+SELECT is(pg_temp.load((SELECT r FROM r2), 'public.u_accounts'),
+          'staged_changes 2 staged, 1 updated, 1 inserted, 2 unchanged', 'a changed and a new account: two staged');
+SELECT is((SELECT name FROM u_accounts WHERE id = 3), 'three, renamed', 'the changed row is written');
+SELECT is((SELECT jsonb_build_array(tenant_id, name, balance, meta, blob) FROM u_accounts WHERE id = 5),
+          '[1, "five", 1.00, {"k": 1}, "\\x01"]'::jsonb, 'the new row is inserted');
+SELECT is((SELECT jsonb_agg(a ORDER BY id) FROM u_accounts a WHERE id IN (1, 2, 4)),
+          (SELECT jsonb_agg(x ORDER BY x ->> 'id') FROM before, jsonb_array_elements(before.accounts) x
+            WHERE (x ->> 'id')::int IN (1, 2, 4)),
+          'the rows left out are as they were');
+-- The sequence is moved past the rows as after any merge.
+SELECT ok(nextval('u_accounts_id_seq') > 5, 'the id sequence is past the highest id');
+
+-- A value that differs only in its text: a changed row, not left out.
+UPDATE u_accounts SET name = 'three' WHERE id = 3;
+DELETE FROM u_accounts WHERE id = 5;
+CREATE TEMP TABLE r3 AS
+  SELECT backup_import(pg_temp.with_rows(d, 'u_accounts',
+           pg_temp.set_cell(pg_temp.rows_of(d, 'u_accounts'), '1', 5, '{"a": [1, "x  y"], "b": {"c": null}}')),
+         'merge') AS r FROM doc;
+SELECT is(pg_temp.load((SELECT r FROM r3), 'public.u_accounts'),
+          'staged_changes 1 staged, 1 updated, 0 inserted, 2 unchanged', 'a space inside a jsonb string: staged');
+SELECT is((SELECT meta -> 'a' ->> 1 FROM u_accounts WHERE id = 1), 'x  y', 'and written');
+UPDATE u_accounts SET meta = '{"a": [1, "x y"], "b": {"c": null}}' WHERE id = 1;
+TRUNCATE before;
+INSERT INTO before SELECT * FROM state;
+
+CREATE TEMP TABLE r (name text, e jsonb);
+CREATE FUNCTION pg_temp.refuse(name text, statement text) RETURNS void LANGUAGE sql AS $$
+  INSERT INTO r SELECT name, tap.error_of(statement)
+$$;
+
+-- A key twice: one copy as the table has it, the other different. The
+-- copy that matches must not hide the other: refused as ever.
+SELECT pg_temp.refuse('twice', $$SELECT backup_import(pg_temp.with_rows(d, 'u_accounts',
+  pg_temp.rows_of(d, 'u_accounts') || (SELECT jsonb_agg(jsonb_set(x, '{2}', '"other"')) FROM jsonb_array_elements(pg_temp.rows_of(d, 'u_accounts')) x
+     WHERE x ->> 0 = '1')),
+  'merge') FROM doc$$);
+SELECT is((SELECT e ->> 'sqlstate' FROM r WHERE name = 'twice'), '23505', 'a key twice: 23505');
+SELECT ok((SELECT e ->> 'message' FROM r WHERE name = 'twice') ~ '\(id\)=\(1\)', 'naming the key');
+SELECT ok(pg_temp.unchanged(), 'nothing changed');
+
+-- The same key written two ways: uuid reads upper case as lower case. Not
+-- the key's one form, so the section is staged whole and its unique index
+-- sees the key twice (else the copy the table has would be left out and
+-- the other one written).
+SELECT pg_temp.refuse('upper case', $$SELECT backup_import(pg_temp.with_rows(d, 'u_entries',
+  pg_temp.rows_of(d, 'u_entries') || '[["A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11", 1, "sneaked"]]'), 'merge') FROM doc$$);
+SELECT is((SELECT e ->> 'sqlstate' FROM r WHERE name = 'upper case'), '23505',
+          'a uuid key twice, once in upper case: 23505');
+SELECT ok(pg_temp.unchanged(), 'nothing changed');
+
+-- Another tenant's row, copied into the document as it is in the table:
+-- the table's row is not the tenant's, so it is staged and refused.
+SELECT pg_temp.refuse('theirs', $$SELECT backup_import(pg_temp.with_rows(d, 'u_entries',
+  pg_temp.rows_of(d, 'u_entries') || '[["c2eebc99-9c0b-4ef8-bb6d-6bb9bd380a13", 4, "theirs"]]'), 'merge') FROM doc$$);
+SELECT is((SELECT e ->> 'sqlstate' FROM r WHERE name = 'theirs'), '23505',
+          'another tenant''s entry, unchanged, in the document: 23505');
+SELECT ok((SELECT e ->> 'message' FROM r WHERE name = 'theirs') ~ 'c2eebc99', 'naming its key');
+SELECT ok(pg_temp.unchanged(), 'nothing changed');
+
+-- Where a stage must hold every row, or the checks read it whole, the
+-- section is staged whole.
+SELECT is(pg_temp.load((SELECT backup_import(d, 'replace') FROM doc), 'public.u_accounts'),
+          'staged 3 staged, 0 updated, 0 inserted, 3 unchanged', 'replace: every row staged');
+SELECT is(pg_temp.load((SELECT backup_import(d, 'merge', '{"fire_triggers": true}') FROM doc), 'public.u_accounts'),
+          'staged 3 staged, 0 updated, 0 inserted, 3 unchanged', 'fire_triggers: every row staged');
+-- Two texts may be equal keys (a collation may say so): a text key's
+-- section is staged whole.
+CREATE UNIQUE INDEX u_accounts_name ON u_accounts (name);
+SELECT is(pg_temp.load((SELECT backup_import(d, 'merge', '{"key_columns": {"u_accounts": ["name"]}}') FROM doc),
+                       'public.u_accounts'),
+          'staged 3 staged, 0 updated, 0 inserted, 3 unchanged', 'rows matched on a text key: every row staged');
+DROP INDEX u_accounts_name;
+SELECT ok(pg_temp.unchanged(), 'none of them changed anything');
+
+-- The fingerprints take 13 bytes a row, within maintenance_work_mem: a
+-- section larger than that is staged whole.
+INSERT INTO u_accounts (tenant_id, name) SELECT 1, 'bulk ' || g FROM generate_series(1, 90000) g;
+CREATE TEMP TABLE big AS SELECT backup_export('1', '{"tables": ["tenants", "u_accounts", "u_entries"]}') AS d;
+SET LOCAL maintenance_work_mem = '1MB';
+SELECT is(pg_temp.load((SELECT backup_import(d, 'merge') FROM big), 'public.u_accounts'),
+          'staged 90003 staged, 0 updated, 0 inserted, 90003 unchanged',
+          '90,003 rows past 1MB of maintenance_work_mem: staged whole');
+RESET maintenance_work_mem;
+SELECT is(pg_temp.load((SELECT backup_import(d, 'merge') FROM big), 'public.u_accounts'),
+          'staged_changes 0 staged, 0 updated, 0 inserted, 90003 unchanged', 'within it: none staged');
+
+SELECT * FROM finish();
+ROLLBACK;

@@ -1,0 +1,160 @@
+// A merge's rows the table has as they are (core/unchanged_rows.hpp): the
+// COPY field a table's value gives must be the one the snapshot's cell of
+// the same value gives, or a row is never found unchanged (slower), and a
+// key repeated or a row the table lacks must never be left out (wrong).
+#include <gtest/gtest.h>
+
+#include "core/import_plan.hpp"
+#include "core/unchanged_rows.hpp"
+
+using namespace ptb::core;
+
+namespace {
+
+std::string snapshot_field(CellKind kind, std::string_view text, ValueEncoding encoding) {
+  std::string line;
+  append_copy_field(line, CopyCell{kind, text.data(), text.size()}, encoding);
+  return line;
+}
+
+std::optional<std::string> table_field(std::string_view output, ValueEncoding encoding) {
+  std::string line;
+  if (!append_copy_field_of_output(line, output, encoding)) return std::nullopt;
+  return line;
+}
+
+RowFingerprint fp(uint64_t high, uint32_t low = 0) {
+  RowFingerprint f;
+  f.high = high;
+  f.low = low;
+  return f;
+}
+
+}  // namespace
+
+TEST(UnchangedRows, TableValuesGiveTheSnapshotsField) {
+  // Each pair: the cell the export writes, and the server's output text of
+  // the same value (fix_output_settings).
+  EXPECT_EQ(table_field("42", ValueEncoding::Integer), snapshot_field(CellKind::Literal, "42", ValueEncoding::Integer));
+  EXPECT_EQ(table_field("-7", ValueEncoding::Integer), snapshot_field(CellKind::Literal, "-7", ValueEncoding::Integer));
+  EXPECT_EQ(table_field("t", ValueEncoding::Boolean), snapshot_field(CellKind::Literal, "true", ValueEncoding::Boolean));
+  EXPECT_EQ(table_field("f", ValueEncoding::Boolean),
+            snapshot_field(CellKind::Literal, "false", ValueEncoding::Boolean));
+  EXPECT_EQ(table_field("1.5e+20", ValueEncoding::Float),
+            snapshot_field(CellKind::Literal, "1.5e+20", ValueEncoding::Float));
+  EXPECT_EQ(table_field("NaN", ValueEncoding::Float), snapshot_field(CellKind::String, "NaN", ValueEncoding::Float));
+  EXPECT_EQ(table_field("-0", ValueEncoding::Float), snapshot_field(CellKind::String, "-0", ValueEncoding::Float));
+  EXPECT_EQ(table_field("10.50", ValueEncoding::Numeric),
+            snapshot_field(CellKind::String, "10.50", ValueEncoding::Numeric));
+  EXPECT_EQ(table_field("a\tb\\c\nd\re", ValueEncoding::Text),
+            snapshot_field(CellKind::String, "a\tb\\c\nd\re", ValueEncoding::Text));
+  EXPECT_EQ(table_field("{\"a\" : 1}", ValueEncoding::Json),
+            snapshot_field(CellKind::String, "{\"a\" : 1}", ValueEncoding::Json));
+  // bytea: the snapshot's base64 of 0x00 0xff 0x10; byteaout's hex.
+  EXPECT_EQ(table_field("\\x00ff10", ValueEncoding::Bytea),
+            snapshot_field(CellKind::String, "AP8Q", ValueEncoding::Bytea));
+  // jsonb_out's spaces; the reader's compact text of the nested value.
+  EXPECT_EQ(table_field("{\"a\": [1, \"x\\ty: \\\", z\"], \"b\": {}}", ValueEncoding::Jsonb),
+            snapshot_field(CellKind::Json, "{\"a\":[1,\"x\\ty: \\\", z\"],\"b\":{}}", ValueEncoding::Jsonb));
+  EXPECT_EQ(table_field("12.5", ValueEncoding::Jsonb), snapshot_field(CellKind::Literal, "12.5", ValueEncoding::Jsonb));
+}
+
+TEST(UnchangedRows, ValuesWhoseTextHidesTheCellAreNotCompared) {
+  // jsonb written wrapped by the export, or a string the reader unescapes:
+  // such a row counts as changed and is staged.
+  EXPECT_FALSE(table_field("null", ValueEncoding::Jsonb));
+  EXPECT_FALSE(table_field("{\"$jsonb\": 1}", ValueEncoding::Jsonb));
+  EXPECT_FALSE(table_field("\"text\"", ValueEncoding::Jsonb));
+  // A boolean column's text is t or f; anything else is not a boolean.
+  EXPECT_FALSE(table_field("true", ValueEncoding::Boolean));
+  // Different values, different fields.
+  EXPECT_NE(table_field("10.5", ValueEncoding::Numeric),
+            snapshot_field(CellKind::String, "10.50", ValueEncoding::Numeric));
+}
+
+TEST(UnchangedRows, OnlyARowTheTableHasIsUnchanged) {
+  UnchangedRows rows;
+  rows.add_snapshot_row(fp(3));
+  rows.add_snapshot_row(fp(1, 9));
+  rows.add_snapshot_row(fp(1, 2));
+  ASSERT_TRUE(rows.seal());
+  EXPECT_FALSE(rows.unchanged(fp(1, 2)));  // not yet found in the table
+  rows.table_row(fp(1, 2));
+  rows.table_row(fp(1, 2));  // counted once
+  rows.table_row(fp(7));     // a table row the snapshot lacks
+  EXPECT_TRUE(rows.unchanged(fp(1, 2)));
+  EXPECT_FALSE(rows.unchanged(fp(1, 9)));
+  EXPECT_FALSE(rows.unchanged(fp(3)));
+  EXPECT_FALSE(rows.unchanged(fp(7)));
+  EXPECT_EQ(rows.unchanged_count(), 1u);
+}
+
+TEST(UnchangedRows, ARowTwiceStagesTheSectionWhole) {
+  UnchangedRows rows;
+  rows.add_snapshot_row(fp(5, 1));
+  rows.add_snapshot_row(fp(5, 1));
+  EXPECT_FALSE(rows.seal());
+  std::vector<uint64_t> keys{4, 9, 4};
+  EXPECT_TRUE(has_repeats(keys));
+  std::vector<uint64_t> distinct{4, 9, 5};
+  EXPECT_FALSE(has_repeats(distinct));
+}
+
+TEST(UnchangedRows, KeysAreComparedAsTextOnlyInTheirOneForm) {
+  EXPECT_EQ(key_text_of("pg_catalog.int8_ops"), KeyText::Integer);
+  EXPECT_EQ(key_text_of("pg_catalog.int4_ops"), KeyText::Integer);
+  EXPECT_EQ(key_text_of("pg_catalog.uuid_ops"), KeyText::Uuid);
+  // text keys may be equal in a collation and differ in text; numeric 1.0
+  // and 1.00 are equal: their sections are staged whole.
+  EXPECT_FALSE(key_text_of("pg_catalog.text_ops"));
+  EXPECT_FALSE(key_text_of("pg_catalog.numeric_ops"));
+  EXPECT_FALSE(key_text_of("public.int8_ops"));  // a class of a user's own
+
+  EXPECT_TRUE(canonical_key_field("0", KeyText::Integer));
+  EXPECT_TRUE(canonical_key_field("-12", KeyText::Integer));
+  EXPECT_TRUE(canonical_key_field("9223372036854775807", KeyText::Integer));
+  for (const char* other : {"-0", "007", "+5", " 5", "5 ", "", "-", "1.0", "1e3", "\\N"})
+    EXPECT_FALSE(canonical_key_field(other, KeyText::Integer)) << other;
+
+  EXPECT_TRUE(canonical_key_field("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", KeyText::Uuid));
+  for (const char* other : {"A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11", "{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11}",
+                            "a0eebc999c0b4ef8bb6d6bb9bd380a11", "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a1g"})
+    EXPECT_FALSE(canonical_key_field(other, KeyText::Uuid)) << other;
+}
+
+TEST(UnchangedRows, CopyFieldsSplitAtTabs) {
+  EXPECT_EQ(copy_field("1\tab\\tc\t\\N", 0), "1");
+  EXPECT_EQ(copy_field("1\tab\\tc\t\\N", 1), "ab\\tc");  // an escaped tab is no separator
+  EXPECT_EQ(copy_field("1\tab\\tc\t\\N", 2), "\\N");
+  EXPECT_FALSE(copy_field("1\tab", 2));
+  EXPECT_EQ(copy_field("", 0), "");
+}
+
+TEST(UnchangedRows, OnlyAMergeWhoseChecksReadWrittenRowsLeavesRowsOut) {
+  UnchangedRowsFacts f;
+  f.merge_without_triggers = true;
+  f.staged = true;
+  f.unique_key = true;
+  f.key_text_decides = true;
+  f.checks_read_written_rows = true;
+  f.rows = 1000;
+  f.memory_budget = 64 << 20;
+  EXPECT_TRUE(leaves_out_unchanged_rows(f));
+  auto without = [&](auto change) {
+    UnchangedRowsFacts g = f;
+    change(g);
+    return leaves_out_unchanged_rows(g);
+  };
+  EXPECT_FALSE(without([](auto& g) { g.merge_without_triggers = false; }));  // replace, triggers
+  EXPECT_FALSE(without([](auto& g) { g.restoring_to_moment = true; }));
+  EXPECT_FALSE(without([](auto& g) { g.staged = false; }));
+  EXPECT_FALSE(without([](auto& g) { g.unique_key = false; }));  // key_columns without a unique index
+  EXPECT_FALSE(without([](auto& g) { g.key_text_decides = false; }));
+  EXPECT_FALSE(without([](auto& g) { g.migrates = true; }));
+  EXPECT_FALSE(without([](auto& g) { g.citus = true; }));
+  EXPECT_FALSE(without([](auto& g) { g.checks_read_written_rows = false; }));
+  EXPECT_FALSE(without([](auto& g) { g.rows = 0; }));
+  // 13 bytes a row: 6M rows need 78 MB, more than 64 MB.
+  EXPECT_FALSE(without([](auto& g) { g.rows = 6'000'000; }));
+  EXPECT_TRUE(without([](auto& g) { g.rows = 6'000'000, g.memory_budget = 78'000'000; }));
+}
