@@ -7,6 +7,10 @@
 # MODE=merge profiles run.sh's merge instead: the tenant loaded back, 10% of
 # its items changed, then a 'merge' of the snapshot.
 #   MODE=merge ROWS=1000000 WORK_MEM=4MB bash bench/profile_import.sh
+# PERF=1: perf samples the backend during the import instead (cycles,
+# with call graphs); prints the functions where most time is spent, by
+# their own samples and with their callees.
+#   PERF=1 MODE=merge ROWS=1000000 bash bench/profile_import.sh
 # STALE_STATS=1: autovacuum off and ANALYZE while the tenant's rows are
 # deleted, so the import is planned from statistics that say the tenant
 # has no rows (as right after a restore into an emptied tenant).
@@ -37,6 +41,24 @@ if [ "$MODE" = merge ]; then
 fi
 log=$(cluster_log "$work/cluster")
 : >"$log"
+if [ "${PERF:-0}" = 1 ]; then
+  # The import waits a second for perf to attach to its backend.
+  psql -qXAt -c "SET application_name = 'ptb_profile'" -c "SELECT pg_sleep(1)" -c "\\timing on" \
+    -c "SELECT backup_import_stored($id, '$MODE') -> 'totals'" &
+  import=$!
+  sleep 0.5
+  pid=$(psql -qXAt -c "SELECT pid FROM pg_stat_activity WHERE application_name = 'ptb_profile'")
+  perf record -q -F 999 -g -p "$pid" -o "$work/perf.data" >/dev/null 2>&1 &
+  sampler=$!
+  wait $import
+  kill -INT $sampler
+  wait $sampler || true
+  echo "== by own samples"
+  perf report -q -i "$work/perf.data" --no-children --sort symbol --percent-limit 1.5 2>/dev/null | grep -E '^ +[0-9]' | head -25
+  echo "== with callees"
+  perf report -q -i "$work/perf.data" --children --sort symbol --percent-limit 4 2>/dev/null | grep -E '^ +[0-9]' | head -40
+  exit 0
+fi
 psql -qXAt -c "LOAD 'auto_explain'" -c "SET auto_explain.log_min_duration = $MIN_MS" \
   -c "SET auto_explain.log_nested_statements = on" -c "SET auto_explain.log_analyze = on" \
   -c "\\timing on" -c "SELECT backup_import_stored($id, '$MODE') -> 'totals'"

@@ -9,21 +9,37 @@ namespace ptb::core {
 bool UnchangedRows::seal() {
   std::sort(rows_.begin(), rows_.end());
   found_.assign(rows_.size(), false);
+  // Four to eight rows per directory entry: at most a byte a row.
+  directory_bits_ = 1;
+  while (directory_bits_ < 30 && (uint64_t{1} << (directory_bits_ + 3)) < rows_.size()) ++directory_bits_;
+  directory_.assign((size_t{1} << directory_bits_) + 1, 0);
+  size_t at = 0;
+  for (size_t k = 0; k < directory_.size(); ++k) {
+    while (at < rows_.size() && (rows_[at].high >> (64 - directory_bits_)) < k) ++at;
+    directory_[k] = static_cast<uint32_t>(at);
+  }
+  directory_.back() = static_cast<uint32_t>(rows_.size());
   return std::adjacent_find(rows_.begin(), rows_.end()) == rows_.end();
 }
 
+size_t UnchangedRows::find(const RowFingerprint& f) const {
+  if (rows_.empty()) return 0;
+  const size_t k = f.high >> (64 - directory_bits_);
+  for (size_t at = directory_[k]; at < directory_[k + 1]; ++at)
+    if (rows_[at] == f) return at;
+  return rows_.size();
+}
+
 void UnchangedRows::table_row(const RowFingerprint& f) {
-  auto it = std::lower_bound(rows_.begin(), rows_.end(), f);
-  if (it == rows_.end() || !(*it == f)) return;
-  const auto at = static_cast<size_t>(it - rows_.begin());
-  if (found_[at]) return;
+  const size_t at = find(f);
+  if (at == rows_.size() || found_[at]) return;
   found_[at] = true;
   ++unchanged_count_;
 }
 
 bool UnchangedRows::unchanged(const RowFingerprint& f) const {
-  auto it = std::lower_bound(rows_.begin(), rows_.end(), f);
-  return it != rows_.end() && *it == f && found_[static_cast<size_t>(it - rows_.begin())];
+  const size_t at = find(f);
+  return at != rows_.size() && found_[at];
 }
 
 bool has_repeats(std::vector<uint64_t>& key_fingerprints) {

@@ -32,11 +32,13 @@ struct RowFingerprint {
 static_assert(sizeof(RowFingerprint) == 12, "a fingerprint takes 12 bytes");
 
 // The snapshot's rows of one section, by fingerprint, and which of them
-// the table has as they are.
+// the table has as they are. Sorted, with a directory by the first bits
+// (fingerprints are uniform): a lookup reads a few neighbouring entries.
 class UnchangedRows {
  public:
-  // Bytes held for a section of `rows` rows.
-  static uint64_t bytes_for(uint64_t rows) { return rows * (sizeof(RowFingerprint) + 1); }
+  // Bytes held for a section of `rows` rows, at most: a fingerprint, a
+  // byte of directory and a bit a row.
+  static uint64_t bytes_for(uint64_t rows) { return rows * (sizeof(RowFingerprint) + 2); }
 
   void reserve(size_t rows) { rows_.reserve(rows); }
   void add_snapshot_row(const RowFingerprint& f) { rows_.push_back(f); }
@@ -50,8 +52,13 @@ class UnchangedRows {
   size_t unchanged_count() const { return unchanged_count_; }
 
  private:
+  // Where f is in rows_, or rows_.size().
+  size_t find(const RowFingerprint& f) const;
+
   std::vector<RowFingerprint> rows_;  // sorted by seal()
   std::vector<bool> found_;           // per row of rows_
+  std::vector<uint32_t> directory_;   // per value of the first bits, the first row with it
+  int directory_bits_ = 0;
   size_t unchanged_count_ = 0;
 };
 

@@ -38,21 +38,24 @@ SectionCopy copy_of(const LoadTable& t) {
 // not in its one form: the stage's unique index then says which key.
 bool keys_are_distinct(const LoadTable& t, const SpilledRows& spilled,
                        const std::vector<std::pair<size_t, core::KeyText>>& fields) {
+  // The section's key columns alone, read as COPY would read them.
+  SectionCopy keys_only{t.section, {}, {}, {}, t.staged.display, nullptr};
+  for (const auto& [column, kind] : fields) {
+    keys_only.columns.push_back(t.staged.columns[column]);
+    keys_only.positions.push_back(t.positions[column]);
+    keys_only.encodings.push_back(t.encodings[column]);
+  }
   std::vector<uint64_t> keys;
   keys.reserve(t.section->row_count);
   bool canonical = true;
-  std::string key;
-  for_each_copy_line(copy_of(t), spilled, [&](std::string_view line) {
+  for_each_copy_line(keys_only, spilled, [&](std::string_view key) {
     if (!canonical) return;
-    key.clear();
-    for (const auto& [column, kind] : fields) {
-      const auto field = core::copy_field(line, column);
-      if (!field || !core::canonical_key_field(*field, kind)) {
+    for (size_t i = 0; i < fields.size(); ++i) {
+      const auto field = core::copy_field(key, i);
+      if (!field || !core::canonical_key_field(*field, fields[i].second)) {
         canonical = false;
         return;
       }
-      key.append(*field);
-      key += '\t';
     }
     keys.push_back(key_fingerprint(key));
   });

@@ -139,34 +139,16 @@ void receiver_startup(DestReceiver* self, int, TupleDesc desc) {
   }
 }
 
-void receiver_shutdown(DestReceiver*) {}
-void receiver_destroy(DestReceiver*) {}
-
 }  // namespace
 
 int64_t stream_rows_as_json(const std::string& sql, const std::vector<TextValue>& params,
-                    const std::vector<core::ValueEncoding>& encodings,
-                    core::JsonWriter& writer) {
-  JsonRowReceiver* receiver = nullptr;
-  guarded([&] {
-    MemoryContext context = AllocSetContextCreate(CurrentMemoryContext, "pg_tenant_backup receiver",
-                                                  ALLOCSET_SMALL_SIZES);
-    receiver =
-        static_cast<JsonRowReceiver*>(MemoryContextAllocZero(context, sizeof(JsonRowReceiver)));
-    receiver->receiver_context = context;
-    receiver->base.receiveSlot = receive_row;
-    receiver->base.rStartup = receiver_startup;
-    receiver->base.rShutdown = receiver_shutdown;
-    receiver->base.rDestroy = receiver_destroy;
-    receiver->base.mydest = DestNone;
-    receiver->row_context =
-        AllocSetContextCreate(context, "pg_tenant_backup row", ALLOCSET_DEFAULT_SIZES);
-  });
+                            const std::vector<core::ValueEncoding>& encodings, core::JsonWriter& writer) {
+  auto* receiver = new_streaming_receiver<JsonRowReceiver>(receive_row, receiver_startup);
   receiver->writer = &writer;
   receiver->encodings = &encodings;
   run_streaming(sql, params, &receiver->base);
-  int64_t rows = receiver->rows;
-  guarded([&] { MemoryContextDelete(receiver->receiver_context); });
+  const int64_t rows = receiver->rows;
+  delete_streaming_receiver(receiver);
   return rows;
 }
 

@@ -101,9 +101,6 @@ void receiver_startup(DestReceiver* self, int, TupleDesc desc) {
   }
 }
 
-void receiver_shutdown(DestReceiver*) {}
-void receiver_destroy(DestReceiver*) {}
-
 }  // namespace
 
 core::RowFingerprint line_fingerprint(std::string_view line) {
@@ -117,26 +114,14 @@ uint64_t key_fingerprint(std::string_view fields) { return hash_of(fields, kKeyS
 
 int64_t fingerprint_query_rows(const std::string& sql, const std::vector<TextValue>& params,
                                const std::vector<core::ValueEncoding>& encodings, core::UnchangedRows& rows) {
-  FingerprintReceiver* receiver = nullptr;
+  auto* receiver = new_streaming_receiver<FingerprintReceiver>(receive_row, receiver_startup);
   std::string line;
-  guarded([&] {
-    MemoryContext context =
-        AllocSetContextCreate(CurrentMemoryContext, "pg_tenant_backup fingerprints", ALLOCSET_SMALL_SIZES);
-    receiver = static_cast<FingerprintReceiver*>(MemoryContextAllocZero(context, sizeof(FingerprintReceiver)));
-    receiver->receiver_context = context;
-    receiver->base.receiveSlot = receive_row;
-    receiver->base.rStartup = receiver_startup;
-    receiver->base.rShutdown = receiver_shutdown;
-    receiver->base.rDestroy = receiver_destroy;
-    receiver->base.mydest = DestNone;
-    receiver->row_context = AllocSetContextCreate(context, "pg_tenant_backup row", ALLOCSET_DEFAULT_SIZES);
-  });
   receiver->encodings = &encodings;
   receiver->rows = &rows;
   receiver->line = &line;
   run_streaming(sql, params, &receiver->base);
   const int64_t count = receiver->count;
-  guarded([&] { MemoryContextDelete(receiver->receiver_context); });
+  delete_streaming_receiver(receiver);
   return count;
 }
 
