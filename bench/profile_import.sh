@@ -56,7 +56,7 @@ if [ "${PERF:-0}" = 1 ]; then
   echo "== by own samples"
   perf report -q -i "$work/perf.data" --no-children --sort symbol --percent-limit 1.5 2>/dev/null | grep -E '^ +[0-9]' | head -25
   echo "== with callees"
-  perf report -q -i "$work/perf.data" --children --sort symbol --percent-limit 4 2>/dev/null | grep -E '^ +[0-9]' | head -40
+  perf report -q -i "$work/perf.data" --children --sort symbol --percent-limit 2 2>/dev/null | grep -E "^ +[0-9]" | grep -v "] 0x" | head -60
   exit 0
 fi
 psql -qXAt -c "LOAD 'auto_explain'" -c "SET auto_explain.log_min_duration = $MIN_MS" \

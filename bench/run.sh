@@ -121,6 +121,10 @@ if [ "${SKIP_IMPORT:-0}" != 1 ]; then
   measure import_merge_unchanged "SELECT backup_import_stored($snapshot, 'merge') -> 'totals'"
   psql -qX -c "UPDATE order_items SET qty = qty + 1 WHERE $in_tenant_items AND id % 10 = 0"
   measure import_merge_10pct "SELECT backup_import_stored($snapshot, 'merge') -> 'totals'"
+  # The full replace a merge saves: the same 10% changed again, then the
+  # tenant replaced (every row staged, the changed ones updated).
+  psql -qX -c "UPDATE order_items SET qty = qty + 1 WHERE $in_tenant_items AND id % 10 = 0"
+  measure import_replace_10pct "SELECT backup_import_stored($snapshot, 'replace') -> 'totals'"
   # The same document as one jsonb value (backup_read), as an application
   # holding a snapshot in memory would pass it: memory grows with the tenant.
   psql -qX -c "$delete_tenant1"
@@ -162,6 +166,14 @@ if [ -n "$(target backup_create_zstd_verified 4)" ]; then
 fi
 if [ -n "$(target backup_create_zstd 9)" ]; then
   echo "backup_create zstd file size / copy_to | zstd -$ZSTD_LEVEL: $(target backup_create_zstd 9)"
+fi
+# The merge of 10% changes against the replace into the emptied tenant,
+# and against the replace of the same tenant with the same changes.
+if [ -n "$(target import_merge_10pct 3)" ]; then
+  for replace in import_replace import_replace_10pct; do
+    [ -n "$(target $replace 3)" ] &&
+      echo "merge of 10% changed / $replace: $(echo "scale=2; $(target import_merge_10pct 3) / $(target $replace 3)" | bc)"
+  done
 fi
 cluster_crashed "$work/cluster" && { echo "a backend crashed"; exit 1; }
 echo "CSV written to $CSV"

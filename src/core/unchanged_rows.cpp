@@ -6,9 +6,18 @@
 
 namespace ptb::core {
 
-bool UnchangedRows::seal() {
+void TableRows::add(const RowFingerprint& f) {
+  if (overflowed_) return;
+  if (rows_.size() >= max_rows_) {
+    overflowed_ = true;
+    std::vector<RowFingerprint>().swap(rows_);
+    return;
+  }
+  rows_.push_back(f);
+}
+
+void TableRows::seal() {
   std::sort(rows_.begin(), rows_.end());
-  found_.assign(rows_.size(), false);
   // Four to eight rows per directory entry: at most a byte a row.
   directory_bits_ = 1;
   while (directory_bits_ < 30 && (uint64_t{1} << (directory_bits_ + 3)) < rows_.size()) ++directory_bits_;
@@ -19,27 +28,14 @@ bool UnchangedRows::seal() {
     directory_[k] = static_cast<uint32_t>(at);
   }
   directory_.back() = static_cast<uint32_t>(rows_.size());
-  return std::adjacent_find(rows_.begin(), rows_.end()) == rows_.end();
 }
 
-size_t UnchangedRows::find(const RowFingerprint& f) const {
-  if (rows_.empty()) return 0;
+bool TableRows::contains(const RowFingerprint& f) const {
+  if (rows_.empty()) return false;
   const size_t k = f.high >> (64 - directory_bits_);
   for (size_t at = directory_[k]; at < directory_[k + 1]; ++at)
-    if (rows_[at] == f) return at;
-  return rows_.size();
-}
-
-void UnchangedRows::table_row(const RowFingerprint& f) {
-  const size_t at = find(f);
-  if (at == rows_.size() || found_[at]) return;
-  found_[at] = true;
-  ++unchanged_count_;
-}
-
-bool UnchangedRows::unchanged(const RowFingerprint& f) const {
-  const size_t at = find(f);
-  return at != rows_.size() && found_[at];
+    if (rows_[at] == f) return true;
+  return false;
 }
 
 bool has_repeats(std::vector<uint64_t>& key_fingerprints) {
@@ -155,7 +151,7 @@ bool append_copy_field_of_output(std::string& line, std::string_view output, Val
 bool leaves_out_unchanged_rows(const UnchangedRowsFacts& f) {
   return f.merge_without_triggers && !f.restoring_to_moment && f.staged && f.unique_key && f.key_text_decides &&
          !f.migrates && !f.citus && f.checks_read_written_rows && f.rows > 0 &&
-         UnchangedRows::bytes_for(f.rows) <= f.memory_budget;
+         f.rows * TableRows::kBytesPerRow <= f.memory_budget;
 }
 
 }  // namespace ptb::core

@@ -31,35 +31,31 @@ struct RowFingerprint {
 #pragma pack(pop)
 static_assert(sizeof(RowFingerprint) == 12, "a fingerprint takes 12 bytes");
 
-// The snapshot's rows of one section, by fingerprint, and which of them
-// the table has as they are. Sorted, with a directory by the first bits
-// (fingerprints are uniform): a lookup reads a few neighbouring entries.
-class UnchangedRows {
+// The tenant's rows of one table, by fingerprint: a snapshot row whose
+// line is one of theirs is unchanged. Sorted, with a directory by the
+// first bits (fingerprints are uniform): a lookup reads a few neighbouring
+// entries.
+class TableRows {
  public:
-  // Bytes held for a section of `rows` rows, at most: a fingerprint, a
-  // byte of directory and a bit a row.
-  static uint64_t bytes_for(uint64_t rows) { return rows * (sizeof(RowFingerprint) + 2); }
+  // At most `max_rows` rows are kept (bytes_per_row each); past that the
+  // set is dropped and overflowed() says so.
+  explicit TableRows(uint64_t max_rows) : max_rows_(max_rows) {}
+  // At most: a fingerprint, a byte of directory.
+  static constexpr uint64_t kBytesPerRow = sizeof(RowFingerprint) + 1;
 
-  void reserve(size_t rows) { rows_.reserve(rows); }
-  void add_snapshot_row(const RowFingerprint& f) { rows_.push_back(f); }
-  // After the last snapshot row. False when two rows have the same
-  // fingerprint (the snapshot repeats a row): the section is staged whole.
-  bool seal();
-  // A row of the tenant's in the table: a snapshot row of the same line is
-  // unchanged.
-  void table_row(const RowFingerprint& f);
-  bool unchanged(const RowFingerprint& f) const;
-  size_t unchanged_count() const { return unchanged_count_; }
+  void add(const RowFingerprint& f);
+  // After the last row.
+  void seal();
+  bool contains(const RowFingerprint& f) const;
+  bool overflowed() const { return overflowed_; }
+  size_t size() const { return rows_.size(); }
 
  private:
-  // Where f is in rows_, or rows_.size().
-  size_t find(const RowFingerprint& f) const;
-
+  uint64_t max_rows_;
+  bool overflowed_ = false;
   std::vector<RowFingerprint> rows_;  // sorted by seal()
-  std::vector<bool> found_;           // per row of rows_
   std::vector<uint32_t> directory_;   // per value of the first bits, the first row with it
   int directory_bits_ = 0;
-  size_t unchanged_count_ = 0;
 };
 
 // True when two of the fingerprints are equal (sorts them).

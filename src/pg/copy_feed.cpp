@@ -61,7 +61,7 @@ void refill(CopyFeed& f) {
     append_copy_line(f, f.spill->next_row(), f.next_row + r);
     // A row the table has as it is stays out of the stage.
     if (f.leave_out != nullptr &&
-        f.leave_out->unchanged(line_fingerprint(std::string_view(f.buffer).substr(start)))) {
+        f.leave_out->contains(line_fingerprint(std::string_view(f.buffer).substr(start)))) {
       f.buffer.resize(start);
       ++f.left_out;
       continue;

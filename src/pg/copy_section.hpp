@@ -25,7 +25,7 @@ struct SectionCopy {
   std::vector<core::ValueEncoding> encodings;  // per column, how the snapshot wrote it
   std::string table;                           // the table, as messages name it
   // Rows left out: those the table has as they are (a merge's stage).
-  const core::UnchangedRows* leave_out = nullptr;
+  const core::TableRows* leave_out = nullptr;
 };
 
 // Copies the section's rows into `into` (a staging table, or the table

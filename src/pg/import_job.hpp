@@ -65,9 +65,10 @@ struct LoadTable {
   // How many staged rows have a key the table lacked before any change
   // (core::key_owners_sql); unknown for a table that query does not serve.
   std::optional<int64_t> new_rows;
-  // A merge's rows the table has as they are, left out of the stage
-  // (import_unchanged.cpp); `left_out` counts them once staged.
-  std::optional<core::UnchangedRows> unchanged;
+  // A merge's rows the table has as they are, left out of the stage: the
+  // tenant's rows of the table (import_unchanged.cpp); `left_out` counts
+  // the snapshot's rows that were one of them once staged.
+  std::optional<core::TableRows> unchanged;
   uint64_t left_out = 0;
 };
 
@@ -158,7 +159,7 @@ void replay_into_stages(ImportJob& job);
 
 // A merge's rows the table has as they are: when the section may leave
 // them out of its stage (core::leaves_out_unchanged_rows), t.unchanged
-// says which (import_unchanged.cpp).
+// holds the tenant's rows of the table (import_unchanged.cpp).
 void find_unchanged_rows(ImportJob& job, LoadTable& t);
 
 // Step 5 (import_checks.cpp).

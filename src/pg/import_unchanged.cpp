@@ -1,10 +1,12 @@
 // Step 4 of a merge (import_job.hpp): the rows of a section the table has
 // as they are, found before staging so that they stay out of the stage
 // (core/unchanged_rows.hpp; docs/import.md, "Rows a merge finds
-// unchanged"). Three reads, none of which keeps a row: the section's keys,
-// to see that none is there twice; its rows' fingerprints; the tenant's
-// rows of the table, written as the export writes them.
+// unchanged"). Two reads before the stage, neither of which keeps a row:
+// the section's keys, to see that none is there twice, and the tenant's
+// rows of the table, written as the export writes them, as fingerprints
+// that the stage's COPY then looks each row up in.
 #include <algorithm>
+#include <cstdint>
 
 #include "pg/copy_section.hpp"
 #include "pg/import_job.hpp"
@@ -81,14 +83,11 @@ void find_unchanged_rows(ImportJob& job, LoadTable& t) {
   facts.memory_budget = maintenance_memory_bytes();
   if (!core::leaves_out_unchanged_rows(facts)) return;
 
-  const SpilledRows& spilled = *job.request.spilled;
-  if (!keys_are_distinct(t, spilled, *fields)) return;
-  core::UnchangedRows rows;
-  rows.reserve(t.section->row_count);
-  for_each_copy_line(copy_of(t), spilled,
-                     [&](std::string_view line) { rows.add_snapshot_row(line_fingerprint(line)); });
-  if (!rows.seal()) return;
+  if (!keys_are_distinct(t, *job.request.spilled, *fields)) return;
 
+  // The tenant's rows, within maintenance_work_mem (a tenant may have far
+  // more rows in the table than its snapshot has).
+  core::TableRows rows(std::min<uint64_t>(facts.memory_budget / core::TableRows::kBytesPerRow, UINT32_MAX));
   std::string columns;
   for (const auto& c : t.staged.columns) columns += (columns.empty() ? "t0." : ", t0.") + core::quote_ident(c);
   // Planned from statistics that say the tenant has few rows, the
@@ -98,7 +97,9 @@ void find_unchanged_rows(ImportJob& job, LoadTable& t) {
       "SELECT " + columns + " FROM " + t.staged.only_target() + " t0 WHERE " + job.owned_sql(t, "t0"),
       job.params, t.encodings, rows);
   if (level >= 0) undo_settings(level);
-  if (rows.unchanged_count() > 0) t.unchanged = std::move(rows);
+  if (rows.overflowed() || rows.size() == 0) return;
+  rows.seal();
+  t.unchanged = std::move(rows);
 }
 
 }  // namespace ptb::pg

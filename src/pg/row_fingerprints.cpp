@@ -36,7 +36,7 @@ uint64 hash_of(std::string_view text, uint64 seed) {
 struct FingerprintReceiver {
   DestReceiver base;  // first: the executor sees a DestReceiver
   const std::vector<core::ValueEncoding>* encodings;
-  core::UnchangedRows* rows;
+  core::TableRows* rows;
   FmgrInfo* outputs;  // per column
   Oid* types;         // per column, the base type
   int ncolumns;
@@ -75,7 +75,7 @@ bool receive_row(TupleTableSlot* slot, DestReceiver* self) {
       }
       comparable = core::append_copy_field_of_output(line, output, (*r->encodings)[i]);
     }
-    if (comparable) r->rows->table_row(line_fingerprint(line));
+    if (comparable) r->rows->add(line_fingerprint(line));
     MemoryContextSwitchTo(caller);
     MemoryContextReset(r->row_context);
     ++r->count;
@@ -113,7 +113,7 @@ core::RowFingerprint line_fingerprint(std::string_view line) {
 uint64_t key_fingerprint(std::string_view fields) { return hash_of(fields, kKeySeed); }
 
 int64_t fingerprint_query_rows(const std::string& sql, const std::vector<TextValue>& params,
-                               const std::vector<core::ValueEncoding>& encodings, core::UnchangedRows& rows) {
+                               const std::vector<core::ValueEncoding>& encodings, core::TableRows& rows) {
   auto* receiver = new_streaming_receiver<FingerprintReceiver>(receive_row, receiver_startup);
   std::string line;
   receiver->encodings = &encodings;

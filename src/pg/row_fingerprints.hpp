@@ -19,12 +19,12 @@ core::RowFingerprint line_fingerprint(std::string_view line);
 // 64 bits of a key's fields (a third seed): equal keys, equal values.
 uint64_t key_fingerprint(std::string_view fields);
 
-// Runs `sql` (a read-only query) and hands each of its rows, written as
-// the COPY line a snapshot of these encodings would load, to
-// rows.table_row. A row with a value whose text does not say what the
-// snapshot holds (core::append_copy_field_of_output) is left out, so it
-// counts as changed. Returns how many rows the query gave.
+// Runs `sql` (a read-only query) and adds each of its rows, written as
+// the COPY line a snapshot of these encodings would load, to `rows`. A row
+// with a value whose text does not say what the snapshot holds
+// (core::append_copy_field_of_output) is not added: the snapshot's row is
+// staged. Returns how many rows the query gave.
 int64_t fingerprint_query_rows(const std::string& sql, const std::vector<TextValue>& params,
-                               const std::vector<core::ValueEncoding>& encodings, core::UnchangedRows& rows);
+                               const std::vector<core::ValueEncoding>& encodings, core::TableRows& rows);
 
 }  // namespace ptb::pg

@@ -152,7 +152,7 @@ SELECT is(pg_temp.load((SELECT backup_import(d, 'merge', '{"key_columns": {"u_ac
 DROP INDEX u_accounts_name;
 SELECT ok(pg_temp.unchanged(), 'none of them changed anything');
 
--- The fingerprints take up to 14 bytes a row, within maintenance_work_mem: a
+-- The fingerprints take up to 13 bytes a row, within maintenance_work_mem: a
 -- section larger than that is staged whole.
 INSERT INTO u_accounts (tenant_id, name) SELECT 1, 'bulk ' || g FROM generate_series(1, 90000) g;
 CREATE TEMP TABLE big AS SELECT backup_export('1', '{"tables": ["tenants", "u_accounts", "u_entries"]}') AS d;
