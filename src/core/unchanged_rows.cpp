@@ -6,13 +6,26 @@
 
 namespace ptb::core {
 
+uint32_t fingerprint_parts(uint64_t rows, uint64_t budget, uint32_t max_parts) {
+  const uint64_t bytes = rows * TableRows::kBytesPerRow;
+  const uint64_t parts = budget == 0 ? UINT64_MAX : std::max<uint64_t>(1, (bytes + budget - 1) / budget);
+  return parts > max_parts ? 0 : static_cast<uint32_t>(parts);
+}
+
+TableRows::TableRows(uint64_t max_rows, uint64_t expected_rows, FingerprintPart part)
+    : max_rows_(max_rows), part_(part) {
+  rows_.reserve(std::min(max_rows, expected_rows));
+}
+
 void TableRows::add(const RowFingerprint& f) {
-  if (overflowed_) return;
+  if (overflowed_ || !part_.covers(f)) return;
   if (rows_.size() >= max_rows_) {
     overflowed_ = true;
     std::vector<RowFingerprint>().swap(rows_);
     return;
   }
+  if (rows_.size() == rows_.capacity())
+    rows_.reserve(std::min<uint64_t>(max_rows_, rows_.size() + rows_.size() / 4 + 1024));
   rows_.push_back(f);
 }
 
@@ -150,8 +163,7 @@ bool append_copy_field_of_output(std::string& line, std::string_view output, Val
 
 bool leaves_out_unchanged_rows(const UnchangedRowsFacts& f) {
   return f.merge_without_triggers && !f.restoring_to_moment && f.staged && f.unique_key && f.key_text_decides &&
-         !f.migrates && !f.citus && f.checks_read_written_rows && f.rows > 0 &&
-         f.rows * TableRows::kBytesPerRow <= f.memory_budget;
+         !f.migrates && !f.citus && f.checks_read_written_rows && f.rows > 0 && f.parts > 0;
 }
 
 }  // namespace ptb::core

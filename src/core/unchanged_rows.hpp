@@ -31,27 +31,50 @@ struct RowFingerprint {
 #pragma pack(pop)
 static_assert(sizeof(RowFingerprint) == 12, "a fingerprint takes 12 bytes");
 
-// The tenant's rows of one table, by fingerprint: a snapshot row whose
-// line is one of theirs is unchanged. Sorted, with a directory by the
-// first bits (fingerprints are uniform): a lookup reads a few neighbouring
-// entries.
+// A section too large for the memory its fingerprints may take is
+// compared in parts: part p of n holds the rows whose fingerprints fall in
+// the p-th of n equal ranges of their last 32 bits.
+struct FingerprintPart {
+  uint32_t part = 0;
+  uint32_t parts = 1;
+  bool covers(const RowFingerprint& f) const {
+    return parts == 1 || static_cast<uint32_t>((uint64_t{f.low} * parts) >> 32) == part;
+  }
+};
+
+// The parts a section of `rows` rows is compared in, for fingerprints of
+// at most `budget` bytes at a time (TableRows::kBytesPerRow a row); 0 when
+// it would take more than `max_parts` (a read of the table each).
+uint32_t fingerprint_parts(uint64_t rows, uint64_t budget, uint32_t max_parts);
+
+// The tenant's rows of one table in one part, by fingerprint: a snapshot
+// row of that part whose line is one of theirs is unchanged. Sorted, with
+// a directory by the first bits (fingerprints are uniform): a lookup reads
+// a few neighbouring entries.
 class TableRows {
  public:
-  // At most `max_rows` rows are kept (bytes_per_row each); past that the
-  // set is dropped and overflowed() says so.
-  explicit TableRows(uint64_t max_rows) : max_rows_(max_rows) {}
+  // At most `max_rows` rows are kept (kBytesPerRow each); past that the
+  // set is dropped and overflowed() says so (nothing is then found
+  // unchanged). Room is made for `expected_rows` at once (the section's
+  // share of the part: a tenant's rows in the table are mostly its
+  // snapshot's), then a quarter more at a time, never doubled: a vector's
+  // doubling would hold up to three times the rows while it moves them.
+  TableRows(uint64_t max_rows, uint64_t expected_rows, FingerprintPart part);
   // At most: a fingerprint, a byte of directory.
   static constexpr uint64_t kBytesPerRow = sizeof(RowFingerprint) + 1;
 
+  // A row of the table; kept when it is in this part.
   void add(const RowFingerprint& f);
   // After the last row.
   void seal();
+  bool covers(const RowFingerprint& f) const { return part_.covers(f); }
   bool contains(const RowFingerprint& f) const;
   bool overflowed() const { return overflowed_; }
   size_t size() const { return rows_.size(); }
 
  private:
   uint64_t max_rows_;
+  FingerprintPart part_;
   bool overflowed_ = false;
   std::vector<RowFingerprint> rows_;  // sorted by seal()
   std::vector<uint32_t> directory_;   // per value of the first bits, the first row with it
@@ -100,8 +123,9 @@ struct UnchangedRowsFacts {
   // Step 7 checks the rows the import wrote, not every staged row, for
   // the rows' owner and for their foreign keys (import_verify.cpp).
   bool checks_read_written_rows = false;
-  uint64_t rows = 0;           // in the section
-  uint64_t memory_budget = 0;  // bytes (maintenance_work_mem)
+  uint64_t rows = 0;  // in the section
+  // The parts the section is compared in (fingerprint_parts); 0: too many.
+  uint32_t parts = 0;
 };
 bool leaves_out_unchanged_rows(const UnchangedRowsFacts& facts);
 

@@ -59,12 +59,16 @@ void refill(CopyFeed& f) {
   for (uint32 r = 0; r < count; ++r) {
     const size_t start = f.buffer.size();
     append_copy_line(f, f.spill->next_row(), f.next_row + r);
-    // A row the table has as it is stays out of the stage.
-    if (f.leave_out != nullptr &&
-        f.leave_out->contains(line_fingerprint(std::string_view(f.buffer).substr(start)))) {
-      f.buffer.resize(start);
-      ++f.left_out;
-      continue;
+    // A row of another part waits for its own COPY; a row the table has
+    // as it is stays out of the stage.
+    if (f.leave_out != nullptr) {
+      const core::RowFingerprint line = line_fingerprint(std::string_view(f.buffer).substr(start));
+      const bool other_part = !f.leave_out->covers(line);
+      if (other_part || f.leave_out->contains(line)) {
+        f.buffer.resize(start);
+        if (!other_part) ++f.left_out;
+        continue;
+      }
     }
     f.buffer += '\n';
   }

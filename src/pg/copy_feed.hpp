@@ -23,8 +23,9 @@ struct CopyFeed {
   std::string table;
   std::string buffer;  // COPY text not yet handed over
   size_t consumed = 0;
-  // The tenant's rows of the table: a row that is one of them is left out
-  // of a merge's stage; how many were (core/unchanged_rows.hpp).
+  // The tenant's rows of the table in one part: a row of another part, or
+  // one of them, is left out of a merge's stage; how many of them were
+  // (core/unchanged_rows.hpp).
   const core::TableRows* leave_out = nullptr;
   uint64_t left_out = 0;
 };

@@ -9,6 +9,7 @@ extern "C" {
 #include "access/xact.h"
 #include "commands/copy.h"
 #include "mb/pg_wchar.h"
+#include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "parser/parse_node.h"
 #include "parser/parse_relation.h"
@@ -34,6 +35,7 @@ void for_each_copy_line(const SectionCopy& copy, const SpilledRows& rows,
   CopyFeed feed;
   set_up(feed, copy, rows);
   for (uint32 r = 0; r < feed.row_count; ++r) {
+    if (r % 4096 == 0) guarded([] { CHECK_FOR_INTERRUPTS(); });
     feed.buffer.clear();
     append_copy_line(feed, feed.spill->next_row(), r);
     visit(feed.buffer);

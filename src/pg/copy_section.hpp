@@ -24,14 +24,15 @@ struct SectionCopy {
   std::vector<int> positions;                  // per column, its cell in the section's rows
   std::vector<core::ValueEncoding> encodings;  // per column, how the snapshot wrote it
   std::string table;                           // the table, as messages name it
-  // Rows left out: those the table has as they are (a merge's stage).
+  // Rows left out: those of other parts and those the table has as they
+  // are (a merge's stage, compared one part at a time).
   const core::TableRows* leave_out = nullptr;
 };
 
 // Copies the section's rows into `into` (a staging table, or the table
 // itself) and returns how many rows COPY wrote. An error names the table
 // and the section.
-// `left_out`: how many rows copy.leave_out kept out.
+// `left_out`: how many rows copy.leave_out found in the table.
 uint64_t copy_section(const SectionCopy& copy, const SpilledRows& rows, Oid into, uint64_t* left_out = nullptr);
 
 // Each row of the section as the COPY text line copy_section would load

@@ -65,10 +65,8 @@ struct LoadTable {
   // How many staged rows have a key the table lacked before any change
   // (core::key_owners_sql); unknown for a table that query does not serve.
   std::optional<int64_t> new_rows;
-  // A merge's rows the table has as they are, left out of the stage: the
-  // tenant's rows of the table (import_unchanged.cpp); `left_out` counts
-  // the snapshot's rows that were one of them once staged.
-  std::optional<core::TableRows> unchanged;
+  // A merge's snapshot rows the table had as they are, left out of the
+  // stage (import_unchanged.cpp).
   uint64_t left_out = 0;
 };
 
@@ -157,10 +155,12 @@ bool load_directly(ImportJob& job, LoadTable& t);
 // (import_replay.cpp).
 void replay_into_stages(ImportJob& job);
 
-// A merge's rows the table has as they are: when the section may leave
-// them out of its stage (core::leaves_out_unchanged_rows), t.unchanged
-// holds the tenant's rows of the table (import_unchanged.cpp).
-void find_unchanged_rows(ImportJob& job, LoadTable& t);
+// A merge's rows the table has as they are (import_unchanged.cpp): how
+// many parts the section is compared in when it may leave them out of its
+// stage (core::leaves_out_unchanged_rows), else 0; and the tenant's rows
+// of the table in one part, as fingerprints.
+uint32_t unchanged_row_parts(ImportJob& job, const LoadTable& t);
+core::TableRows tenants_rows(ImportJob& job, const LoadTable& t, core::FingerprintPart part);
 
 // Step 5 (import_checks.cpp).
 void check_before_changes(ImportJob& job);

@@ -5,6 +5,7 @@
 // in"). A restore to a moment then replays into the stages
 // (import_replay.cpp).
 #include <algorithm>
+#include <functional>
 
 #include "core/error.hpp"
 #include "pg/boundary.hpp"
@@ -21,22 +22,25 @@ using core::quote_ident;
 
 namespace {
 
-// What COPY loads of the table's section: its rows, but those the table
-// has as they are (a merge's, find_unchanged_rows).
-SectionCopy copy_of(const LoadTable& t) {
-  return {t.section, t.staged.columns, t.positions, t.encodings, t.staged.display,
-          t.unchanged ? &*t.unchanged : nullptr};
+// What COPY loads of the table's section: its rows; with `table_rows`,
+// only those of its part that are not one of the tenant's rows of the
+// table (a merge's, import_unchanged.cpp).
+SectionCopy copy_of(const LoadTable& t, const core::TableRows* table_rows = nullptr) {
+  return {t.section, t.staged.columns, t.positions, t.encodings, t.staged.display, table_rows};
 }
 
 // Creates the staging table and copies the section's rows into it.
 // `unique`: index its key as unique, proving no key is there twice (a
 // restore to a moment does not: its replay writes the stage by key).
+// `parts` > 0: a merge's rows the table has as they are are left out,
+// the section compared in that many parts, `table_rows` reading each.
 //
 // Staging tables are named ptb_stage_1, _2, ... afresh for each import
 // (`stages_made` counts them): they are dropped at its end (or rolled back
 // with it), and names that never repeat would fill the backend's catalog
 // caches with entries for names looked up once.
-void stage(LoadTable& t, const SpilledRows& rows, bool unique, uint64_t& stages_made) {
+void stage(LoadTable& t, const SpilledRows& rows, bool unique, uint64_t& stages_made, uint32_t parts,
+           const std::function<core::TableRows(core::FingerprintPart)>& table_rows) {
   const std::string name = "ptb_stage_" + std::to_string(++stages_made);
   t.staged.stage = "pg_temp." + quote_ident(name);
   // Only the loaded columns, with their types, typmods and collations
@@ -47,7 +51,15 @@ void stage(LoadTable& t, const SpilledRows& rows, bool unique, uint64_t& stages_
       std::stoul(*run("SELECT $1::pg_catalog.regclass::pg_catalog.oid::pg_catalog.text", {t.staged.stage})
                       .rows.at(0)
                       .at(0)));
-  const uint64_t copied = copy_section(copy_of(t), rows, stage_oid, &t.left_out);
+  uint64_t copied = 0;
+  t.left_out = 0;
+  if (parts == 0) copied = copy_section(copy_of(t), rows, stage_oid);
+  for (uint32_t part = 0; part < parts; ++part) {
+    const core::TableRows tenants_rows = table_rows({part, parts});
+    uint64_t left_out = 0;
+    copied += copy_section(copy_of(t, &tenants_rows), rows, stage_oid, &left_out);
+    t.left_out += left_out;
+  }
   if (t.staged.has_key()) {
     // The index sorts within work_mem, as the import's queries do: at
     // maintenance_work_mem, a budget set for maintenance, its sort would
@@ -122,7 +134,7 @@ bool load_directly(ImportJob& job, LoadTable& t) {
 }
 
 void stage(ImportJob& job, LoadTable& t) {
-  stage(t, *job.request.spilled, job.request.replay == nullptr, job.stages_made);
+  stage(t, *job.request.spilled, job.request.replay == nullptr, job.stages_made, 0, {});
 }
 
 void choose_direct_loads(ImportJob& job) {
@@ -153,9 +165,9 @@ void stage_sections(ImportJob& job) {
   progress::set_phase(progress::Phase::Staging, std::count_if(job.tables.begin(), job.tables.end(), staged));
   for (auto& t : job.tables)
     if (staged(t)) {
-      find_unchanged_rows(job, t);
-      stage(job, t);
-      t.unchanged.reset();  // its memory back before the next table's
+      const uint32_t parts = unchanged_row_parts(job, t);
+      stage(t, *job.request.spilled, job.request.replay == nullptr, job.stages_made, parts,
+            [&](core::FingerprintPart part) { return tenants_rows(job, t, part); });
       progress::table_done();
     }
   if (job.request.replay) {

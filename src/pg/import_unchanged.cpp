@@ -1,10 +1,10 @@
 // Step 4 of a merge (import_job.hpp): the rows of a section the table has
 // as they are, found before staging so that they stay out of the stage
 // (core/unchanged_rows.hpp; docs/import.md, "Rows a merge finds
-// unchanged"). Two reads before the stage, neither of which keeps a row:
-// the section's keys, to see that none is there twice, and the tenant's
-// rows of the table, written as the export writes them, as fingerprints
-// that the stage's COPY then looks each row up in.
+// unchanged"). Before the stage, the section's keys, to see that none is
+// there twice; then, for each part of the section, the tenant's rows of
+// the table, written as the export writes them, as fingerprints that the
+// stage's COPY looks each row of the part up in. None keeps a row.
 #include <algorithm>
 #include <cstdint>
 
@@ -17,6 +17,15 @@
 namespace ptb::pg {
 
 namespace {
+
+// The fingerprints of one part take at most this (13 bytes a row): 32MB,
+// or maintenance_work_mem when lower. A section larger than that is
+// compared in parts, each a read of the table's rows; past kMaxParts it
+// costs more than the stage it saves, and is staged whole.
+constexpr uint64_t kFingerprintBytes = 32ULL << 20;
+constexpr uint32_t kMaxParts = 8;
+
+uint64_t fingerprint_budget() { return std::min(kFingerprintBytes, maintenance_memory_bytes()); }
 
 // Per key column, its place among the loaded columns and what its text
 // is; none when a key column's text does not decide its value.
@@ -66,7 +75,7 @@ bool keys_are_distinct(const LoadTable& t, const SpilledRows& spilled,
 
 }  // namespace
 
-void find_unchanged_rows(ImportJob& job, LoadTable& t) {
+uint32_t unchanged_row_parts(ImportJob& job, const LoadTable& t) {
   const auto fields = key_fields(t.staged);
   core::UnchangedRowsFacts facts;
   facts.merge_without_triggers = job.mode == core::ImportMode::Merge && !job.io.fire_triggers;
@@ -80,14 +89,17 @@ void find_unchanged_rows(ImportJob& job, LoadTable& t) {
   for (const auto& fk : job.data_foreign_keys)
     if (fk.from_oid == t.oid && !references_checked_on_written_rows(job, fk)) facts.checks_read_written_rows = false;
   facts.rows = t.section->row_count;
-  facts.memory_budget = maintenance_memory_bytes();
-  if (!core::leaves_out_unchanged_rows(facts)) return;
+  facts.parts = core::fingerprint_parts(facts.rows, fingerprint_budget(), kMaxParts);
+  if (!core::leaves_out_unchanged_rows(facts)) return 0;
+  return keys_are_distinct(t, *job.request.spilled, *fields) ? facts.parts : 0;
+}
 
-  if (!keys_are_distinct(t, *job.request.spilled, *fields)) return;
-
-  // The tenant's rows, within maintenance_work_mem (a tenant may have far
-  // more rows in the table than its snapshot has).
-  core::TableRows rows(std::min<uint64_t>(facts.memory_budget / core::TableRows::kBytesPerRow, UINT32_MAX));
+core::TableRows tenants_rows(ImportJob& job, const LoadTable& t, core::FingerprintPart part) {
+  // Within the budget whatever the table holds: a tenant may have far
+  // more rows in the table than its snapshot has (then nothing of this
+  // part is found unchanged).
+  core::TableRows rows(fingerprint_budget() / core::TableRows::kBytesPerRow,
+                       t.section->row_count / part.parts + t.section->row_count / 64, part);
   std::string columns;
   for (const auto& c : t.staged.columns) columns += (columns.empty() ? "t0." : ", t0.") + core::quote_ident(c);
   // Planned from statistics that say the tenant has few rows, the
@@ -97,9 +109,8 @@ void find_unchanged_rows(ImportJob& job, LoadTable& t) {
       "SELECT " + columns + " FROM " + t.staged.only_target() + " t0 WHERE " + job.owned_sql(t, "t0"),
       job.params, t.encodings, rows);
   if (level >= 0) undo_settings(level);
-  if (rows.overflowed() || rows.size() == 0) return;
   rows.seal();
-  t.unchanged = std::move(rows);
+  return rows;
 }
 
 }  // namespace ptb::pg

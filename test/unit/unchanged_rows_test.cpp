@@ -73,7 +73,7 @@ TEST(UnchangedRows, ValuesWhoseTextHidesTheCellAreNotCompared) {
 }
 
 TEST(UnchangedRows, OnlyARowTheTableHasIsUnchanged) {
-  TableRows rows(100);
+  TableRows rows(100, 2, {});
   rows.add(fp(3));
   rows.add(fp(1, 9));
   rows.seal();
@@ -83,14 +83,14 @@ TEST(UnchangedRows, OnlyARowTheTableHasIsUnchanged) {
   EXPECT_FALSE(rows.contains(fp(7)));
   EXPECT_EQ(rows.size(), 2u);
 
-  TableRows none(100);
+  TableRows none(100, 0, {});
   none.seal();
   EXPECT_FALSE(none.contains(fp(0)));
 }
 
 TEST(UnchangedRows, ManyRowsFoundThroughTheDirectory) {
   // Fingerprints spread over the whole range, as hashes are.
-  TableRows rows(100000);
+  TableRows rows(100000, 10, {});
   uint64_t x = 0x9e3779b97f4a7c15ULL;
   std::vector<RowFingerprint> all;
   for (int i = 0; i < 10000; ++i) {
@@ -108,7 +108,7 @@ TEST(UnchangedRows, ManyRowsFoundThroughTheDirectory) {
 }
 
 TEST(UnchangedRows, ATenantWithMoreRowsThanTheBudgetIsDropped) {
-  TableRows rows(2);
+  TableRows rows(2, 1, {});
   rows.add(fp(1));
   rows.add(fp(2));
   EXPECT_FALSE(rows.overflowed());
@@ -117,6 +117,40 @@ TEST(UnchangedRows, ATenantWithMoreRowsThanTheBudgetIsDropped) {
   EXPECT_EQ(rows.size(), 0u);  // its memory given back
   rows.add(fp(4));
   EXPECT_EQ(rows.size(), 0u);
+}
+
+TEST(UnchangedRows, ALargeSectionIsComparedInParts) {
+  // 13 bytes a row: 2M rows are 26 MB, one part of 32 MB; 3M rows two.
+  constexpr uint64_t kBudget = 32ULL << 20;
+  EXPECT_EQ(fingerprint_parts(2'000'000, kBudget, 8), 1u);
+  EXPECT_EQ(fingerprint_parts(3'000'000, kBudget, 8), 2u);
+  EXPECT_EQ(fingerprint_parts(20'000'000, kBudget, 8), 8u);
+  EXPECT_EQ(fingerprint_parts(21'000'000, kBudget, 8), 0u);  // staged whole
+  EXPECT_EQ(fingerprint_parts(1, 0, 8), 0u);                 // no memory at all
+
+  // Every fingerprint is in exactly one part, and the parts are even.
+  uint64_t x = 88172645463325252ULL;
+  std::vector<int> per_part(3);
+  for (int i = 0; i < 30000; ++i) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    const RowFingerprint f = fp(x, static_cast<uint32_t>(x >> 11));
+    int in = 0;
+    for (uint32_t p = 0; p < 3; ++p)
+      if (FingerprintPart{p, 3}.covers(f)) ++in, ++per_part[p];
+    ASSERT_EQ(in, 1);
+  }
+  for (int n : per_part) EXPECT_NEAR(n, 10000, 500);
+
+  // A part's set keeps the rows of its part only.
+  TableRows second(100, 10, {1, 2});
+  const RowFingerprint first_half = fp(5, 0x10000000u), second_half = fp(6, 0xf0000000u);
+  second.add(first_half);
+  second.add(second_half);
+  second.seal();
+  EXPECT_EQ(second.size(), 1u);
+  EXPECT_TRUE(second.covers(second_half));
+  EXPECT_FALSE(second.covers(first_half));
+  EXPECT_TRUE(second.contains(second_half));
 }
 
 TEST(UnchangedRows, AKeyTwiceStagesTheSectionWhole) {
@@ -164,7 +198,7 @@ TEST(UnchangedRows, OnlyAMergeWhoseChecksReadWrittenRowsLeavesRowsOut) {
   f.key_text_decides = true;
   f.checks_read_written_rows = true;
   f.rows = 1000;
-  f.memory_budget = 64 << 20;
+  f.parts = 1;
   EXPECT_TRUE(leaves_out_unchanged_rows(f));
   auto without = [&](auto change) {
     UnchangedRowsFacts g = f;
@@ -180,7 +214,5 @@ TEST(UnchangedRows, OnlyAMergeWhoseChecksReadWrittenRowsLeavesRowsOut) {
   EXPECT_FALSE(without([](auto& g) { g.citus = true; }));
   EXPECT_FALSE(without([](auto& g) { g.checks_read_written_rows = false; }));
   EXPECT_FALSE(without([](auto& g) { g.rows = 0; }));
-  // 13 bytes a row: 6M rows need 78 MB, more than 64 MB.
-  EXPECT_FALSE(without([](auto& g) { g.rows = 6'000'000; }));
-  EXPECT_TRUE(without([](auto& g) { g.rows = 6'000'000, g.memory_budget = 78'000'000; }));
+  EXPECT_FALSE(without([](auto& g) { g.parts = 0; }));  // too many parts
 }
