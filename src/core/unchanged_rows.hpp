@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 #include <vector>
+#include <vector>
 
 #include "core/value_encoding.hpp"
 
@@ -32,22 +33,32 @@ struct RowFingerprint {
 static_assert(sizeof(RowFingerprint) == 12, "a fingerprint takes 12 bytes");
 
 // A section too large for the memory its fingerprints may take is
-// compared in parts: part p of n holds the rows whose fingerprints fall in
-// the p-th of n equal ranges of their last 32 bits.
-struct FingerprintPart {
+// compared in parts, by its keys: part p of n holds the rows whose key's
+// hash falls in the p-th of n equal ranges. The hash is the server's
+// hashtext of the key's fields as a COPY line has them (tab-separated), so
+// the table's rows of a part are chosen in SQL (key_part_sql) and the
+// section's as COPY reads them (key_of_line).
+struct KeyPart {
   uint32_t part = 0;
   uint32_t parts = 1;
-  bool covers(const RowFingerprint& f) const {
-    return parts == 1 || static_cast<uint32_t>((uint64_t{f.low} * parts) >> 32) == part;
+  bool covers(uint32_t key_hash) const {
+    return parts == 1 || static_cast<uint32_t>((uint64_t{key_hash} * parts) >> 32) == part;
   }
 };
+
+// The condition on `alias` that keeps the rows of the part: key columns
+// given by name, each read as its text (an integer's or a uuid's, the one
+// form its COPY field has: canonical_key_field). Empty for a single part.
+std::string key_part_sql(const std::vector<std::string>& key, std::string_view alias, const KeyPart& part);
+// A COPY line's key fields (at these places), tab-separated.
+std::string key_of_line(std::string_view line, const std::vector<size_t>& key_fields);
 
 // The parts a section of `rows` rows is compared in, for fingerprints of
 // at most `budget` bytes at a time (TableRows::kBytesPerRow a row); 0 when
 // it would take more than `max_parts` (a read of the table each).
 uint32_t fingerprint_parts(uint64_t rows, uint64_t budget, uint32_t max_parts);
 
-// The tenant's rows of one table in one part, by fingerprint: a snapshot
+// The tenant's rows of one table (of one part), by fingerprint: a snapshot
 // row of that part whose line is one of theirs is unchanged. Sorted, with
 // a directory by the first bits (fingerprints are uniform): a lookup reads
 // a few neighbouring entries.
@@ -59,22 +70,19 @@ class TableRows {
   // share of the part: a tenant's rows in the table are mostly its
   // snapshot's), then a quarter more at a time, never doubled: a vector's
   // doubling would hold up to three times the rows while it moves them.
-  TableRows(uint64_t max_rows, uint64_t expected_rows, FingerprintPart part);
+  TableRows(uint64_t max_rows, uint64_t expected_rows);
   // At most: a fingerprint, a byte of directory.
   static constexpr uint64_t kBytesPerRow = sizeof(RowFingerprint) + 1;
 
-  // A row of the table; kept when it is in this part.
   void add(const RowFingerprint& f);
   // After the last row.
   void seal();
-  bool covers(const RowFingerprint& f) const { return part_.covers(f); }
   bool contains(const RowFingerprint& f) const;
   bool overflowed() const { return overflowed_; }
   size_t size() const { return rows_.size(); }
 
  private:
   uint64_t max_rows_;
-  FingerprintPart part_;
   bool overflowed_ = false;
   std::vector<RowFingerprint> rows_;  // sorted by seal()
   std::vector<uint32_t> directory_;   // per value of the first bits, the first row with it

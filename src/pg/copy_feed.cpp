@@ -62,9 +62,9 @@ void refill(CopyFeed& f) {
     // A row of another part waits for its own COPY; a row the table has
     // as it is stays out of the stage.
     if (f.leave_out != nullptr) {
-      const core::RowFingerprint line = line_fingerprint(std::string_view(f.buffer).substr(start));
-      const bool other_part = !f.leave_out->covers(line);
-      if (other_part || f.leave_out->contains(line)) {
+      const std::string_view line = std::string_view(f.buffer).substr(start);
+      const bool other_part = f.part.parts > 1 && !f.part.covers(key_hash(core::key_of_line(line, f.key_fields)));
+      if (other_part || f.leave_out->contains(line_fingerprint(line))) {
         f.buffer.resize(start);
         if (!other_part) ++f.left_out;
         continue;

@@ -23,10 +23,12 @@ struct CopyFeed {
   std::string table;
   std::string buffer;  // COPY text not yet handed over
   size_t consumed = 0;
-  // The tenant's rows of the table in one part: a row of another part, or
-  // one of them, is left out of a merge's stage; how many of them were
-  // (core/unchanged_rows.hpp).
+  // The tenant's rows of the table (of one part): a row of another part,
+  // or one of them, is left out of a merge's stage; how many of them were
+  // (core/unchanged_rows.hpp). A row's part is its key's, at key_fields.
   const core::TableRows* leave_out = nullptr;
+  core::KeyPart part;
+  std::vector<size_t> key_fields;
   uint64_t left_out = 0;
 };
 

@@ -46,6 +46,8 @@ uint64_t copy_section(const SectionCopy& copy, const SpilledRows& rows, Oid into
   CopyFeed feed;
   set_up(feed, copy, rows);
   feed.leave_out = copy.leave_out;
+  feed.part = copy.part;
+  feed.key_fields = copy.key_fields;
   const std::string context = copy.table + " (" + copy.section->where() + ")";
   uint64 copied = 0;
   current_feed = &feed;

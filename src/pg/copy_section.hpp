@@ -24,9 +24,12 @@ struct SectionCopy {
   std::vector<int> positions;                  // per column, its cell in the section's rows
   std::vector<core::ValueEncoding> encodings;  // per column, how the snapshot wrote it
   std::string table;                           // the table, as messages name it
-  // Rows left out: those of other parts and those the table has as they
-  // are (a merge's stage, compared one part at a time).
+  // Rows left out: those of other parts (by their key, at key_fields) and
+  // those the table has as they are (a merge's stage, compared one part at
+  // a time).
   const core::TableRows* leave_out = nullptr;
+  core::KeyPart part;
+  std::vector<size_t> key_fields;
 };
 
 // Copies the section's rows into `into` (a staging table, or the table

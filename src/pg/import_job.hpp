@@ -160,7 +160,7 @@ void replay_into_stages(ImportJob& job);
 // stage (core::leaves_out_unchanged_rows), else 0; and the tenant's rows
 // of the table in one part, as fingerprints.
 uint32_t unchanged_row_parts(ImportJob& job, const LoadTable& t);
-core::TableRows tenants_rows(ImportJob& job, const LoadTable& t, core::FingerprintPart part);
+core::TableRows tenants_rows(ImportJob& job, const LoadTable& t, core::KeyPart part);
 
 // Step 5 (import_checks.cpp).
 void check_before_changes(ImportJob& job);

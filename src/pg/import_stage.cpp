@@ -23,10 +23,14 @@ using core::quote_ident;
 namespace {
 
 // What COPY loads of the table's section: its rows; with `table_rows`,
-// only those of its part that are not one of the tenant's rows of the
-// table (a merge's, import_unchanged.cpp).
-SectionCopy copy_of(const LoadTable& t, const core::TableRows* table_rows = nullptr) {
-  return {t.section, t.staged.columns, t.positions, t.encodings, t.staged.display, table_rows};
+// only those of `part` that are not one of the tenant's rows of the table
+// (a merge's, import_unchanged.cpp).
+SectionCopy copy_of(const LoadTable& t, const core::TableRows* table_rows = nullptr, core::KeyPart part = {}) {
+  SectionCopy copy{t.section, t.staged.columns, t.positions, t.encodings, t.staged.display, table_rows, part, {}};
+  for (const auto& k : t.staged.key)
+    copy.key_fields.push_back(static_cast<size_t>(
+        std::find(t.staged.columns.begin(), t.staged.columns.end(), k) - t.staged.columns.begin()));
+  return copy;
 }
 
 // Creates the staging table and copies the section's rows into it.
@@ -40,7 +44,7 @@ SectionCopy copy_of(const LoadTable& t, const core::TableRows* table_rows = null
 // with it), and names that never repeat would fill the backend's catalog
 // caches with entries for names looked up once.
 void stage(LoadTable& t, const SpilledRows& rows, bool unique, uint64_t& stages_made, uint32_t parts,
-           const std::function<core::TableRows(core::FingerprintPart)>& table_rows) {
+           const std::function<core::TableRows(core::KeyPart)>& table_rows) {
   const std::string name = "ptb_stage_" + std::to_string(++stages_made);
   t.staged.stage = "pg_temp." + quote_ident(name);
   // Only the loaded columns, with their types, typmods and collations
@@ -57,7 +61,7 @@ void stage(LoadTable& t, const SpilledRows& rows, bool unique, uint64_t& stages_
   for (uint32_t part = 0; part < parts; ++part) {
     const core::TableRows tenants_rows = table_rows({part, parts});
     uint64_t left_out = 0;
-    copied += copy_section(copy_of(t, &tenants_rows), rows, stage_oid, &left_out);
+    copied += copy_section(copy_of(t, &tenants_rows, {part, parts}), rows, stage_oid, &left_out);
     t.left_out += left_out;
   }
   if (t.staged.has_key()) {
@@ -167,7 +171,7 @@ void stage_sections(ImportJob& job) {
     if (staged(t)) {
       const uint32_t parts = unchanged_row_parts(job, t);
       stage(t, *job.request.spilled, job.request.replay == nullptr, job.stages_made, parts,
-            [&](core::FingerprintPart part) { return tenants_rows(job, t, part); });
+            [&](core::KeyPart part) { return tenants_rows(job, t, part); });
       progress::table_done();
     }
   if (job.request.replay) {

@@ -94,20 +94,21 @@ uint32_t unchanged_row_parts(ImportJob& job, const LoadTable& t) {
   return keys_are_distinct(t, *job.request.spilled, *fields) ? facts.parts : 0;
 }
 
-core::TableRows tenants_rows(ImportJob& job, const LoadTable& t, core::FingerprintPart part) {
+core::TableRows tenants_rows(ImportJob& job, const LoadTable& t, core::KeyPart part) {
   // Within the budget whatever the table holds: a tenant may have far
   // more rows in the table than its snapshot has (then nothing of this
   // part is found unchanged).
   core::TableRows rows(fingerprint_budget() / core::TableRows::kBytesPerRow,
-                       t.section->row_count / part.parts + t.section->row_count / 64, part);
+                       t.section->row_count / part.parts + t.section->row_count / 64);
   std::string columns;
   for (const auto& c : t.staged.columns) columns += (columns.empty() ? "t0." : ", t0.") + core::quote_ident(c);
   // Planned from statistics that say the tenant has few rows, the
   // membership's joins would loop (import.cpp, step 5).
   const int level = job.statistics_stale ? set_setting("enable_nestloop", "off") : -1;
-  fingerprint_query_rows(
-      "SELECT " + columns + " FROM " + t.staged.only_target() + " t0 WHERE " + job.owned_sql(t, "t0"),
-      job.params, t.encodings, rows);
+  const std::string in_part = core::key_part_sql(t.staged.key, "t0", part);
+  fingerprint_query_rows("SELECT " + columns + " FROM " + t.staged.only_target() + " t0 WHERE " +
+                             (in_part.empty() ? "" : in_part + " AND ") + job.owned_sql(t, "t0"),
+                         job.params, t.encodings, rows);
   if (level >= 0) undo_settings(level);
   rows.seal();
   return rows;

@@ -1,6 +1,7 @@
 #include "pg/row_fingerprints.hpp"
 
 #include <algorithm>
+#include <climits>
 
 #include "pg/guarded.hpp"
 #include "pg/spi_stream.hpp"
@@ -111,6 +112,12 @@ core::RowFingerprint line_fingerprint(std::string_view line) {
 }
 
 uint64_t key_fingerprint(std::string_view fields) { return hash_of(fields, kKeySeed); }
+
+// hashtext's own function (hash_any) on the same bytes; a key is short.
+uint32_t key_hash(std::string_view fields) {
+  return hash_bytes(reinterpret_cast<const unsigned char*>(fields.data()),
+                    static_cast<int>(std::min<size_t>(fields.size(), INT_MAX)));
+}
 
 int64_t fingerprint_query_rows(const std::string& sql, const std::vector<TextValue>& params,
                                const std::vector<core::ValueEncoding>& encodings, core::TableRows& rows) {

@@ -18,6 +18,8 @@ namespace ptb::pg {
 core::RowFingerprint line_fingerprint(std::string_view line);
 // 64 bits of a key's fields (a third seed): equal keys, equal values.
 uint64_t key_fingerprint(std::string_view fields);
+// The hash SQL's hashtext gives the same text (core::KeyPart).
+uint32_t key_hash(std::string_view fields);
 
 // Runs `sql` (a read-only query) and adds each of its rows, written as
 // the COPY line a snapshot of these encodings would load, to `rows`. A row

@@ -73,7 +73,7 @@ TEST(UnchangedRows, ValuesWhoseTextHidesTheCellAreNotCompared) {
 }
 
 TEST(UnchangedRows, OnlyARowTheTableHasIsUnchanged) {
-  TableRows rows(100, 2, {});
+  TableRows rows(100, 2);
   rows.add(fp(3));
   rows.add(fp(1, 9));
   rows.seal();
@@ -83,14 +83,14 @@ TEST(UnchangedRows, OnlyARowTheTableHasIsUnchanged) {
   EXPECT_FALSE(rows.contains(fp(7)));
   EXPECT_EQ(rows.size(), 2u);
 
-  TableRows none(100, 0, {});
+  TableRows none(100, 0);
   none.seal();
   EXPECT_FALSE(none.contains(fp(0)));
 }
 
 TEST(UnchangedRows, ManyRowsFoundThroughTheDirectory) {
   // Fingerprints spread over the whole range, as hashes are.
-  TableRows rows(100000, 10, {});
+  TableRows rows(100000, 10);
   uint64_t x = 0x9e3779b97f4a7c15ULL;
   std::vector<RowFingerprint> all;
   for (int i = 0; i < 10000; ++i) {
@@ -108,7 +108,7 @@ TEST(UnchangedRows, ManyRowsFoundThroughTheDirectory) {
 }
 
 TEST(UnchangedRows, ATenantWithMoreRowsThanTheBudgetIsDropped) {
-  TableRows rows(2, 1, {});
+  TableRows rows(2, 1);
   rows.add(fp(1));
   rows.add(fp(2));
   EXPECT_FALSE(rows.overflowed());
@@ -128,29 +128,28 @@ TEST(UnchangedRows, ALargeSectionIsComparedInParts) {
   EXPECT_EQ(fingerprint_parts(21'000'000, kBudget, 8), 0u);  // staged whole
   EXPECT_EQ(fingerprint_parts(1, 0, 8), 0u);                 // no memory at all
 
-  // Every fingerprint is in exactly one part, and the parts are even.
+  // Every key hash is in exactly one part, and the parts are even.
   uint64_t x = 88172645463325252ULL;
   std::vector<int> per_part(3);
   for (int i = 0; i < 30000; ++i) {
     x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-    const RowFingerprint f = fp(x, static_cast<uint32_t>(x >> 11));
     int in = 0;
     for (uint32_t p = 0; p < 3; ++p)
-      if (FingerprintPart{p, 3}.covers(f)) ++in, ++per_part[p];
+      if (KeyPart{p, 3}.covers(static_cast<uint32_t>(x >> 17))) ++in, ++per_part[p];
     ASSERT_EQ(in, 1);
   }
   for (int n : per_part) EXPECT_NEAR(n, 10000, 500);
+  EXPECT_TRUE(KeyPart{}.covers(12345));  // one part holds everything
 
-  // A part's set keeps the rows of its part only.
-  TableRows second(100, 10, {1, 2});
-  const RowFingerprint first_half = fp(5, 0x10000000u), second_half = fp(6, 0xf0000000u);
-  second.add(first_half);
-  second.add(second_half);
-  second.seal();
-  EXPECT_EQ(second.size(), 1u);
-  EXPECT_TRUE(second.covers(second_half));
-  EXPECT_FALSE(second.covers(first_half));
-  EXPECT_TRUE(second.contains(second_half));
+  // The table's rows of a part, chosen in SQL by the same hash of the same
+  // text: the key's fields as its COPY line has them.
+  EXPECT_EQ(key_part_sql({"id"}, "t0", {}), "");
+  EXPECT_EQ(key_part_sql({"tenant_id", "id"}, "t0", {1, 2}),
+            "((pg_catalog.hashtext(pg_catalog.concat_ws(E'\\t', t0.\"tenant_id\"::pg_catalog.text, "
+            "t0.\"id\"::pg_catalog.text) COLLATE pg_catalog.\"C\")::pg_catalog.int8 OPERATOR(pg_catalog.&) "
+            "4294967295::pg_catalog.int8) OPERATOR(pg_catalog.*) 2::pg_catalog.int8) OPERATOR(pg_catalog.>>) 32 "
+            "OPERATOR(pg_catalog.=) 1");
+  EXPECT_EQ(key_of_line("7\tname\t42\t\\N", {2, 0}), "42\t7");
 }
 
 TEST(UnchangedRows, AKeyTwiceStagesTheSectionWhole) {
