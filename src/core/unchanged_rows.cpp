@@ -33,9 +33,7 @@ std::string key_of_line(std::string_view line, const std::vector<size_t>& key_fi
   return key;
 }
 
-TableRows::TableRows(uint64_t max_rows, uint64_t expected_rows) : max_rows_(max_rows) {
-  rows_.reserve(std::min(max_rows, expected_rows));
-}
+TableRows::TableRows(uint64_t max_rows) : max_rows_(max_rows) { rows_.reserve(max_rows); }
 
 void TableRows::add(const RowFingerprint& f) {
   if (overflowed_) return;
@@ -44,8 +42,6 @@ void TableRows::add(const RowFingerprint& f) {
     std::vector<RowFingerprint>().swap(rows_);
     return;
   }
-  if (rows_.size() == rows_.capacity())
-    rows_.reserve(std::min<uint64_t>(max_rows_, rows_.size() + rows_.size() / 4 + 1024));
   rows_.push_back(f);
 }
 
@@ -148,7 +144,12 @@ std::string compact_json(std::string_view text) {
 
 }  // namespace
 
-bool append_copy_field_of_output(std::string& line, std::string_view output, ValueEncoding encoding) {
+bool append_copy_field_of_output(std::string& line, std::string_view output, ValueEncoding encoding,
+                                 bool own_type) {
+  if (!own_type) {
+    append_copy_escaped(line, output);
+    return true;
+  }
   switch (encoding) {
     case ValueEncoding::Boolean:
       // boolout's t / f; the snapshot's true / false.

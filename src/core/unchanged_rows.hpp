@@ -14,14 +14,13 @@
 #include <string>
 #include <string_view>
 #include <vector>
-#include <vector>
 
 #include "core/value_encoding.hpp"
 
 namespace ptb::core {
 
-// 96 bits of a line's hash: two lines the same fingerprint but different
-// are a chance of about n^2 / 2^97 in a table of n rows.
+// 96 bits of a line's hash: two different lines with the same fingerprint
+// are a chance of about n * m / 2^96 for n snapshot lines, m table rows.
 #pragma pack(push, 4)
 struct RowFingerprint {
   uint64_t high = 0;
@@ -66,11 +65,10 @@ class TableRows {
  public:
   // At most `max_rows` rows are kept (kBytesPerRow each); past that the
   // set is dropped and overflowed() says so (nothing is then found
-  // unchanged). Room is made for `expected_rows` at once (the section's
-  // share of the part: a tenant's rows in the table are mostly its
-  // snapshot's), then a quarter more at a time, never doubled: a vector's
-  // doubling would hold up to three times the rows while it moves them.
-  TableRows(uint64_t max_rows, uint64_t expected_rows);
+  // unchanged). Room for all of them is reserved at once, so the rows are
+  // never moved to a larger vector while the old one is held (its pages
+  // take memory only as rows are written into them).
+  explicit TableRows(uint64_t max_rows);
   // At most: a fingerprint, a byte of directory.
   static constexpr uint64_t kBytesPerRow = sizeof(RowFingerprint) + 1;
 
@@ -112,10 +110,15 @@ std::optional<std::string_view> copy_field(std::string_view line, size_t column)
 // Appends the COPY field a snapshot cell of this encoding loads as, from
 // the value's text as the server writes it under the export's settings
 // (fix_output_settings: bytea in hex): the same field append_copy_field
-// makes of the cell the export wrote. False, with the line unfinished,
-// for a value whose text does not say what the cell holds (a jsonb null,
-// string or object keyed "$jsonb"): such a row is compared as changed.
-bool append_copy_field_of_output(std::string& line, std::string_view output, ValueEncoding encoding);
+// makes of the cell the export wrote. `own_type`: the column's type is
+// the one the encoding was chosen for (a boolean's t / f and a jsonb's
+// spacing are the snapshot's true / false and compact text only then: a
+// column changed to text since holds its text as it is). False, with the
+// line unfinished, for a value whose text does not say what the cell
+// holds (a jsonb null, string or object keyed "$jsonb"): such a row is
+// compared as changed.
+bool append_copy_field_of_output(std::string& line, std::string_view output, ValueEncoding encoding,
+                                 bool own_type);
 
 // What decides whether a section leaves its unchanged rows out of the
 // stage: only where nothing that reads the stage needs them. Facts about

@@ -8,6 +8,7 @@
 #include "core/error.hpp"
 #include "core/import_plan.hpp"
 #include "pg/boundary.hpp"
+#include "pg/guarded.hpp"
 #include "pg/import_common.hpp"
 #include "pg/progress.hpp"
 #include "pg/row_fingerprints.hpp"
@@ -56,6 +57,9 @@ void refill(CopyFeed& f) {
     f.consumed = 0;
   }
   const uint32 count = std::min(kRowsPerBatch, f.row_count - f.next_row);
+  // A merge's pass may leave out every row, and so not return to COPY,
+  // which checks for a cancel between the lines it reads.
+  guarded([] { CHECK_FOR_INTERRUPTS(); });
   for (uint32 r = 0; r < count; ++r) {
     const size_t start = f.buffer.size();
     append_copy_line(f, f.spill->next_row(), f.next_row + r);
@@ -73,7 +77,7 @@ void refill(CopyFeed& f) {
     f.buffer += '\n';
   }
   f.next_row += count;
-  progress::add_rows(count);
+  if (f.part.part == 0) progress::add_rows(count);  // once for a section compared in parts
 }
 
 }  // namespace

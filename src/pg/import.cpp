@@ -14,8 +14,9 @@
 //   3. match the document's sections with the tables and columns here
 //      (opts.rename: import_renames.cpp; catalog reads: catalog_reader.cpp)
 //   4. stage every section in a temporary table through COPY
-//      (copy_section.cpp); for a restore to a moment, replay the captured
-//      changes into the stages
+//      (copy_section.cpp; a merge leaves out the rows the table has as
+//      they are: import_unchanged.cpp); for a restore to a moment, replay
+//      the captured changes into the stages
 //   5. check before any change: the tenant, duplicate keys, master and
 //      reference rows, keys owned by another tenant
 //   6. change: one set-based statement per table and step (a table holding

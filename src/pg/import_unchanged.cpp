@@ -41,14 +41,12 @@ std::optional<std::vector<std::pair<size_t, core::KeyText>>> key_fields(const co
   return fields;
 }
 
-SectionCopy copy_of(const LoadTable& t) {
-  return {t.section, t.staged.columns, t.positions, t.encodings, t.staged.display};
-}
-
 // False when a key is there twice (or two keys' fingerprints are equal) or
-// not in its one form: the stage's unique index then says which key.
+// not in its one form: the stage's unique index then says which key. One
+// part at a time, as the rows are compared (a key twice is twice in one
+// part), so that the keys' fingerprints take 8 bytes a row of one part.
 bool keys_are_distinct(const LoadTable& t, const SpilledRows& spilled,
-                       const std::vector<std::pair<size_t, core::KeyText>>& fields) {
+                       const std::vector<std::pair<size_t, core::KeyText>>& fields, uint32_t parts) {
   // The section's key columns alone, read as COPY would read them.
   SectionCopy keys_only{t.section, {}, {}, {}, t.staged.display, nullptr};
   for (const auto& [column, kind] : fields) {
@@ -56,21 +54,25 @@ bool keys_are_distinct(const LoadTable& t, const SpilledRows& spilled,
     keys_only.positions.push_back(t.positions[column]);
     keys_only.encodings.push_back(t.encodings[column]);
   }
-  std::vector<uint64_t> keys;
-  keys.reserve(t.section->row_count);
-  bool canonical = true;
-  for_each_copy_line(keys_only, spilled, [&](std::string_view key) {
-    if (!canonical) return;
-    for (size_t i = 0; i < fields.size(); ++i) {
-      const auto field = core::copy_field(key, i);
-      if (!field || !core::canonical_key_field(*field, fields[i].second)) {
-        canonical = false;
-        return;
+  for (uint32_t part = 0; part < parts; ++part) {
+    const core::KeyPart in{part, parts};
+    std::vector<uint64_t> keys;
+    keys.reserve(t.section->row_count / parts + t.section->row_count / parts / 8 + 1024);
+    bool canonical = true;
+    for_each_copy_line(keys_only, spilled, [&](std::string_view key) {
+      if (!canonical || !in.covers(key_hash(key))) return;
+      for (size_t i = 0; i < fields.size(); ++i) {
+        const auto field = core::copy_field(key, i);
+        if (!field || !core::canonical_key_field(*field, fields[i].second)) {
+          canonical = false;
+          return;
+        }
       }
-    }
-    keys.push_back(key_fingerprint(key));
-  });
-  return canonical && !core::has_repeats(keys);
+      keys.push_back(key_fingerprint(key));
+    });
+    if (!canonical || core::has_repeats(keys)) return false;
+  }
+  return true;
 }
 
 }  // namespace
@@ -91,15 +93,14 @@ uint32_t unchanged_row_parts(ImportJob& job, const LoadTable& t) {
   facts.rows = t.section->row_count;
   facts.parts = core::fingerprint_parts(facts.rows, fingerprint_budget(), kMaxParts);
   if (!core::leaves_out_unchanged_rows(facts)) return 0;
-  return keys_are_distinct(t, *job.request.spilled, *fields) ? facts.parts : 0;
+  return keys_are_distinct(t, *job.request.spilled, *fields, facts.parts) ? facts.parts : 0;
 }
 
 core::TableRows tenants_rows(ImportJob& job, const LoadTable& t, core::KeyPart part) {
   // Within the budget whatever the table holds: a tenant may have far
   // more rows in the table than its snapshot has (then nothing of this
   // part is found unchanged).
-  core::TableRows rows(fingerprint_budget() / core::TableRows::kBytesPerRow,
-                       t.section->row_count / part.parts + t.section->row_count / 64);
+  core::TableRows rows(fingerprint_budget() / core::TableRows::kBytesPerRow);
   std::string columns;
   for (const auto& c : t.staged.columns) columns += (columns.empty() ? "t0." : ", t0.") + core::quote_ident(c);
   // Planned from statistics that say the tenant has few rows, the

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <climits>
 
+#include "pg/column_types.hpp"
 #include "pg/guarded.hpp"
 #include "pg/spi_stream.hpp"
 
@@ -40,6 +41,7 @@ struct FingerprintReceiver {
   core::TableRows* rows;
   FmgrInfo* outputs;  // per column
   Oid* types;         // per column, the base type
+  bool* own_types;    // per column, of the type its encoding was chosen for
   int ncolumns;
   MemoryContext receiver_context;
   MemoryContext row_context;  // reset after every row
@@ -74,7 +76,7 @@ bool receive_row(TupleTableSlot* slot, DestReceiver* self) {
       } else {
         output = OutputFunctionCall(&r->outputs[i], slot->tts_values[i]);
       }
-      comparable = core::append_copy_field_of_output(line, output, (*r->encodings)[i]);
+      comparable = core::append_copy_field_of_output(line, output, (*r->encodings)[i], r->own_types[i]);
     }
     if (comparable) r->rows->add(line_fingerprint(line));
     MemoryContextSwitchTo(caller);
@@ -92,9 +94,12 @@ void receiver_startup(DestReceiver* self, int, TupleDesc desc) {
   r->outputs = static_cast<FmgrInfo*>(
       MemoryContextAllocZero(r->receiver_context, sizeof(FmgrInfo) * (desc->natts + 1)));
   r->types = static_cast<Oid*>(MemoryContextAllocZero(r->receiver_context, sizeof(Oid) * (desc->natts + 1)));
+  r->own_types =
+      static_cast<bool*>(MemoryContextAllocZero(r->receiver_context, sizeof(bool) * (desc->natts + 1)));
   for (int i = 0; i < desc->natts; ++i) {
     const Oid type = TupleDescAttr(desc, i)->atttypid;
     r->types[i] = getBaseType(type);
+    r->own_types[i] = column_type_facts(type).encoding == (*r->encodings)[i];
     Oid func;
     bool varlena;
     getTypeOutputInfo(type, &func, &varlena);

@@ -1,5 +1,6 @@
 // The one SPI call that hands rows to a DestReceiver (pg/spi.hpp has the
-// rest): server files only, as its argument is a server type.
+// rest), and the memory such a receiver lives in: server files only, as
+// their arguments are server types.
 #pragma once
 
 #include <string>
