@@ -948,6 +948,33 @@ std::optional<std::vector<size_t>> TenancyPlan::membership_chain(size_t table) c
   }
 }
 
+std::string TenancyPlan::any_member_row_sql(size_t table) const {
+  const auto chain = membership_chain(table);
+  if (!chain || chain->empty()) return {};
+  std::string sql = "SELECT 1 FROM " + from_clause(table, "t0");
+  std::vector<std::string> where;
+  const Table& own = catalog_.tables[table];
+  if (!options_.include_deleted && !options_.soft_delete_column.empty() &&
+      own.find_column(options_.soft_delete_column) != nullptr)
+    where.push_back("t0." + quote_ident(options_.soft_delete_column) + " IS NULL");
+  std::string from = "t0";
+  size_t at = table;
+  for (size_t i = 0; i < chain->size(); ++i) {
+    const ForeignKey& fk = catalog_.foreign_keys[(*chain)[i]];
+    const std::string to = "a" + std::to_string(i + 1);
+    std::vector<std::string> on;
+    for (size_t c = 0; c < fk.from_columns.size(); ++c)
+      on.push_back(to + "." + quote_ident(fk.to_columns[c]) + " = " + from + "." + quote_ident(fk.from_columns[c]));
+    sql += " JOIN " + from_clause(fk.to, to) + " ON " + join(on, " AND ");
+    from = to;
+    at = fk.to;
+  }
+  const Membership& tenant = membership_[at];
+  const Column* key = catalog_.tables[at].find_column(tenant.tenant_key_column);
+  where.push_back(from + "." + quote_ident(tenant.tenant_key_column) + " = CAST($1 AS " + key->type + ")");
+  return sql + " WHERE " + join(where, " AND ") + " LIMIT 1";
+}
+
 std::string TenancyPlan::reference_sql(size_t table, std::string_view alias) const {
   const std::string a(alias);
   auto in_data = [&](size_t t) {

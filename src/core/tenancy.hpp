@@ -110,6 +110,13 @@ class TenancyPlan {
   // when a table up the chain has a soft-delete test: a parent marked
   // deleted takes its children out.
   std::optional<std::vector<size_t>> membership_chain(size_t table) const;
+  // For a child table with a membership_chain: one row when the tenant
+  // has a row in the table, else none. A join down the chain from the
+  // tenant's rows of the tenant table, so that the first row found ends
+  // it: as EXISTS (membership_sql), the planner may gather every row up
+  // the chain before it looks at one of the table. Empty for any other
+  // table.
+  std::string any_member_row_sql(size_t table) const;
   std::string count_sql(const PlannedTable& planned) const;
   // For a tenant or child table: a boolean expression true for its rows
   // that the snapshot's rows reference through keys that do not own them

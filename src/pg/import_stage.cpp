@@ -155,11 +155,12 @@ void choose_direct_loads(ImportJob& job) {
     // As COPY FROM itself asks (the staged path's INSERT is checked by the
     // executor).
     facts.may_insert = may_insert(oid);
-    if (facts.has_key && facts.plain_table && facts.may_insert)
-      facts.tenant_has_rows =
-          !run("SELECT 1 FROM " + t.staged.only_target() + " t0 WHERE " + job.owned_sql(t, "t0") + " LIMIT 1",
-               job.params)
-               .rows.empty();
+    if (facts.has_key && facts.plain_table && facts.may_insert) {
+      std::string any_row = job.owner_plan.any_member_row_sql(t.owner_index);
+      if (any_row.empty())
+        any_row = "SELECT 1 FROM " + t.staged.only_target() + " t0 WHERE " + job.owned_sql(t, "t0") + " LIMIT 1";
+      facts.tenant_has_rows = !run(any_row, job.params).rows.empty();
+    }
     t.direct = core::loads_directly(facts);
   }
 }

@@ -8,7 +8,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(36);
+SELECT plan(40);
 
 CREATE TABLE ledger_kinds (code text PRIMARY KEY);  -- master
 INSERT INTO ledger_kinds VALUES ('std'), ('fee');
@@ -77,6 +77,19 @@ DELETE FROM ledger WHERE id > 40;
 SELECT is((SELECT pg_temp.loads(backup_import(d, 'merge')) FROM doc),
           '{"public.tenants": "staged_changes", "public.ledger": "staged_changes", "public.ledger_tags": "staged"}',
           'a table holding the tenant''s rows is staged');
+
+-- A child table in which the tenant has no rows while the parent has
+-- them (and the other tenant has rows in both): loaded directly. Asked by
+-- a join down the owning key from the tenant's ledger rows.
+DELETE FROM ledger_tags WHERE ledger_id IN (SELECT id FROM ledger WHERE tenant_id = 1);
+SELECT is((SELECT pg_temp.loads(backup_import(d, 'merge')) FROM doc),
+          '{"public.tenants": "staged_changes", "public.ledger": "staged_changes", "public.ledger_tags": "direct"}',
+          'the tenant''s tags gone, its ledger rows there: the tags load directly');
+SELECT set_eq('SELECT r FROM acme_rows', 'SELECT r FROM acme_before', 'and the tenant''s rows are as they were');
+DELETE FROM ledger_tags WHERE tag = 'b' AND ledger_id IN (SELECT id FROM ledger WHERE tenant_id = 1);
+SELECT is((SELECT pg_temp.loads(backup_import(d, 'merge')) ->> 'public.ledger_tags' FROM doc), 'staged',
+          'one tag of the tenant''s there: staged');
+SELECT set_eq('SELECT r FROM acme_rows', 'SELECT r FROM acme_before', 'and the rest merged back');
 
 -- merge and a dry run into the emptied tenant load directly too; the dry
 -- run leaves nothing behind.

@@ -941,3 +941,21 @@ TEST(Tenancy, MembershipChainIsTheOwningKeysUpToTheTenantColumn) {
   auto whole = TenancyPlan::build(shop(), defaults(), false);
   EXPECT_FALSE(whole.membership_chain(0));
 }
+
+TEST(Tenancy, AnyMemberRowJoinsDownTheChainFromTheTenantsRows) {
+  // Whether the tenant has a row in a child table (an import's direct
+  // load asks): a join from the tenant's rows down the owning keys, ended
+  // by the first row found.
+  auto opts = defaults();
+  opts.include_deleted = true;
+  auto plan = TenancyPlan::build(shop(), opts, true);
+  EXPECT_EQ(plan.any_member_row_sql(planned(plan, "order_lines").table), 
+            "SELECT 1 FROM ONLY \"public\".\"order_lines\" t0 JOIN ONLY \"public\".\"orders\" a1 ON a1.\"id\" = "
+            "t0.\"order_id\" JOIN ONLY \"public\".\"customers\" a2 ON a2.\"id\" = a1.\"customer_id\" "
+            "WHERE a2.\"tenant_id\" = CAST($1 AS integer) LIMIT 1");
+  EXPECT_EQ(plan.any_member_row_sql(planned(plan, "customers").table), "") << "a tenant table: its own column";
+  EXPECT_EQ(plan.any_member_row_sql(planned(plan, "countries").table), "") << "a master table";
+  // Soft-deleted parents take their children out: membership_sql then.
+  auto soft = TenancyPlan::build(shop(), defaults(), true);
+  EXPECT_EQ(soft.any_member_row_sql(planned(soft, "order_lines").table), "");
+}
