@@ -516,6 +516,13 @@ std::vector<std::string> StagedTable::update_columns() const {
   return out;
 }
 
+std::vector<size_t> StagedTable::key_places() const {
+  std::vector<size_t> places;
+  for (const auto& k : key)
+    places.push_back(static_cast<size_t>(std::find(columns.begin(), columns.end(), k) - columns.begin()));
+  return places;
+}
+
 std::string StagedTable::only_target() const { return from_table(target, partitioned); }
 
 // OFFSET 0 keeps the subquery a subquery: Citus would otherwise see the

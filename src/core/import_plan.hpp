@@ -156,6 +156,9 @@ struct StagedTable {
   bool has_key() const { return !key.empty(); }
   // Loaded columns an update sets: not key, not fixed.
   std::vector<std::string> update_columns() const;
+  // Per key column, its place among the loaded columns (columns.size()
+  // when it is not loaded).
+  std::vector<size_t> key_places() const;
   // "ONLY "s"."t"" (or without ONLY for a partitioned table).
   std::string only_target() const;
   // The table's rows in a FROM clause of a statement driven by the stage:

@@ -13,17 +13,6 @@ uint32_t fingerprint_parts(uint64_t rows, uint64_t budget, uint32_t max_parts) {
   return parts > max_parts ? 0 : static_cast<uint32_t>(parts);
 }
 
-std::string key_part_sql(const std::vector<std::string>& key, std::string_view alias, const KeyPart& part) {
-  if (part.parts <= 1) return {};
-  std::string fields;
-  for (const auto& column : key)
-    fields += ", " + std::string(alias) + "." + quote_ident(column) + "::pg_catalog.text";
-  return "((pg_catalog.hashtext(pg_catalog.concat_ws(E'\\t'" + fields +
-         ") COLLATE pg_catalog.\"C\")::pg_catalog.int8 OPERATOR(pg_catalog.&) 4294967295::pg_catalog.int8)"
-         " OPERATOR(pg_catalog.*) " + std::to_string(part.parts) + "::pg_catalog.int8) OPERATOR(pg_catalog.>>) 32"
-         " OPERATOR(pg_catalog.=) " + std::to_string(part.part);
-}
-
 std::string key_of_line(std::string_view line, const std::vector<size_t>& key_fields) {
   std::string key;
   for (size_t i = 0; i < key_fields.size(); ++i) {

@@ -33,22 +33,19 @@ static_assert(sizeof(RowFingerprint) == 12, "a fingerprint takes 12 bytes");
 
 // A section too large for the memory its fingerprints may take is
 // compared in parts, by its keys: part p of n holds the rows whose key's
-// hash falls in the p-th of n equal ranges. The hash is the server's
-// hashtext of the key's fields as a COPY line has them (tab-separated), so
-// the table's rows of a part are chosen in SQL (key_part_sql) and the
-// section's as COPY reads them (key_of_line).
+// hash falls in the p-th of n equal ranges. The hash is of the key's fields
+// as a COPY line has them (tab-separated, key_of_line), for the section's
+// rows as COPY reads them and for the table's rows as the export writes
+// them alike.
 struct KeyPart {
   uint32_t part = 0;
   uint32_t parts = 1;
-  bool covers(uint32_t key_hash) const {
-    return parts == 1 || static_cast<uint32_t>((uint64_t{key_hash} * parts) >> 32) == part;
+  static uint32_t of(uint32_t key_hash, uint32_t parts) {
+    return static_cast<uint32_t>((uint64_t{key_hash} * parts) >> 32);
   }
+  bool covers(uint32_t key_hash) const { return parts == 1 || of(key_hash, parts) == part; }
 };
 
-// The condition on `alias` that keeps the rows of the part: key columns
-// given by name, each read as its text (an integer's or a uuid's, the one
-// form its COPY field has: canonical_key_field). Empty for a single part.
-std::string key_part_sql(const std::vector<std::string>& key, std::string_view alias, const KeyPart& part);
 // A COPY line's key fields (at these places), tab-separated.
 std::string key_of_line(std::string_view line, const std::vector<size_t>& key_fields);
 

@@ -142,7 +142,14 @@ void write_changes(ImportJob& job) {
       // No new key before the changes, and none since: a merge without
       // triggers (its updates never change a key, and no trigger or rule
       // runs) or insert_only (which changed nothing) has nothing to insert.
-      const bool nothing_new = t->new_rows == 0 && steps.inserts_only_counted_new_keys;
+      // Nor when the update changed every staged row: each has its key in
+      // the table (keys are unique in the stage, so each updated row is
+      // one staged row), and without triggers none went since. (A restore
+      // to a moment's replay changes its stages after COPY.)
+      const bool all_updated = steps.updates && !io.fire_triggers && t->staged.has_key() &&
+                               job.request.replay == nullptr &&
+                               t->outcome.updated == static_cast<int64_t>(t->staged_rows);
+      const bool nothing_new = (t->new_rows == 0 && steps.inserts_only_counted_new_keys) || all_updated;
       if (!nothing_new) {
         t->outcome.inserted = static_cast<int64_t>(run(core::insert_missing_sql(t->staged), params).processed);
         note_writer(t->outcome.inserted);

@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -28,6 +29,8 @@
 #include "pg/snapshot_sections.hpp"
 
 namespace ptb::pg {
+
+class FingerprintFile;
 
 
 struct LoadTable {
@@ -68,6 +71,8 @@ struct LoadTable {
   // A merge's snapshot rows the table had as they are, left out of the
   // stage (import_unchanged.cpp).
   uint64_t left_out = 0;
+  // The rows COPY wrote into the stage.
+  uint64_t staged_rows = 0;
 };
 
 
@@ -157,10 +162,22 @@ void replay_into_stages(ImportJob& job);
 
 // A merge's rows the table has as they are (import_unchanged.cpp): how
 // many parts the section is compared in when it may leave them out of its
-// stage (core::leaves_out_unchanged_rows), else 0; and the tenant's rows
-// of the table in one part, as fingerprints.
+// stage (core::leaves_out_unchanged_rows), else 0.
 uint32_t unchanged_row_parts(ImportJob& job, const LoadTable& t);
-core::TableRows tenants_rows(ImportJob& job, const LoadTable& t, core::KeyPart part);
+// The tenant's rows of the table as fingerprints, one part at a time, in
+// order: the table is read once, for the first part; the other parts'
+// fingerprints wait in temporary files meanwhile.
+class TenantsRows {
+ public:
+  TenantsRows(ImportJob& job, const LoadTable& t, uint32_t parts);
+  ~TenantsRows();
+  core::TableRows part(core::KeyPart part);
+
+ private:
+  ImportJob& job_;
+  const LoadTable& t_;
+  std::vector<std::unique_ptr<FingerprintFile>> later_;  // per part; none for the first
+};
 
 // Step 5 (import_checks.cpp).
 void check_before_changes(ImportJob& job);

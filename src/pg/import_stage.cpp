@@ -26,11 +26,8 @@ namespace {
 // only those of `part` that are not one of the tenant's rows of the table
 // (a merge's, import_unchanged.cpp).
 SectionCopy copy_of(const LoadTable& t, const core::TableRows* table_rows = nullptr, core::KeyPart part = {}) {
-  SectionCopy copy{t.section, t.staged.columns, t.positions, t.encodings, t.staged.display, table_rows, part, {}};
-  for (const auto& k : t.staged.key)
-    copy.key_fields.push_back(static_cast<size_t>(
-        std::find(t.staged.columns.begin(), t.staged.columns.end(), k) - t.staged.columns.begin()));
-  return copy;
+  return SectionCopy{t.section, t.staged.columns, t.positions, t.encodings, t.staged.display,
+                     table_rows, part, t.staged.key_places()};
 }
 
 // Creates the staging table and copies the section's rows into it.
@@ -88,6 +85,7 @@ void stage(LoadTable& t, const SpilledRows& rows, bool unique, uint64_t& stages_
   // subplan over it that then grows with the tenant, past work_mem.
   run("ANALYZE " + t.staged.stage);
   t.outcome.left_out_unchanged = static_cast<int64_t>(t.left_out);
+  t.staged_rows = copied;
   if (copied + t.left_out != t.section->row_count)
     throw core::Error(core::sqlstate::kInternalError, "pg_tenant_backup: staged " + std::to_string(copied) + " rows of " +
                                    t.staged.display + ", the snapshot has " +
@@ -171,8 +169,9 @@ void stage_sections(ImportJob& job) {
   for (auto& t : job.tables)
     if (staged(t)) {
       const uint32_t parts = unchanged_row_parts(job, t);
+      TenantsRows tenants_rows(job, t, parts);
       stage(t, *job.request.spilled, job.request.replay == nullptr, job.stages_made, parts,
-            [&](core::KeyPart part) { return tenants_rows(job, t, part); });
+            [&](core::KeyPart part) { return tenants_rows.part(part); });
       progress::table_done();
     }
   if (job.request.replay) {

@@ -2,9 +2,9 @@
 // as they are, found before staging so that they stay out of the stage
 // (core/unchanged_rows.hpp; docs/import.md, "Rows a merge finds
 // unchanged"). Before the stage, the section's keys, to see that none is
-// there twice; then, for each part of the section, the tenant's rows of
-// the table, written as the export writes them, as fingerprints that the
-// stage's COPY looks each row of the part up in. None keeps a row.
+// there twice; then the tenant's rows of the table, written as the export
+// writes them, as fingerprints that the stage's COPY looks each row of
+// the section up in, one part of the section at a time. None keeps a row.
 #include <algorithm>
 #include <cstdint>
 
@@ -20,8 +20,8 @@ namespace {
 
 // The fingerprints of one part take at most this (13 bytes a row): 32MB,
 // or maintenance_work_mem when lower. A section larger than that is
-// compared in parts, each a read of the table's rows; past kMaxParts it
-// costs more than the stage it saves, and is staged whole.
+// compared in parts, each a pass of COPY over the section; past kMaxParts
+// it costs more than the stage it saves, and is staged whole.
 constexpr uint64_t kFingerprintBytes = 32ULL << 20;
 constexpr uint32_t kMaxParts = 8;
 
@@ -96,20 +96,39 @@ uint32_t unchanged_row_parts(ImportJob& job, const LoadTable& t) {
   return keys_are_distinct(t, *job.request.spilled, *fields, facts.parts) ? facts.parts : 0;
 }
 
-core::TableRows tenants_rows(ImportJob& job, const LoadTable& t, core::KeyPart part) {
+TenantsRows::TenantsRows(ImportJob& job, const LoadTable& t, uint32_t parts) : job_(job), t_(t) {
+  for (uint32_t part = 1; part < parts; ++part) later_.push_back(std::make_unique<FingerprintFile>());
+}
+
+TenantsRows::~TenantsRows() = default;
+
+core::TableRows TenantsRows::part(core::KeyPart part) {
   // Within the budget whatever the table holds: a tenant may have far
   // more rows in the table than its snapshot has (then nothing of this
   // part is found unchanged).
   core::TableRows rows(fingerprint_budget() / core::TableRows::kBytesPerRow);
+  if (part.part > 0) {
+    later_.at(part.part - 1)->read_into(rows);
+    later_[part.part - 1].reset();
+    rows.seal();
+    return rows;
+  }
   std::string columns;
-  for (const auto& c : t.staged.columns) columns += (columns.empty() ? "t0." : ", t0.") + core::quote_ident(c);
+  for (const auto& c : t_.staged.columns) columns += (columns.empty() ? "t0." : ", t0.") + core::quote_ident(c);
+  const std::vector<size_t> key_places = t_.staged.key_places();
   // Planned from statistics that say the tenant has few rows, the
   // membership's joins would loop (import.cpp, step 5).
-  const int level = job.statistics_stale ? set_setting("enable_nestloop", "off") : -1;
-  const std::string in_part = core::key_part_sql(t.staged.key, "t0", part);
-  fingerprint_query_rows("SELECT " + columns + " FROM " + t.staged.only_target() + " t0 WHERE " +
-                             (in_part.empty() ? "" : in_part + " AND ") + job.owned_sql(t, "t0"),
-                         job.params, t.encodings, rows);
+  const int level = job_.statistics_stale ? set_setting("enable_nestloop", "off") : -1;
+  fingerprint_query_rows(
+      "SELECT " + columns + " FROM " + t_.staged.only_target() + " t0 WHERE " + job_.owned_sql(t_, "t0"),
+      job_.params, t_.encodings, [&](std::string_view line) {
+        const core::RowFingerprint f = line_fingerprint(line);
+        const uint32_t in = part.parts > 1 ? core::KeyPart::of(key_hash(core::key_of_line(line, key_places)), part.parts) : 0;
+        if (in == 0)
+          rows.add(f);
+        else
+          later_.at(in - 1)->add(f);
+      });
   if (level >= 0) undo_settings(level);
   rows.seal();
   return rows;

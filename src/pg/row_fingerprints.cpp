@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <cstring>
 
 #include "pg/column_types.hpp"
 #include "pg/guarded.hpp"
@@ -9,6 +10,7 @@
 
 extern "C" {
 #include "common/hashfn.h"
+#include "storage/buffile.h"
 #include "tcop/dest.h"
 #include "utils/fmgroids.h"
 }
@@ -38,7 +40,7 @@ uint64 hash_of(std::string_view text, uint64 seed) {
 struct FingerprintReceiver {
   DestReceiver base;  // first: the executor sees a DestReceiver
   const std::vector<core::ValueEncoding>* encodings;
-  core::TableRows* rows;
+  const std::function<void(std::string_view line)>* visit;
   FmgrInfo* outputs;  // per column
   Oid* types;         // per column, the base type
   bool* own_types;    // per column, of the type its encoding was chosen for
@@ -78,7 +80,7 @@ bool receive_row(TupleTableSlot* slot, DestReceiver* self) {
       }
       comparable = core::append_copy_field_of_output(line, output, (*r->encodings)[i], r->own_types[i]);
     }
-    if (comparable) r->rows->add(line_fingerprint(line));
+    if (comparable) (*r->visit)(line);
     MemoryContextSwitchTo(caller);
     MemoryContextReset(r->row_context);
     ++r->count;
@@ -118,23 +120,80 @@ core::RowFingerprint line_fingerprint(std::string_view line) {
 
 uint64_t key_fingerprint(std::string_view fields) { return hash_of(fields, kKeySeed); }
 
-// hashtext's own function (hash_any) on the same bytes; a key is short.
+// A key is short: hash_bytes, 32 bits.
 uint32_t key_hash(std::string_view fields) {
   return hash_bytes(reinterpret_cast<const unsigned char*>(fields.data()),
                     static_cast<int>(std::min<size_t>(fields.size(), INT_MAX)));
 }
 
 int64_t fingerprint_query_rows(const std::string& sql, const std::vector<TextValue>& params,
-                               const std::vector<core::ValueEncoding>& encodings, core::TableRows& rows) {
+                               const std::vector<core::ValueEncoding>& encodings,
+                               const std::function<void(std::string_view line)>& visit) {
   auto* receiver = new_streaming_receiver<FingerprintReceiver>(receive_row, receiver_startup);
   std::string line;
   receiver->encodings = &encodings;
-  receiver->rows = &rows;
+  receiver->visit = &visit;
   receiver->line = &line;
   run_streaming(sql, params, &receiver->base);
   const int64_t count = receiver->count;
   delete_streaming_receiver(receiver);
   return count;
+}
+
+namespace {
+// Written to the file a block at a time.
+constexpr size_t kFingerprintBlock = sizeof(core::RowFingerprint) * 8192;
+}  // namespace
+
+FingerprintFile::FingerprintFile() { guarded([&] { file_ = BufFileCreateTemp(false); }); }
+
+FingerprintFile::~FingerprintFile() {
+  try {
+    close();
+  } catch (...) {
+    // (Deleted with the transaction then.)
+  }
+}
+
+void FingerprintFile::close() {
+  if (file_ != nullptr) {
+    ::BufFile* file = file_;
+    file_ = nullptr;
+    guarded([&] { BufFileClose(file); });
+  }
+}
+
+void FingerprintFile::add(const core::RowFingerprint& f) {
+  buffer_.append(reinterpret_cast<const char*>(&f), sizeof f);
+  if (buffer_.size() >= kFingerprintBlock) flush();
+}
+
+void FingerprintFile::flush() {
+  if (buffer_.empty()) return;
+  guarded([&] { BufFileWrite(file_, buffer_.data(), buffer_.size()); });
+  buffer_.clear();
+}
+
+void FingerprintFile::read_into(core::TableRows& rows) {
+  flush();
+  guarded([&] {
+    if (BufFileSeek(file_, 0, 0, SEEK_SET) != 0)
+      ereport(ERROR, (errcode_for_file_access(), errmsg("could not seek in a temporary file of fingerprints")));
+  });
+  buffer_.resize(kFingerprintBlock);
+  for (;;) {
+    size_t got = 0;
+    guarded([&] { got = BufFileRead(file_, buffer_.data(), buffer_.size()); });
+    for (size_t at = 0; at + sizeof(core::RowFingerprint) <= got; at += sizeof(core::RowFingerprint)) {
+      core::RowFingerprint f;
+      memcpy(&f, buffer_.data() + at, sizeof f);
+      rows.add(f);
+    }
+    if (got < buffer_.size()) break;
+  }
+  buffer_.clear();
+  buffer_.shrink_to_fit();
+  close();
 }
 
 }  // namespace ptb::pg

@@ -8,7 +8,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(27);
+SELECT plan(34);
 
 CREATE TABLE u_accounts (id bigserial PRIMARY KEY, tenant_id int NOT NULL REFERENCES tenants, name text NOT NULL,
                          balance numeric(12, 2), active boolean, meta jsonb, blob bytea, seen timestamptz,
@@ -100,6 +100,37 @@ SELECT is(pg_temp.load((SELECT r FROM r3), 'public.u_accounts'),
           'staged_changes 1 staged, 1 updated, 0 inserted, 2 unchanged', 'a space inside a jsonb string: staged');
 SELECT is((SELECT meta -> 'a' ->> 1 FROM u_accounts WHERE id = 1), 'x  y', 'and written');
 UPDATE u_accounts SET meta = '{"a": [1, "x y"], "b": {"c": null}}' WHERE id = 1;
+
+-- A child table (no tenant column to count the new keys by before the
+-- changes): when the update changed every staged row, each staged key is
+-- in the table and the INSERT, another read of it, is skipped; with one
+-- new row among them it runs. This transaction's scan counters show it.
+CREATE FUNCTION pg_temp.entry_scans() RETURNS bigint LANGUAGE sql AS $$
+  SELECT seq_scan + COALESCE(idx_scan, 0) FROM pg_stat_xact_user_tables WHERE relid = 'u_entries'::regclass $$;
+CREATE TEMP TABLE edited AS
+  SELECT pg_temp.with_rows(d, 'u_entries', pg_temp.set_cell(pg_temp.set_cell(pg_temp.rows_of(d, 'u_entries'),
+           'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', 2, '"first, edited"'),
+           'b1eebc99-9c0b-4ef8-bb6d-6bb9bd380a12', 2, '"second, edited"')) AS d FROM doc;
+SELECT pg_temp.entry_scans() AS scans_0 \gset
+CREATE TEMP TABLE r4 AS SELECT backup_import(d, 'merge') AS r FROM edited;
+SELECT pg_temp.entry_scans() - :scans_0 AS scans_all_updated \gset
+SELECT is(pg_temp.load((SELECT r FROM r4), 'public.u_entries'),
+          'staged 2 staged, 2 updated, 0 inserted, 0 unchanged', 'both entries changed: both updated');
+SELECT pg_temp.entry_scans() AS scans_1 \gset
+CREATE TEMP TABLE r5 AS
+  SELECT backup_import(pg_temp.with_rows(d, 'u_entries',
+           pg_temp.set_cell(pg_temp.rows_of(d, 'u_entries'), 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', 2, '"first, again"')
+             || '[["d3eebc99-9c0b-4ef8-bb6d-6bb9bd380a14", 2, "new"]]'), 'merge') AS r FROM edited;
+SELECT pg_temp.entry_scans() - :scans_1 AS scans_one_new \gset
+SELECT is(pg_temp.load((SELECT r FROM r5), 'public.u_entries'),
+          'staged_changes 2 staged, 1 updated, 1 inserted, 1 unchanged', 'one changed, one new: the new one inserted');
+SELECT is((SELECT jsonb_agg(note ORDER BY id) FROM u_entries WHERE account_id IN (1, 2)),
+          '["first, again", "second, edited", "new"]', 'the entries as the two merges wrote them');
+SELECT cmp_ok(:scans_all_updated, '<', :scans_one_new,
+              'every staged row updated: the table is read fewer times, without the INSERT');
+DELETE FROM u_entries WHERE id = 'd3eebc99-9c0b-4ef8-bb6d-6bb9bd380a14';
+UPDATE u_entries SET note = CASE account_id WHEN 1 THEN 'first' ELSE 'second' END WHERE account_id IN (1, 2);
+SELECT ok(pg_temp.unchanged(), 'the entries are back as they were');
 TRUNCATE before;
 INSERT INTO before SELECT * FROM state;
 
@@ -175,12 +206,27 @@ DROP TABLE u_flags;
 INSERT INTO u_accounts (tenant_id, name) SELECT 1, 'bulk ' || g FROM generate_series(1, 90000) g;
 CREATE TEMP TABLE big AS SELECT backup_export('1', '{"tables": ["tenants", "u_accounts", "u_entries"]}') AS d;
 SET LOCAL maintenance_work_mem = '1MB';
+SELECT count(*)::int AS n_changed FROM u_accounts WHERE tenant_id = 1 AND id % 1000 = 2 \gset
+-- The table is read once: the fingerprints of the second part wait in a
+-- temporary file while the first is compared. Rows changed in both parts
+-- and a new one: only those staged.
 SELECT is(pg_temp.load((SELECT backup_import(pg_temp.with_rows(d, 'u_accounts',
-                                 pg_temp.set_cell(pg_temp.rows_of(d, 'u_accounts'), '2', 2, '"two, changed"')),
+                                 (SELECT jsonb_agg(CASE WHEN (x ->> 0)::int % 1000 = 2
+                                                        THEN jsonb_set(x, '{2}', to_jsonb('changed ' || (x ->> 0))) ELSE x END
+                                                   ORDER BY o)
+                                    FROM jsonb_array_elements(pg_temp.rows_of(d, 'u_accounts')) WITH ORDINALITY e(x, o))
+                                 || '[[200001, 1, "new", null, null, null, null, null, null, null]]'),
                                'merge') FROM big), 'public.u_accounts'),
-          'staged_changes 1 staged, 1 updated, 0 inserted, 90002 unchanged',
-          '90,003 rows in two parts of 1MB: only the changed row staged');
-SELECT is((SELECT name FROM u_accounts WHERE id = 2), 'two, changed', 'and written');
+          format('staged_changes %s staged, %s updated, 1 inserted, %s unchanged', :n_changed + 1, :n_changed,
+                 90003 - :n_changed),
+          '90,003 rows in two parts of 1MB: only the changed rows and the new one staged');
+SELECT is((SELECT count(*)::int FROM u_accounts WHERE name = 'changed ' || id), :n_changed, 'the changed rows written');
+SELECT is((SELECT name FROM u_accounts WHERE id = 200001), 'new', 'and the new one');
+SELECT is((SELECT count(DISTINCT hashtext(id::text)::bigint & 4294967295 >= 2147483648)::int
+             FROM u_accounts WHERE name = 'changed ' || id) || ' ' || (:n_changed >= 50),
+          '2 true', 'the changes fell in both parts (by the hash of their keys)');
+DELETE FROM u_accounts WHERE id = 200001;
+UPDATE u_accounts SET name = 'two, changed' WHERE id = 2;
 -- The first snapshot's 3 accounts, against the 90,003 the tenant has now:
 -- more than a part may hold, so none is left out.
 SELECT is(pg_temp.load((SELECT backup_import(d, 'merge') FROM doc), 'public.u_accounts'),
