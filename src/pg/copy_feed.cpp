@@ -35,17 +35,24 @@ void append_field(CopyFeed& f, const core::CopyCell& cell, size_t column, uint32
 
 }  // namespace
 
+namespace {
+// The COPY field of the row's cell of loaded column `c`.
+void append_column(CopyFeed& f, const std::vector<core::RowCell>& cells, size_t c, uint32 row) {
+  const auto p = static_cast<size_t>(f.positions[c]);
+  if (p >= cells.size()) bad_shape("a row is shorter than its columns");
+  const core::RowCell& cell = cells[p];
+  append_field(f,
+               f.encodings[c] == core::ValueEncoding::Jsonb && cell.jsonb_unwrapped ? *cell.jsonb_unwrapped
+                                                                                    : cell.value,
+               c, row);
+}
+}  // namespace
+
 void append_copy_line(CopyFeed& f, const std::vector<core::RowCell>& cells, uint32 row) {
   const size_t ncols = f.positions.size();
   for (size_t c = 0; c < ncols; ++c) {
-    const auto p = static_cast<size_t>(f.positions[c]);
-    if (p >= cells.size()) bad_shape("a row is shorter than its columns");
-    const core::RowCell& cell = cells[p];
     if (c > 0) f.buffer += '\t';
-    append_field(f,
-                 f.encodings[c] == core::ValueEncoding::Jsonb && cell.jsonb_unwrapped ? *cell.jsonb_unwrapped
-                                                                                      : cell.value,
-                 c, row);
+    append_column(f, cells, c, row);
   }
 }
 
@@ -62,17 +69,24 @@ void refill(CopyFeed& f) {
   guarded([] { CHECK_FOR_INTERRUPTS(); });
   for (uint32 r = 0; r < count; ++r) {
     const size_t start = f.buffer.size();
-    append_copy_line(f, f.spill->next_row(), f.next_row + r);
-    // A row of another part waits for its own COPY; a row the table has
-    // as it is stays out of the stage.
-    if (f.leave_out != nullptr) {
-      const std::string_view line = std::string_view(f.buffer).substr(start);
-      const bool other_part = f.part.parts > 1 && !f.part.covers(key_hash(core::key_of_line(line, f.key_fields)));
-      if (other_part || f.leave_out->contains(line_fingerprint(line))) {
-        f.buffer.resize(start);
-        if (!other_part) ++f.left_out;
-        continue;
+    const std::vector<core::RowCell>& cells = f.spill->next_row();
+    // A row of another part waits for its own COPY: told by its key's
+    // fields (as key_of_line has them) before the line is written.
+    if (f.leave_out != nullptr && f.part.parts > 1) {
+      for (size_t i = 0; i < f.key_fields.size(); ++i) {
+        if (i > 0) f.buffer += '\t';
+        append_column(f, cells, f.key_fields[i], f.next_row + r);
       }
+      const bool other_part = !f.part.covers(key_hash(std::string_view(f.buffer).substr(start)));
+      f.buffer.resize(start);
+      if (other_part) continue;
+    }
+    append_copy_line(f, cells, f.next_row + r);
+    // A row the table has as it is stays out of the stage.
+    if (f.leave_out != nullptr && f.leave_out->contains(line_fingerprint(std::string_view(f.buffer).substr(start)))) {
+      f.buffer.resize(start);
+      ++f.left_out;
+      continue;
     }
     f.buffer += '\n';
   }

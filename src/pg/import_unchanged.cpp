@@ -123,7 +123,8 @@ core::TableRows TenantsRows::part(core::KeyPart part) {
       "SELECT " + columns + " FROM " + t_.staged.only_target() + " t0 WHERE " + job_.owned_sql(t_, "t0"),
       job_.params, t_.encodings, [&](std::string_view line) {
         const core::RowFingerprint f = line_fingerprint(line);
-        const uint32_t in = part.parts > 1 ? core::KeyPart::of(key_hash(core::key_of_line(line, key_places)), part.parts) : 0;
+        const uint32_t in =
+            part.parts > 1 ? core::KeyPart::of(key_hash(core::key_of_line(line, key_places)), part.parts) : 0;
         if (in == 0)
           rows.add(f);
         else
