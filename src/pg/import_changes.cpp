@@ -144,9 +144,11 @@ void write_changes(ImportJob& job) {
       // runs) or insert_only (which changed nothing) has nothing to insert.
       // Nor when the update changed every staged row: each has its key in
       // the table (keys are unique in the stage, so each updated row is
-      // one staged row), and without triggers none went since. (A restore
-      // to a moment's replay changes its stages after COPY.)
-      const bool all_updated = steps.updates && !io.fire_triggers && t->staged.has_key() &&
+      // one staged row), and without triggers or deletes none went since
+      // (a replace's deletes run as origin: a user's DELETE trigger may
+      // remove rows of another table). A restore to a moment's replay
+      // changes its stages after COPY.
+      const bool all_updated = steps.updates && !steps.deletes && !io.fire_triggers && t->staged.has_key() &&
                                job.request.replay == nullptr &&
                                t->outcome.updated == static_cast<int64_t>(t->staged_rows);
       const bool nothing_new = (t->new_rows == 0 && steps.inserts_only_counted_new_keys) || all_updated;

@@ -97,7 +97,8 @@ uint32_t unchanged_row_parts(ImportJob& job, const LoadTable& t) {
 }
 
 TenantsRows::TenantsRows(ImportJob& job, const LoadTable& t, uint32_t parts) : job_(job), t_(t) {
-  for (uint32_t part = 1; part < parts; ++part) later_.push_back(std::make_unique<FingerprintFile>());
+  for (uint32_t part = 1; part < parts; ++part)
+    later_.push_back(std::make_unique<FingerprintFile>(fingerprint_budget() / core::TableRows::kBytesPerRow));
 }
 
 TenantsRows::~TenantsRows() = default;

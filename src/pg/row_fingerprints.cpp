@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <climits>
 #include <cstring>
+#include <exception>
 
 #include "pg/column_types.hpp"
 #include "pg/guarded.hpp"
@@ -145,13 +146,18 @@ namespace {
 constexpr size_t kFingerprintBlock = sizeof(core::RowFingerprint) * 8192;
 }  // namespace
 
-FingerprintFile::FingerprintFile() { guarded([&] { file_ = BufFileCreateTemp(false); }); }
+FingerprintFile::FingerprintFile(uint64_t max_rows) : max_rows_(max_rows) {
+  guarded([&] { file_ = BufFileCreateTemp(false); });
+}
 
 FingerprintFile::~FingerprintFile() {
+  // On an error the server is not called: the file is closed when the
+  // (sub)transaction that fails releases its resources.
+  if (std::uncaught_exceptions() > 0) return;
   try {
     close();
   } catch (...) {
-    // (Deleted with the transaction then.)
+    // (Closed with the transaction then.)
   }
 }
 
@@ -164,6 +170,8 @@ void FingerprintFile::close() {
 }
 
 void FingerprintFile::add(const core::RowFingerprint& f) {
+  if (rows_ > max_rows_) return;
+  ++rows_;
   buffer_.append(reinterpret_cast<const char*>(&f), sizeof f);
   if (buffer_.size() >= kFingerprintBlock) flush();
 }

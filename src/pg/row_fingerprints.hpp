@@ -35,10 +35,13 @@ int64_t fingerprint_query_rows(const std::string& sql, const std::vector<TextVal
 
 // Fingerprints waiting in a temporary file for their part's turn (a
 // section compared in parts reads the table once: import_unchanged.cpp).
+// At most `max_rows` + 1 are kept: read back into a TableRows of
+// `max_rows`, one more says the part overflowed, and a tenant with far
+// more rows than its snapshot fills no more disk than a part's budget.
 // The file goes with the transaction at the latest.
 class FingerprintFile {
  public:
-  FingerprintFile();
+  explicit FingerprintFile(uint64_t max_rows);
   ~FingerprintFile();
   FingerprintFile(const FingerprintFile&) = delete;
   FingerprintFile& operator=(const FingerprintFile&) = delete;
@@ -51,6 +54,8 @@ class FingerprintFile {
   void close();
   ::BufFile* file_ = nullptr;
   std::string buffer_;
+  uint64_t max_rows_;
+  uint64_t rows_ = 0;
 };
 
 }  // namespace ptb::pg
