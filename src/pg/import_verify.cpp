@@ -39,6 +39,11 @@ bool keeps_referenced(const LoadTable* to, const std::vector<std::string>& to_co
   });
 }
 
+// Whether the import's update or insert wrote a row of the staged table.
+// Checks of only the written rows read a table that has none for nothing
+// (a merge often changes a few of its tables).
+bool wrote_rows(const LoadTable& t) { return t.outcome.updated > 0 || t.outcome.inserted > 0; }
+
 }  // namespace
 
 bool references_checked_on_written_rows(const ImportJob& job, const ForeignKey& fk) {
@@ -100,6 +105,7 @@ void check_after_changes(ImportJob& job) {
       std::vector<TextValue> check_params = params;
       std::string rows = from->staged.stage;
       if (references_checked_on_written_rows(job, fk)) {
+        if (!wrote_rows(*from)) continue;  // no row to read by its xmin
         check_params = written_params;
         rows = core::written_rows_sql(from->staged, written_param);
       } else if (from->direct) {
@@ -121,6 +127,7 @@ void check_after_changes(ImportJob& job) {
       if (t->direct) continue;  // counted as it was loaded
       const std::string owned = job.owned_sql(*t, "t0");
       const bool written_only = owner_checked_on_written_rows(job, *t);
+      if (written_only && !wrote_rows(*t)) continue;
       auto stray = written_only ? run(core::written_not_owned_sql(t->staged, owned, written_param), written_params)
                                 : run(core::not_owned_sql(t->staged, owned), params);
       if (!stray.rows.empty()) not_the_tenants(*t, stray.rows[0][0].value_or(""), tenant);
