@@ -176,6 +176,8 @@ class TenantsRows {
  private:
   ImportJob& job_;
   const LoadTable& t_;
+  // The fingerprints one part may hold (of the import's memory budget).
+  const uint64_t rows_per_part_;
   std::vector<std::unique_ptr<FingerprintFile>> later_;  // per part; none for the first
 };
 

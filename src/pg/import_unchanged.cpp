@@ -96,9 +96,9 @@ uint32_t unchanged_row_parts(ImportJob& job, const LoadTable& t) {
   return keys_are_distinct(t, *job.request.spilled, *fields, facts.parts) ? facts.parts : 0;
 }
 
-TenantsRows::TenantsRows(ImportJob& job, const LoadTable& t, uint32_t parts) : job_(job), t_(t) {
-  for (uint32_t part = 1; part < parts; ++part)
-    later_.push_back(std::make_unique<FingerprintFile>(fingerprint_budget() / core::TableRows::kBytesPerRow));
+TenantsRows::TenantsRows(ImportJob& job, const LoadTable& t, uint32_t parts)
+    : job_(job), t_(t), rows_per_part_(fingerprint_budget() / core::TableRows::kBytesPerRow) {
+  for (uint32_t part = 1; part < parts; ++part) later_.push_back(std::make_unique<FingerprintFile>(rows_per_part_));
 }
 
 TenantsRows::~TenantsRows() = default;
@@ -107,7 +107,7 @@ core::TableRows TenantsRows::part(core::KeyPart part) {
   // Within the budget whatever the table holds: a tenant may have far
   // more rows in the table than its snapshot has (then nothing of this
   // part is found unchanged).
-  core::TableRows rows(fingerprint_budget() / core::TableRows::kBytesPerRow);
+  core::TableRows rows(rows_per_part_);
   if (part.part > 0) {
     later_.at(part.part - 1)->read_into(rows);
     later_[part.part - 1].reset();
