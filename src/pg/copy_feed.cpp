@@ -33,7 +33,6 @@ void append_field(CopyFeed& f, const core::CopyCell& cell, size_t column, uint32
   }
 }
 
-
 // The COPY field of the row's cell of loaded column `c`.
 void append_column(CopyFeed& f, const std::vector<core::RowCell>& cells, size_t c, uint32 row) {
   const auto p = static_cast<size_t>(f.positions[c]);

@@ -286,8 +286,12 @@ SELECT is(:tags_merge, :tags_export + 1,
           'w_tags, not written: read to compare its rows and by the direct load''s probe, not after the changes');
 -- Written, its rows are checked: one moved to another tenant's account,
 -- one pointing at no account.
-SELECT is(tap.error_of($$SELECT backup_import(pg_temp.with_rows(d, 'w_tags', '[[1, 2, "x"]]'), 'merge') FROM w_doc$$) ->> 'sqlstate', '22023', 'a written tag of another tenant''s account: refused');
-SELECT is(tap.error_of($$SELECT backup_import(pg_temp.with_rows(d, 'w_tags', '[[1, 99, "x"]]'), 'merge') FROM w_doc$$) ->> 'sqlstate', '23503', 'a written tag of no account: refused');
+SELECT is(tap.error_of($$SELECT backup_import(pg_temp.with_rows(d, 'w_tags', '[[1, 2, "x"]]'), 'merge')
+                            FROM w_doc$$) ->> 'sqlstate',
+          '22023', 'a written tag of another tenant''s account: refused');
+SELECT is(tap.error_of($$SELECT backup_import(pg_temp.with_rows(d, 'w_tags', '[[1, 99, "x"]]'), 'merge')
+                            FROM w_doc$$) ->> 'sqlstate',
+          '23503', 'a written tag of no account: refused');
 SELECT is((SELECT jsonb_agg(jsonb_build_array(id, account_id, tag) ORDER BY id) FROM w_tags),
           '[[1, 1, "x"], [2, 2, "theirs"]]', 'and the tags are as they were');
 
